@@ -1,0 +1,1 @@
+namespace Nex.Security;
