@@ -1,1 +1,16 @@
-return 0;
+using System.CommandLine;
+using Nex.Cli;
+using Nex.Cli.Commands;
+
+var root = new RootCommand("Nex for .NET: turn a NATS system into a deployment target. Runs native services and JavaScript/WebAssembly functions on nodes you reach through NATS.");
+foreach (var option in GlobalOptions.All)
+{
+    root.Options.Add(option);
+}
+
+root.Subcommands.Add(NodeCommands.Create());
+root.Subcommands.Add(NodeCommands.CreateLameDuck());
+root.Subcommands.Add(MonitorCommands.CreateEvents());
+root.Subcommands.Add(MonitorCommands.CreateLogs());
+
+return await CliRunner.RunAsync(root, args);

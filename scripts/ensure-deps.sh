@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what Nex needs on a fresh Debian machine and does nothing when it is already there.
+# Sourced by ./nex and ./run-tests; prints to stderr so it never mixes with command output.
+#   NEX_APT_PACKAGES  extra Debian packages to require (space separated)
+
+nex_log() { printf '%s\n' "$*" >&2; }
+
+nex_have_pkg_cmd() {   # command, package
+    command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]
+}
+
+nex_apt_install() {
+    local missing=("$@")
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || { nex_log "nex: need root (or sudo) to install: ${missing[*]}"; return 1; }
+        sudo="sudo"
+    fi
+    nex_log "nex: installing ${missing[*]} (apt-get)…"
+    # Refresh the package lists once per machine, or when an install fails on stale lists.
+    if [ ! -f /var/lib/apt/periodic/nex-updated ] || ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/tmp/nex-apt.log 2>&1; then
+        $sudo apt-get update -qq >/tmp/nex-apt.log 2>&1 || { nex_log "nex: apt-get update failed:"; tail -5 /tmp/nex-apt.log >&2; return 1; }
+        $sudo mkdir -p /var/lib/apt/periodic && $sudo touch /var/lib/apt/periodic/nex-updated
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/tmp/nex-apt.log 2>&1 \
+            || { nex_log "nex: apt-get install ${missing[*]} failed:"; tail -5 /tmp/nex-apt.log >&2; return 1; }
+    fi
+}
+
+nex_ensure_deps() {
+    local want=()
+    nex_have_pkg_cmd nats-server || want+=(nats-server)
+    command -v setpriv >/dev/null 2>&1 || want+=(util-linux)
+    local pkg
+    for pkg in ${NEX_APT_PACKAGES:-}; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || want+=("$pkg")
+    done
+    nex_apt_install "${want[@]}" || return 1
+    if ! command -v dotnet >/dev/null 2>&1; then
+        nex_log "nex: the .NET 10 SDK is required (dotnet not found on PATH). See https://learn.microsoft.com/dotnet/core/install/linux-debian"
+        return 1
+    fi
+    # nats-server lives in /usr/sbin on Debian, which non-root shells may not have on PATH.
+    case ":$PATH:" in *:/usr/sbin:*) ;; *) export PATH="$PATH:/usr/sbin" ;; esac
+}

@@ -1,0 +1,140 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Nex.Client;
+using Nex.Protocol;
+
+namespace Nex.Cli.Commands;
+
+/// <summary><c>nex events</c> and <c>nex logs</c>: live feeds until Ctrl-C (or <c>--count</c>).</summary>
+internal static class MonitorCommands
+{
+    public static Command CreateEvents()
+    {
+        var count = new Option<int?>("--count") { Description = "exit after this many events" };
+        var events = new Command("events", "Watch events of the namespace (use -n '*' for all) and node events");
+        events.Options.Add(count);
+        events.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var session = await ClientSession.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
+            var remaining = parse.GetValue(count) ?? int.MaxValue;
+            if (remaining <= 0)
+            {
+                return 0;
+            }
+
+            try
+            {
+                await foreach (var message in session.Client.WatchEventsAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+                {
+                    if (session.Output.Json)
+                    {
+                        Output.WriteJsonLine(message.Raw.Span);
+                    }
+                    else
+                    {
+                        var time = (message.Event?.Time ?? DateTimeOffset.UtcNow).ToLocalTime().ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
+                        Output.Line($"{time}  {message.Namespace,-10} {message.Type,-24} {Describe(message)}");
+                    }
+
+                    if (--remaining == 0)
+                    {
+                        break;
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Ctrl-C.
+            }
+
+            return 0;
+        });
+        return events;
+    }
+
+    public static Command CreateLogs()
+    {
+        var node = new Option<string?>("--node") { Description = "only this node id (default all)" };
+        var name = new Option<string?>("--workload_name", "--workload") { Description = "only this workload name" };
+        var id = new Option<string?>("--workload_id") { Description = "only this workload id" };
+        var level = new Option<string?>("--level") { Description = "lowest level shown: debug, info, warn or error" };
+        level.AcceptOnlyFromAmong("debug", "info", "warn", "error");
+        var count = new Option<int?>("--count") { Description = "exit after this many lines" };
+        var logs = new Command("logs", "Watch workload and node log lines of the namespace (use -n '*' for all)");
+        foreach (var option in new Option[] { node, name, id, level, count })
+        {
+            logs.Options.Add(option);
+        }
+
+        logs.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var session = await ClientSession.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
+            var filter = new LogFilter
+            {
+                NodeId = parse.GetValue(node),
+                WorkloadName = parse.GetValue(name),
+                WorkloadId = parse.GetValue(id),
+                MinLevel = parse.GetValue(level),
+            };
+            var remaining = parse.GetValue(count) ?? int.MaxValue;
+            if (remaining <= 0)
+            {
+                return 0;
+            }
+
+            try
+            {
+                await foreach (var line in session.Client.WatchLogsAsync(filter, cancellationToken).ConfigureAwait(false))
+                {
+                    if (session.Output.Json)
+                    {
+                        Output.WriteJson(new RawLog { Text = line.Text, Level = line.Level, Id = line.WorkloadId }, NexJson.Context.RawLog);
+                    }
+                    else
+                    {
+                        var time = line.Received.ToLocalTime().ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
+                        Output.Line($"{time} [{line.Level}] {line.WorkloadName}/{line.WorkloadId}: {line.Text.TrimEnd('\n', '\r')}");
+                    }
+
+                    if (--remaining == 0)
+                    {
+                        break;
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Ctrl-C.
+            }
+
+            return 0;
+        });
+        return logs;
+    }
+
+    private static string Describe(NexEventMessage message)
+    {
+        if (message.Event is not { } e)
+        {
+            return System.Text.Encoding.UTF8.GetString(message.Raw.Span);
+        }
+
+        var data = e.Data;
+        string S(string field) => data.ValueKind == JsonValueKind.Object && data.TryGetProperty(field, out var v)
+            ? v.ValueKind == JsonValueKind.String ? v.GetString() ?? "" : v.ToString()
+            : "";
+        return e.Type switch
+        {
+            EventTypes.NodeStarted => $"node {S("id")} started (version {S("version")})",
+            EventTypes.NodeStopped => $"node {S("id")} stopped",
+            EventTypes.NodeEnteredLameDuck => $"node {S("id")} entered lame duck mode",
+            EventTypes.Heartbeat => $"node {S("node_id")} heartbeat: {S("running_machines")} workloads, up {S("uptime")}",
+            EventTypes.WorkloadDeployed => $"workload {S("workload_name")} deployed ({e.Source})",
+            EventTypes.WorkloadUndeployed => $"workload {(S("workload_name") is { Length: > 0 } n ? n : S("name"))} undeployed: {(S("message") is { Length: > 0 } m ? m : S("reason"))} (code {S("code")})",
+            EventTypes.FunctionExecSucceeded => $"function {S("workload_name")} on {S("trigger_subject")} succeeded in {S("elapsed_nanos")}ns",
+            EventTypes.FunctionExecFailed => $"function {S("workload_name")} on {S("trigger_subject")} failed: {S("error")}",
+            _ => $"{e.Source} {data}",
+        };
+    }
+}

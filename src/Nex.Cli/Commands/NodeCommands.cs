@@ -1,0 +1,251 @@
+using System.CommandLine;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Nex.Node;
+using Nex.Node.Config;
+using Nex.Protocol;
+
+namespace Nex.Cli.Commands;
+
+/// <summary><c>nex node up|ls|info|lameduck|probe</c> and the top-level <c>nex lameduck</c>.</summary>
+internal static class NodeCommands
+{
+    public static Command Create()
+    {
+        var node = new Command("node", "Run a node, or look at the nodes on this NATS system");
+        node.Subcommands.Add(CreateUp());
+        node.Subcommands.Add(CreateList());
+        node.Subcommands.Add(CreateInfo());
+        node.Subcommands.Add(CreateLameDuck());
+        node.Subcommands.Add(CreateProbe());
+        return node;
+    }
+
+    private static Command CreateUp()
+    {
+        var config = new Option<string?>("--config") { Description = "node configuration file (default ./config.json; built-in defaults when it does not exist)" };
+        var nexus = new Option<string>("--nexus") { Description = "nexus (cluster) name reported in ping and heartbeats", DefaultValueFactory = _ => "nexus" };
+        var metrics = new Option<bool>("--metrics") { Description = "enable OpenTelemetry metrics" };
+        var metricsPort = new Option<int>("--metrics_port") { Description = "Prometheus port", DefaultValueFactory = _ => 8085 };
+        var metricsExporter = new Option<string>("--otel_metrics_exporter") { Description = "file or prometheus", DefaultValueFactory = _ => "file" };
+        metricsExporter.AcceptOnlyFromAmong("file", "prometheus");
+        var traces = new Option<bool>("--traces") { Description = "enable OpenTelemetry traces" };
+        var tracesExporter = new Option<string>("--otel_traces_exporter") { Description = "file, grpc or http", DefaultValueFactory = _ => "file" };
+        tracesExporter.AcceptOnlyFromAmong("file", "grpc", "http");
+        var logLevel = new Option<string>("--loglevel") { Description = "none, debug, info, warn or error [env NEX_LOGLEVEL]", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("NEX_LOGLEVEL") is { Length: > 0 } l ? l : "info" };
+        logLevel.AcceptOnlyFromAmong("none", "debug", "info", "warn", "error");
+        var nodeSeed = new Option<string?>("--node-seed") { Description = "file with the node's server seed (SN…): a stable node id; created if missing" };
+        var xkeySeed = new Option<string?>("--xkey-seed") { Description = "file with the node's curve seed (SX…): a stable xkey; created if missing" };
+        var embeddedPort = new Option<int>("--embedded-port") { Description = "loopback port for the embedded nats-server, when one is started", DefaultValueFactory = _ => 4222 };
+
+        var up = new Command("up", "Run a node. Without a server (-s, NATS_URL or a NATS context) and with nothing listening on nats://127.0.0.1:4222, it starts an embedded nats-server with JetStream.");
+        foreach (var option in new Option[] { config, nexus, metrics, metricsPort, metricsExporter, traces, tracesExporter, logLevel, nodeSeed, xkeySeed, embeddedPort })
+        {
+            up.Options.Add(option);
+        }
+
+        up.SetAction(async (parse, cancellationToken) =>
+        {
+            var warnings = new List<string>();
+            var cfg = NodeConfigLoader.Load(parse.GetValue(config), warnings) with
+            {
+                OtelMetrics = parse.GetValue(metrics),
+                OtelMetricsPort = parse.GetValue(metricsPort),
+                OtelMetricsExporter = parse.GetValue(metricsExporter)!,
+                OtelTraces = parse.GetValue(traces),
+                OtelTracesExporter = parse.GetValue(tracesExporter)!,
+            };
+            if (parse.GetValue(nodeSeed) is { } seedFile)
+            {
+                cfg = cfg with { NodeSeedFile = seedFile };
+            }
+
+            if (parse.GetValue(xkeySeed) is { } xkeyFile)
+            {
+                cfg = cfg with { XkeySeedFile = xkeyFile };
+            }
+
+            using var loggerFactory = NodeLogging.Create(parse.GetValue(logLevel)!);
+            var logger = loggerFactory.CreateLogger("nex");
+            foreach (var warning in warnings)
+            {
+                CliLog.ConfigWarning(logger, warning);
+            }
+
+            var options = new NexNodeOptions
+            {
+                Config = cfg,
+                Connection = GlobalOptions.GetConnection(parse, "nex-node"),
+                Nexus = parse.GetValue(nexus)!,
+                EmbeddedNatsPort = parse.GetValue(embeddedPort),
+            };
+            var node = await NexNode.StartAsync(options, loggerFactory, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // A signal: shut down gracefully.
+            }
+            finally
+            {
+                await node.DisposeAsync().ConfigureAwait(false);
+            }
+
+            return 0;
+        });
+        return up;
+    }
+
+    private static Command CreateList()
+    {
+        var full = new Option<bool>("--full") { Description = "more columns: nexus, sandboxed, OS, arch, all tags" };
+        var ls = new Command("ls", "List the nodes that answer a PING");
+        ls.Options.Add(full);
+        ls.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var session = await ClientSession.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
+            var nodes = (await session.Client.PingAsync(cancellationToken).ConfigureAwait(false))
+                .OrderBy(n => n.Tags?.GetValueOrDefault("node_name"), StringComparer.Ordinal).ToList();
+            if (session.Output.Json)
+            {
+                Output.WriteJson(nodes, NexJson.Context.ListPingResponse);
+                return 0;
+            }
+
+            if (nodes.Count == 0)
+            {
+                Output.Line("No nodes discovered");
+                return 0;
+            }
+
+            var showAll = parse.GetValue(full);
+            string[] headers = showAll
+                ? ["ID", "Name", "Version", "Uptime", "Workloads", "Nexus", "Sandboxed", "OS", "Arch", "Tags"]
+                : ["ID", "Name", "Version", "Uptime", "Workloads", "Tags"];
+            Output.Table(headers, nodes.Select(n =>
+            {
+                var tags = n.Tags ?? new Dictionary<string, string>();
+                var id = n.NodeId + (tags.GetValueOrDefault("nex.lameduck") == "true" ? "*" : "");
+                var shownTags = FormatTags(tags, includeInternal: showAll);
+                IReadOnlyList<string> row = showAll
+                    ? [id, tags.GetValueOrDefault("node_name") ?? "", n.Version, n.Uptime, n.RunningMachines.ToString(CultureInfo.InvariantCulture), n.Nexus ?? "",
+                        tags.GetValueOrDefault("nex.unsafe") == "true" ? "no" : "yes", tags.GetValueOrDefault("nex.os") ?? "", tags.GetValueOrDefault("nex.arch") ?? "", shownTags]
+                    : [id, tags.GetValueOrDefault("node_name") ?? "", n.Version, n.Uptime, n.RunningMachines.ToString(CultureInfo.InvariantCulture), shownTags];
+                return row;
+            }));
+            return 0;
+        });
+        return ls;
+    }
+
+    private static Command CreateInfo()
+    {
+        var id = new Argument<string>("node") { Description = "node id, unique id prefix, or node name" };
+        var info = new Command("info", "Show a node's details and its workloads in the namespace");
+        info.Arguments.Add(id);
+        info.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var session = await ClientSession.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
+            var nodeId = await session.Client.ResolveNodeIdAsync(parse.GetValue(id)!, cancellationToken).ConfigureAwait(false);
+            var response = await session.Client.InfoAsync(nodeId, cancellationToken).ConfigureAwait(false);
+            if (session.Output.Json)
+            {
+                Output.WriteJson(response, NexJson.Context.InfoResponse);
+                return 0;
+            }
+
+            var tags = response.Tags ?? new Dictionary<string, string>();
+            var pairs = new List<(string, string)>
+            {
+                ("Node", nodeId),
+                ("Name", tags.GetValueOrDefault("node_name") ?? ""),
+                ("Xkey", response.PublicXkey),
+                ("Version", response.Version),
+                ("Uptime", response.Uptime),
+                ("Sandboxed", tags.GetValueOrDefault("nex.unsafe") == "true" ? "no" : "yes"),
+                ("Lame duck", tags.GetValueOrDefault("nex.lameduck") == "true" ? "yes" : "no"),
+                ("Workload types", string.Join(", ", response.SupportedWorkloadTypes ?? [])),
+                ("Tags", FormatTags(tags, includeInternal: true)),
+            };
+            if (response.Memory is { } memory)
+            {
+                pairs.Add(("Memory (kB)", string.Create(CultureInfo.InvariantCulture, $"total {memory.Total}, free {memory.Free}, available {memory.Available}")));
+            }
+
+            Output.Pairs(pairs);
+            Output.Heading($"Workloads in namespace '{session.Client.Options.Namespace}'");
+            if (response.Machines.Count == 0)
+            {
+                Output.Line("No workloads");
+                return 0;
+            }
+
+            Output.Table(
+                ["ID", "Name", "Type", "Healthy", "Uptime", "Runtime", "SHA-256"],
+                response.Machines.Select(m => (IReadOnlyList<string>)[m.Id, m.Workload.Name, m.Workload.Type, m.Healthy ? "yes" : "no", m.Uptime, m.Workload.Runtime, m.Workload.Hash]));
+            return 0;
+        });
+        return info;
+    }
+
+    /// <summary><c>lameduck &lt;node&gt;</c>, both as <c>nex lameduck</c> (0.2) and <c>nex node lameduck</c>.</summary>
+    public static Command CreateLameDuck()
+    {
+        var id = new Argument<string>("node") { Description = "node id, unique id prefix, or node name" };
+        var lameDuck = new Command("lameduck", "Put a node in lame duck mode: it refuses new deploys, running workloads continue");
+        lameDuck.Arguments.Add(id);
+        lameDuck.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var session = await ClientSession.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
+            var nodeId = await session.Client.ResolveNodeIdAsync(parse.GetValue(id)!, cancellationToken).ConfigureAwait(false);
+            var response = await session.Client.LameDuckAsync(nodeId, cancellationToken).ConfigureAwait(false);
+            if (session.Output.Json)
+            {
+                Output.WriteJson(response, NexJson.Context.LameDuckResponse);
+            }
+            else
+            {
+                Output.Line($"Command to enter lame duck mode issued to {response.NodeId}");
+            }
+
+            return 0;
+        });
+        return lameDuck;
+    }
+
+    private static Command CreateProbe()
+    {
+        var workload = new Option<string?>("--workload") { Description = "workload id or name" };
+        var probe = new Command("probe", "Find running workloads (WPING) in the namespace");
+        probe.Options.Add(workload);
+        probe.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var session = await ClientSession.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
+            var replies = await session.Client.WorkloadPingAsync(parse.GetValue(workload), cancellationToken).ConfigureAwait(false);
+            if (session.Output.Json)
+            {
+                Output.WriteJson(replies.ToList(), NexJson.Context.ListWorkloadPingResponse);
+                return 0;
+            }
+
+            var rows = replies.SelectMany(r => r.RunningMachines.Select(m => (IReadOnlyList<string>)[m.Id, m.Name, m.Type, m.Namespace, r.Tags?.GetValueOrDefault("node_name") ?? r.NodeId])).ToList();
+            if (rows.Count == 0)
+            {
+                Output.Line("No workloads matched");
+                return 0;
+            }
+
+            Output.Table(["ID", "Name", "Type", "Namespace", "Node"], rows);
+            return 0;
+        });
+        return probe;
+    }
+
+    private static string FormatTags(IReadOnlyDictionary<string, string> tags, bool includeInternal) =>
+        string.Join(", ", tags
+            .Where(t => includeInternal || (!t.Key.StartsWith("nex.", StringComparison.Ordinal) && t.Key != "node_name"))
+            .OrderBy(t => t.Key, StringComparer.Ordinal)
+            .Select(t => $"{t.Key}={t.Value}"));
+}

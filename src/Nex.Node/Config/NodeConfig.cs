@@ -1,0 +1,262 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Nex.Node.Config;
+
+/// <summary>
+/// The node configuration file (<c>nex node up --config</c>), with the field names and defaults of
+/// Nex 0.2 (spec §4.1). Decoded on top of the defaults: maps merge key by key.
+/// </summary>
+public sealed record NodeConfig
+{
+    /// <summary>How long the node waits for a new agent's handshake.</summary>
+    [JsonPropertyName("agent_handshake_timeout_ms")]
+    public int AgentHandshakeTimeoutMs { get; init; } = 5000;
+
+    /// <summary>Timeout of each agent liveness ping.</summary>
+    [JsonPropertyName("agent_ping_timeout_ms")]
+    public int AgentPingTimeoutMs { get; init; } = 750;
+
+    /// <summary>Workloads the node deploys by itself at start.</summary>
+    [JsonPropertyName("autostart")]
+    public Nex.Protocol.AutostartConfig? Autostart { get; init; }
+
+    /// <summary>Where to look for helper executables (the agent). Defaults to <c>$PATH</c>.</summary>
+    [JsonPropertyName("bin_path")]
+    public IReadOnlyList<string>? BinPath { get; init; }
+
+    /// <summary>0.2's Firecracker CNI settings; accepted for compatibility, unused.</summary>
+    [JsonPropertyName("cni")]
+    public JsonElement? Cni { get; init; }
+
+    /// <summary>Directory holding sandbox kernel and root filesystem images.</summary>
+    [JsonPropertyName("default_resource_dir")]
+    public string? DefaultResourceDir { get; init; }
+
+    /// <summary>Host services settings (spec §6.5).</summary>
+    [JsonPropertyName("host_services")]
+    public HostServicesConfig? HostServices { get; init; } = HostServicesConfig.Default;
+
+    /// <summary>Address sandboxes use to reach the internal NATS server.</summary>
+    [JsonPropertyName("internal_node_host")]
+    public string? InternalNodeHost { get; init; }
+
+    /// <summary>Ignored as in 0.2: the internal server always takes a free port.</summary>
+    [JsonPropertyName("internal_node_port")]
+    public int InternalNodePort { get; init; } = 9222;
+
+    /// <summary>Sandbox kernel image.</summary>
+    [JsonPropertyName("kernel_filepath")]
+    public string? KernelFilePath { get; init; }
+
+    /// <summary>Sandbox root filesystem image.</summary>
+    [JsonPropertyName("rootfs_filepath")]
+    public string? RootFsFilePath { get; init; }
+
+    /// <summary>Number of warm agents kept ready.</summary>
+    [JsonPropertyName("machine_pool_size")]
+    public int MachinePoolSize { get; init; } = 1;
+
+    /// <summary>Resources of each sandbox.</summary>
+    [JsonPropertyName("machine_template")]
+    public MachineTemplate MachineTemplate { get; init; } = new();
+
+    /// <summary>Run agents as plain child processes (development only). When neither this nor
+    /// <see cref="Sandbox"/> is set, the node runs without a sandbox and says so.</summary>
+    [JsonPropertyName("no_sandbox")]
+    public bool? NoSandbox { get; init; }
+
+    /// <summary>Sandbox driver: <c>none</c>, <c>container</c> or <c>microvm</c> (a Nex for .NET addition).</summary>
+    [JsonPropertyName("sandbox")]
+    public string? Sandbox { get; init; }
+
+    /// <summary>OTLP endpoint for traces.</summary>
+    [JsonPropertyName("otlp_exporter_url")]
+    public string OtlpExporterUrl { get; init; } = "127.0.0.1:14532";
+
+    /// <summary>Overwritten by <c>--metrics</c>.</summary>
+    [JsonPropertyName("otel_metrics")]
+    public bool OtelMetrics { get; init; }
+
+    /// <summary>Overwritten by <c>--metrics_port</c>.</summary>
+    [JsonPropertyName("otel_metrics_port")]
+    public int OtelMetricsPort { get; init; } = 8085;
+
+    /// <summary>Overwritten by <c>--otel_metrics_exporter</c>.</summary>
+    [JsonPropertyName("otel_metrics_exporter")]
+    public string OtelMetricsExporter { get; init; } = "file";
+
+    /// <summary>Overwritten by <c>--traces</c>.</summary>
+    [JsonPropertyName("otel_traces")]
+    public bool OtelTraces { get; init; }
+
+    /// <summary>Overwritten by <c>--otel_traces_exporter</c>.</summary>
+    [JsonPropertyName("otel_traces_exporter")]
+    public string OtelTracesExporter { get; init; } = "file";
+
+    /// <summary>The PID file that keeps two nodes off one host; <c>$TMPDIR/nex.pid</c> by default.</summary>
+    [JsonPropertyName("pid_filepath")]
+    public string? PidFilePath { get; init; }
+
+    /// <summary>0.2 Firecracker network reset switch; accepted, unused.</summary>
+    [JsonPropertyName("preserve_network")]
+    public bool PreserveNetwork { get; init; }
+
+    /// <summary>0.2 rate limiters; parsed but not applied, as in 0.2.</summary>
+    [JsonPropertyName("rate_limiters")]
+    public JsonElement? RateLimiters { get; init; }
+
+    /// <summary>Node tags; merged with the defaults (<c>node_name</c>) and the effective tags.</summary>
+    [JsonPropertyName("tags")]
+    public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Issuer allow-list; empty allows every issuer.</summary>
+    [JsonPropertyName("valid_issuers")]
+    public IReadOnlyList<string> ValidIssuers { get; init; } = [];
+
+    /// <summary>Workload types this node runs; empty means <c>["native"]</c>.</summary>
+    [JsonPropertyName("workload_types")]
+    public IReadOnlyList<string> WorkloadTypes { get; init; } = ["native"];
+
+    /// <summary>Trigger subjects refused in addition to <c>$SYS.&gt;</c>, <c>$JS.&gt;</c>, <c>$NEX.&gt;</c>.</summary>
+    [JsonPropertyName("deny_trigger_subjects")]
+    public IReadOnlyList<string> DenyTriggerSubjects { get; init; } = [];
+
+    /// <summary>Admission limits; 0 means unlimited.</summary>
+    [JsonPropertyName("node_limits")]
+    public NodeLimits NodeLimits { get; init; } = new();
+
+    /// <summary>Options of a public NATS server the node starts before connecting (0.2's embedded server).</summary>
+    [JsonPropertyName("public_nats_server")]
+    public PublicNatsServerConfig? PublicNatsServer { get; init; }
+
+    /// <summary>File with a stable server nkey seed (<c>SN…</c>): the node id survives restarts.</summary>
+    [JsonPropertyName("node_seed_file")]
+    public string? NodeSeedFile { get; init; }
+
+    /// <summary>File with a stable curve seed (<c>SX…</c>) for environment decryption.</summary>
+    [JsonPropertyName("xkey_seed_file")]
+    public string? XkeySeedFile { get; init; }
+
+    /// <summary>The effective workload types (an empty list means native only).</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> EffectiveWorkloadTypes => WorkloadTypes.Count == 0 ? ["native"] : WorkloadTypes;
+
+    /// <summary>The sandbox driver in effect: <c>sandbox</c> when set; else <c>microvm</c> for an explicit
+    /// <c>no_sandbox: false</c> (0.2's Firecracker); else <c>none</c>, the development default.</summary>
+    [JsonIgnore]
+    public string EffectiveSandbox => Sandbox is { Length: > 0 } s ? s : NoSandbox == false ? "microvm" : "none";
+
+    /// <summary>True when agents run without a sandbox.</summary>
+    [JsonIgnore]
+    public bool IsNoSandbox => EffectiveSandbox == "none";
+
+    /// <summary>The PID file path in effect.</summary>
+    [JsonIgnore]
+    public string EffectivePidFilePath => string.IsNullOrEmpty(PidFilePath) ? Path.Combine(Path.GetTempPath(), "nex.pid") : PidFilePath;
+}
+
+/// <summary>Sandbox resources (spec §4.1 <c>machine_template</c>).</summary>
+public sealed record MachineTemplate
+{
+    /// <summary>Virtual CPUs per sandbox.</summary>
+    [JsonPropertyName("vcpu_count")]
+    public int VcpuCount { get; init; } = 1;
+
+    /// <summary>Memory per sandbox, MiB.</summary>
+    [JsonPropertyName("memsize_mib")]
+    public int MemSizeMib { get; init; } = 256;
+}
+
+/// <summary>Admission limits (spec §1.8.2 steps 3 and 13); 0 means unlimited.</summary>
+public sealed record NodeLimits
+{
+    /// <summary>Maximum number of deployed workloads.</summary>
+    [JsonPropertyName("max_workloads")]
+    public int MaxWorkloads { get; init; }
+
+    /// <summary>Maximum sum of deployed artifact sizes, bytes.</summary>
+    [JsonPropertyName("max_total_bytes")]
+    public long MaxTotalBytes { get; init; }
+
+    /// <summary>Maximum size of one artifact, bytes.</summary>
+    [JsonPropertyName("max_workload_bytes")]
+    public long MaxWorkloadBytes { get; init; }
+}
+
+/// <summary>Host services settings (spec §6.5).</summary>
+public sealed record HostServicesConfig
+{
+    /// <summary>All four services enabled, node credentials.</summary>
+    public static HostServicesConfig Default { get; } = new()
+    {
+        Services = new Dictionary<string, HostServiceSettings>
+        {
+            ["http"] = new(),
+            ["kv"] = new(),
+            ["messaging"] = new(),
+            ["objectstore"] = new(),
+        },
+    };
+
+    /// <summary>NATS server for host services; the main connection's when empty.</summary>
+    [JsonPropertyName("nats_url")]
+    public string NatsUrl { get; init; } = "";
+
+    /// <summary>User JWT for that server.</summary>
+    [JsonPropertyName("nats_user_jwt")]
+    public string NatsUserJwt { get; init; } = "";
+
+    /// <summary>User seed for that server.</summary>
+    [JsonPropertyName("nats_user_seed")]
+    public string NatsUserSeed { get; init; } = "";
+
+    /// <summary>Per-service switches and settings.</summary>
+    [JsonPropertyName("services")]
+    public IReadOnlyDictionary<string, HostServiceSettings> Services { get; init; } = new Dictionary<string, HostServiceSettings>();
+}
+
+/// <summary>One host service's switch and raw settings.</summary>
+public sealed record HostServiceSettings
+{
+    /// <summary>Whether the service answers.</summary>
+    [JsonPropertyName("enabled")]
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>Service-specific settings.</summary>
+    [JsonPropertyName("config")]
+    public JsonElement? Config { get; init; }
+}
+
+/// <summary>The subset of nats-server options 0.2's <c>public_nats_server</c> block is used for.</summary>
+public sealed record PublicNatsServerConfig
+{
+    /// <summary>Server name.</summary>
+    [JsonPropertyName("server_name")]
+    public string? ServerName { get; init; }
+
+    /// <summary>Bind address (Go's <c>Host</c> option).</summary>
+    [JsonPropertyName("host")]
+    public string? Host { get; init; }
+
+    /// <summary>Client port.</summary>
+    [JsonPropertyName("port")]
+    public int Port { get; init; } = 4222;
+
+    /// <summary>Enable JetStream.</summary>
+    [JsonPropertyName("jetstream")]
+    public bool JetStream { get; init; } = true;
+
+    /// <summary>JetStream store directory.</summary>
+    [JsonPropertyName("store_dir")]
+    public string? StoreDir { get; init; }
+}
+
+[JsonSourceGenerationOptions(
+    PropertyNameCaseInsensitive = true,
+    ReadCommentHandling = JsonCommentHandling.Skip,
+    AllowTrailingCommas = true,
+    WriteIndented = true,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(NodeConfig))]
+internal sealed partial class NodeConfigJsonContext : JsonSerializerContext;

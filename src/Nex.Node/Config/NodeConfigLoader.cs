@@ -1,0 +1,201 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Nex.Protocol;
+
+namespace Nex.Node.Config;
+
+/// <summary>A configuration that cannot be used; the message is one line for the user.</summary>
+public sealed class NodeConfigException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>Reads, merges and validates the node configuration file.</summary>
+public static class NodeConfigLoader
+{
+    /// <summary>The default path, <c>./config.json</c>, as in 0.2.</summary>
+    public const string DefaultPath = "config.json";
+
+    private static readonly string[] KnownTypes = [WorkloadTypes.Native, WorkloadTypes.V8, WorkloadTypes.Wasm, WorkloadTypes.Oci];
+
+    /// <summary>
+    /// Loads <paramref name="path"/> on top of the defaults. A missing file is an error when the
+    /// path was given explicitly (0.2 wording); a missing default <c>./config.json</c> means "use defaults".
+    /// </summary>
+    /// <param name="path">The file, or null for the default path.</param>
+    /// <param name="warnings">Receives non-fatal findings (unknown keys).</param>
+    /// <exception cref="NodeConfigException">The file is missing, malformed or invalid.</exception>
+    public static NodeConfig Load(string? path, ICollection<string>? warnings = null)
+    {
+        var explicitPath = path is not null;
+        path ??= DefaultPath;
+        if (!File.Exists(path))
+        {
+            if (explicitPath)
+            {
+                throw new NodeConfigException($"failed to load configuration file: open {path}: no such file or directory");
+            }
+
+            return Validate(WithDefaults(new NodeConfig()));
+        }
+
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new NodeConfigException($"failed to load configuration file: {path}: {ex.Message}", ex);
+        }
+
+        return Parse(text, path, warnings);
+    }
+
+    /// <summary>Parses configuration text on top of the defaults and validates it.</summary>
+    public static NodeConfig Parse(string json, string source = "config", ICollection<string>? warnings = null)
+    {
+        if (string.IsNullOrWhiteSpace(json))
+        {
+            json = "{}"; // an empty file means "all defaults"
+        }
+
+        JsonNode? user;
+        try
+        {
+            user = JsonNode.Parse(json, new JsonNodeOptions { PropertyNameCaseInsensitive = true }, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (JsonException ex)
+        {
+            throw new NodeConfigException($"failed to parse configuration file {source}: {ex.Message}", ex);
+        }
+
+        if (user is not JsonObject userObject)
+        {
+            throw new NodeConfigException($"failed to parse configuration file {source}: expected a JSON object");
+        }
+
+        var defaults = JsonSerializer.SerializeToNode(WithDefaults(new NodeConfig()), NodeConfigJsonContext.Default.NodeConfig)!.AsObject();
+        ReportUnknownKeys(userObject, defaults, warnings);
+        Merge(defaults, userObject);
+
+        NodeConfig config;
+        try
+        {
+            config = defaults.Deserialize(NodeConfigJsonContext.Default.NodeConfig)!;
+        }
+        catch (JsonException ex)
+        {
+            var where = string.IsNullOrEmpty(ex.Path) ? "" : $" at {ex.Path.TrimStart('$', '.')}";
+            throw new NodeConfigException($"invalid configuration file {source}{where}: {FirstSentence(ex.Message)}", ex);
+        }
+
+        return Validate(config);
+    }
+
+    private static NodeConfig WithDefaults(NodeConfig config) =>
+        config.Tags.ContainsKey("node_name")
+            ? config
+            : config with { Tags = new Dictionary<string, string>(config.Tags) { ["node_name"] = NodeNames.Random() } };
+
+    /// <summary>Checks the rules 0.2 checks and a few it should have; all problems in one line.</summary>
+    public static NodeConfig Validate(NodeConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var errors = new List<string>();
+        if (config.MachinePoolSize < 1)
+        {
+            errors.Add("machine_pool_size must be at least 1");
+        }
+
+        if (config.AgentHandshakeTimeoutMs <= 0)
+        {
+            errors.Add("agent_handshake_timeout_ms must be positive");
+        }
+
+        if (config.AgentPingTimeoutMs <= 0)
+        {
+            errors.Add("agent_ping_timeout_ms must be positive");
+        }
+
+        foreach (var type in config.WorkloadTypes)
+        {
+            if (!KnownTypes.Contains(type, StringComparer.Ordinal))
+            {
+                errors.Add($"unknown workload type '{type}' in workload_types (known: {string.Join(", ", KnownTypes)})");
+            }
+        }
+
+        foreach (var issuer in config.ValidIssuers)
+        {
+            if (!Nex.Security.NexKeys.IsValidPublicKey(issuer, 'A') && !Nex.Security.NexKeys.IsValidPublicKey(issuer, 'O')
+                && !Nex.Security.NexKeys.IsValidPublicKey(issuer, 'U') && !Nex.Security.NexKeys.IsValidPublicKey(issuer, 'N'))
+            {
+                errors.Add($"valid_issuers entry '{issuer}' is not a public nkey");
+            }
+        }
+
+        foreach (var subject in config.DenyTriggerSubjects)
+        {
+            if (!SubjectMatcher.IsValidSubject(subject, allowWildcards: true))
+            {
+                errors.Add($"deny_trigger_subjects entry '{subject}' is not a valid subject");
+            }
+        }
+
+        if (config.NodeLimits.MaxWorkloads < 0 || config.NodeLimits.MaxTotalBytes < 0 || config.NodeLimits.MaxWorkloadBytes < 0)
+        {
+            errors.Add("node_limits must not be negative");
+        }
+
+        if (config.Sandbox is { Length: > 0 } sandbox && sandbox is not ("none" or "container" or "microvm"))
+        {
+            errors.Add($"sandbox must be one of none, container, microvm (got '{sandbox}')");
+        }
+
+        if (config.MachineTemplate.VcpuCount < 1 || config.MachineTemplate.MemSizeMib < 16)
+        {
+            errors.Add("machine_template needs vcpu_count >= 1 and memsize_mib >= 16");
+        }
+
+        return errors.Count == 0 ? config : throw new NodeConfigException("invalid configuration: " + string.Join("; ", errors));
+    }
+
+    // Go's encoding/json decodes on top of the defaults: objects (and so maps) merge key by key,
+    // everything else is replaced. Keys match case-insensitively, as Go does.
+    private static void Merge(JsonObject target, JsonObject source)
+    {
+        foreach (var (key, value) in source.ToList())
+        {
+            var existingKey = target.Select(p => p.Key).FirstOrDefault(k => string.Equals(k, key, StringComparison.OrdinalIgnoreCase)) ?? key;
+            if (value is JsonObject sourceChild && target[existingKey] is JsonObject targetChild)
+            {
+                Merge(targetChild, sourceChild);
+            }
+            else
+            {
+                target[existingKey] = value?.DeepClone();
+            }
+        }
+    }
+
+    private static void ReportUnknownKeys(JsonObject user, JsonObject defaults, ICollection<string>? warnings)
+    {
+        if (warnings is null)
+        {
+            return;
+        }
+
+        var known = NodeConfigJsonContext.Default.NodeConfig.Properties.Select(p => p.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, _) in user)
+        {
+            if (!known.Contains(key) && !defaults.ContainsKey(key))
+            {
+                warnings.Add($"unknown configuration key '{key}' ignored");
+            }
+        }
+    }
+
+    private static string FirstSentence(string message)
+    {
+        var cut = message.IndexOf(". Path:", StringComparison.Ordinal);
+        return cut > 0 ? message[..cut] : message;
+    }
+}

@@ -1,0 +1,112 @@
+using System.Text.Json;
+using NATS.Client.Core;
+using Nex.Node.Host;
+using Nex.Protocol;
+
+namespace Nex.Node.ControlApi;
+
+/// <summary>PING, AUCTION, WPING and INFO: read-only questions about the node (spec §1.4–1.7).</summary>
+internal sealed partial class ControlApiListener
+{
+    private PingResponse BuildPing() => new()
+    {
+        NodeId = _node.NodeId,
+        Nexus = _node.Nexus,
+        Version = _node.Version,
+        Uptime = _node.Uptime,
+        TargetXkey = _node.Identity.PublicXKey,
+        Tags = _node.Tags,
+        RunningMachines = _workloads.Running.Count,
+    };
+
+    private Task HandlePingAsync(NatsMsg<byte[]> msg, CancellationToken cancellationToken) =>
+        ReplyAsync(msg, NexEnvelope.Success(ResponseTypes.Ping, BuildPing(), NexJson.Context.PingResponse)).AsTask();
+
+    private Task HandleAuctionAsync(NatsMsg<byte[]> msg, CancellationToken cancellationToken)
+    {
+        AuctionRequest? request = null;
+        if (msg.Data is { Length: > 0 } data)
+        {
+            try
+            {
+                request = JsonSerializer.Deserialize(data, NexJson.Context.AuctionRequest);
+            }
+            catch (JsonException)
+            {
+                // 0.2: an unparsable auction request applies no filter.
+            }
+        }
+
+        if (!AuctionMatcher.Matches(request, _node.Tags, _node.Config.IsNoSandbox, _node.Config.EffectiveWorkloadTypes))
+        {
+            return Task.CompletedTask; // not a candidate: silence
+        }
+
+        return ReplyAsync(msg, NexEnvelope.Success(ResponseTypes.Auction, BuildPing(), NexJson.Context.PingResponse)).AsTask();
+    }
+
+    private Task HandleWorkloadPingAsync(NatsMsg<byte[]> msg, CancellationToken cancellationToken)
+    {
+        var ns = NexSubjects.TryGetToken(msg.Subject, 2);
+        var filter = NexSubjects.TryGetToken(msg.Subject, 3);
+        var matches = _workloads.Running
+            .Where(w => string.IsNullOrWhiteSpace(ns) || string.Equals(w.Namespace, ns, StringComparison.OrdinalIgnoreCase))
+            .Where(w => string.IsNullOrEmpty(filter) || w.Id == filter || string.Equals(w.Name, filter, StringComparison.OrdinalIgnoreCase))
+            .Select(w => new WorkloadPingMachine { Id = w.Id, Namespace = w.Namespace, Name = w.Name, Type = w.Type })
+            .ToList();
+        if (matches.Count == 0)
+        {
+            return Task.CompletedTask; // 0.2: silence when nothing matches
+        }
+
+        var response = new WorkloadPingResponse
+        {
+            NodeId = _node.NodeId,
+            TargetXkey = _node.Identity.PublicXKey,
+            Version = _node.Version,
+            Tags = _node.Tags,
+            Uptime = _node.Uptime,
+            RunningMachines = matches,
+        };
+        return ReplyAsync(msg, NexEnvelope.Success(ResponseTypes.Ping, response, NexJson.Context.WorkloadPingResponse)).AsTask();
+    }
+
+    private Task HandleInfoAsync(NatsMsg<byte[]> msg, CancellationToken cancellationToken)
+    {
+        var ns = NexSubjects.TryGetToken(msg.Subject, 2) ?? "";
+        var now = _node.Time.GetUtcNow();
+        var machines = _workloads.Running
+            .Where(w => string.Equals(w.Namespace, ns, StringComparison.OrdinalIgnoreCase))
+            .Select(w =>
+            {
+                var uptime = NexUptime.Format(now - w.DeployedAt);
+                return new MachineSummary
+                {
+                    Id = w.Id,
+                    Healthy = true,
+                    Uptime = uptime,
+                    Namespace = w.Namespace,
+                    Workload = new WorkloadSummary
+                    {
+                        Name = w.Name,
+                        Description = w.Description,
+                        Runtime = WorkloadTypes.IsFunction(w.Type) ? NexUptime.FormatRuntime(w.FunctionRuntime) : uptime,
+                        Type = w.Type,
+                        Hash = w.Hash,
+                    },
+                };
+            })
+            .ToList();
+        var response = new InfoResponse
+        {
+            Version = _node.Version,
+            Uptime = _node.Uptime,
+            PublicXkey = _node.Identity.PublicXKey,
+            Tags = _node.Tags,
+            Memory = HostStats.ReadMemory(),
+            Machines = machines,
+            SupportedWorkloadTypes = _node.Config.EffectiveWorkloadTypes,
+        };
+        return ReplyAsync(msg, NexEnvelope.Success(ResponseTypes.Info, response, NexJson.Context.InfoResponse)).AsTask();
+    }
+}

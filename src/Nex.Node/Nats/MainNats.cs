@@ -1,0 +1,159 @@
+using Microsoft.Extensions.Logging;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using Nex.Client;
+
+namespace Nex.Node.Nats;
+
+/// <summary>
+/// The node's connection to the main NATS system, and the embedded server it started, if any.
+/// Resolution: 0.2's <c>public_nats_server</c> block starts a server first; an explicit server
+/// (flag, environment, context) is used as given; otherwise the default URL is tried and, when
+/// nothing answers there, an embedded JetStream server is started on loopback.
+/// </summary>
+internal sealed partial class MainNats : IAsyncDisposable
+{
+    private MainNats(NatsConnection connection, NatsServerProcess? embedded, string url)
+    {
+        Connection = connection;
+        Embedded = embedded;
+        Url = url;
+    }
+
+    public NatsConnection Connection { get; }
+
+    public NatsServerProcess? Embedded { get; }
+
+    public string Url { get; }
+
+    public static async Task<MainNats> ConnectAsync(NexNodeOptions options, ILogger logger, CancellationToken cancellationToken)
+    {
+        var connection = options.Connection;
+        NatsServerProcess? embedded = null;
+        try
+        {
+            if (options.Config.PublicNatsServer is { } pub)
+            {
+                embedded = await StartServerAsync(
+                    new NatsServerOptions
+                    {
+                        Host = pub.Host ?? "127.0.0.1",
+                        Port = pub.Port,
+                        JetStream = pub.JetStream,
+                        ServerName = pub.ServerName,
+                        StoreDirectory = pub.StoreDir ?? Path.Combine(options.HomeDirectory, "nats"),
+                    },
+                    logger,
+                    cancellationToken).ConfigureAwait(false);
+                LogPublicServer(logger, embedded.ClientUrl);
+                if (!connection.HasExplicitServer)
+                {
+                    connection = connection with { Server = embedded.ClientUrl };
+                }
+            }
+            else if (!connection.HasExplicitServer && options.AllowEmbeddedNats)
+            {
+                var url = $"nats://127.0.0.1:{options.EmbeddedNatsPort}";
+                if (!await NexConnection.IsReachableAsync(url, TimeSpan.FromMilliseconds(750), cancellationToken).ConfigureAwait(false))
+                {
+                    var store = Path.Combine(options.HomeDirectory, "nats");
+                    embedded = await StartServerAsync(
+                        new NatsServerOptions { Port = options.EmbeddedNatsPort, JetStream = true, StoreDirectory = store, ServerName = "nex-embedded" },
+                        logger,
+                        cancellationToken).ConfigureAwait(false);
+                    LogEmbedded(logger, url, store);
+                }
+
+                connection = connection with { Server = url };
+            }
+
+            var nats = await NexConnection.ConnectAsync(connection, cancellationToken).ConfigureAwait(false);
+            return new MainNats(nats, embedded, connection.EffectiveServer);
+        }
+        catch (NexClientException ex)
+        {
+            if (embedded is not null)
+            {
+                await embedded.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw new NodeStartException(ex.Message, ex);
+        }
+        catch
+        {
+            if (embedded is not null)
+            {
+                await embedded.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Checks that JetStream answers, and says exactly what is wrong when it does not (deploys
+    /// fetch artifacts from the object store). Null when it works.
+    /// </summary>
+    public async Task<string?> CheckJetStreamAsync(CancellationToken cancellationToken)
+    {
+        var js = new NatsJSContext(Connection);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(3));
+        try
+        {
+            await js.GetAccountInfoAsync(timeout.Token).ConfigureAwait(false);
+            return null;
+        }
+        catch (NatsNoRespondersException)
+        {
+            return $"JetStream is not enabled on {Url}: nothing answers $JS.API. Start nats-server with -js (or enable jetstream in its config); deploys need the object store.";
+        }
+        catch (NatsJSApiException ex)
+        {
+            return $"JetStream refused this account on {Url}: {ex.Error.Description} (code {ex.Error.Code}). Enable JetStream for the account the node connects as; deploys need the object store.";
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return $"JetStream on {Url} did not answer within 3s; deploys need the object store. Check the server's JetStream status (nats-server -js, or the account's JetStream limits).";
+        }
+        catch (NatsException ex)
+        {
+            return $"JetStream check on {Url} failed: {ex.Message}";
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await Connection.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            if (Embedded is not null)
+            {
+                await Embedded.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task<NatsServerProcess> StartServerAsync(NatsServerOptions options, ILogger logger, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await NatsServerProcess.StartAsync(options, logger, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException ex)
+        {
+            var lastLine = ex.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.Contains("[FTL]", StringComparison.Ordinal) || l.Contains("[ERR]", StringComparison.Ordinal))
+                ?? ex.Message.Split('\n')[0];
+            throw new NodeStartException($"no NATS server answers at {options.Host}:{options.Port} and an embedded nats-server could not start: {lastLine.Trim()}", ex);
+        }
+    }
+
+    [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "No NATS server at {Url}: started an embedded nats-server with JetStream (data in {Store}); it stops with the node")]
+    private static partial void LogEmbedded(ILogger logger, string url, string store);
+
+    [LoggerMessage(EventId = 111, Level = LogLevel.Information, Message = "Started the public NATS server from public_nats_server at {Url}")]
+    private static partial void LogPublicServer(ILogger logger, string url);
+}

@@ -1,0 +1,270 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Nex.Node.Processes;
+
+namespace Nex.Node.Nats;
+
+/// <summary>How to start a <c>nats-server</c> child process.</summary>
+public sealed record NatsServerOptions
+{
+    /// <summary>Address to bind; loopback unless told otherwise.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>Client port; <c>-1</c> lets the server pick a free one, which is then read from its log.</summary>
+    public int Port { get; init; } = -1;
+
+    /// <summary>Enable JetStream.</summary>
+    public bool JetStream { get; init; } = true;
+
+    /// <summary>JetStream store directory; a temporary one when null.</summary>
+    public string? StoreDirectory { get; init; }
+
+    /// <summary>A configuration file to pass with <c>-c</c>.</summary>
+    public string? ConfigFile { get; init; }
+
+    /// <summary>Server name.</summary>
+    public string? ServerName { get; init; }
+
+    /// <summary>The executable; found on <c>$PATH</c> (and <c>/usr/sbin</c>) when not a path.</summary>
+    public string Executable { get; init; } = "nats-server";
+
+    /// <summary>How long to wait for "Server is ready".</summary>
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(20);
+}
+
+/// <summary>
+/// A real <c>nats-server</c> running as a child process. It dies with this process (even on
+/// <c>kill -9</c>), and <see cref="DisposeAsync"/> stops it and waits for it to exit.
+/// </summary>
+public sealed partial class NatsServerProcess : IAsyncDisposable
+{
+    private const int LogLinesKept = 40;
+    private readonly Process _process;
+    private readonly ILogger _logger;
+    private readonly Queue<string> _recentLog = new();
+    private readonly TaskCompletionSource<int> _port = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly string? _ownedStoreDirectory;
+    private int _disposed;
+
+    private NatsServerProcess(Process process, ILogger logger, string? ownedStoreDirectory)
+    {
+        _process = process;
+        _logger = logger;
+        _ownedStoreDirectory = ownedStoreDirectory;
+    }
+
+    /// <summary>The client port the server listens on.</summary>
+    public int Port { get; private set; }
+
+    /// <summary>The address clients connect to, e.g. <c>nats://127.0.0.1:4222</c>.</summary>
+    public string ClientUrl { get; private set; } = "";
+
+    /// <summary>The server's process id.</summary>
+    public int ProcessId => _process.Id;
+
+    /// <summary>Completes when the server process has exited.</summary>
+    public Task Exited => _exited.Task;
+
+    /// <summary>Whether the process has exited.</summary>
+    public bool HasExited => _exited.Task.IsCompleted;
+
+    /// <summary>Starts a server and waits until it accepts clients.</summary>
+    /// <exception cref="InvalidOperationException">nats-server is missing, exits early, or is not ready in time; the message carries its last log lines.</exception>
+    public static async Task<NatsServerProcess> StartAsync(NatsServerOptions options, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        logger ??= NullLogger.Instance;
+        var exe = ChildProcessLauncher.FindOnPath(options.Executable)
+            ?? throw new InvalidOperationException($"nats-server was not found on PATH (install it with: sudo apt-get install nats-server)");
+
+        string? ownedStore = null;
+        var info = new ProcessStartInfo(exe)
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        if (options.ConfigFile is { } config)
+        {
+            info.ArgumentList.Add("-c");
+            info.ArgumentList.Add(config);
+        }
+
+        info.ArgumentList.Add("-a");
+        info.ArgumentList.Add(options.Host);
+        info.ArgumentList.Add("-p");
+        info.ArgumentList.Add(options.Port.ToString(CultureInfo.InvariantCulture));
+        if (options.ServerName is { } name)
+        {
+            info.ArgumentList.Add("-n");
+            info.ArgumentList.Add(name);
+        }
+
+        if (options.JetStream)
+        {
+            var store = options.StoreDirectory;
+            if (store is null)
+            {
+                store = ownedStore = Directory.CreateTempSubdirectory("nex-nats-").FullName;
+            }
+            else
+            {
+                Directory.CreateDirectory(store);
+            }
+
+            info.ArgumentList.Add("-js");
+            info.ArgumentList.Add("-sd");
+            info.ArgumentList.Add(store);
+        }
+
+        var process = await ChildProcessLauncher.StartAsync(info).ConfigureAwait(false);
+        var server = new NatsServerProcess(process, logger, ownedStore);
+        server.Attach();
+        try
+        {
+            await server.WaitReadyAsync(options, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return server;
+    }
+
+    /// <summary>Asks the server to reload its configuration file (SIGHUP).</summary>
+    public void Reload()
+    {
+        if (!HasExited)
+        {
+            Posix.Signal(_process.Id, Posix.SIGHUP);
+        }
+    }
+
+    /// <summary>The server's last log lines, for error messages.</summary>
+    public string RecentLog()
+    {
+        lock (_recentLog)
+        {
+            return string.Join('\n', _recentLog);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (!HasExited)
+        {
+            // SIGTERM lets the server flush JetStream state; SIGKILL if it lingers.
+            Posix.Signal(_process.Id, Posix.SIGTERM);
+            if (await Task.WhenAny(Exited, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false) != Exited)
+            {
+                Posix.Signal(_process.Id, Posix.SIGKILL);
+                await Task.WhenAny(Exited, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+            }
+        }
+
+        _process.Dispose();
+        if (_ownedStoreDirectory is not null)
+        {
+            try
+            {
+                Directory.Delete(_ownedStoreDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A leftover temp dir is not worth failing a shutdown over.
+            }
+        }
+    }
+
+    private void Attach()
+    {
+        _process.ErrorDataReceived += (_, e) => OnLogLine(e.Data);
+        _process.OutputDataReceived += (_, e) => OnLogLine(e.Data);
+        _process.Exited += (_, _) =>
+        {
+            _exited.TrySetResult();
+            _port.TrySetException(new InvalidOperationException("nats-server exited"));
+        };
+        _process.BeginErrorReadLine();
+        _process.BeginOutputReadLine();
+        if (_process.HasExited)
+        {
+            _exited.TrySetResult();
+        }
+    }
+
+    private void OnLogLine(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_recentLog)
+        {
+            _recentLog.Enqueue(line);
+            while (_recentLog.Count > LogLinesKept)
+            {
+                _recentLog.Dequeue();
+            }
+        }
+
+        if (ClientListenRegex().Match(line) is { Success: true } match)
+        {
+            _port.TrySetResult(int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture));
+        }
+        else if (line.Contains("Server is ready", StringComparison.Ordinal))
+        {
+            _ready.TrySetResult();
+        }
+
+        if (line.Contains("[ERR]", StringComparison.Ordinal) || line.Contains("[FTL]", StringComparison.Ordinal))
+        {
+            LogServerError(_logger, line);
+        }
+    }
+
+    private async Task WaitReadyAsync(NatsServerOptions options, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.StartTimeout);
+        try
+        {
+            var ready = Task.WhenAll(_port.Task, _ready.Task);
+            var finished = await Task.WhenAny(ready, Exited).WaitAsync(timeout.Token).ConfigureAwait(false);
+            if (finished != ready || !ready.IsCompletedSuccessfully)
+            {
+                // Give the log reader a moment to drain the server's last words.
+                await Task.Delay(100, CancellationToken.None).ConfigureAwait(false);
+                throw new InvalidOperationException($"nats-server exited during start-up:\n{RecentLog()}");
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new InvalidOperationException($"nats-server was not ready within {options.StartTimeout.TotalSeconds:0}s:\n{RecentLog()}");
+        }
+
+        Port = _port.Task.Result;
+        var host = options.Host is "0.0.0.0" or "" ? "127.0.0.1" : options.Host;
+        ClientUrl = $"nats://{host}:{Port}";
+    }
+
+    [GeneratedRegex(@"Listening for client connections on [^\s]*:(\d+)")]
+    private static partial Regex ClientListenRegex();
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Warning, Message = "nats-server: {Line}")]
+    private static partial void LogServerError(ILogger logger, string line);
+}

@@ -1,0 +1,216 @@
+using Microsoft.Extensions.Logging;
+using Nex.Node.ControlApi;
+using Nex.Node.Events;
+using Nex.Node.Identity;
+using Nex.Node.Nats;
+using Nex.Node.Workloads;
+using Nex.Protocol;
+
+namespace Nex.Node;
+
+/// <summary>
+/// A running Nex node: joined to NATS, answering the control API, publishing events.
+/// <see cref="StartAsync"/> brings it up in 0.2's order (spec §4.3); <see cref="DisposeAsync"/>
+/// shuts it down once, in 0.2's order (spec §4.13), and never throws.
+/// </summary>
+public sealed partial class NexNode : IAsyncDisposable
+{
+    private readonly NodeState _state;
+    private readonly PidFile _pidFile;
+    private readonly MainNats _nats;
+    private readonly IWorkloadManager _workloads;
+    private readonly EventPublisher _events;
+    private readonly ControlApiListener _api;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task _heartbeat = Task.CompletedTask;
+    private int _disposed;
+
+    private NexNode(NodeState state, PidFile pidFile, MainNats nats, IWorkloadManager workloads, EventPublisher events, ControlApiListener api, ILogger logger)
+    {
+        _state = state;
+        _pidFile = pidFile;
+        _nats = nats;
+        _workloads = workloads;
+        _events = events;
+        _api = api;
+        _logger = logger;
+    }
+
+    /// <summary>The node id (public server nkey, <c>N…</c>).</summary>
+    public string NodeId => _state.NodeId;
+
+    /// <summary>The public xkey deploy requests encrypt their environment to.</summary>
+    public string PublicXKey => _state.Identity.PublicXKey;
+
+    /// <summary>The main NATS URL the node is connected to.</summary>
+    public string NatsUrl => _nats.Url;
+
+    /// <summary>The embedded server the node started, if any.</summary>
+    public NatsServerProcess? EmbeddedNats => _nats.Embedded;
+
+    /// <summary>Effective tags.</summary>
+    public IReadOnlyDictionary<string, string> Tags => _state.Tags;
+
+    /// <summary>Completes when the node has shut down.</summary>
+    public Task Stopped => _stopped.Task;
+
+    /// <summary>Starts a node.</summary>
+    /// <exception cref="NodeStartException">One line saying what is wrong.</exception>
+    public static async Task<NexNode> StartAsync(NexNodeOptions options, ILoggerFactory loggerFactory, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        var logger = loggerFactory.CreateLogger<NexNode>();
+        var config = options.Config;
+
+        NodeIdentity identity;
+        try
+        {
+            identity = NodeIdentity.Create(config.NodeSeedFile, config.XkeySeedFile);
+        }
+        catch (Nex.Security.NexSecurityException ex)
+        {
+            throw new NodeStartException(ex.Message, ex);
+        }
+
+        if (!config.IsNoSandbox)
+        {
+            throw new NodeStartException($"sandbox '{config.EffectiveSandbox}' is not available on this node yet; set \"no_sandbox\": true (development) in the config");
+        }
+
+        var pidFile = PidFile.Acquire(config.EffectivePidFilePath);
+        MainNats? nats = null;
+        try
+        {
+            nats = await MainNats.ConnectAsync(options, logger, cancellationToken).ConfigureAwait(false);
+            if (await nats.CheckJetStreamAsync(cancellationToken).ConfigureAwait(false) is { } jetStreamProblem)
+            {
+                LogJetStreamProblem(logger, jetStreamProblem);
+            }
+
+            var state = new NodeState(config, identity, options.Version, options.Nexus, options.Time);
+            var events = new EventPublisher(nats.Connection, state, loggerFactory.CreateLogger<EventPublisher>());
+            var workloads = new WorkloadManager();
+            var api = new ControlApiListener(nats.Connection, state, workloads, events, loggerFactory.CreateLogger<ControlApiListener>());
+            var node = new NexNode(state, pidFile, nats, workloads, events, api, logger);
+            await api.StartAsync(cancellationToken).ConfigureAwait(false);
+            if (config.IsNoSandbox)
+            {
+                LogNoSandbox(logger);
+            }
+
+            await events.PublishAsync(
+                NexSubjects.SystemNamespace,
+                EventTypes.NodeStarted,
+                new NodeStartedEvent { Version = state.Version, Id = state.NodeId, Tags = state.Tags },
+                NexJson.Context.NodeStartedEvent,
+                state.StartedAt,
+                cancellationToken).ConfigureAwait(false);
+            node._heartbeat = Task.Run(() => node.HeartbeatLoopAsync(options.HeartbeatInterval), CancellationToken.None);
+            var nodeName = config.Tags.GetValueOrDefault("node_name") ?? "";
+            LogStarted(logger, state.NodeId, nodeName, nats.Url, state.Identity.PublicXKey, state.Version);
+            return node;
+        }
+        catch
+        {
+            if (nats is not null)
+            {
+                await nats.DisposeAsync().ConfigureAwait(false);
+            }
+
+            pidFile.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Shuts the node down (spec §4.13): API, workloads, <c>node_stopped</c>, NATS, PID file.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            await Stopped.ConfigureAwait(false);
+            return;
+        }
+
+        LogStopping(_logger);
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await Step(() => _heartbeat).ConfigureAwait(false);
+        await Step(() => _api.DisposeAsync().AsTask()).ConfigureAwait(false);
+        await Step(() => _workloads.DisposeAsync().AsTask()).ConfigureAwait(false);
+        await Step(async () =>
+        {
+            await _events.PublishAsync(
+                NexSubjects.SystemNamespace,
+                EventTypes.NodeStopped,
+                new NodeStoppedEvent { Id = _state.NodeId, Graceful = true },
+                NexJson.Context.NodeStoppedEvent).ConfigureAwait(false);
+            await _nats.Connection.PingAsync().ConfigureAwait(false); // flush before closing
+        }).ConfigureAwait(false);
+        await Step(() => _nats.DisposeAsync().AsTask()).ConfigureAwait(false);
+        _pidFile.Dispose();
+        _stopping.Dispose();
+        LogStopped(_logger);
+        _stopped.TrySetResult();
+    }
+
+    private async Task Step(Func<Task> step)
+    {
+        try
+        {
+            await step().WaitAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            LogShutdownStepFailed(_logger, ex.Message);
+        }
+    }
+
+    private async Task HeartbeatLoopAsync(TimeSpan interval)
+    {
+        using var timer = new PeriodicTimer(interval, _state.Time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                await _events.PublishAsync(
+                    NexSubjects.SystemNamespace,
+                    EventTypes.Heartbeat,
+                    new HeartbeatEvent
+                    {
+                        Version = _state.Version,
+                        NodeId = _state.NodeId,
+                        Nexus = _state.Nexus,
+                        Uptime = _state.Uptime,
+                        Tags = _state.Tags,
+                        RunningMachines = _workloads.Running.Count,
+                    },
+                    NexJson.Context.HeartbeatEvent,
+                    cancellationToken: _stopping.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Node {NodeId} ({Name}) is up on {Url}; xkey {XKey}; version {Version}")]
+    private static partial void LogStarted(ILogger logger, string nodeId, string name, string url, string xkey, string version);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "{Problem}")]
+    private static partial void LogJetStreamProblem(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Running WITHOUT a sandbox: workloads run as plain processes of this user. Do not run untrusted workloads in this mode.")]
+    private static partial void LogNoSandbox(ILogger logger);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Node stopping")]
+    private static partial void LogStopping(ILogger logger);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "Node stopped")]
+    private static partial void LogStopped(ILogger logger);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Shutdown step failed: {Reason}")]
+    private static partial void LogShutdownStepFailed(ILogger logger, string reason);
+}

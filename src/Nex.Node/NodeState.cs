@@ -1,0 +1,85 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Nex.Node.Config;
+using Nex.Node.Identity;
+using Nex.Protocol;
+
+namespace Nex.Node;
+
+/// <summary>
+/// What every part of the node reads about the node itself: identity, effective tags (spec §4.4),
+/// lame duck, and the clock it started at. One instance per node.
+/// </summary>
+internal sealed class NodeState
+{
+    private readonly ConcurrentDictionary<string, string> _tags;
+    private int _lameDuck;
+
+    public NodeState(NodeConfig config, NodeIdentity identity, string version, string nexus, TimeProvider time)
+    {
+        Config = config;
+        Identity = identity;
+        Version = version;
+        Nexus = nexus;
+        Time = time;
+        StartedAt = time.GetUtcNow();
+        _tags = new ConcurrentDictionary<string, string>(config.Tags, StringComparer.Ordinal);
+        _tags["nex.os"] = GoOs();
+        _tags["nex.arch"] = GoArch();
+        _tags["nex.cpucount"] = Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture);
+        if (config.IsNoSandbox)
+        {
+            _tags["nex.unsafe"] = "true";
+        }
+    }
+
+    public NodeConfig Config { get; }
+
+    public NodeIdentity Identity { get; }
+
+    public string NodeId => Identity.NodeId;
+
+    public string Version { get; }
+
+    public string Nexus { get; }
+
+    public TimeProvider Time { get; }
+
+    public DateTimeOffset StartedAt { get; }
+
+    public bool IsLameDuck => Volatile.Read(ref _lameDuck) != 0;
+
+    /// <summary>Uptime in NATS format (§1.11), since the node started.</summary>
+    public string Uptime => NexUptime.Format(Time.GetUtcNow() - StartedAt);
+
+    /// <summary>A snapshot of the effective tags.</summary>
+    public IReadOnlyDictionary<string, string> Tags => new SortedDictionary<string, string>(_tags, StringComparer.Ordinal);
+
+    /// <summary>Sets an effective tag (the driver adds its own, e.g. the VM accelerator).</summary>
+    public void SetTag(string key, string value) => _tags[key] = value;
+
+    /// <summary>Enters lame duck once; false if it already was.</summary>
+    public bool TryEnterLameDuck()
+    {
+        if (Interlocked.Exchange(ref _lameDuck, 1) != 0)
+        {
+            return false;
+        }
+
+        _tags["nex.lameduck"] = "true";
+        return true;
+    }
+
+    internal static string GoOs() =>
+        OperatingSystem.IsLinux() ? "linux" : OperatingSystem.IsMacOS() ? "darwin" : OperatingSystem.IsWindows() ? "windows" : RuntimeInformation.OSDescription.ToLowerInvariant();
+
+    internal static string GoArch() => RuntimeInformation.OSArchitecture switch
+    {
+        Architecture.X64 => "amd64",
+        Architecture.Arm64 => "arm64",
+        Architecture.X86 => "386",
+        Architecture.Arm => "arm",
+        var other => other.ToString().ToLowerInvariant(),
+    };
+}

@@ -1,1 +1,0 @@
-namespace Nex.Node;

@@ -1,0 +1,43 @@
+using Nex.Protocol;
+using Nex.Security;
+
+namespace Nex.Node.Workloads;
+
+/// <summary>A deployed workload as the control API reports it.</summary>
+internal sealed record WorkloadSnapshot(
+    string Id,
+    string Namespace,
+    string Name,
+    string? Description,
+    string Type,
+    string Hash,
+    long Bytes,
+    DateTimeOffset DeployedAt,
+    TimeSpan FunctionRuntime,
+    string Issuer,
+    bool Essential,
+    uint RetryCount);
+
+/// <summary>A DEPLOY request that passed the control-plane checks (spec §1.8.2 steps 1–10).</summary>
+internal sealed record ValidatedDeploy(string Namespace, DeployRequest Request, WorkloadClaims Claims, IReadOnlyDictionary<string, string> Environment);
+
+/// <summary>A request the node refuses; <see cref="Exception.Message"/> is the envelope's <c>error</c> text.</summary>
+internal sealed class ControlRejectedException(string message) : Exception(message);
+
+/// <summary>Owns the workloads: deploys them onto agents, stops them, reports them.</summary>
+internal interface IWorkloadManager : IAsyncDisposable
+{
+    /// <summary>Deployed workloads (not warm agents).</summary>
+    IReadOnlyList<WorkloadSnapshot> Running { get; }
+
+    /// <summary>Spec §1.8.2 steps 11–16.</summary>
+    /// <exception cref="ControlRejectedException">With the spec's message.</exception>
+    Task<RunResponse> DeployAsync(ValidatedDeploy deploy, CancellationToken cancellationToken);
+
+    /// <summary>Spec §1.9 steps 3–7.</summary>
+    /// <exception cref="ControlRejectedException">With the spec's message.</exception>
+    Task<StopResponse> StopAsync(string ns, StopRequest request, CancellationToken cancellationToken);
+
+    /// <summary>Lame duck: essential restarts stop (spec §4.11).</summary>
+    void EnterLameDuck();
+}

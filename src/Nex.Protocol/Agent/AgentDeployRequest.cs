@@ -1,0 +1,90 @@
+using System.Text.Json.Serialization;
+
+namespace Nex.Protocol;
+
+/// <summary>Node → agent deploy request on <c>agentint.&lt;id&gt;.deploy</c> (spec §5.5).</summary>
+public sealed record AgentDeployRequest
+{
+    /// <summary>Program arguments (omitempty).</summary>
+    [JsonPropertyName("argv")]
+    [OmitEmpty]
+    public IReadOnlyList<string>? Argv { get; init; }
+
+    /// <summary>Description; always written, possibly <c>null</c>.</summary>
+    [JsonPropertyName("description")]
+    public string? Description { get; init; }
+
+    /// <summary>Decrypted plaintext environment; always written.</summary>
+    [JsonPropertyName("environment")]
+    public IReadOnlyDictionary<string, string> Environment
+    {
+        get;
+        init => field = value ?? new Dictionary<string, string>();
+    } = new Dictionary<string, string>();
+
+    /// <summary>Essential flag (omitempty; only allowed for native/oci).</summary>
+    [JsonPropertyName("essential")]
+    [OmitEmpty]
+    public bool Essential { get; init; }
+
+    /// <summary>Node-computed SHA-256 hex of the artifact (omitempty).</summary>
+    [JsonPropertyName("hash")]
+    [OmitEmpty]
+    public string Hash { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>Workload namespace (omitempty).</summary>
+    [JsonPropertyName("namespace")]
+    [OmitEmpty]
+    public string Namespace { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>Time of the last essential redeploy (omitted when null).</summary>
+    [JsonPropertyName("retried_at")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? RetriedAt { get; init; }
+
+    /// <summary>Number of essential redeploys (omitempty).</summary>
+    [JsonPropertyName("retry_count")]
+    [OmitEmpty]
+    public uint? RetryCount { get; init; }
+
+    /// <summary>Artifact size in bytes (omitempty; the agent requires &gt; 0).</summary>
+    [JsonPropertyName("total_bytes")]
+    [OmitEmpty]
+    public long TotalBytes { get; init; }
+
+    /// <summary>Trigger subjects; always written, possibly <c>null</c>.</summary>
+    [JsonPropertyName("trigger_subjects")]
+    public IReadOnlyList<string>? TriggerSubjects { get; init; }
+
+    /// <summary>Trigger connection (omitted when null).</summary>
+    [JsonPropertyName("trigger_connection")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public NatsJwtConnectionInfo? TriggerConnection { get; init; }
+
+    /// <summary>Workload name (omitempty).</summary>
+    [JsonPropertyName("workload_name")]
+    [OmitEmpty]
+    public string WorkloadName { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>Workload type (omitempty). Note the JSON name is <c>workload_type</c>, not <c>type</c>.</summary>
+    [JsonPropertyName("workload_type")]
+    [OmitEmpty]
+    public string WorkloadType { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>Host services connection override (omitted when null).</summary>
+    [JsonPropertyName("host_services")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public NatsJwtConnectionInfo? HostServices { get; init; }
+}
+
+/// <summary>Agent reply to a deploy request: <c>{"accepted": bool, "message": string|null}</c>.</summary>
+public sealed record AgentDeployResponse
+{
+    /// <summary>Whether the agent accepted the workload.</summary>
+    [JsonPropertyName("accepted")]
+    public bool Accepted { get; init; }
+
+    /// <summary>Rejection reasons or <c>Workload deployed</c>; always written, possibly <c>null</c>.</summary>
+    [JsonPropertyName("message")]
+    public string? Message { get; init; }
+}

@@ -1,0 +1,65 @@
+namespace Nex.Protocol;
+
+/// <summary>Subjects on the node's internal NATS server between node and agent (spec §5.3).</summary>
+public static class AgentSubjects
+{
+    /// <summary>Header carrying the actual subject a trigger message arrived on.</summary>
+    public const string TriggerSubjectHeader = "x-nex-trigger-subject";
+
+    /// <summary>Header on a V8 trigger reply carrying the execution time in nanoseconds.</summary>
+    public const string RuntimeNsHeader = "x-nex-runtime-ns";
+
+    /// <summary>Pattern the node's <c>nexhost</c> connection serves host-services RPC on.</summary>
+    public const string HostServicesRpcWildcard = "hostint.*.rpc.*.*.*.*";
+
+    /// <summary>Agent → node handshake request: <c>hostint.&lt;id&gt;.handshake</c>.</summary>
+    /// <param name="id">Workload/agent id.</param>
+    /// <returns>The subject.</returns>
+    public static string Handshake(string id) => $"hostint.{id}.handshake";
+
+    /// <summary>Agent → node event: <c>hostint.&lt;id&gt;.events.&lt;type&gt;</c>.</summary>
+    /// <param name="id">Workload/agent id.</param>
+    /// <param name="eventType">Event type.</param>
+    /// <returns>The subject.</returns>
+    public static string Events(string id, string eventType) => $"hostint.{id}.events.{eventType}";
+
+    /// <summary>Node subscription for agent events: <c>hostint.&lt;id&gt;.events.*</c>.</summary>
+    /// <param name="id">Workload/agent id.</param>
+    /// <returns>The subject pattern.</returns>
+    public static string EventsWildcard(string id) => $"hostint.{id}.events.*";
+
+    /// <summary>Agent → node log entries: <c>hostint.&lt;id&gt;.logs</c>.</summary>
+    /// <param name="id">Workload/agent id.</param>
+    /// <returns>The subject.</returns>
+    public static string Logs(string id) => $"hostint.{id}.logs";
+
+    /// <summary>Node → agent deploy request: <c>agentint.&lt;id&gt;.deploy</c>.</summary>
+    /// <param name="id">Workload/agent id.</param>
+    /// <returns>The subject.</returns>
+    public static string Deploy(string id) => $"agentint.{id}.deploy";
+
+    /// <summary>Node → agent undeploy request: <c>agentint.&lt;id&gt;.undeploy</c>.</summary>
+    /// <param name="id">Workload/agent id.</param>
+    /// <returns>The subject.</returns>
+    public static string Undeploy(string id) => $"agentint.{id}.undeploy";
+
+    /// <summary>Node → agent liveness ping: <c>agentint.&lt;id&gt;.ping</c> (reply <c>OK</c>).</summary>
+    /// <param name="id">Workload/agent id.</param>
+    /// <returns>The subject.</returns>
+    public static string AgentPing(string id) => $"agentint.{id}.ping";
+
+    /// <summary>Node → agent function trigger: <c>agentint.&lt;id&gt;.trigger</c>.</summary>
+    /// <param name="id">Workload/agent id.</param>
+    /// <returns>The subject.</returns>
+    public static string Trigger(string id) => $"agentint.{id}.trigger";
+
+    /// <summary>Agent → node host-services call: <c>hostint.&lt;id&gt;.rpc.&lt;ns&gt;.&lt;name&gt;.&lt;service&gt;.&lt;method&gt;</c>.</summary>
+    /// <param name="id">Workload/agent id.</param>
+    /// <param name="ns">Workload namespace.</param>
+    /// <param name="name">Workload name.</param>
+    /// <param name="service">Service (<c>kv</c>, <c>messaging</c>, <c>objectstore</c>, <c>http</c>).</param>
+    /// <param name="method">Method name.</param>
+    /// <returns>The subject.</returns>
+    public static string HostServicesRpc(string id, string ns, string name, string service, string method)
+        => $"hostint.{id}.rpc.{ns}.{name}.{service}.{method}";
+}

@@ -1,0 +1,111 @@
+using System.Text.Json.Serialization;
+
+namespace Nex.Protocol;
+
+/// <summary>Reply data for <c>$NEX.INFO.&lt;ns&gt;.&lt;node&gt;</c> (spec §1.7).</summary>
+public sealed record InfoResponse
+{
+    /// <summary>Node build version.</summary>
+    [JsonPropertyName("version")]
+    public string Version { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>API listener uptime in NATS uptime format.</summary>
+    [JsonPropertyName("uptime")]
+    public string Uptime { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>The node's public XKey (same as <c>target_xkey</c>).</summary>
+    [JsonPropertyName("public_xkey")]
+    public string PublicXkey { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>Effective node tags (omitted when null or empty).</summary>
+    [JsonPropertyName("tags")]
+    [OmitEmpty]
+    public IReadOnlyDictionary<string, string>? Tags { get; init; }
+
+    /// <summary>Host memory in kB; omitted when unknown (non-Linux).</summary>
+    [JsonPropertyName("memory")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public MemoryStat? Memory { get; init; }
+
+    /// <summary>Deployed workloads in the requested namespace. Never null: written as <c>[]</c> when empty.</summary>
+    [JsonPropertyName("machines")]
+    public IReadOnlyList<MachineSummary> Machines
+    {
+        get;
+        init => field = value ?? [];
+    } = [];
+
+    /// <summary>The node's configured workload types (omitempty).</summary>
+    [JsonPropertyName("supported_workload_types")]
+    [OmitEmpty]
+    public IReadOnlyList<string>? SupportedWorkloadTypes { get; init; }
+}
+
+/// <summary>Host memory figures from <c>/proc/meminfo</c>, in kB.</summary>
+public sealed record MemoryStat
+{
+    /// <summary><c>MemTotal</c> in kB.</summary>
+    [JsonPropertyName("total")]
+    public long Total { get; init; }
+
+    /// <summary><c>MemFree</c> in kB.</summary>
+    [JsonPropertyName("free")]
+    public long Free { get; init; }
+
+    /// <summary><c>MemAvailable</c> in kB.</summary>
+    [JsonPropertyName("available")]
+    public long Available { get; init; }
+}
+
+/// <summary>One deployed workload in an <see cref="InfoResponse"/>.</summary>
+public sealed record MachineSummary
+{
+    /// <summary>Workload id (= agent/VM id).</summary>
+    [JsonPropertyName("id")]
+    public string Id { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>Always <see langword="true"/> in 0.2.7.</summary>
+    [JsonPropertyName("healthy")]
+    public bool Healthy { get; init; }
+
+    /// <summary>Time since the deploy was acknowledged, or <c>unknown</c>.</summary>
+    [JsonPropertyName("uptime")]
+    public string Uptime { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>The workload's namespace (omitempty).</summary>
+    [JsonPropertyName("namespace")]
+    [OmitEmpty]
+    public string? Namespace { get; init; }
+
+    /// <summary>Workload details.</summary>
+    [JsonPropertyName("workload")]
+    public WorkloadSummary Workload { get; init => field = value ?? new(); } = new();
+}
+
+/// <summary>Workload details inside a <see cref="MachineSummary"/>.</summary>
+public sealed record WorkloadSummary
+{
+    /// <summary>Workload name.</summary>
+    [JsonPropertyName("name")]
+    public string Name { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>Description (omitempty).</summary>
+    [JsonPropertyName("description")]
+    [OmitEmpty]
+    public string? Description { get; init; }
+
+    /// <summary>
+    /// For functions, cumulative execution time (<see cref="NexUptime.FormatRuntime"/>); otherwise the
+    /// uptime; <c>unknown</c> without an agent.
+    /// </summary>
+    [JsonPropertyName("runtime")]
+    public string Runtime { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>Workload type.</summary>
+    [JsonPropertyName("type")]
+    public string Type { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>SHA-256 hex digest of the artifact, computed by the node.</summary>
+    [JsonPropertyName("hash")]
+    public string Hash { get; init => field = value ?? string.Empty; } = string.Empty;
+}

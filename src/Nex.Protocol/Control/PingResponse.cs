@@ -1,0 +1,37 @@
+using System.Text.Json.Serialization;
+
+namespace Nex.Protocol;
+
+/// <summary>Reply data for <c>$NEX.PING</c> and <c>$NEX.AUCTION</c> (spec §1.4, §1.5).</summary>
+public sealed record PingResponse
+{
+    /// <summary>The node's public server NKey.</summary>
+    [JsonPropertyName("node_id")]
+    public string NodeId { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>The node's <c>--nexus</c> name (omitempty).</summary>
+    [JsonPropertyName("nexus")]
+    [OmitEmpty]
+    public string? Nexus { get; init; }
+
+    /// <summary>Node build version.</summary>
+    [JsonPropertyName("version")]
+    public string Version { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>API listener uptime in NATS uptime format (<see cref="NexUptime.Format"/>).</summary>
+    [JsonPropertyName("uptime")]
+    public string Uptime { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>The node's public XKey (recipient for deploy environment encryption).</summary>
+    [JsonPropertyName("target_xkey")]
+    public string TargetXkey { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>Effective node tags (omitted when null or empty).</summary>
+    [JsonPropertyName("tags")]
+    [OmitEmpty]
+    public IReadOnlyDictionary<string, string>? Tags { get; init; }
+
+    /// <summary>Number of agents with a deployed workload.</summary>
+    [JsonPropertyName("running_machines")]
+    public int RunningMachines { get; init; }
+}

@@ -1,0 +1,35 @@
+namespace Nex.Protocol;
+
+/// <summary>CloudEvent <c>type</c> values (spec §7.2).</summary>
+public static class EventTypes
+{
+    /// <summary>Node started (namespace <c>system</c>).</summary>
+    public const string NodeStarted = "node_started";
+
+    /// <summary>Node stopped (namespace <c>system</c>).</summary>
+    public const string NodeStopped = "node_stopped";
+
+    /// <summary>Node entered lame duck mode (namespace <c>system</c>).</summary>
+    public const string NodeEnteredLameDuck = "node_entered_lameduck";
+
+    /// <summary>Periodic heartbeat (namespace <c>system</c>).</summary>
+    public const string Heartbeat = "heartbeat";
+
+    /// <summary>A workload started (from the agent).</summary>
+    public const string WorkloadDeployed = "workload_deployed";
+
+    /// <summary>A workload exited, failed or was stopped.</summary>
+    public const string WorkloadUndeployed = "workload_undeployed";
+
+    /// <summary>A function trigger succeeded.</summary>
+    public const string FunctionExecSucceeded = "function_exec_succeeded";
+
+    /// <summary>A function trigger failed.</summary>
+    public const string FunctionExecFailed = "function_exec_failed";
+
+    /// <summary>Declared in Go but never emitted.</summary>
+    public const string AgentStarted = "agent_started";
+
+    /// <summary>Declared in Go but never emitted.</summary>
+    public const string AgentStopped = "agent_stopped";
+}

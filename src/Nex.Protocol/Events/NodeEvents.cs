@@ -1,0 +1,74 @@
+using System.Text.Json.Serialization;
+
+namespace Nex.Protocol;
+
+/// <summary>Data of <c>node_started</c>.</summary>
+public sealed record NodeStartedEvent
+{
+    /// <summary>Node build version.</summary>
+    [JsonPropertyName("version")]
+    public string Version { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>Node id.</summary>
+    [JsonPropertyName("id")]
+    public string Id { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>Effective tags (omitempty).</summary>
+    [JsonPropertyName("tags")]
+    [OmitEmpty]
+    public IReadOnlyDictionary<string, string>? Tags { get; init; }
+}
+
+/// <summary>Data of <c>node_stopped</c>.</summary>
+public sealed record NodeStoppedEvent
+{
+    /// <summary>Node id.</summary>
+    [JsonPropertyName("id")]
+    public string Id { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>True for an orderly shutdown.</summary>
+    [JsonPropertyName("graceful")]
+    public bool Graceful { get; init; }
+}
+
+/// <summary>Data of <c>node_entered_lameduck</c>.</summary>
+public sealed record LameDuckEnteredEvent
+{
+    /// <summary>Node build version.</summary>
+    [JsonPropertyName("version")]
+    public string Version { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>Node id.</summary>
+    [JsonPropertyName("id")]
+    public string Id { get; init => field = value ?? string.Empty; } = string.Empty;
+}
+
+/// <summary>Data of <c>heartbeat</c> (every 30 s).</summary>
+public sealed record HeartbeatEvent
+{
+    /// <summary>Node build version.</summary>
+    [JsonPropertyName("version")]
+    public string Version { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>Node id.</summary>
+    [JsonPropertyName("node_id")]
+    public string NodeId { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>Nexus name (omitempty).</summary>
+    [JsonPropertyName("nexus")]
+    [OmitEmpty]
+    public string? Nexus { get; init; }
+
+    /// <summary>Time since node start in NATS uptime format.</summary>
+    [JsonPropertyName("uptime")]
+    public string Uptime { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>Effective tags (omitempty).</summary>
+    [JsonPropertyName("tags")]
+    [OmitEmpty]
+    public IReadOnlyDictionary<string, string>? Tags { get; init; }
+
+    /// <summary>Number of deployed workloads.</summary>
+    [JsonPropertyName("running_machines")]
+    public int RunningMachines { get; init; }
+}

@@ -1,0 +1,91 @@
+using System.Text.Json;
+using Nex.Testing;
+using Xunit;
+
+namespace Nex.Cli.Tests;
+
+/// <summary>The main job, as a user runs it: <c>nex node up</c> with no server, then other commands.</summary>
+public sealed class NodeUpTests
+{
+    private static Dictionary<string, string?> Env(TempDirectory home) => new Dictionary<string, string?> { ["NEX_HOME"] = home.Path, ["HOME"] = home.Path };
+
+    private static async Task<(CliProcess Node, string Url, string PidFile)> StartNodeAsync(TempDirectory home, params string[] extra)
+    {
+        var port = CliTestSupport.FreePort();
+        var pidFile = home.File("nex.pid");
+        await File.WriteAllTextAsync(home.File("config.json"), $$"""{ "pid_filepath": "{{pidFile}}", "tags": { "simple": "true" } }""");
+        var node = CliProcess.Start(["node", "up", "--config", home.File("config.json"), "--embedded-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extra], Env(home));
+        await node.WaitForOutputAsync(" is up on ", TimeSpan.FromSeconds(60));
+        return (node, $"nats://127.0.0.1:{port}", pidFile);
+    }
+
+    [Fact]
+    public async Task NodeUp_StartsEmbeddedNats_AndTheOtherCommandsSeeIt()
+    {
+        using var home = new TempDirectory();
+        var (node, url, pidFile) = await StartNodeAsync(home);
+        await using var _ = node;
+        Assert.Contains("started an embedded nats-server", node.StdOut + node.StdErr, StringComparison.Ordinal);
+        Assert.True(File.Exists(pidFile));
+
+        var ls = await CliProcess.RunAsync(["node", "ls", "-s", url, "--json"], Env(home));
+        Assert.Equal(0, ls.ExitCode);
+        using var nodes = JsonDocument.Parse(ls.StdOut);
+        var ping = Assert.Single(nodes.RootElement.EnumerateArray());
+        var nodeId = ping.GetProperty("node_id").GetString()!;
+        Assert.Equal("true", ping.GetProperty("tags").GetProperty("simple").GetString());
+        Assert.False(string.IsNullOrEmpty(ping.GetProperty("uptime").GetString()));
+
+        var table = await CliProcess.RunAsync(["node", "ls", "-s", url], Env(home));
+        Assert.Contains(nodeId, table.StdOut, StringComparison.Ordinal);
+        Assert.Contains("simple=true", table.StdOut, StringComparison.Ordinal);
+
+        var name = ping.GetProperty("tags").GetProperty("node_name").GetString()!;
+        var info = await CliProcess.RunAsync(["node", "info", name, "-s", url], Env(home));
+        Assert.Equal(0, info.ExitCode);
+        Assert.Contains("Memory (kB)", info.StdOut, StringComparison.Ordinal);
+        Assert.Contains("No workloads", info.StdOut, StringComparison.Ordinal);
+
+        var events = CliProcess.Start(["events", "-s", url, "--count", "1"], Env(home));
+        await using var __ = events;
+        await Task.Delay(1000, TestContext.Current.CancellationToken); // let the watcher subscribe
+        var lameDuck = await CliProcess.RunAsync(["lameduck", nodeId[..10], "-s", url], Env(home));
+        Assert.Equal(0, lameDuck.ExitCode);
+        Assert.Contains($"Command to enter lame duck mode issued to {nodeId}", lameDuck.StdOut, StringComparison.Ordinal);
+        await events.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        Assert.Contains("node_entered_lameduck", events.StdOut, StringComparison.Ordinal);
+
+        var after = await CliProcess.RunAsync(["node", "ls", "-s", url], Env(home));
+        Assert.Contains(nodeId + "*", after.StdOut, StringComparison.Ordinal);
+
+        node.Signal(15);
+        await node.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(0, node.ExitCode);
+        Assert.False(File.Exists(pidFile));
+        Assert.Empty(CliTestSupport.Children(node.Pid, "nats-server"));
+    }
+
+    [Fact]
+    public async Task SecondNode_WithTheSamePidFile_IsRefused()
+    {
+        using var home = new TempDirectory();
+        var (node, url, _) = await StartNodeAsync(home);
+        await using var __ = node;
+        var second = await CliProcess.RunAsync(["node", "up", "--config", home.File("config.json"), "-s", url], Env(home));
+        Assert.NotEqual(0, second.ExitCode);
+        Assert.Contains($"node process already running; pid: {node.Pid}", second.StdErr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task KillMinus9_LeavesNoNatsServerBehind()
+    {
+        using var home = new TempDirectory();
+        var (node, url, _) = await StartNodeAsync(home);
+        await using var __ = node;
+        var servers = CliTestSupport.Children(node.Pid, "nats-server");
+        var server = Assert.Single(servers);
+        node.Signal(9);
+        await node.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        await CliTestSupport.WaitUntilAsync(() => !Nex.Node.Processes.Posix.IsAlive(server) || File.ReadAllText($"/proc/{server}/stat").Contains(") Z ", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the embedded nats-server to die");
+    }
+}

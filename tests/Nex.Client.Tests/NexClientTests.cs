@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using System.Text;
+using Nex.Protocol;
+using Nex.Testing;
+using Xunit;
+
+namespace Nex.Client.Tests;
+
+public sealed class NexClientTests(NatsServerFixture nats)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Ping_GathersEveryNode_AndInfoReachesEach()
+    {
+        await using var a = await TestNode.StartAsync(nats.Url);
+        await using var b = await TestNode.StartAsync(nats.Url);
+        var nodes = await a.Client.PingAsync(Ct);
+        Assert.Contains(nodes, n => n.NodeId == a.NodeId);
+        Assert.Contains(nodes, n => n.NodeId == b.NodeId);
+
+        var info = await a.Client.InfoAsync(b.NodeId, Ct);
+        Assert.Equal(b.Node.PublicXKey, info.PublicXkey);
+        Assert.Empty(info.Machines);
+    }
+
+    [Fact]
+    public async Task Ping_WithNobodyListening_ReturnsEmptyWithoutWaitingTheTimeout()
+    {
+        await using var server = await Nex.Node.Nats.NatsServerProcess.StartAsync(new Nex.Node.Nats.NatsServerOptions { JetStream = false }, cancellationToken: Ct);
+        await using var conn = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = server.ClientUrl }, Ct);
+        var client = new NexClient(conn, new NexClientOptions { Timeout = TimeSpan.FromSeconds(5) });
+        var watch = Stopwatch.StartNew();
+        Assert.Empty(await client.PingAsync(Ct));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(4), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
+    public async Task DirectRequest_ToUnknownNode_SaysSoInOneLine()
+    {
+        await using var a = await TestNode.StartAsync(nats.Url);
+        var ex = await Assert.ThrowsAsync<NexClientException>(() => a.Client.InfoAsync("NNOTANODE", Ct));
+        Assert.Contains("no node NNOTANODE is listening", ex.Message, StringComparison.Ordinal);
+        Assert.False(ex.IsNodeError);
+    }
+
+    [Fact]
+    public async Task NodeErrors_SurfaceAsTheEnvelopeText()
+    {
+        await using var a = await TestNode.StartAsync(nats.Url);
+        var ex = await Assert.ThrowsAsync<NexClientException>(() => a.Client.StopAsync(a.NodeId, new StopRequest { WorkloadId = "x", WorkloadJwt = "y", TargetNode = a.NodeId }, Ct));
+        Assert.Equal("No such workload", ex.Message);
+        Assert.True(ex.IsNodeError);
+    }
+
+    [Fact]
+    public async Task ResolveNodeId_ByPrefixOrName()
+    {
+        await using var a = await TestNode.StartAsync(nats.Url);
+        Assert.Equal(a.NodeId, await a.Client.ResolveNodeIdAsync(a.NodeId[..12], Ct));
+        Assert.Equal(a.NodeId, await a.Client.ResolveNodeIdAsync(a.Node.Tags["node_name"], Ct));
+        Assert.Equal("NOPE", await a.Client.ResolveNodeIdAsync("NOPE", Ct));
+    }
+
+    [Fact]
+    public async Task WatchEvents_DeliversNamespaceAndSystemEvents_AsIn02Monitor()
+    {
+        await using var conn = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = nats.Url }, Ct);
+        var client = new NexClient(conn, new NexClientOptions { Namespace = "default" });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        stop.CancelAfter(TimeSpan.FromSeconds(10));
+        var received = new List<NexEventMessage>();
+        var watching = Task.Run(async () =>
+        {
+            await foreach (var e in client.WatchEventsAsync(cancellationToken: stop.Token))
+            {
+                received.Add(e);
+                if (received.Count == 2)
+                {
+                    break;
+                }
+            }
+        }, Ct);
+        await Task.Delay(300, Ct);
+        // As the 0.2 spec suite does: a CloudEvent published by hand is delivered with its data intact.
+        var deployed = CloudEvent.Create("src", "workload_deployed", DateTimeOffset.UtcNow, new WorkloadDeployedEvent { WorkloadName = "bob", Code = 0 }, NexJson.Context.WorkloadDeployedEvent, "default");
+        await conn.PublishAsync("$NEX.events.other.workload_deployed", System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(deployed, NexJson.Context.CloudEvent), cancellationToken: Ct);
+        await conn.PublishAsync("$NEX.events.default.workload_deployed", System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(deployed, NexJson.Context.CloudEvent), cancellationToken: Ct);
+        await conn.PublishAsync("$NEX.events.system.heartbeat", Encoding.UTF8.GetBytes("{\"specversion\":\"1.0\",\"type\":\"heartbeat\",\"source\":\"n\",\"id\":\"1\",\"data\":{\"alice\":1}}"), cancellationToken: Ct);
+        await watching;
+        Assert.Equal(2, received.Count);
+        var first = received.Single(e => e.Type == "workload_deployed");
+        Assert.Equal("default", first.Namespace);
+        Assert.Equal("bob", first.Event!.GetData(NexJson.Context.WorkloadDeployedEvent)!.WorkloadName);
+        var hb = received.Single(e => e.Type == "heartbeat");
+        Assert.Equal("system", hb.Namespace);
+    }
+
+    [Fact]
+    public async Task WatchLogs_FiltersByNodeWorkloadAndLevel_InBothSubjectOrders()
+    {
+        await using var conn = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = nats.Url }, Ct);
+        var client = new NexClient(conn);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        stop.CancelAfter(TimeSpan.FromSeconds(10));
+        var received = new List<NexLogLine>();
+        var watching = Task.Run(async () =>
+        {
+            await foreach (var line in client.WatchLogsAsync(new LogFilter { NodeId = "Nxxxx", WorkloadName = "echoservice", MinLevel = "warn" }, stop.Token))
+            {
+                received.Add(line);
+                if (received.Count == 2)
+                {
+                    break;
+                }
+            }
+        }, Ct);
+        await Task.Delay(300, Ct);
+
+        async Task Publish(string subject, string level, string text, string id) =>
+            await conn.PublishAsync(subject, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new RawLog { Text = text, Level = level, Id = id }, NexJson.Context.RawLog), cancellationToken: Ct);
+
+        await Publish("$NEX.logs.default.Nxxxx.echoservice.vm1234", "INFO", "too quiet", "vm1234");
+        await Publish("$NEX.logs.default.Nyyyy.echoservice.vm1234", "ERROR", "other node", "vm1234");
+        await Publish("$NEX.logs.default.Nxxxx.otherservice.vm9", "ERROR", "other workload", "vm9");
+        await Publish("$NEX.logs.default.Nxxxx.echoservice.vm1234", "WARN", "documented order", "vm1234");
+        await Publish("$NEX.logs.default.Nxxxx.vm5678.echoservice", "ERROR", "0.2 agent order", "vm5678");
+        await watching;
+
+        Assert.Equal(["documented order", "0.2 agent order"], received.Select(r => r.Text));
+        Assert.Equal("vm1234", received[0].WorkloadId);
+        Assert.Equal("vm5678", received[1].WorkloadId);
+        Assert.All(received, r => Assert.Equal("echoservice", r.WorkloadName));
+        Assert.All(received, r => Assert.Equal("Nxxxx", r.NodeId));
+    }
+}

@@ -1,0 +1,4 @@
+using Nex.Testing;
+using Xunit;
+
+[assembly: AssemblyFixture(typeof(NatsServerFixture))]

@@ -1,0 +1,135 @@
+using System.Text.Json;
+using Nex.Node.Config;
+using Nex.Security;
+using Nex.Testing;
+using Xunit;
+
+namespace Nex.Node.Tests.ControlApi;
+
+/// <summary>DEPLOY's control-plane checks, in the order and with the words of spec §1.8.2.</summary>
+public sealed class DeployValidationTests(NatsServerFixture nats)
+{
+    private static async Task<string?> DeployErrorAsync(TestNode node, string body, string ns = "default")
+    {
+        using var reply = await Wire.RequestAsync(node.Connection, $"$NEX.DEPLOY.{ns}.{node.NodeId}", body, TimeSpan.FromSeconds(5));
+        Assert.NotNull(reply);
+        return reply.RootElement.TryGetProperty("error", out var e) ? e.GetString() : null;
+    }
+
+    [Fact]
+    public async Task UnsupportedType_IsRejected()
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var error = await DeployErrorAsync(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, type: "wasm", triggers: ["a"]));
+        Assert.Equal("Unsupported workload type on this node: wasm", error);
+    }
+
+    [Fact]
+    public async Task TriggersOnNative_AreRejected()
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var error = await DeployErrorAsync(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, triggers: ["hello"]));
+        Assert.Equal("Unsupported workload type for trigger subject registration: native", error);
+    }
+
+    [Theory]
+    [InlineData("$SYS.foo")]
+    [InlineData("$JS.>")]
+    [InlineData("$NEX.x")]
+    [InlineData("*.foo")]
+    [InlineData("secret.stuff")]
+    public async Task DeniedTriggerSubjects_AreRejected(string trigger)
+    {
+        await using var node = await TestNode.StartAsync(nats.Url, c => c with { WorkloadTypes = ["native", "v8", "wasm"], DenyTriggerSubjects = ["secret.>"] });
+        var error = await DeployErrorAsync(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, type: "v8", triggers: ["ok.subject", trigger]));
+        Assert.Equal($"The trigger subject {trigger} overlaps with subject(s) in this node's deny list", error);
+    }
+
+    [Fact]
+    public async Task EnvironmentForAnotherKey_IsRejected()
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var other = NexKeys.CreateCurve().GetPublicKey();
+        var error = await DeployErrorAsync(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, recipientXkey: other));
+        Assert.StartsWith("Failed to decrypt environment for deploy request: ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BadJwtSignature_IsRejected()
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var jwt = WorkloadJwt.Issue(NexKeys.CreateAccount(), "echoservice", null, DateTimeOffset.UtcNow);
+        var parts = jwt.Split('.');
+        var forged = $"{parts[0]}.{parts[1]}.{(parts[2][0] == 'A' ? 'B' : 'A')}{parts[2][1..]}";
+        var error = await DeployErrorAsync(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, jwt: forged));
+        Assert.StartsWith("Invalid deploy request: could not decode workload JWT: ", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("echo.service")]
+    [InlineData("echo service")]
+    public async Task BadWorkloadName_IsRejected(string name)
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var error = await DeployErrorAsync(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: name));
+        Assert.Equal($"Invalid deploy request: workload name claim ('{name}') does not match requirements (^[a-zA-Z0-9_-]+$)", error);
+    }
+
+    [Fact]
+    public async Task IssuerNotAllowed_IsRejected()
+    {
+        var allowed = NexKeys.CreateAccount().GetPublicKey();
+        await using var node = await TestNode.StartAsync(nats.Url, c => c with { ValidIssuers = [allowed] });
+        var issuer = NexKeys.CreateAccount();
+        var error = await DeployErrorAsync(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, issuer: issuer));
+        Assert.Equal($"invalid workload issuer: {issuer.GetPublicKey()}", error);
+    }
+
+    [Fact]
+    public async Task ChecksRunInSpecOrder_TypeBeforeDecryption()
+    {
+        // Both the type and the environment are wrong: step 5 answers before step 8.
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var error = await DeployErrorAsync(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, type: "oci", recipientXkey: NexKeys.CreateCurve().GetPublicKey()));
+        Assert.Equal("Unsupported workload type on this node: oci", error);
+    }
+
+    [Fact]
+    public async Task LameDuck_RejectsDeploys_AnnouncesItself_AndIsIdempotent()
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var ct = TestContext.Current.CancellationToken;
+        await using var events = await node.Connection.SubscribeCoreAsync<byte[]>("$NEX.events.system.node_entered_lameduck", cancellationToken: ct);
+        await node.Connection.PingAsync(ct);
+
+        using var reply = await Wire.RequestAsync(node.Connection, $"$NEX.LAMEDUCK.{node.NodeId}");
+        Assert.NotNull(reply);
+        Assert.Equal("io.nats.nex.v1.lameduck_response", reply.RootElement.GetProperty("type").GetString());
+        Assert.Equal(node.NodeId, reply.RootElement.GetProperty("data").GetProperty("node_id").GetString());
+        Assert.True(reply.RootElement.GetProperty("data").GetProperty("success").GetBoolean());
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        var evt = await events.Msgs.ReadAsync(timeout.Token);
+        using var doc = JsonDocument.Parse(evt.Data!);
+        Assert.Equal("node_entered_lameduck", doc.RootElement.GetProperty("type").GetString());
+        Assert.Equal(node.NodeId, doc.RootElement.GetProperty("data").GetProperty("id").GetString());
+        // Our fix of §11 #13: the event carries the time it happened, not the start time.
+        Assert.InRange(doc.RootElement.GetProperty("time").GetDateTimeOffset(), DateTimeOffset.UtcNow.AddSeconds(-10), DateTimeOffset.UtcNow.AddSeconds(1));
+
+        var ping = await node.Client.PingNodeAsync(node.NodeId, ct);
+        Assert.Equal("true", ping.Tags!["nex.lameduck"]);
+        Assert.Equal("Node is in lame duck mode. Workload deploy request denied", await DeployErrorAsync(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey)));
+
+        var again = await node.Client.LameDuckAsync(node.NodeId, ct);
+        Assert.True(again.Success);
+    }
+
+    [Fact]
+    public async Task ValidRequest_ReachesThePoolStep()
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var error = await DeployErrorAsync(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, env: new Dictionary<string, string> { ["A"] = "b" }));
+        Assert.Equal("Failed to get agent client from pool: no available agent client in pool", error);
+    }
+}
