@@ -86,6 +86,6 @@ public sealed class NodeUpTests
         var server = Assert.Single(servers);
         node.Signal(9);
         await node.WaitForExitAsync(TimeSpan.FromSeconds(10));
-        await CliTestSupport.WaitUntilAsync(() => !Nex.Node.Processes.Posix.IsAlive(server) || File.ReadAllText($"/proc/{server}/stat").Contains(") Z ", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the embedded nats-server to die");
+        await CliTestSupport.WaitUntilAsync(() => !Nex.Processes.Posix.IsAlive(server) || File.ReadAllText($"/proc/{server}/stat").Contains(") Z ", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the embedded nats-server to die");
     }
 }

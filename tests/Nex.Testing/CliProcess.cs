@@ -135,7 +135,7 @@ public sealed class CliProcess : IAsyncDisposable
         }
     }
 
-    public void Signal(int signal) => Nex.Node.Processes.Posix.Signal(_process.Id, signal);
+    public void Signal(int signal) => Nex.Processes.Posix.Signal(_process.Id, signal);
 
     public async ValueTask DisposeAsync()
     {

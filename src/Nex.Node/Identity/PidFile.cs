@@ -1,5 +1,5 @@
 using System.Globalization;
-using Nex.Node.Processes;
+using Nex.Processes;
 
 namespace Nex.Node.Identity;
 

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Nex.Node.Processes;
+using Nex.Processes;
 
 namespace Nex.Node.Nats;
 

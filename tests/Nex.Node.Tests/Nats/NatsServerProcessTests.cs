@@ -16,7 +16,7 @@ public sealed class NatsServerProcessTests
         var pid = server.ProcessId;
         await server.DisposeAsync();
         Assert.True(server.HasExited);
-        Assert.False(Nex.Node.Processes.Posix.IsAlive(pid));
+        Assert.False(Nex.Processes.Posix.IsAlive(pid));
     }
 
     [Fact]

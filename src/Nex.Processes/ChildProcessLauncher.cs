@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 
-namespace Nex.Node.Processes;
+namespace Nex.Processes;
 
 /// <summary>
 /// Starts child processes that die with the node, even on <c>kill -9</c>.
@@ -13,7 +13,7 @@ namespace Nex.Node.Processes;
 /// The signal itself is set by <c>setpriv --pdeathsig KILL</c> (util-linux), which then execs
 /// the real program: same pid, no window in which the child outlives us unarmed.
 /// </remarks>
-internal static class ChildProcessLauncher
+public static class ChildProcessLauncher
 {
     private static readonly BlockingCollection<(ProcessStartInfo Info, TaskCompletionSource<Process> Done)> Requests = new();
     private static readonly Lazy<string?> SetPriv = new(() => FindOnPath("setpriv"));
@@ -24,23 +24,34 @@ internal static class ChildProcessLauncher
         return thread;
     });
 
+    private static readonly Lazy<string?> SetSid = new(() => FindOnPath("setsid"));
+
     /// <summary>Starts <paramref name="info"/> with a parent-death SIGKILL where the host supports it.</summary>
-    public static Task<Process> StartAsync(ProcessStartInfo info)
+    /// <param name="info">What to run.</param>
+    /// <param name="newProcessGroup">Run it as the leader of a new session and process group
+    /// (<c>setsid</c>), so that <see cref="ProcessTree"/> can signal everything it starts.</param>
+    public static Task<Process> StartAsync(ProcessStartInfo info, bool newProcessGroup = false)
     {
+        ArgumentNullException.ThrowIfNull(info);
         _ = Worker.Value;
         var done = new TaskCompletionSource<Process>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (newProcessGroup && OperatingSystem.IsLinux() && SetSid.Value is { } setsid)
+        {
+            info = Prefix(info, setsid, []);
+        }
+
         Requests.Add((WrapWithDeathSignal(info), done));
         return done.Task;
     }
 
-    private static ProcessStartInfo WrapWithDeathSignal(ProcessStartInfo info)
-    {
-        if (!OperatingSystem.IsLinux() || SetPriv.Value is not { } setpriv)
-        {
-            return info;
-        }
+    private static ProcessStartInfo WrapWithDeathSignal(ProcessStartInfo info) =>
+        OperatingSystem.IsLinux() && SetPriv.Value is { } setpriv ? Prefix(info, setpriv, ["--pdeathsig", "KILL"]) : info;
 
-        var wrapped = new ProcessStartInfo(setpriv)
+    // Runs `wrapper [wrapperArgs] -- file args`: util-linux wrappers exec the real program, same pid.
+    private static ProcessStartInfo Prefix(ProcessStartInfo info, string wrapper, string[] wrapperArgs)
+    {
+
+        var wrapped = new ProcessStartInfo(wrapper)
         {
             RedirectStandardError = info.RedirectStandardError,
             RedirectStandardOutput = info.RedirectStandardOutput,
@@ -48,8 +59,11 @@ internal static class ChildProcessLauncher
             UseShellExecute = false,
             WorkingDirectory = info.WorkingDirectory,
         };
-        wrapped.ArgumentList.Add("--pdeathsig");
-        wrapped.ArgumentList.Add("KILL");
+        foreach (var arg in wrapperArgs)
+        {
+            wrapped.ArgumentList.Add(arg);
+        }
+
         wrapped.ArgumentList.Add("--");
         wrapped.ArgumentList.Add(info.FileName);
         foreach (var arg in info.ArgumentList)

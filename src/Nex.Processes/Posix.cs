@@ -1,14 +1,24 @@
 using System.Runtime.InteropServices;
 
-namespace Nex.Node.Processes;
+namespace Nex.Processes;
 
 /// <summary>The few libc calls .NET does not expose.</summary>
-internal static partial class Posix
+public static partial class Posix
 {
+    /// <summary>Hang up: nats-server reloads its configuration.</summary>
     public const int SIGHUP = 1;
+
+    /// <summary>Interrupt.</summary>
     public const int SIGINT = 2;
+
+    /// <summary>Kill.</summary>
     public const int SIGKILL = 9;
+
+    /// <summary>Terminate.</summary>
     public const int SIGTERM = 15;
+
+    /// <summary>Signals every process in the group led by <paramref name="pgid"/>.</summary>
+    public static bool SignalGroup(int pgid, int signal) => pgid > 1 && KillNative(-pgid, signal) == 0;
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int KillNative(int pid, int sig);

@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using Xunit;
+
+namespace Nex.Processes.Tests;
+
+public sealed class ProcessTreeTests
+{
+    private static ProcessStartInfo Shell(string script)
+    {
+        var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, RedirectStandardOutput = true };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(script);
+        return info;
+    }
+
+    [Fact]
+    public async Task NewProcessGroup_LeadsItsGroup_AndTerminateEndsTheWholeTree()
+    {
+        // A shell that ignores SIGTERM and starts two grandchildren that do too.
+        using var process = await ChildProcessLauncher.StartAsync(Shell("trap '' TERM; (trap '' TERM; sleep 300) & (sleep 300) & echo ready; wait"), newProcessGroup: true);
+        Assert.Equal("ready", await process.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken));
+        Assert.True(ProcessTree.IsGroupLeader(process.Id));
+        var tree = ProcessTree.Descendants(process.Id);
+        Assert.True(tree.Count >= 2, $"descendants: {tree.Count}");
+
+        await ProcessTree.TerminateAsync(process, TimeSpan.FromMilliseconds(300), TestContext.Current.CancellationToken);
+        Assert.True(process.HasExited);
+        await Task.Delay(200, TestContext.Current.CancellationToken);
+        Assert.All(tree, pid => Assert.False(Posix.IsAlive(pid) && !IsZombie(pid), $"pid {pid} survived"));
+    }
+
+    [Fact]
+    public async Task Terminate_PoliteProcess_ExitsOnSigterm()
+    {
+        using var process = await ChildProcessLauncher.StartAsync(Shell("echo ready; exec sleep 300"));
+        await process.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken);
+        var watch = Stopwatch.StartNew();
+        await ProcessTree.TerminateAsync(process, TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5));
+        Assert.Equal(143, process.ExitCode);
+    }
+
+    [Fact]
+    public async Task Launcher_WrappersExecTheProgramInPlace_SamePid()
+    {
+        // The parent-death signal itself is tested end to end (kill -9 of a node leaves no nats-server).
+        using var process = await ChildProcessLauncher.StartAsync(Shell("echo ready; exec sleep 300"), newProcessGroup: true);
+        await process.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken);
+        var cmdline = await File.ReadAllTextAsync($"/proc/{process.Id}/cmdline", TestContext.Current.CancellationToken);
+        Assert.StartsWith("sleep", cmdline, StringComparison.Ordinal);
+        await ProcessTree.TerminateAsync(process, TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+    }
+
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal);
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
+}
