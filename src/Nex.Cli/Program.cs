@@ -10,6 +10,10 @@ foreach (var option in GlobalOptions.All)
 
 root.Subcommands.Add(NodeCommands.Create());
 root.Subcommands.Add(NodeCommands.CreateLameDuck());
+root.Subcommands.Add(WorkloadCommands.CreateRun());
+root.Subcommands.Add(WorkloadCommands.CreateDevRun());
+root.Subcommands.Add(WorkloadCommands.CreateStop());
+root.Subcommands.Add(WorkloadCommands.CreateWorkload());
 root.Subcommands.Add(MonitorCommands.CreateEvents());
 root.Subcommands.Add(MonitorCommands.CreateLogs());
 

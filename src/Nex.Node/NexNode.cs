@@ -1,7 +1,10 @@
 using Microsoft.Extensions.Logging;
+using Nex.Node.Agents;
 using Nex.Node.ControlApi;
 using Nex.Node.Events;
 using Nex.Node.Identity;
+using Nex.Node.InternalNats;
+using Nex.Node.Machines;
 using Nex.Node.Nats;
 using Nex.Node.Workloads;
 using Nex.Protocol;
@@ -18,20 +21,23 @@ public sealed partial class NexNode : IAsyncDisposable
     private readonly NodeState _state;
     private readonly PidFile _pidFile;
     private readonly MainNats _nats;
-    private readonly IWorkloadManager _workloads;
+    private readonly InternalNatsServer _internalNats;
+    private readonly WorkloadManager _workloads;
     private readonly EventPublisher _events;
     private readonly ControlApiListener _api;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _heartbeat = Task.CompletedTask;
+    private Task _autostart = Task.CompletedTask;
     private int _disposed;
 
-    private NexNode(NodeState state, PidFile pidFile, MainNats nats, IWorkloadManager workloads, EventPublisher events, ControlApiListener api, ILogger logger)
+    private NexNode(NodeState state, PidFile pidFile, MainNats nats, InternalNatsServer internalNats, WorkloadManager workloads, EventPublisher events, ControlApiListener api, ILogger logger)
     {
         _state = state;
         _pidFile = pidFile;
         _nats = nats;
+        _internalNats = internalNats;
         _workloads = workloads;
         _events = events;
         _api = api;
@@ -80,8 +86,11 @@ public sealed partial class NexNode : IAsyncDisposable
             throw new NodeStartException($"sandbox '{config.EffectiveSandbox}' is not available on this node yet; set \"no_sandbox\": true (development) in the config");
         }
 
+        var agentCommand = AgentLocator.Find(config.BinPath);
         var pidFile = PidFile.Acquire(config.EffectivePidFilePath);
         MainNats? nats = null;
+        InternalNatsServer? internalNats = null;
+        WorkloadManager? workloads = null;
         try
         {
             nats = await MainNats.ConnectAsync(options, logger, cancellationToken).ConfigureAwait(false);
@@ -92,9 +101,19 @@ public sealed partial class NexNode : IAsyncDisposable
 
             var state = new NodeState(config, identity, options.Version, options.Nexus, options.Time);
             var events = new EventPublisher(nats.Connection, state, loggerFactory.CreateLogger<EventPublisher>());
-            var workloads = new WorkloadManager();
-            var api = new ControlApiListener(nats.Connection, state, workloads, events, loggerFactory.CreateLogger<ControlApiListener>());
-            var node = new NexNode(state, pidFile, nats, workloads, events, api, logger);
+            internalNats = await InternalNatsServer.StartAsync(loggerFactory.CreateLogger<InternalNatsServer>(), cancellationToken).ConfigureAwait(false);
+            var driver = new ProcessMachineDriver(agentCommand, loggerFactory);
+            var internalServer = internalNats;
+            workloads = new WorkloadManager(
+                state,
+                listener => new AgentPool(driver, internalServer, listener, config, loggerFactory.CreateLogger<AgentPool>()),
+                new ArtifactFetcher(nats.Connection),
+                events,
+                nats.Url,
+                loggerFactory.CreateLogger<WorkloadManager>());
+            workloads.Start();
+            var api = new ControlApiListener(nats.Connection, state, workloads, workloads.Validator, events, loggerFactory.CreateLogger<ControlApiListener>());
+            var node = new NexNode(state, pidFile, nats, internalNats, workloads, events, api, logger);
             await api.StartAsync(cancellationToken).ConfigureAwait(false);
             if (config.IsNoSandbox)
             {
@@ -109,12 +128,28 @@ public sealed partial class NexNode : IAsyncDisposable
                 state.StartedAt,
                 cancellationToken).ConfigureAwait(false);
             node._heartbeat = Task.Run(() => node.HeartbeatLoopAsync(options.HeartbeatInterval), CancellationToken.None);
+            if (config.Autostart is { Workloads.Count: > 0 } autostart)
+            {
+                var issuer = Nex.Security.NexKeys.CreateAccount();
+                node._autostart = Task.Run(() => Autostart.RunAsync(autostart, workloads, state, issuer, logger, node._stopping.Token), CancellationToken.None);
+            }
+
             var nodeName = config.Tags.GetValueOrDefault("node_name") ?? "";
             LogStarted(logger, state.NodeId, nodeName, nats.Url, state.Identity.PublicXKey, state.Version);
             return node;
         }
         catch
         {
+            if (workloads is not null)
+            {
+                await workloads.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (internalNats is not null)
+            {
+                await internalNats.DisposeAsync().ConfigureAwait(false);
+            }
+
             if (nats is not null)
             {
                 await nats.DisposeAsync().ConfigureAwait(false);
@@ -137,8 +172,10 @@ public sealed partial class NexNode : IAsyncDisposable
         LogStopping(_logger);
         await _stopping.CancelAsync().ConfigureAwait(false);
         await Step(() => _heartbeat).ConfigureAwait(false);
+        await Step(() => _autostart).ConfigureAwait(false);
         await Step(() => _api.DisposeAsync().AsTask()).ConfigureAwait(false);
         await Step(() => _workloads.DisposeAsync().AsTask()).ConfigureAwait(false);
+        await Step(() => _internalNats.DisposeAsync().AsTask()).ConfigureAwait(false);
         await Step(async () =>
         {
             await _events.PublishAsync(
@@ -184,7 +221,7 @@ public sealed partial class NexNode : IAsyncDisposable
                         Nexus = _state.Nexus,
                         Uptime = _state.Uptime,
                         Tags = _state.Tags,
-                        RunningMachines = _workloads.Running.Count,
+                        RunningMachines = _workloads.RunningCount,
                     },
                     NexJson.Context.HeartbeatEvent,
                     cancellationToken: _stopping.Token).ConfigureAwait(false);

@@ -31,6 +31,17 @@ public static class Wire
         }
     }
 
+    /// <summary>Sends a DEPLOY and returns (id, error).</summary>
+    public static async Task<(string? Id, string? Error)> DeployAsync(INatsConnection connection, string nodeId, string body, string ns = "default")
+    {
+        using var reply = await RequestAsync(connection, $"$NEX.DEPLOY.{ns}.{nodeId}", body, TimeSpan.FromSeconds(30))
+            ?? throw new TimeoutException("no reply to DEPLOY");
+        var root = reply.RootElement;
+        return root.TryGetProperty("error", out var error)
+            ? (null, error.GetString())
+            : (root.GetProperty("data").GetProperty("id").GetString(), null);
+    }
+
     /// <summary>The keys of a JSON object, sorted.</summary>
     public static string[] Keys(JsonElement element) => [.. element.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal)];
 
@@ -47,7 +58,8 @@ public static class Wire
         KeyPair? sender = null,
         string? recipientXkey = null,
         string? jwt = null,
-        bool essential = false)
+        bool essential = false,
+        IReadOnlyList<string>? argv = null)
     {
         issuer ??= NexKeys.CreateAccount();
         sender ??= NexKeys.CreateCurve();
@@ -63,6 +75,7 @@ public static class Wire
             SenderPublicKey = sender.GetPublicKey(),
             TargetNode = nodeId,
             TriggerSubjects = triggers,
+            Argv = argv,
         };
         return JsonSerializer.Serialize(request, NexJson.Context.DeployRequest);
     }

@@ -138,6 +138,10 @@ public sealed record NodeConfig
     [JsonPropertyName("xkey_seed_file")]
     public string? XkeySeedFile { get; init; }
 
+    /// <summary>Backoff of essential workload restarts (a Nex for .NET addition; 0.2 restarted at once, forever).</summary>
+    [JsonPropertyName("essential_restart")]
+    public EssentialRestartConfig EssentialRestart { get; init; } = new();
+
     /// <summary>The effective workload types (an empty list means native only).</summary>
     [JsonIgnore]
     public IReadOnlyList<string> EffectiveWorkloadTypes => WorkloadTypes.Count == 0 ? ["native"] : WorkloadTypes;
@@ -166,6 +170,30 @@ public sealed record MachineTemplate
     /// <summary>Memory per sandbox, MiB.</summary>
     [JsonPropertyName("memsize_mib")]
     public int MemSizeMib { get; init; } = 256;
+}
+
+/// <summary>How essential workloads are restarted after a failure: exponential backoff with jitter.</summary>
+public sealed record EssentialRestartConfig
+{
+    /// <summary>Delay before the first restart.</summary>
+    [JsonPropertyName("initial_backoff_ms")]
+    public int InitialBackoffMs { get; init; } = 1000;
+
+    /// <summary>Longest delay.</summary>
+    [JsonPropertyName("max_backoff_ms")]
+    public int MaxBackoffMs { get; init; } = 60_000;
+
+    /// <summary>A run at least this long counts as healthy: the backoff starts over.</summary>
+    [JsonPropertyName("reset_after_ms")]
+    public int ResetAfterMs { get; init; } = 600_000;
+
+    /// <summary>The delay before restart number <paramref name="consecutiveFailures"/> (1-based), with ±20 % jitter.</summary>
+    public TimeSpan Delay(int consecutiveFailures, double random01)
+    {
+        var exponent = Math.Min(Math.Max(consecutiveFailures - 1, 0), 30);
+        var baseMs = Math.Min((double)MaxBackoffMs, InitialBackoffMs * Math.Pow(2, exponent));
+        return TimeSpan.FromMilliseconds(baseMs * (0.8 + (0.4 * random01)));
+    }
 }
 
 /// <summary>Admission limits (spec §1.8.2 steps 3 and 13); 0 means unlimited.</summary>

@@ -150,6 +150,11 @@ public static class NodeConfigLoader
             errors.Add($"sandbox must be one of none, container, microvm (got '{sandbox}')");
         }
 
+        if (config.EssentialRestart.InitialBackoffMs < 0 || config.EssentialRestart.MaxBackoffMs < config.EssentialRestart.InitialBackoffMs || config.EssentialRestart.ResetAfterMs < 0)
+        {
+            errors.Add("essential_restart needs 0 <= initial_backoff_ms <= max_backoff_ms and reset_after_ms >= 0");
+        }
+
         if (config.MachineTemplate.VcpuCount < 1 || config.MachineTemplate.MemSizeMib < 16)
         {
             errors.Add("machine_template needs vcpu_count >= 1 and memsize_mib >= 16");

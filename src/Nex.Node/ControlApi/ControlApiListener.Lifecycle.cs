@@ -3,21 +3,23 @@ using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
 using Nex.Node.Workloads;
 using Nex.Protocol;
-using Nex.Security;
 
 namespace Nex.Node.ControlApi;
 
 /// <summary>DEPLOY, STOP and LAMEDUCK: requests that change the node (spec §1.8–1.10).</summary>
 internal sealed partial class ControlApiListener
 {
-    private static readonly string[] MandatoryDenied = ["$SYS.>", "$JS.>", "$NEX.>"];
-
     private async Task HandleDeployAsync(NatsMsg<byte[]> msg, CancellationToken cancellationToken)
     {
         byte[] reply;
         try
         {
-            var deploy = ValidateDeploy(msg);
+            if (!NexSubjects.TryGetNamespace(msg.Subject, out var ns))
+            {
+                throw new ControlRejectedException("Invalid subject for workload deployment");
+            }
+
+            var deploy = _validator.Validate(ns, msg.Data ?? []);
             var response = await _workloads.DeployAsync(deploy, cancellationToken).ConfigureAwait(false);
             reply = NexEnvelope.Success(ResponseTypes.Run, response, NexJson.Context.RunResponse);
         }
@@ -29,102 +31,6 @@ internal sealed partial class ControlApiListener
 
         await ReplyAsync(msg, reply).ConfigureAwait(false);
     }
-
-    /// <summary>Spec §1.8.2 steps 1–10, in order, each with its own message.</summary>
-    private ValidatedDeploy ValidateDeploy(NatsMsg<byte[]> msg)
-    {
-        if (!NexSubjects.TryGetNamespace(msg.Subject, out var ns))
-        {
-            throw new ControlRejectedException("Invalid subject for workload deployment");
-        }
-
-        if (_node.IsLameDuck)
-        {
-            throw new ControlRejectedException("Node is in lame duck mode. Workload deploy request denied");
-        }
-
-        var limits = _node.Config.NodeLimits;
-        if (limits.MaxWorkloads > 0 && _workloads.Running.Count >= limits.MaxWorkloads)
-        {
-            throw new ControlRejectedException("Node is at maximum workload limit. Deploy request denied");
-        }
-
-        DeployRequest request;
-        try
-        {
-            request = JsonSerializer.Deserialize(msg.Data ?? [], NexJson.Context.DeployRequest)
-                ?? throw new JsonException("request is null");
-        }
-        catch (JsonException ex)
-        {
-            throw new ControlRejectedException($"Unable to deserialize deploy request: {ex.Message}");
-        }
-
-        var missing = MissingDeployFields(request);
-        if (missing is not null)
-        {
-            throw new ControlRejectedException($"Unable to deserialize deploy request: {missing} is required");
-        }
-
-        if (!_node.Config.EffectiveWorkloadTypes.Contains(request.Type, StringComparer.Ordinal))
-        {
-            throw new ControlRejectedException($"Unsupported workload type on this node: {request.Type}");
-        }
-
-        var triggers = request.TriggerSubjects ?? [];
-        if (triggers.Count > 0 && !WorkloadTypes.IsFunction(request.Type))
-        {
-            throw new ControlRejectedException($"Unsupported workload type for trigger subject registration: {request.Type}");
-        }
-
-        foreach (var trigger in triggers)
-        {
-            if (!SubjectMatcher.IsValidSubject(trigger, allowWildcards: true))
-            {
-                throw new ControlRejectedException($"Invalid trigger subject: {trigger}");
-            }
-
-            if (_node.Config.DenyTriggerSubjects.Concat(MandatoryDenied).Any(denied => SubjectMatcher.Collides(trigger, denied)))
-            {
-                throw new ControlRejectedException($"The trigger subject {trigger} overlaps with subject(s) in this node's deny list");
-            }
-        }
-
-        IReadOnlyDictionary<string, string> environment;
-        try
-        {
-            environment = EnvironmentCipher.Decrypt(request.Environment, _node.Identity.XKey, request.SenderPublicKey);
-        }
-        catch (NexSecurityException ex)
-        {
-            throw new ControlRejectedException($"Failed to decrypt environment for deploy request: {ex.Message}");
-        }
-
-        WorkloadClaims claims;
-        try
-        {
-            claims = WorkloadJwt.Validate(request.WorkloadJwt, _node.Time.GetUtcNow());
-        }
-        catch (NexSecurityException ex)
-        {
-            throw new ControlRejectedException($"Invalid deploy request: {ex.Message}");
-        }
-
-        if (_node.Config.ValidIssuers.Count > 0 && !_node.Config.ValidIssuers.Contains(claims.Iss, StringComparer.Ordinal))
-        {
-            throw new ControlRejectedException($"invalid workload issuer: {claims.Iss}");
-        }
-
-        return new ValidatedDeploy(ns, request, claims, environment);
-    }
-
-    // Go leaves required strings empty when they are missing; we say which one instead of failing later.
-    private static string? MissingDeployFields(DeployRequest request) =>
-        string.IsNullOrEmpty(request.Type) ? "type"
-        : request.Location is null ? "location"
-        : string.IsNullOrEmpty(request.WorkloadJwt) ? "workload_jwt"
-        : string.IsNullOrEmpty(request.SenderPublicKey) ? "sender_public_key"
-        : null;
 
     private async Task HandleStopAsync(NatsMsg<byte[]> msg, CancellationToken cancellationToken)
     {

@@ -16,7 +16,7 @@ internal sealed partial class ControlApiListener
         Uptime = _node.Uptime,
         TargetXkey = _node.Identity.PublicXKey,
         Tags = _node.Tags,
-        RunningMachines = _workloads.Running.Count,
+        RunningMachines = _workloads.RunningCount,
     };
 
     private Task HandlePingAsync(NatsMsg<byte[]> msg, CancellationToken cancellationToken) =>
@@ -94,6 +94,8 @@ internal sealed partial class ControlApiListener
                         Type = w.Type,
                         Hash = w.Hash,
                     },
+                    RetryCount = w.RetryCount,
+                    Essential = w.Essential,
                 };
             })
             .ToList();

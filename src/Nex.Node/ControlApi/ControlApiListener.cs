@@ -17,14 +17,16 @@ internal sealed partial class ControlApiListener : IAsyncDisposable
     private readonly NodeState _node;
     private readonly IWorkloadManager _workloads;
     private readonly EventPublisher _events;
+    private readonly DeployValidator _validator;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _loops = [];
     private readonly List<INatsSub<byte[]>> _subscriptions = [];
     private readonly HashSet<Task> _inFlight = [];
 
-    public ControlApiListener(INatsConnection connection, NodeState node, IWorkloadManager workloads, EventPublisher events, ILogger<ControlApiListener> logger)
+    public ControlApiListener(INatsConnection connection, NodeState node, IWorkloadManager workloads, DeployValidator validator, EventPublisher events, ILogger<ControlApiListener> logger)
     {
+        _validator = validator;
         _connection = connection;
         _node = node;
         _workloads = workloads;

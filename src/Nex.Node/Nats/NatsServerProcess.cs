@@ -10,11 +10,12 @@ namespace Nex.Node.Nats;
 /// <summary>How to start a <c>nats-server</c> child process.</summary>
 public sealed record NatsServerOptions
 {
-    /// <summary>Address to bind; loopback unless told otherwise.</summary>
-    public string Host { get; init; } = "127.0.0.1";
+    /// <summary>Address to bind; loopback unless told otherwise; null leaves it to the config file.</summary>
+    public string? Host { get; init; } = "127.0.0.1";
 
-    /// <summary>Client port; <c>-1</c> lets the server pick a free one, which is then read from its log.</summary>
-    public int Port { get; init; } = -1;
+    /// <summary>Client port; <c>-1</c> lets the server pick a free one (read back from its log);
+    /// null leaves it to the config file.</summary>
+    public int? Port { get; init; } = -1;
 
     /// <summary>Enable JetStream.</summary>
     public bool JetStream { get; init; } = true;
@@ -50,6 +51,8 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string? _ownedStoreDirectory;
     private int _disposed;
+    private int _reloads;
+    private string? _lastReloadError;
 
     private NatsServerProcess(Process process, ILogger logger, string? ownedStoreDirectory)
     {
@@ -95,10 +98,17 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
             info.ArgumentList.Add(config);
         }
 
-        info.ArgumentList.Add("-a");
-        info.ArgumentList.Add(options.Host);
-        info.ArgumentList.Add("-p");
-        info.ArgumentList.Add(options.Port.ToString(CultureInfo.InvariantCulture));
+        if (options.Host is { } host)
+        {
+            info.ArgumentList.Add("-a");
+            info.ArgumentList.Add(host);
+        }
+
+        if (options.Port is { } port)
+        {
+            info.ArgumentList.Add("-p");
+            info.ArgumentList.Add(port.ToString(CultureInfo.InvariantCulture));
+        }
         if (options.ServerName is { } name)
         {
             info.ArgumentList.Add("-n");
@@ -138,12 +148,34 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
         return server;
     }
 
-    /// <summary>Asks the server to reload its configuration file (SIGHUP).</summary>
-    public void Reload()
+    /// <summary>
+    /// Asks the server to reload its configuration file (SIGHUP) and waits for it to confirm.
+    /// Callers must not reload concurrently.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The server rejected the new configuration, or did not answer in time.</exception>
+    public async Task ReloadAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        if (!HasExited)
+        var before = Volatile.Read(ref _reloads);
+        Volatile.Write(ref _lastReloadError, null);
+        if (HasExited || !Posix.Signal(_process.Id, Posix.SIGHUP))
         {
-            Posix.Signal(_process.Id, Posix.SIGHUP);
+            throw new InvalidOperationException("nats-server is not running");
+        }
+
+        var deadline = DateTime.UtcNow + timeout;
+        while (Volatile.Read(ref _reloads) == before)
+        {
+            if (Volatile.Read(ref _lastReloadError) is { } error)
+            {
+                throw new InvalidOperationException($"nats-server rejected its new configuration: {error}");
+            }
+
+            if (HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"nats-server did not confirm a configuration reload within {timeout.TotalSeconds:0.#}s");
+            }
+
+            await Task.Delay(2, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -230,8 +262,17 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
         {
             _ready.TrySetResult();
         }
+        else if (line.Contains("Reloaded server configuration", StringComparison.Ordinal))
+        {
+            Interlocked.Increment(ref _reloads);
+        }
+        else if (line.Contains("Failed to reload server configuration", StringComparison.Ordinal))
+        {
+            Volatile.Write(ref _lastReloadError, line[(line.IndexOf("Failed", StringComparison.Ordinal) + 38)..].Trim(':', ' '));
+        }
 
-        if (line.Contains("[ERR]", StringComparison.Ordinal) || line.Contains("[FTL]", StringComparison.Ordinal))
+        // Authentication errors are routine: agents reconnecting after their account was removed.
+        if ((line.Contains("[ERR]", StringComparison.Ordinal) && !line.Contains("authentication error", StringComparison.Ordinal)) || line.Contains("[FTL]", StringComparison.Ordinal))
         {
             LogServerError(_logger, line);
         }
@@ -258,7 +299,7 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
         }
 
         Port = _port.Task.Result;
-        var host = options.Host is "0.0.0.0" or "" ? "127.0.0.1" : options.Host;
+        var host = options.Host is null or "0.0.0.0" or "" ? "127.0.0.1" : options.Host;
         ClientUrl = $"nats://{host}:{Port}";
     }
 

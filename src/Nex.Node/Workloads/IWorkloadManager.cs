@@ -30,6 +30,9 @@ internal interface IWorkloadManager : IAsyncDisposable
     /// <summary>Deployed workloads (not warm agents).</summary>
     IReadOnlyList<WorkloadSnapshot> Running { get; }
 
+    /// <summary>How many there are, without building snapshots.</summary>
+    int RunningCount { get; }
+
     /// <summary>Spec §1.8.2 steps 11–16.</summary>
     /// <exception cref="ControlRejectedException">With the spec's message.</exception>
     Task<RunResponse> DeployAsync(ValidatedDeploy deploy, CancellationToken cancellationToken);

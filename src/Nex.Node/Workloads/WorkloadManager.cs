@@ -1,24 +1,249 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using NATS.Client.ObjectStore;
+using Nex.Node.Agents;
+using Nex.Node.Events;
 using Nex.Protocol;
+using Nex.Security;
 
 namespace Nex.Node.Workloads;
 
 /// <summary>
-/// Owns the node's workloads. Until agents exist this node has an empty pool, so every deploy
-/// fails at 0.2's pool step and every stop finds no workload.
+/// Owns the node's workloads: deploys them onto warm agents (spec §1.8.2 steps 11–16), relays
+/// their events and logs, stops them (§1.9, §4.9), restarts essential ones with backoff (§4.10),
+/// and reports every end with exactly one <c>workload_undeployed</c> event.
 /// </summary>
-internal sealed class WorkloadManager : IWorkloadManager
+internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
 {
-    public IReadOnlyList<WorkloadSnapshot> Running => [];
+    private static readonly TimeSpan AgentDeployTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan UndeployTimeout = TimeSpan.FromSeconds(8);
+    private static readonly TimeSpan AgentStopGrace = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan RecentlyEndedKept = TimeSpan.FromSeconds(30);
+
+    private readonly NodeState _node;
+    private readonly AgentPool _pool;
+    private readonly ArtifactFetcher _artifacts;
+    private readonly EventPublisher _events;
+    private readonly string _mainNatsUrl;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, Workload> _running = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (Workload Workload, DateTimeOffset EndedAt)> _recentlyEnded = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<Task, byte> _background = new();
+
+    public WorkloadManager(NodeState node, Func<IAgentListener, AgentPool> createPool, ArtifactFetcher artifacts, EventPublisher events, string mainNatsUrl, ILogger<WorkloadManager> logger)
+    {
+        _node = node;
+        _pool = createPool(this);
+        _artifacts = artifacts;
+        _events = events;
+        _mainNatsUrl = mainNatsUrl;
+        _logger = logger;
+        Validator = new DeployValidator(node, () => _running.Count);
+    }
+
+    /// <summary>Starts filling the warm pool.</summary>
+    public void Start() => _pool.Start();
+
+    /// <summary>The validation pipeline every deploy goes through.</summary>
+    public DeployValidator Validator { get; }
+
+    public IReadOnlyList<WorkloadSnapshot> Running => [.. _running.Values.Select(w => w.Snapshot())];
+
+    public int RunningCount => _running.Count;
 
     public Task<RunResponse> DeployAsync(ValidatedDeploy deploy, CancellationToken cancellationToken) =>
-        throw new ControlRejectedException("Failed to get agent client from pool: no available agent client in pool");
+        DeployAsync(deploy, consecutiveFailures: 0, cancellationToken);
 
-    public Task<StopResponse> StopAsync(string ns, StopRequest request, CancellationToken cancellationToken) =>
-        throw new ControlRejectedException("No such workload");
+    private async Task<RunResponse> DeployAsync(ValidatedDeploy deploy, int consecutiveFailures, CancellationToken cancellationToken)
+    {
+        // Step 11 (0.2's bug 15 fixed: only hand-shaken agents are in the pool). A cold pool is
+        // waited for, up to a handshake's time, instead of failing at once.
+        var wait = TimeSpan.FromMilliseconds(_node.Config.AgentHandshakeTimeoutMs + 1000);
+        var agent = await _pool.TakeAsync(wait, cancellationToken).ConfigureAwait(false)
+            ?? throw new ControlRejectedException("Failed to get agent client from pool: no available agent client in pool");
+        try
+        {
+            var artifact = await CacheArtifactAsync(agent, deploy, cancellationToken).ConfigureAwait(false);
+            var workload = new Workload(agent, deploy, artifact, _node.Time.GetUtcNow(), consecutiveFailures);
+
+            // Listed before the agent answers, so its first events and log lines find it.
+            _running[agent.Id] = workload;
+            _ = WatchAgentAsync(workload);
+            AgentDeployResponse response;
+            try
+            {
+                response = await agent.Link.DeployAsync(BuildAgentRequest(deploy, artifact), AgentDeployTimeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (AgentRequestException ex)
+            {
+                _running.TryRemove(agent.Id, out _);
+                throw new ControlRejectedException($"Failed to deploy workload: failed to submit request for workload deployment: {ex.Message}");
+            }
+
+            if (!response.Accepted)
+            {
+                _running.TryRemove(agent.Id, out _);
+                throw new ControlRejectedException($"Failed to deploy workload: workload rejected by agent: {response.Message}");
+            }
+
+            LogDeployed(_logger, workload.Name, workload.Id, deploy.Namespace, workload.Hash);
+            return new RunResponse { Started = true, Id = agent.Id, Issuer = deploy.Claims.Iss, Name = deploy.Claims.Sub };
+        }
+        catch
+        {
+            _running.TryRemove(agent.Id, out _);
+            await agent.DestroyAsync(TimeSpan.Zero).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    // Steps 12–13: download from the main NATS object store, check limits, verify the hash claim,
+    // and put the bytes into the agent's NEXCACHE bucket on the internal server.
+    private async Task<Artifact> CacheArtifactAsync(Agent agent, ValidatedDeploy deploy, CancellationToken cancellationToken)
+    {
+        var location = deploy.Request.Location;
+        Artifact artifact;
+        try
+        {
+            var (store, size) = await _artifacts.LocateAsync(location, deploy.Request.JsDomain, cancellationToken).ConfigureAwait(false);
+            CheckSizeLimits(size);
+            artifact = await ArtifactFetcher.DownloadAsync(store, location.Key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ArtifactException ex)
+        {
+            throw new ControlRejectedException($"Failed to cache workload bytes: {ex.Message}");
+        }
+
+        CheckSizeLimits(artifact.Bytes.LongLength);
+        if (WorkloadJwt.IsRealDigest(deploy.Claims.Hash) && !string.Equals(deploy.Claims.Hash, artifact.Sha256, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ControlRejectedException($"Failed to cache workload bytes: the artifact's SHA-256 {artifact.Sha256} does not match the workload JWT hash claim {deploy.Claims.Hash}");
+        }
+
+        try
+        {
+            var cache = agent.Link.Cache ?? throw new ControlRejectedException("Failed to cache workload bytes: the agent has no artifact cache");
+            await cache.PutAsync("workload", artifact.Bytes, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NATS.Client.Core.NatsException or NatsObjException)
+        {
+            // 0.2 ignored these errors (§3.2 [BUG]); the agent would then fail obscurely.
+            throw new ControlRejectedException($"Failed to cache workload bytes: {ex.Message}");
+        }
+
+        return artifact;
+    }
+
+    private void CheckSizeLimits(long size)
+    {
+        var limits = _node.Config.NodeLimits;
+        if (limits.MaxWorkloadBytes > 0 && size > limits.MaxWorkloadBytes)
+        {
+            throw new ControlRejectedException("Workload file size would exceed node limitations");
+        }
+
+        if (limits.MaxTotalBytes > 0 && size + _running.Values.Sum(w => w.Bytes) > limits.MaxTotalBytes)
+        {
+            throw new ControlRejectedException("Workload file size would exceed node total limitations");
+        }
+    }
+
+    private AgentDeployRequest BuildAgentRequest(ValidatedDeploy deploy, Artifact artifact)
+    {
+        var request = deploy.Request;
+        var environment = new Dictionary<string, string>(deploy.Environment, StringComparer.Ordinal);
+
+        // Services usually need NATS: give them the node's own server unless the deployer chose one.
+        if (request.Type == WorkloadTypes.Native && !environment.Keys.Any(k => string.Equals(k, "NATS_URL", StringComparison.OrdinalIgnoreCase)))
+        {
+            environment["NATS_URL"] = _mainNatsUrl;
+        }
+
+        return new AgentDeployRequest
+        {
+            Argv = request.Argv,
+            Description = request.Description ?? "",
+            Environment = environment,
+            Essential = request.Essential == true,
+            Hash = artifact.Sha256,
+            Namespace = deploy.Namespace,
+            RetriedAt = request.RetriedAt,
+            RetryCount = request.RetryCount,
+            TotalBytes = artifact.Bytes.LongLength,
+            TriggerSubjects = request.TriggerSubjects,
+            WorkloadName = deploy.Claims.Sub,
+            WorkloadType = request.Type,
+        };
+    }
+
+    public async Task<StopResponse> StopAsync(string ns, StopRequest request, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(request.WorkloadId) || !_running.TryGetValue(request.WorkloadId, out var workload))
+        {
+            throw new ControlRejectedException("No such workload");
+        }
+
+        WorkloadClaims stopClaims;
+        try
+        {
+            stopClaims = WorkloadJwt.Decode(request.WorkloadJwt);
+        }
+        catch (NexSecurityException ex)
+        {
+            throw new ControlRejectedException($"Invalid stop request: {ex.Message}");
+        }
+
+        if (StopRule.Check(workload.Claims, stopClaims) is { } reason)
+        {
+            throw new ControlRejectedException($"Invalid stop request: {reason}");
+        }
+
+        // Same answer as an unknown id, to hide whether it exists (spec §1.9 step 5).
+        if (!string.Equals(workload.Namespace, ns, StringComparison.Ordinal))
+        {
+            throw new ControlRejectedException("No such workload");
+        }
+
+        await EndAsync(workload, WorkloadEnd.Stopped, exitCode: 0, message: null).ConfigureAwait(false);
+        return new StopResponse { Stopped = true, Id = workload.Id, Issuer = workload.Claims.Iss, Name = workload.Name };
+    }
 
     public void EnterLameDuck()
     {
+        foreach (var workload in _running.Values)
+        {
+            workload.Essential = false;
+        }
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_running.Values.Select(w => EndAsync(w, WorkloadEnd.NodeShutdown, 0, null))).ConfigureAwait(false);
+        await Task.WhenAll(_background.Keys).ConfigureAwait(false);
+        await _pool.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private Workload? Find(string agentId)
+    {
+        if (_running.TryGetValue(agentId, out var workload))
+        {
+            return workload;
+        }
+
+        return _recentlyEnded.TryGetValue(agentId, out var ended) ? ended.Workload : null;
+    }
+
+    /// <summary>Runs work the manager owns but nobody awaits (restarts, watchers); disposal waits for it.</summary>
+    private void Track(Func<Task> work)
+    {
+        var task = Task.Run(work);
+        _background[task] = 0;
+        _ = task.ContinueWith(t => _background.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    [LoggerMessage(EventId = 800, Level = LogLevel.Information, Message = "Deployed workload {Name} as {Id} in namespace {Namespace} (sha256 {Hash})")]
+    private static partial void LogDeployed(ILogger logger, string name, string id, string @namespace, string hash);
 }

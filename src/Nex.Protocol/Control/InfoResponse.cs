@@ -80,6 +80,17 @@ public sealed record MachineSummary
     /// <summary>Workload details.</summary>
     [JsonPropertyName("workload")]
     public WorkloadSummary Workload { get; init => field = value ?? new(); } = new();
+
+    /// <summary>Nex for .NET extension (omitempty; 0.2 clients ignore it): how many times this
+    /// essential workload has been restarted.</summary>
+    [JsonPropertyName("retry_count")]
+    [OmitEmpty]
+    public uint RetryCount { get; init; }
+
+    /// <summary>Nex for .NET extension (omitempty): restarted when it fails.</summary>
+    [JsonPropertyName("essential")]
+    [OmitEmpty]
+    public bool Essential { get; init; }
 }
 
 /// <summary>Workload details inside a <see cref="MachineSummary"/>.</summary>

@@ -1,0 +1,237 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using NATS.NKeys;
+
+namespace Nex.Agent;
+
+/// <summary>
+/// Reads <see cref="AgentSettings"/> from the environment, or from a metadata file named by
+/// <c>NEX_METADATA_FILE</c> (the sandbox drivers' channel) with environment variables taking precedence.
+/// </summary>
+internal static class AgentSettingsLoader
+{
+    /// <summary><c>false</c> (any case) means no sandbox.</summary>
+    public const string SandboxVariable = "NEX_SANDBOX";
+
+    /// <summary>The workload id.</summary>
+    public const string WorkloadIdVariable = "NEX_WORKLOADID";
+
+    /// <summary>Internal NATS host.</summary>
+    public const string HostVariable = "NEX_NODE_NATS_HOST";
+
+    /// <summary>Internal NATS port.</summary>
+    public const string PortVariable = "NEX_NODE_NATS_PORT";
+
+    /// <summary>Workload user seed.</summary>
+    public const string SeedVariable = "NEX_NODE_NATS_NKEY_SEED";
+
+    /// <summary>A JSON metadata file: <c>{"vmid","node_nats_host","node_nats_port","node_nats_nkey","message"}</c>.</summary>
+    public const string MetadataFileVariable = "NEX_METADATA_FILE";
+
+    /// <summary>Milliseconds between SIGTERM and SIGKILL when stopping the workload.</summary>
+    public const string StopGraceVariable = "NEX_AGENT_STOP_GRACE_MS";
+
+    /// <summary>Milliseconds the node connection may be lost before the agent exits.</summary>
+    public const string DisconnectGraceVariable = "NEX_AGENT_DISCONNECT_GRACE_MS";
+
+    /// <summary>The handshake message in no-sandbox mode.</summary>
+    public const string NoSandboxMessage = "Metadata obtained from no-sandbox environment";
+
+    /// <summary>The handshake message when metadata came from the host but carried none.</summary>
+    public const string HostSuppliedMessage = "Host-supplied metadata";
+
+    /// <summary>Loads the settings of this process.</summary>
+    /// <param name="settings">The settings, when valid.</param>
+    /// <param name="error">One line saying what is wrong, when not.</param>
+    /// <returns>Whether the settings are usable.</returns>
+    public static bool TryLoad(out AgentSettings? settings, out string error) =>
+        TryLoad(Environment.GetEnvironmentVariable, File.ReadAllText, out settings, out error);
+
+    /// <summary>Loads settings from the given variables (empty values count as unset).</summary>
+    /// <param name="variables">Environment lookup.</param>
+    /// <param name="readFile">Reads the metadata file.</param>
+    /// <param name="settings">The settings, when valid.</param>
+    /// <param name="error">One line saying what is wrong, when not.</param>
+    /// <returns>Whether the settings are usable.</returns>
+    public static bool TryLoad(Func<string, string?> variables, Func<string, string> readFile, out AgentSettings? settings, out string error)
+    {
+        ArgumentNullException.ThrowIfNull(variables);
+        ArgumentNullException.ThrowIfNull(readFile);
+        settings = null;
+        string? Get(string name) => variables(name) is { Length: > 0 } value ? value.Trim() : null;
+
+        var sandboxed = !string.Equals(Get(SandboxVariable), "false", StringComparison.OrdinalIgnoreCase);
+        AgentMetadata? file = null;
+        if (Get(MetadataFileVariable) is { } path)
+        {
+            try
+            {
+                file = JsonSerializer.Deserialize(readFile(path), AgentMetadataJsonContext.Default.AgentMetadata)
+                    ?? throw new JsonException("the file holds null");
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or NotSupportedException)
+            {
+                error = $"cannot read agent metadata file {path}: {OneLine(ex.Message)}";
+                return false;
+            }
+        }
+
+        var id = Get(WorkloadIdVariable) ?? Blank(file?.VmId);
+        if (id is null)
+        {
+            error = $"{WorkloadIdVariable} is required (the workload id)";
+            return false;
+        }
+
+        if (!IsSubjectToken(id))
+        {
+            error = $"{WorkloadIdVariable} '{id}' is not a valid workload id (letters, digits, '-' and '_' only)";
+            return false;
+        }
+
+        var host = Get(HostVariable) ?? Blank(file?.NodeNatsHost);
+        if (host is null)
+        {
+            error = $"{HostVariable} is required (the node's internal NATS host)";
+            return false;
+        }
+
+        if (host == "0.0.0.0")
+        {
+            host = "127.0.0.1";
+        }
+        else if (host is "::" or "[::]")
+        {
+            host = "::1";
+        }
+
+        if (host.Any(c => char.IsWhiteSpace(c) || c is '/' or '@' or '?' or '#'))
+        {
+            error = $"{HostVariable} '{host}' is not a valid host";
+            return false;
+        }
+
+        int port;
+        if (Get(PortVariable) is { } portText)
+        {
+            if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535)
+            {
+                error = $"{PortVariable} '{portText}' is not a valid port (1-65535)";
+                return false;
+            }
+        }
+        else if (file?.NodeNatsPort is { } filePort)
+        {
+            port = filePort;
+            if (port is < 1 or > 65535)
+            {
+                error = $"node_nats_port {port} in the agent metadata is not a valid port (1-65535)";
+                return false;
+            }
+        }
+        else
+        {
+            error = $"{PortVariable} is required (the node's internal NATS port)";
+            return false;
+        }
+
+        var seed = Get(SeedVariable) ?? Blank(file?.NodeNatsNkey);
+        string? publicKey = null;
+        if (seed is not null)
+        {
+            try
+            {
+                using var pair = KeyPair.FromSeed(seed);
+                publicKey = pair.GetPublicKey();
+            }
+            catch (Exception ex) when (ex is NKeysException or ArgumentException or FormatException or IndexOutOfRangeException)
+            {
+                publicKey = null;
+            }
+
+            if (publicKey is null || !publicKey.StartsWith('U'))
+            {
+                error = $"{SeedVariable} is not a valid NATS user seed (SU…)";
+                return false;
+            }
+        }
+
+        if (!TryReadMilliseconds(Get(StopGraceVariable), StopGraceVariable, AgentSettings.DefaultStopGrace, out var stopGrace, out error)
+            || !TryReadMilliseconds(Get(DisconnectGraceVariable), DisconnectGraceVariable, AgentSettings.DefaultDisconnectGrace, out var disconnectGrace, out error))
+        {
+            return false;
+        }
+
+        settings = new AgentSettings
+        {
+            WorkloadId = id,
+            NatsHost = host,
+            NatsPort = port,
+            NKeySeed = seed,
+            NKeyPublic = publicKey,
+            Message = Blank(file?.Message) ?? (file is null ? NoSandboxMessage : HostSuppliedMessage),
+            Sandboxed = sandboxed,
+            StopGrace = stopGrace,
+            DisconnectGrace = disconnectGrace,
+        };
+        error = string.Empty;
+        return true;
+    }
+
+    private static bool TryReadMilliseconds(string? text, string name, TimeSpan fallback, out TimeSpan value, out string error)
+    {
+        error = string.Empty;
+        value = fallback;
+        if (text is null)
+        {
+            return true;
+        }
+
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var ms))
+        {
+            error = $"{name} '{text}' is not a number of milliseconds";
+            return false;
+        }
+
+        value = TimeSpan.FromMilliseconds(ms);
+        return true;
+    }
+
+    /// <summary>True for a non-empty NATS subject token made of letters, digits, '-' and '_' (xids qualify).</summary>
+    internal static bool IsSubjectToken(string value) =>
+        value.Length is > 0 and <= 128 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
+
+    private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ");
+}
+
+/// <summary>The sandbox metadata document (the MMDS shape of spec §5.4).</summary>
+internal sealed record AgentMetadata
+{
+    /// <summary>Workload id.</summary>
+    [JsonPropertyName("vmid")]
+    public string? VmId { get; init; }
+
+    /// <summary>Internal NATS host.</summary>
+    [JsonPropertyName("node_nats_host")]
+    public string? NodeNatsHost { get; init; }
+
+    /// <summary>Internal NATS port.</summary>
+    [JsonPropertyName("node_nats_port")]
+    public int? NodeNatsPort { get; init; }
+
+    /// <summary>Workload user seed.</summary>
+    [JsonPropertyName("node_nats_nkey")]
+    public string? NodeNatsNkey { get; init; }
+
+    /// <summary>Handshake message.</summary>
+    [JsonPropertyName("message")]
+    public string? Message { get; init; }
+}
+
+/// <summary>Source-generated (AOT-safe) JSON for <see cref="AgentMetadata"/>.</summary>
+[JsonSourceGenerationOptions(PropertyNameCaseInsensitive = true, NumberHandling = JsonNumberHandling.AllowReadingFromString)]
+[JsonSerializable(typeof(AgentMetadata))]
+internal sealed partial class AgentMetadataJsonContext : JsonSerializerContext;

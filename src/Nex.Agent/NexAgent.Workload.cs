@@ -1,0 +1,320 @@
+using System.Globalization;
+using System.Text.Json;
+using NATS.Client.Core;
+using Nex.Agent.Providers;
+using Nex.Protocol;
+
+namespace Nex.Agent;
+
+/// <summary>Deploy, undeploy, triggers and the lifecycle events of the one workload.</summary>
+internal sealed partial class NexAgent
+{
+    private async Task HandleDeployAsync(NatsMsg<byte[]> msg, CancellationToken cancellationToken)
+    {
+        var (response, started) = await DeployAsync(msg.Data ?? [], cancellationToken).ConfigureAwait(false);
+        if (!response.Accepted)
+        {
+            LogDeployRejected(_logger, response.Message ?? string.Empty);
+        }
+
+        await ReplyAsync(msg, JsonSerializer.SerializeToUtf8Bytes(response, NexJson.Context.AgentDeployResponse), null, cancellationToken).ConfigureAwait(false);
+
+        // Events only after the reply, so the node knows the workload before it hears about it.
+        if (started is not null)
+        {
+            started.Watcher = WatchAsync(started);
+        }
+    }
+
+    private async Task<(AgentDeployResponse Response, ActiveWorkload? Started)> DeployAsync(byte[] body, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_deployAccepted || _workload is not null)
+            {
+                return (Reject("workload already deployed"), null);
+            }
+
+            AgentDeployRequest request;
+            try
+            {
+                // Like Go, the JSON literal null is an empty request (which then fails validation).
+                request = JsonSerializer.Deserialize(body, NexJson.Context.AgentDeployRequest) ?? new AgentDeployRequest();
+            }
+            catch (JsonException ex)
+            {
+                return (Reject($"Failed to unmarshal deploy request: {ex.Message}"), null);
+            }
+
+            if (DeployRequestValidator.RejectionMessage(request) is { } invalid)
+            {
+                return (Reject(invalid), null);
+            }
+
+            string artifact;
+            try
+            {
+                artifact = await ArtifactFetcher.FetchAsync(Connection, _settings.WorkloadId, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is NatsException or IOException or UnauthorizedAccessException or TimeoutException)
+            {
+                return (Reject($"Failed to get and write workload artifact to temp dir: {ex.Message}"), null);
+            }
+
+            IWorkloadProvider provider;
+            try
+            {
+                provider = _providers.Create(new WorkloadContext
+                {
+                    AgentId = _settings.WorkloadId,
+                    Request = request,
+                    ArtifactPath = artifact,
+                    Output = Publisher.OutputFor(request.WorkloadName),
+                    Connection = Connection,
+                    StopGrace = _settings.StopGrace,
+                    Sandboxed = _settings.Sandboxed,
+                    Loggers = _loggers,
+                    Time = _time,
+                });
+            }
+            catch (WorkloadProviderException ex)
+            {
+                ArtifactFetcher.Delete(artifact);
+                return (Reject($"Failed to initialize workload execution provider; {ex.Message}"), null);
+            }
+
+            var workload = new ActiveWorkload(request, provider, artifact);
+            _workload = workload;
+            string? failure = null;
+            try
+            {
+                await provider.ValidateAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                failure = $"Failed to validate workload: {ex.Message}";
+            }
+
+            if (failure is null)
+            {
+                try
+                {
+                    await provider.DeployAsync(cancellationToken).ConfigureAwait(false);
+                    if (provider.SupportsTriggers)
+                    {
+                        workload.Triggers = await Connection.SubscribeCoreAsync<byte[]>(AgentSubjects.Trigger(_settings.WorkloadId), cancellationToken: cancellationToken).ConfigureAwait(false);
+                        workload.TriggerLoop = Task.Run(() => ServeTriggersAsync(workload), CancellationToken.None);
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    failure = $"Failed to deploy workload: {ex.Message}";
+                }
+            }
+
+            if (failure is not null)
+            {
+                workload.StopRequested = true;
+                await ReleaseAsync(workload).ConfigureAwait(false);
+                _workload = null;
+                return (Reject(failure), null);
+            }
+
+            _deployAccepted = true;
+            LogDeployed(_logger, request.WorkloadName, request.WorkloadType);
+            return (new AgentDeployResponse { Accepted = true, Message = "Workload deployed" }, workload);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private static AgentDeployResponse Reject(string message) => new() { Accepted = false, Message = message };
+
+    private async Task HandleUndeployAsync(NatsMsg<byte[]> msg, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_workload is { } workload)
+            {
+                await StopWorkloadAsync(workload).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        // Only now: the whole process tree is gone.
+        await ReplyAsync(msg, [], null, cancellationToken).ConfigureAwait(false);
+    }
+
+    // Node-initiated (undeploy, agent shutdown): no workload_undeployed event. Idempotent.
+    private async Task StopWorkloadAsync(ActiveWorkload workload)
+    {
+        if (!workload.StopRequested)
+        {
+            LogUndeploying(_logger, workload.Request.WorkloadName);
+        }
+
+        workload.StopRequested = true;
+        await ReleaseAsync(workload).ConfigureAwait(false);
+        await workload.Watcher.ConfigureAwait(false);
+    }
+
+    private static async Task ReleaseAsync(ActiveWorkload workload)
+    {
+        if (workload.Released)
+        {
+            return;
+        }
+
+        workload.Released = true;
+        if (workload.Triggers is { } triggers)
+        {
+            try
+            {
+                await triggers.UnsubscribeAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is NatsException or ObjectDisposedException)
+            {
+                // The connection is gone; so is the subscription.
+            }
+
+            await workload.TriggerLoop.ConfigureAwait(false);
+        }
+
+        await workload.Provider.UndeployAsync(CancellationToken.None).ConfigureAwait(false);
+        await workload.Provider.DisposeAsync().ConfigureAwait(false);
+        ArtifactFetcher.Delete(workload.ArtifactPath);
+    }
+
+    private async Task WatchAsync(ActiveWorkload workload)
+    {
+        var name = workload.Request.WorkloadName;
+        var cancellationToken = CancellationToken.None;
+        if (!workload.StopRequested)
+        {
+            await Publisher.PublishEventAsync(EventTypes.WorkloadDeployed, new WorkloadDeployedEvent { WorkloadName = name, Code = 0 }, NexJson.Context.WorkloadDeployedEvent, cancellationToken).ConfigureAwait(false);
+            await Publisher.PublishLogAsync(AgentPublisher.AgentSource, AgentPublisher.InfoLevel, $"Workload {name} deployed", cancellationToken).ConfigureAwait(false);
+        }
+
+        int code;
+        bool failed;
+        try
+        {
+            code = await workload.Provider.Completion.ConfigureAwait(false);
+            failed = false;
+        }
+        catch (Exception ex)
+        {
+            LogWorkloadFailed(_logger, name, ex);
+            code = -1;
+            failed = true;
+        }
+
+        ArtifactFetcher.Delete(workload.ArtifactPath);
+        if (workload.StopRequested)
+        {
+            return;
+        }
+
+        var id = _settings.WorkloadId;
+        var data = new WorkloadUndeployedEvent
+        {
+            WorkloadName = name,
+            Code = code,
+            Message = failed
+                ? $"Failed to start workload: {name}; vm: {id}"
+                : string.Create(CultureInfo.InvariantCulture, $"Exited workload: {name}; vm: {id}; status: {code}"),
+        };
+        await Publisher.PublishEventAsync(EventTypes.WorkloadUndeployed, data, NexJson.Context.WorkloadUndeployedEvent, cancellationToken).ConfigureAwait(false);
+        await Publisher.PublishLogAsync(
+            AgentPublisher.AgentSource,
+            code != 0 ? AgentPublisher.ErrorLevel : AgentPublisher.InfoLevel,
+            failed ? $"Workload {name} failed to deploy" : $"Workload {name} exited",
+            cancellationToken).ConfigureAwait(false);
+        await Publisher.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task ServeTriggersAsync(ActiveWorkload workload)
+    {
+        var sub = workload.Triggers!;
+        var cancellationToken = _stopping.Token;
+        try
+        {
+            await foreach (var msg in sub.Msgs.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await ExecuteTriggerAsync(workload, msg, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+    }
+
+    private async Task ExecuteTriggerAsync(ActiveWorkload workload, NatsMsg<byte[]> msg, CancellationToken cancellationToken)
+    {
+        var subject = msg.Headers is { } headers && headers.TryGetValue(AgentSubjects.TriggerSubjectHeader, out var values) && values.Count > 0
+            ? values.ToString()
+            : msg.Subject;
+        TriggerResult? result;
+        try
+        {
+            result = await workload.Provider.ExecuteAsync(subject, msg.Data ?? [], cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return;
+        }
+        catch (Exception ex)
+        {
+            // 0.2: no reply, the node times out and reports function_exec_failed.
+            LogTriggerFailed(_logger, workload.Request.WorkloadName, subject, ex.Message);
+            return;
+        }
+
+        if (result is null)
+        {
+            return;
+        }
+
+        var replyHeaders = result.RuntimeNanoseconds is { } ns
+            ? new NatsHeaders { [AgentSubjects.RuntimeNsHeader] = ns.ToString(CultureInfo.InvariantCulture) }
+            : null;
+        try
+        {
+            await ReplyAsync(msg, result.Data.ToArray(), replyHeaders, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NatsException or ObjectDisposedException)
+        {
+            LogTriggerFailed(_logger, workload.Request.WorkloadName, subject, ex.Message);
+        }
+    }
+
+    /// <summary>The deployed workload and what the agent holds for it.</summary>
+    private sealed class ActiveWorkload(AgentDeployRequest request, IWorkloadProvider provider, string artifactPath)
+    {
+        public AgentDeployRequest Request { get; } = request;
+
+        public IWorkloadProvider Provider { get; } = provider;
+
+        public string ArtifactPath { get; } = artifactPath;
+
+        /// <summary>The node (or a signal) asked for the stop: its exit is not reported as an event.</summary>
+        public volatile bool StopRequested;
+
+        /// <summary>Provider stopped and disposed, artifact deleted (under the agent's gate).</summary>
+        public bool Released;
+
+        public Task Watcher { get; set; } = Task.CompletedTask;
+
+        public INatsSub<byte[]>? Triggers { get; set; }
+
+        public Task TriggerLoop { get; set; } = Task.CompletedTask;
+    }
+}

@@ -1,0 +1,66 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using Nex.Agent.Logging;
+using Nex.Agent.Providers;
+
+// The agent runs in Linux sandboxes (and, for development, on any Unix): POSIX signals, process groups, file modes.
+[assembly: System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+
+namespace Nex.Agent;
+
+/// <summary>The <c>nex-agent</c> entry point.</summary>
+internal static class Program
+{
+    /// <summary>Runs the agent; exit code 0 after a signal, 1 on a fatal error.</summary>
+    /// <returns>The exit code.</returns>
+    public static async Task<int> Main()
+    {
+        var stderr = Console.Error;
+        if (!AgentSettingsLoader.TryLoad(out var settings, out var error))
+        {
+            await stderr.WriteLineAsync($"nex-agent: {error}").ConfigureAwait(false);
+            return 1;
+        }
+
+        await stderr.WriteLineAsync($"Starting Nex Agent - {Version}").ConfigureAwait(false);
+
+        using var shutdown = new CancellationTokenSource();
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true; // we exit ourselves, after stopping the workload
+            shutdown.Cancel();
+        }
+
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigquit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, OnSignal);
+
+        using var loggers = new StderrLoggerProvider(LogLevel.Information);
+        var agent = new NexAgent(settings!, new WorkloadProviderFactory(), loggers, TimeProvider.System);
+        await using (agent.ConfigureAwait(false))
+        {
+            try
+            {
+                return await agent.RunAsync(shutdown.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // A bug, not a condition: still one line, and the non-zero exit the node expects.
+                await stderr.WriteLineAsync($"fatal: unexpected {ex.GetType().Name}: {ex.Message.ReplaceLineEndings(" | ")}").ConfigureAwait(false);
+                return 1;
+            }
+        }
+    }
+
+    /// <summary>The informational version without build metadata, e.g. <c>0.3.0</c>.</summary>
+    internal static string Version
+    {
+        get
+        {
+            var version = typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+            var plus = version.IndexOf('+', StringComparison.Ordinal);
+            return plus < 0 ? version : version[..plus];
+        }
+    }
+}

@@ -1,0 +1,32 @@
+using Nex.Protocol;
+
+namespace Nex.Agent.Providers;
+
+/// <summary>Picks the provider by <c>workload_type</c> (case-insensitive, like the Go agent).</summary>
+internal sealed class WorkloadProviderFactory : IWorkloadProviderFactory
+{
+    /// <inheritdoc />
+    public IWorkloadProvider Create(WorkloadContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var type = context.Request.WorkloadType;
+        if (Is(type, WorkloadTypes.Native))
+        {
+            return new NativeProcessProvider(context);
+        }
+
+        if (Is(type, WorkloadTypes.V8) || Is(type, WorkloadTypes.Wasm))
+        {
+            throw new WorkloadProviderException($"workload type {type} is not supported by this agent yet");
+        }
+
+        if (Is(type, WorkloadTypes.Oci))
+        {
+            throw new WorkloadProviderException("oci execution provider not yet implemented");
+        }
+
+        throw new WorkloadProviderException($"invalid workload type provided: {type}");
+    }
+
+    private static bool Is(string type, string expected) => string.Equals(type, expected, StringComparison.OrdinalIgnoreCase);
+}

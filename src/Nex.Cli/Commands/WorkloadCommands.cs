@@ -1,0 +1,365 @@
+using System.CommandLine;
+using Nex.Client;
+using Nex.Protocol;
+using Nex.Security;
+
+namespace Nex.Cli.Commands;
+
+/// <summary><c>nex run</c>, <c>nex devrun</c> (<c>yeet</c>), <c>nex stop</c> and <c>nex workload ls</c> (spec §9.2–9.3).</summary>
+internal static class WorkloadCommands
+{
+    private const string DevModeDescription = "Workload published in devmode";
+
+    public static Command CreateRun()
+    {
+        var url = new Argument<string>("url") { Description = "artifact location: nats://BUCKET/key (a JetStream object store object)" };
+        var rest = new Argument<string[]>("args") { Description = "[node] [KEY=VALUE…]: a node id (0.2 form) and environment variables", Arity = ArgumentArity.ZeroOrMore };
+        var node = new Option<string?>("--node") { Description = "node id, unique id prefix or node name (default: the first node that bids in an auction)" };
+        var issuer = new Option<string?>("--issuer") { Description = "issuer account seed file (default ~/.nex/issuer.nk, created when missing)" };
+        var xkey = new Option<string?>("--xkey") { Description = "publisher curve seed file (default ~/.nex/publisher.xk, created when missing)" };
+        var name = new Option<string?>("--name") { Description = "workload name, ^[a-zA-Z0-9_-]+$ (default: the object key without dots)" };
+        var type = TypeOption("(default: from the key's extension: .js v8, .wasm wasm, else native)");
+        var description = new Option<string?>("--description") { Description = "workload description" };
+        var argv = new Option<string?>("--argv") { Description = "space-separated program arguments" };
+        var env = EnvOption();
+        var essential = new Option<bool>("--essential") { Description = "restart the workload when it exits with an error (native only)" };
+        var triggers = TriggerOption();
+        var hash = new Option<string?>("--hash") { Description = "the artifact's SHA-256 (hex) for the JWT hash claim; the node then checks it (default: 0.2's placeholder)" };
+        var jsDomain = new Option<string?>("--jsdomain") { Description = "JetStream domain of the artifact bucket" };
+        var hsUrl = new Option<string?>("--hs_url") { Description = "host services NATS URL for this workload" };
+        var hsJwt = new Option<string?>("--hs_jwt") { Description = "host services NATS user JWT" };
+        var hsSeed = new Option<string?>("--hs_seed") { Description = "host services NATS user seed" };
+
+        var run = new Command("run", "Deploy a workload whose artifact is already in a JetStream object store");
+        run.Arguments.Add(url);
+        run.Arguments.Add(rest);
+        foreach (var option in new Option[] { node, issuer, xkey, name, type, description, argv, env, essential, triggers, hash, jsDomain, hsUrl, hsJwt, hsSeed })
+        {
+            run.Options.Add(option);
+        }
+
+        run.SetAction(async (parse, cancellationToken) =>
+        {
+            WorkloadLocation location;
+            try
+            {
+                location = WorkloadLocation.Parse(parse.GetValue(url)!);
+            }
+            catch (FormatException ex)
+            {
+                throw new CliException(ex.Message.Replace("Invalid", "invalid", StringComparison.Ordinal));
+            }
+
+            if (location.Key.Length == 0)
+            {
+                throw new CliException($"workload location '{location}' names no object key (expected nats://BUCKET/key)");
+            }
+
+            var (positionalNode, envEntries) = SplitNodeAndEnvironment(parse.GetValue(rest) ?? []);
+            var nodeArg = parse.GetValue(node);
+            if (positionalNode is not null && nodeArg is not null && positionalNode != nodeArg)
+            {
+                throw new CliException($"two nodes given: '{positionalNode}' and --node '{nodeArg}'");
+            }
+
+            nodeArg ??= positionalNode;
+            var environment = WorkloadSupport.ParseEnvironment([.. parse.GetValue(env) ?? [], .. envEntries]);
+            var workloadName = parse.GetValue(name) ?? location.Key.Replace(".", string.Empty, StringComparison.Ordinal);
+            WorkloadSupport.RequireValidName(workloadName, parse.GetValue(name) is null ? "from the object key" : "--name");
+            var workloadType = parse.GetValue(type) ?? NexClient.WorkloadTypeForFile(location.Key);
+            var triggerSubjects = parse.GetValue(triggers) ?? [];
+            WorkloadSupport.RequireTriggers(workloadType, triggerSubjects);
+            var hashClaim = parse.GetValue(hash);
+            if (hashClaim is not null && !WorkloadJwt.IsRealDigest(hashClaim))
+            {
+                throw new CliException($"--hash '{hashClaim}' is not a SHA-256 digest (64 hex characters)");
+            }
+
+            var hostServices = HostServices(parse.GetValue(hsUrl), parse.GetValue(hsJwt), parse.GetValue(hsSeed));
+            using var issuerKey = WorkloadSupport.LoadIssuer(parse.GetValue(issuer), createDevKey: true);
+            using var xkeyKey = WorkloadSupport.LoadXkey(parse.GetValue(xkey));
+
+            await using var session = await ClientSession.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
+            var nodeId = await WorkloadSupport.SelectNodeAsync(session.Client, nodeArg, new AuctionRequest { WorkloadTypes = [workloadType] }, random: false, cancellationToken).ConfigureAwait(false);
+            var info = await session.Client.InfoAsync(nodeId, cancellationToken).ConfigureAwait(false);
+            var request = WorkloadRequests.BuildDeploy(
+                nodeId,
+                info.PublicXkey,
+                location,
+                workloadName,
+                workloadType,
+                issuerKey,
+                xkeyKey,
+                environment,
+                parse.GetValue(description),
+                WorkloadSupport.ParseArgv(parse.GetValue(argv)),
+                parse.GetValue(essential),
+                triggerSubjects,
+                parse.GetValue(jsDomain),
+                hashClaim) with { HostServices = hostServices };
+            var response = await WorkloadSupport.DeployClient(session, parse).DeployAsync(nodeId, request, cancellationToken).ConfigureAwait(false);
+            WorkloadSupport.PrintAccepted(session.Output, response, nodeId);
+            return 0;
+        });
+        return run;
+    }
+
+    public static Command CreateDevRun()
+    {
+        var file = new Argument<string>("file") { Description = "the artifact: a native executable, a .js (v8) or .wasm (wasm) function" };
+        var rest = new Argument<string[]>("env") { Description = "KEY=VALUE environment variables", Arity = ArgumentArity.ZeroOrMore };
+        var type = TypeOption("(default: from the extension: .js v8, .wasm wasm, else native)");
+        var argv = new Option<string?>("--argv") { Description = "space-separated program arguments" };
+        var env = EnvOption();
+        var essential = new Option<bool>("--essential") { Description = "restart the workload when it exits with an error (native only)" };
+        var triggers = TriggerOption();
+        var stop = new Option<bool>("--stop") { Description = "first stop the workloads with the same name on the node (--stop=false to keep them)", DefaultValueFactory = _ => true };
+        var maxBytes = new Option<long>("--bucketmaxbytes") { Description = "size limit of the NEXCLIFILES bucket when it is created (bytes)", DefaultValueFactory = _ => ArtifactStore.DefaultMaxBytes };
+        var node = new Option<string?>("--node") { Description = "node id, unique id prefix or node name (default: a random node that bids in an auction)" };
+
+        var devRun = new Command("devrun", "Developer mode: upload a file to the NEXCLIFILES object store and run it with the ~/.nex keys");
+        devRun.Aliases.Add("yeet");
+        devRun.Arguments.Add(file);
+        devRun.Arguments.Add(rest);
+        foreach (var option in new Option[] { type, argv, env, essential, triggers, stop, maxBytes, node })
+        {
+            devRun.Options.Add(option);
+        }
+
+        devRun.SetAction(async (parse, cancellationToken) =>
+        {
+            var path = parse.GetValue(file)!;
+            if (!File.Exists(path))
+            {
+                throw new CliException(Directory.Exists(path) ? $"'{path}' is a directory, not a file" : $"file '{path}' not found");
+            }
+
+            var environment = WorkloadSupport.ParseEnvironment([.. parse.GetValue(env) ?? [], .. parse.GetValue(rest) ?? []]);
+            var workloadName = ArtifactStore.KeyForFile(path);
+            WorkloadSupport.RequireValidName(workloadName, "the file name without dots");
+            var workloadType = parse.GetValue(type) ?? NexClient.WorkloadTypeForFile(path);
+            var triggerSubjects = parse.GetValue(triggers) ?? [];
+            WorkloadSupport.RequireTriggers(workloadType, triggerSubjects);
+            var bucketMaxBytes = parse.GetValue(maxBytes);
+            if (bucketMaxBytes <= 0)
+            {
+                throw new CliException($"--bucketmaxbytes must be positive (got {bucketMaxBytes})");
+            }
+
+            var auction = new AuctionRequest { WorkloadTypes = [workloadType] };
+            if (workloadType == WorkloadTypes.Native && NexClient.DetectPlatform(path) is { } platform)
+            {
+                auction = auction with { Os = platform.Os, Arch = platform.Arch };
+            }
+
+            await using var session = await ClientSession.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
+            var output = session.Output;
+            var nodeId = await WorkloadSupport.SelectNodeAsync(session.Client, parse.GetValue(node), auction, random: true, cancellationToken).ConfigureAwait(false);
+            var info = await session.Client.InfoAsync(nodeId, cancellationToken).ConfigureAwait(false);
+            using var issuerKey = DevKeys.LoadOrCreateIssuer();
+            using var xkeyKey = DevKeys.LoadOrCreateXkey();
+
+            var store = new ArtifactStore(session.Connection);
+            var upload = await WorkloadSupport.UploadAsync(store, path, bucketMaxBytes, output, cancellationToken).ConfigureAwait(false);
+
+            if (parse.GetValue(stop))
+            {
+                var previous = info.Machines.Where(m => m.Workload.Name == workloadName).ToList();
+                foreach (var machine in previous)
+                {
+                    var stopRequest = await WorkloadRequests.BuildStopAsync(nodeId, machine.Id, workloadName, issuerKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    StopResponse stopped;
+                    try
+                    {
+                        stopped = await session.Client.StopAsync(nodeId, stopRequest, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (NexClientException ex)
+                    {
+                        throw new CliException($"cannot stop the running workload '{workloadName}' ({machine.Id}): {ex.Message} (--stop=false keeps it)");
+                    }
+
+                    if (!stopped.Stopped)
+                    {
+                        throw new CliException($"the node did not stop the running workload '{workloadName}' ({machine.Id})");
+                    }
+
+                    if (!output.Json)
+                    {
+                        Output.Line($"Stopped previous workload '{workloadName}' ({machine.Id})");
+                    }
+                }
+
+                if (previous.Count > 0)
+                {
+                    // As 0.2: give the node a moment to tear the old workload down.
+                    await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            var request = WorkloadRequests.BuildDeploy(
+                nodeId,
+                info.PublicXkey,
+                upload.Location,
+                workloadName,
+                workloadType,
+                issuerKey,
+                xkeyKey,
+                environment,
+                DevModeDescription,
+                WorkloadSupport.ParseArgv(parse.GetValue(argv)),
+                parse.GetValue(essential),
+                triggerSubjects,
+                jsDomain: null,
+                upload.Sha256);
+            var response = await WorkloadSupport.DeployClient(session, parse).DeployAsync(nodeId, request, cancellationToken).ConfigureAwait(false);
+            WorkloadSupport.PrintAccepted(output, response, nodeId);
+            return 0;
+        });
+        return devRun;
+    }
+
+    public static Command CreateStop()
+    {
+        var first = new Argument<string>("target") { Description = "workload id or name; in the 0.2 form 'nex stop <node> <workload>', the node (id, prefix or name)" };
+        var second = new Argument<string?>("workload") { Description = "workload id or name, when the first argument is a node", Arity = ArgumentArity.ZeroOrOne };
+        var issuer = new Option<string?>("--issuer") { Description = "the issuer seed file that deployed it (default ~/.nex/issuer.nk)" };
+        var name = new Option<string?>("--name") { Description = "workload name for the stop token (default: found by WPING/INFO)" };
+
+        var stop = new Command("stop", "Stop a workload (only its issuer can)");
+        stop.Arguments.Add(first);
+        stop.Arguments.Add(second);
+        stop.Options.Add(issuer);
+        stop.Options.Add(name);
+        stop.SetAction(async (parse, cancellationToken) =>
+        {
+            using var issuerKey = WorkloadSupport.LoadIssuer(parse.GetValue(issuer), createDevKey: false);
+            await using var session = await ClientSession.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
+            var ns = session.Client.Options.Namespace;
+            var givenName = parse.GetValue(name);
+            string nodeId;
+            string workloadId;
+            string workloadName;
+            if (parse.GetValue(second) is { } workload)
+            {
+                nodeId = await session.Client.ResolveNodeIdAsync(parse.GetValue(first)!, cancellationToken).ConfigureAwait(false);
+                var info = await session.Client.InfoAsync(nodeId, cancellationToken).ConfigureAwait(false);
+                var matches = info.Machines
+                    .Where(m => m.Id == workload || string.Equals(m.Workload.Name, workload, StringComparison.OrdinalIgnoreCase))
+                    .ToList();
+                var exact = matches.Where(m => m.Id == workload).ToList();
+                if (exact.Count == 1)
+                {
+                    matches = exact;
+                }
+
+                switch (matches.Count)
+                {
+                    case 1:
+                        (workloadId, workloadName) = (matches[0].Id, givenName ?? matches[0].Workload.Name);
+                        break;
+                    case 0 when givenName is not null:
+                        // Not listed (e.g. another namespace): let the node answer, as 0.2 does.
+                        (workloadId, workloadName) = (workload, givenName);
+                        break;
+                    case 0:
+                        throw new CliException($"no workload '{workload}' found on node {nodeId} in namespace '{ns}'");
+                    default:
+                        throw new CliException($"'{workload}' matches {matches.Count} workloads on node {nodeId}: {string.Join(", ", matches.Select(m => m.Id))}; stop one by id");
+                }
+            }
+            else
+            {
+                workload = parse.GetValue(first)!;
+                var found = await session.Client.FindWorkloadsAsync(workload, cancellationToken).ConfigureAwait(false);
+                var exact = found.Where(w => w.Workload.Id == workload).ToList();
+                if (exact.Count == 1)
+                {
+                    found = exact;
+                }
+
+                switch (found.Count)
+                {
+                    case 0:
+                        throw new CliException($"no workload '{workload}' found in namespace '{ns}'");
+                    case 1:
+                        (nodeId, workloadId, workloadName) = (found[0].NodeId, found[0].Workload.Id, givenName ?? found[0].Workload.Name);
+                        break;
+                    default:
+                        throw new CliException($"'{workload}' matches {found.Count} workloads in namespace '{ns}': {string.Join(", ", found.Select(w => $"{w.Workload.Id} (node {w.NodeName})"))}; stop one by id");
+                }
+            }
+
+            var request = await WorkloadRequests.BuildStopAsync(nodeId, workloadId, workloadName, issuerKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var response = await session.Client.StopAsync(nodeId, request, cancellationToken).ConfigureAwait(false);
+            if (session.Output.Json)
+            {
+                Output.WriteJson(response, NexJson.Context.StopResponse);
+            }
+            else
+            {
+                Output.Line($"✅ Workload '{(response.Name.Length > 0 ? response.Name : workloadName)}' stopped.");
+            }
+
+            return 0;
+        });
+        return stop;
+    }
+
+    public static Command CreateWorkload()
+    {
+        var list = new Command("ls", "List the running workloads in the namespace (WPING)");
+        list.Aliases.Add("list");
+        list.SetAction(async (parse, cancellationToken) =>
+        {
+            await using var session = await ClientSession.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
+            if (session.Output.Json)
+            {
+                var replies = await session.Client.WorkloadPingAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+                Output.WriteJson(replies.ToList(), NexJson.Context.ListWorkloadPingResponse);
+                return 0;
+            }
+
+            var workloads = await session.Client.FindWorkloadsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (workloads.Count == 0)
+            {
+                Output.Line("No workloads matched");
+                return 0;
+            }
+
+            Output.Table(
+                ["ID", "Name", "Type", "Namespace", "Node"],
+                workloads.Select(w => (IReadOnlyList<string>)[w.Workload.Id, w.Workload.Name, w.Workload.Type, w.Workload.Namespace, w.NodeName]));
+            return 0;
+        });
+
+        var workload = new Command("workload", "Look at running workloads");
+        workload.Subcommands.Add(list);
+        return workload;
+    }
+
+    /// <summary>
+    /// 0.2's <c>run &lt;url&gt; &lt;node&gt; [KEY=VAL…]</c>: a first positional without <c>=</c> is the node.
+    /// </summary>
+    internal static (string? Node, IReadOnlyList<string> Environment) SplitNodeAndEnvironment(IReadOnlyList<string> args) =>
+        args.Count > 0 && !args[0].Contains('=', StringComparison.Ordinal)
+            ? (args[0], args.Skip(1).ToList())
+            : (null, args);
+
+    private static Option<string?> TypeOption(string defaultText)
+    {
+        var type = new Option<string?>("--type") { Description = $"workload type: native, v8 or wasm {defaultText}" };
+        type.AcceptOnlyFromAmong(WorkloadTypes.Native, WorkloadTypes.V8, WorkloadTypes.Wasm);
+        return type;
+    }
+
+    private static Option<string[]> EnvOption() =>
+        new("--env", "-e") { Description = "environment variable KEY=VALUE (repeatable; positional KEY=VALUE also works)", AllowMultipleArgumentsPerToken = false };
+
+    private static Option<string[]> TriggerOption() =>
+        new("--trigger_subject") { Description = "trigger subject of a function workload (repeatable)", AllowMultipleArgumentsPerToken = false };
+
+    private static NatsJwtConnectionInfo? HostServices(string? url, string? jwt, string? seed) =>
+        url is null && jwt is null && seed is null
+            ? null
+            : new NatsJwtConnectionInfo { NatsUrl = url ?? string.Empty, NatsUserJwt = jwt ?? string.Empty, NatsUserSeed = seed ?? string.Empty };
+}

@@ -1,0 +1,180 @@
+using System.CommandLine;
+using NATS.NKeys;
+using Nex.Client;
+using Nex.Protocol;
+using Nex.Security;
+using Spectre.Console;
+
+namespace Nex.Cli.Commands;
+
+/// <summary>Argument parsing, key loading and node selection shared by the workload commands.</summary>
+internal static class WorkloadSupport
+{
+    /// <summary>DEPLOY waits for the node to download the artifact: 30 s unless <c>--timeout</c> is given.</summary>
+    public static readonly TimeSpan DefaultDeployTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// <c>KEY=VALUE</c> entries (split at the first <c>=</c>; the value may be empty or hold more
+    /// <c>=</c>). A later entry for the same key wins.
+    /// </summary>
+    public static Dictionary<string, string> ParseEnvironment(IEnumerable<string> entries)
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var entry in entries)
+        {
+            var equals = entry.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                throw new CliException($"invalid environment entry '{entry}' (expected KEY=VALUE)");
+            }
+
+            env[entry[..equals]] = entry[(equals + 1)..];
+        }
+
+        return env;
+    }
+
+    /// <summary><c>--argv "a b c"</c>: split on spaces (0.2 split on single spaces; runs of spaces are one separator here).</summary>
+    public static IReadOnlyList<string>? ParseArgv(string? argv) =>
+        string.IsNullOrWhiteSpace(argv) ? null : argv.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+
+    /// <summary>Function types need a trigger subject (0.2 refuses this client-side).</summary>
+    public static void RequireTriggers(string type, IReadOnlyList<string>? triggers)
+    {
+        if (WorkloadTypes.IsFunction(type) && (triggers is null || triggers.Count == 0))
+        {
+            throw new CliException("cannot start a function-type workload without specifying at least one trigger subject");
+        }
+    }
+
+    /// <summary>The node's rule for names (<c>^[a-zA-Z0-9_-]+$</c>), checked before anything is sent.</summary>
+    public static void RequireValidName(string name, string origin)
+    {
+        if (!WorkloadJwt.IsValidWorkloadName(name))
+        {
+            throw new CliException($"workload name '{name}' ({origin}) does not match {WorkloadJwt.NamePattern}; give one with --name");
+        }
+    }
+
+    /// <summary>An issuer seed file, or the developer issuer (<c>~/.nex/issuer.nk</c>, created when missing).</summary>
+    public static KeyPair LoadIssuer(string? file, bool createDevKey)
+    {
+        if (file is null)
+        {
+            if (!createDevKey && !File.Exists(DevKeys.IssuerPath()))
+            {
+                throw new CliException($"no --issuer given and no developer issuer at '{DevKeys.IssuerPath()}' (nex devrun creates it)");
+            }
+
+            return DevKeys.LoadOrCreateIssuer();
+        }
+
+        var kp = NexKeys.LoadSeedFile(file);
+        if (kp.Prefix == PrefixByte.Curve)
+        {
+            kp.Dispose();
+            throw new CliException($"--issuer '{file}' holds a curve (xkey) seed; an issuer needs a signing seed (SA…)");
+        }
+
+        return kp;
+    }
+
+    /// <summary>A curve seed file, or the developer publisher xkey (<c>~/.nex/publisher.xk</c>, created when missing).</summary>
+    public static KeyPair LoadXkey(string? file)
+    {
+        if (file is null)
+        {
+            return DevKeys.LoadOrCreateXkey();
+        }
+
+        var kp = NexKeys.LoadSeedFile(file);
+        if (kp.Prefix != PrefixByte.Curve)
+        {
+            kp.Dispose();
+            throw new CliException($"--xkey '{file}' does not hold a curve seed (SX…)");
+        }
+
+        return kp;
+    }
+
+    /// <summary>
+    /// The target node: <paramref name="node"/> (id, prefix or name) when given; otherwise an AUCTION for
+    /// the workload type, taking the first bid at once or, when <paramref name="random"/>, a random one of
+    /// all bids within the timeout (as 0.2's devrun).
+    /// </summary>
+    public static async Task<string> SelectNodeAsync(NexClient client, string? node, AuctionRequest auction, bool random, CancellationToken cancellationToken)
+    {
+        if (!string.IsNullOrEmpty(node))
+        {
+            return await client.ResolveNodeIdAsync(node, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!random)
+        {
+            var first = await client.AuctionFirstAsync(auction, cancellationToken).ConfigureAwait(false);
+            return first?.NodeId ?? throw new CliException(NoNodes);
+        }
+
+        var candidates = await client.AuctionAsync(auction, cancellationToken).ConfigureAwait(false);
+        return candidates.Count switch
+        {
+            0 => throw new CliException(NoNodes),
+            1 => candidates[0].NodeId,
+            _ => candidates[Random.Shared.Next(candidates.Count)].NodeId,
+        };
+    }
+
+    private const string NoNodes = "unable to locate candidate node - no nodes discovered";
+
+    /// <summary>A client on the session's connection with the DEPLOY timeout (<c>--timeout</c>, else 30 s).</summary>
+    public static NexClient DeployClient(ClientSession session, ParseResult parse) =>
+        new(session.Connection, session.Client.Options with { Timeout = GlobalOptions.GetTimeout(parse, DefaultDeployTimeout) });
+
+    /// <summary>The 0.2 success line, or the RunResponse with <c>--json</c>.</summary>
+    public static void PrintAccepted(Output output, RunResponse response, string nodeId)
+    {
+        if (output.Json)
+        {
+            Output.WriteJson(response, NexJson.Context.RunResponse);
+            return;
+        }
+
+        Output.Line($"🚀 Workload '{response.Name}' accepted. You can now refer to this workload with ID: {response.Id} on node {nodeId}");
+    }
+
+    /// <summary>Uploads with a progress bar on a terminal; a plain line otherwise (nothing with <c>--json</c>).</summary>
+    public static async Task<ArtifactUpload> UploadAsync(ArtifactStore store, string file, long maxBytes, Output output, CancellationToken cancellationToken)
+    {
+        if (output.Json)
+        {
+            return await store.UploadFileAsync(file, maxBytes, progress: null, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!Output.IsTerminal)
+        {
+            var upload = await store.UploadFileAsync(file, maxBytes, progress: null, cancellationToken).ConfigureAwait(false);
+            Output.Line($"uploaded {upload.Size} bytes to {upload.Location}");
+            return upload;
+        }
+
+        var size = new FileInfo(file).Length;
+        ArtifactUpload? result = null;
+        await AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn())
+            .StartAsync(async context =>
+            {
+                var task = context.AddTask(Markup.Escape($"uploading {Path.GetFileName(file)}"), maxValue: Math.Max(size, 1));
+                result = await store.UploadFileAsync(file, maxBytes, new MaxProgress(task), cancellationToken).ConfigureAwait(false);
+                task.Value = task.MaxValue;
+            })
+            .ConfigureAwait(false);
+        return result!;
+    }
+
+    /// <summary>Reports straight to the progress task (the upload reads sequentially, so values only grow).</summary>
+    private sealed class MaxProgress(ProgressTask task) : IProgress<long>
+    {
+        public void Report(long value) => task.Value = Math.Min(value, task.MaxValue);
+    }
+}

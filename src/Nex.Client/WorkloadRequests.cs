@@ -1,0 +1,234 @@
+using System.Diagnostics;
+using NATS.NKeys;
+using Nex.Protocol;
+using Nex.Security;
+
+namespace Nex.Client;
+
+/// <summary>
+/// Builds signed DEPLOY and STOP requests the way the 0.2 CLI does (spec §1.8, §1.9, §2).
+/// </summary>
+public static class WorkloadRequests
+{
+    // Per clock: the last whole Unix second in which this process issued a deploy JWT.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TimeProvider, StrongBox> LastDeploySecond = [];
+
+    /// <summary>
+    /// Builds a DEPLOY request: a workload JWT (<c>sub</c> = <paramref name="name"/>, <c>nats.hash</c> =
+    /// <paramref name="hash"/> or <see cref="WorkloadJwt.PlaceholderHash"/>), the environment sealed from
+    /// <paramref name="senderXkey"/> to <paramref name="nodeXkey"/>, and, as the 0.2 client does, a
+    /// <c>description</c> (possibly <c>""</c>), an <c>essential</c> flag and a <c>jsdomain</c> (<c>""</c> when unset)
+    /// that are always sent.
+    /// </summary>
+    /// <param name="nodeId">The target node's id (<c>target_node</c>).</param>
+    /// <param name="nodeXkey">The node's public XKey (INFO <c>public_xkey</c>), the recipient of the environment.</param>
+    /// <param name="location">Where the artifact is, e.g. <c>nats://NEXCLIFILES/echoservice</c>.</param>
+    /// <param name="name">Workload name (must match <see cref="WorkloadJwt.NamePattern"/> for the node to accept it).</param>
+    /// <param name="type">Workload type (<see cref="WorkloadTypes"/>).</param>
+    /// <param name="issuer">The signing key (an account key in the CLI); only it can stop the workload later.</param>
+    /// <param name="senderXkey">The sender's curve key pair (with seed).</param>
+    /// <param name="env">Environment variables for the workload, or null for none.</param>
+    /// <param name="description">Description; null sends <c>""</c>.</param>
+    /// <param name="argv">Program arguments; omitted when null or empty.</param>
+    /// <param name="essential">Restart on failure (native only).</param>
+    /// <param name="triggers">Trigger subjects (function types); omitted when null or empty.</param>
+    /// <param name="jsDomain">JetStream domain of the artifact bucket; null sends <c>""</c> (the default domain).</param>
+    /// <param name="hash">The JWT hash claim: the artifact's SHA-256 hex, or null for the 0.2 placeholder.</param>
+    /// <param name="time">Clock for <c>iat</c>; the system clock when null.</param>
+    /// <returns>The request, ready for <see cref="NexClient.DeployAsync"/>.</returns>
+    /// <exception cref="NexSecurityException">A key cannot sign or seal (wrong key type, no seed, bad node xkey).</exception>
+    public static DeployRequest BuildDeploy(
+        string nodeId,
+        string nodeXkey,
+        WorkloadLocation location,
+        string name,
+        string type,
+        KeyPair issuer,
+        KeyPair senderXkey,
+        IReadOnlyDictionary<string, string>? env,
+        string? description,
+        IReadOnlyList<string>? argv,
+        bool essential,
+        IReadOnlyList<string>? triggers,
+        string? jsDomain,
+        string? hash,
+        TimeProvider? time = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(nodeId);
+        ArgumentException.ThrowIfNullOrEmpty(nodeXkey);
+        ArgumentNullException.ThrowIfNull(location);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentException.ThrowIfNullOrEmpty(type);
+        ArgumentNullException.ThrowIfNull(issuer);
+        ArgumentNullException.ThrowIfNull(senderXkey);
+
+        var now = (time ?? TimeProvider.System).GetUtcNow();
+        var jwt = WorkloadJwt.Issue(issuer, name, hash ?? WorkloadJwt.PlaceholderHash, now);
+        var environment = EnvironmentCipher.Encrypt(env, senderXkey, nodeXkey);
+        RecordDeploySecond(time ?? TimeProvider.System, now.ToUnixTimeSeconds());
+
+        return new DeployRequest
+        {
+            Argv = argv is { Count: > 0 } ? [.. argv] : null,
+            Description = description ?? string.Empty,
+            Type = type,
+            Location = location,
+            Essential = essential,
+            WorkloadJwt = jwt,
+            Environment = environment,
+            JsDomain = jsDomain ?? string.Empty,
+            SenderPublicKey = senderXkey.GetPublicKey(),
+            TargetNode = nodeId,
+            TriggerSubjects = triggers is { Count: > 0 } ? [.. triggers] : null,
+        };
+    }
+
+    /// <summary>
+    /// Builds a STOP request with a fresh JWT (<c>sub</c> = <paramref name="name"/>, no hash claim) signed by
+    /// <paramref name="issuer"/>, which must be the key that deployed the workload.
+    /// </summary>
+    /// <remarks>
+    /// The node rejects a stop JWT whose <c>iat</c> (whole seconds) equals the deploy JWT's (spec §2.4). A
+    /// deploy this stop targets was issued either earlier in this process (its second is remembered by
+    /// <see cref="BuildDeploy"/>) or before this process started (e.g. <c>nex devrun</c> followed at once by
+    /// <c>nex stop</c>). So when the clock is still in the second of the last deploy issued here, or (system
+    /// clock only) in the second this process started, this method <b>blocks until the next whole second</b>
+    /// (at most one second) before issuing; <see cref="BuildStopAsync"/> waits without blocking. The
+    /// <c>iat</c> is never earlier than that next second, even with a clock that does not move.
+    /// </remarks>
+    /// <param name="nodeId">The node running the workload (<c>target_node</c>).</param>
+    /// <param name="workloadId">The workload id returned by DEPLOY.</param>
+    /// <param name="name">The workload name (the deploy JWT's <c>sub</c>).</param>
+    /// <param name="issuer">The key that signed the deploy.</param>
+    /// <param name="time">Clock for <c>iat</c>; the system clock when null.</param>
+    /// <returns>The request, ready for <see cref="NexClient.StopAsync"/>.</returns>
+    /// <exception cref="NexSecurityException">The key cannot sign.</exception>
+    public static StopRequest BuildStop(string nodeId, string workloadId, string name, KeyPair issuer, TimeProvider? time = null)
+    {
+        ValidateStop(nodeId, workloadId, name, issuer);
+        var clock = time ?? TimeProvider.System;
+        var wait = StopDelay(clock);
+        if (wait > TimeSpan.Zero)
+        {
+            Thread.Sleep(wait);
+        }
+
+        return IssueStop(nodeId, workloadId, name, issuer, clock);
+    }
+
+    /// <summary>
+    /// Like <see cref="BuildStop"/>, but waits for the next whole second (when needed) without blocking a thread.
+    /// </summary>
+    /// <param name="nodeId">The node running the workload (<c>target_node</c>).</param>
+    /// <param name="workloadId">The workload id returned by DEPLOY.</param>
+    /// <param name="name">The workload name (the deploy JWT's <c>sub</c>).</param>
+    /// <param name="issuer">The key that signed the deploy.</param>
+    /// <param name="time">Clock for <c>iat</c> and the wait; the system clock when null.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The request.</returns>
+    /// <exception cref="NexSecurityException">The key cannot sign.</exception>
+    public static async Task<StopRequest> BuildStopAsync(string nodeId, string workloadId, string name, KeyPair issuer, TimeProvider? time = null, CancellationToken cancellationToken = default)
+    {
+        ValidateStop(nodeId, workloadId, name, issuer);
+        var clock = time ?? TimeProvider.System;
+        var wait = StopDelay(clock);
+        if (wait > TimeSpan.Zero)
+        {
+            // Real time, like BuildStop: a fake clock that never advances must not hang us.
+            await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+        }
+
+        return IssueStop(nodeId, workloadId, name, issuer, clock);
+    }
+
+    private static void ValidateStop(string nodeId, string workloadId, string name, KeyPair issuer)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(nodeId);
+        ArgumentException.ThrowIfNullOrEmpty(workloadId);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(issuer);
+    }
+
+    private static StopRequest IssueStop(string nodeId, string workloadId, string name, KeyPair issuer, TimeProvider clock)
+    {
+        var now = clock.GetUtcNow();
+        var earliest = StopNotBeforeSecond(clock);
+        if (now.ToUnixTimeSeconds() < earliest)
+        {
+            now = DateTimeOffset.FromUnixTimeSeconds(earliest);
+        }
+
+        return new StopRequest
+        {
+            WorkloadId = workloadId,
+            WorkloadJwt = WorkloadJwt.Issue(issuer, name, hash: null, now),
+            TargetNode = nodeId,
+        };
+    }
+
+    /// <summary>How long to wait before the clock reaches <see cref="StopNotBeforeSecond"/>.</summary>
+    private static TimeSpan StopDelay(TimeProvider clock)
+    {
+        var earliest = StopNotBeforeSecond(clock);
+        var now = clock.GetUtcNow();
+        if (now.ToUnixTimeSeconds() >= earliest)
+        {
+            return TimeSpan.Zero;
+        }
+
+        var delay = DateTimeOffset.FromUnixTimeSeconds(earliest) - now;
+        return delay > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : delay;
+    }
+
+    /// <summary>The first whole second a stop JWT may carry: one after the last deploy issued here, and,
+    /// with the system clock, one after this process started.</summary>
+    private static long StopNotBeforeSecond(TimeProvider clock)
+    {
+        var reference = LastDeploySecond.TryGetValue(clock, out var box) ? Interlocked.Read(ref box.Value) : 0;
+        if (ReferenceEquals(clock, TimeProvider.System))
+        {
+            reference = Math.Max(reference, ProcessStart.Second);
+        }
+
+        return reference == 0 ? 0 : reference + 1;
+    }
+
+    private static void RecordDeploySecond(TimeProvider clock, long second)
+    {
+        var box = LastDeploySecond.GetValue(clock, static _ => new StrongBox());
+        long current;
+        do
+        {
+            current = Interlocked.Read(ref box.Value);
+            if (second <= current)
+            {
+                return;
+            }
+        }
+        while (Interlocked.CompareExchange(ref box.Value, second, current) != current);
+    }
+
+    private sealed class StrongBox
+    {
+        public long Value;
+    }
+
+    private static class ProcessStart
+    {
+        public static readonly long Second = Read();
+
+        private static long Read()
+        {
+            try
+            {
+                using var process = Process.GetCurrentProcess();
+                return new DateTimeOffset(process.StartTime.ToUniversalTime(), TimeSpan.Zero).ToUnixTimeSeconds();
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or NotSupportedException or System.ComponentModel.Win32Exception)
+            {
+                // Unknown start time: the first use is the best bound we have.
+                return DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            }
+        }
+    }
+}

@@ -1,0 +1,271 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Nex.Node.Config;
+using Nex.Node.InternalNats;
+using Nex.Node.Machines;
+using Nex.Protocol;
+
+namespace Nex.Node.Agents;
+
+/// <summary>
+/// The warm pool (spec §4.6): <c>machine_pool_size</c> agents started and hand-shaken ahead of
+/// demand. <see cref="TakeAsync"/> hands out one specific agent (0.2 bound requests to the wrong
+/// one when the pool was larger than 1, §11 #3); the pool refills in the background. A warm agent
+/// that dies or stops answering pings is replaced.
+/// </summary>
+internal sealed partial class AgentPool : IAsyncDisposable
+{
+    private static readonly TimeSpan PingInterval = TimeSpan.FromSeconds(5);
+    private readonly IMachineDriver _driver;
+    private readonly InternalNatsServer _internalNats;
+    private readonly IAgentListener _listener;
+    private readonly NodeConfig _config;
+    private readonly ILogger _logger;
+    private readonly Channel<Agent> _ready = Channel.CreateUnbounded<Agent>();
+    private readonly SemaphoreSlim _refill = new(0);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly HashSet<Agent> _warm = [];
+    private Task _fillLoop = Task.CompletedTask;
+    private Task _pingLoop = Task.CompletedTask;
+
+    public AgentPool(IMachineDriver driver, InternalNatsServer internalNats, IAgentListener listener, NodeConfig config, ILogger<AgentPool> logger)
+    {
+        _driver = driver;
+        _internalNats = internalNats;
+        _listener = listener;
+        _config = config;
+        _logger = logger;
+    }
+
+    /// <summary>Warm agents ready right now.</summary>
+    public int WarmCount
+    {
+        get
+        {
+            lock (_warm)
+            {
+                return _warm.Count;
+            }
+        }
+    }
+
+    public void Start()
+    {
+        _fillLoop = Task.Run(FillLoopAsync, CancellationToken.None);
+        _pingLoop = Task.Run(PingLoopAsync, CancellationToken.None);
+    }
+
+    /// <summary>Takes a warm agent, waiting up to <paramref name="wait"/> for one; null if none came.</summary>
+    public async Task<Agent?> TakeAsync(TimeSpan wait, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+        timeout.CancelAfter(wait);
+        try
+        {
+            while (true)
+            {
+                var agent = await _ready.Reader.ReadAsync(timeout.Token).ConfigureAwait(false);
+                lock (_warm)
+                {
+                    if (!_warm.Remove(agent))
+                    {
+                        continue; // died while waiting; already replaced
+                    }
+                }
+
+                _refill.Release();
+                return agent;
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_fillLoop, _pingLoop).ConfigureAwait(false);
+        Agent[] warm;
+        lock (_warm)
+        {
+            warm = [.. _warm];
+            _warm.Clear();
+        }
+
+        await Task.WhenAll(warm.Select(a => a.DestroyAsync(TimeSpan.FromSeconds(2)))).ConfigureAwait(false);
+        _stopping.Dispose();
+        _refill.Dispose();
+    }
+
+    private async Task FillLoopAsync()
+    {
+        var failures = 0;
+        while (!_stopping.IsCancellationRequested)
+        {
+            if (WarmCount >= _config.MachinePoolSize)
+            {
+                try
+                {
+                    await _refill.WaitAsync(_stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            try
+            {
+                var agent = await StartAgentAsync(_stopping.Token).ConfigureAwait(false);
+                lock (_warm)
+                {
+                    _warm.Add(agent);
+                }
+
+                _ready.Writer.TryWrite(agent);
+                failures = 0;
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                failures++;
+                LogAgentStartFailed(_logger, ex.Message);
+                var delay = TimeSpan.FromMilliseconds(Math.Min(100 * Math.Pow(2, failures - 1), 5000));
+                try
+                {
+                    await Task.Delay(delay, _stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private async Task<Agent> StartAgentAsync(CancellationToken cancellationToken)
+    {
+        var id = Xid.NewId();
+        var credentials = await _internalNats.AddWorkloadAsync(id, cancellationToken).ConfigureAwait(false);
+        AgentLink? link = null;
+        IMachine machine;
+        try
+        {
+            link = await AgentLink.OpenAsync(_internalNats, id, credentials, _listener, _logger, cancellationToken).ConfigureAwait(false);
+            var cache = link.EnsureCacheAsync(cancellationToken);
+            machine = await _driver.StartAsync(new MachineSpec(id, InternalNatsServer.Host, _internalNats.Port, credentials.AgentSeed, _config.MachineTemplate), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await cache.ConfigureAwait(false);
+            }
+            catch
+            {
+                await machine.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+        catch
+        {
+            if (link is not null)
+            {
+                await link.DisposeAsync().ConfigureAwait(false);
+            }
+
+            await _internalNats.RemoveWorkloadAsync(id, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+
+        var agent = new Agent(id, machine, link, _internalNats);
+        var timeout = TimeSpan.FromMilliseconds(_config.AgentHandshakeTimeoutMs);
+        var handshake = link.Handshake;
+        var first = await Task.WhenAny(handshake, machine.Exited, Task.Delay(timeout, cancellationToken)).ConfigureAwait(false);
+        if (first != handshake || !handshake.IsCompletedSuccessfully)
+        {
+            await agent.DestroyAsync(TimeSpan.Zero).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new InvalidOperationException(first == machine.Exited
+                ? $"agent {id} exited before its handshake"
+                : $"agent {id} did not hand-shake within {timeout.TotalMilliseconds:0}ms");
+        }
+
+        _ = WatchWarmAgentAsync(agent);
+        LogAgentReady(_logger, id);
+        return agent;
+    }
+
+    // A warm agent that dies is replaced; once taken, its new owner watches it.
+    private async Task WatchWarmAgentAsync(Agent agent)
+    {
+        await agent.Exited.ConfigureAwait(false);
+        bool wasWarm;
+        lock (_warm)
+        {
+            wasWarm = _warm.Remove(agent);
+        }
+
+        if (wasWarm && !_stopping.IsCancellationRequested)
+        {
+            LogWarmAgentDied(_logger, agent.Id);
+            await agent.DestroyAsync(TimeSpan.Zero).ConfigureAwait(false);
+            _refill.Release();
+        }
+    }
+
+    private async Task PingLoopAsync()
+    {
+        var timeout = TimeSpan.FromMilliseconds(_config.AgentPingTimeoutMs);
+        try
+        {
+            while (!_stopping.IsCancellationRequested)
+            {
+                await Task.Delay(PingInterval, _stopping.Token).ConfigureAwait(false);
+                Agent[] warm;
+                lock (_warm)
+                {
+                    warm = [.. _warm];
+                }
+
+                foreach (var agent in warm)
+                {
+                    if (!await agent.Link.PingAsync(timeout, _stopping.Token).ConfigureAwait(false))
+                    {
+                        bool stillWarm;
+                        lock (_warm)
+                        {
+                            stillWarm = _warm.Contains(agent);
+                        }
+
+                        if (stillWarm)
+                        {
+                            LogWarmAgentUnresponsive(_logger, agent.Id);
+                            await agent.DestroyAsync(TimeSpan.Zero).ConfigureAwait(false); // the exit watcher replaces it
+                        }
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+
+    [LoggerMessage(EventId = 700, Level = LogLevel.Warning, Message = "Could not start a warm agent: {Reason}")]
+    private static partial void LogAgentStartFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 701, Level = LogLevel.Debug, Message = "Agent {Id} is warm")]
+    private static partial void LogAgentReady(ILogger logger, string id);
+
+    [LoggerMessage(EventId = 702, Level = LogLevel.Warning, Message = "Warm agent {Id} died; replacing it")]
+    private static partial void LogWarmAgentDied(ILogger logger, string id);
+
+    [LoggerMessage(EventId = 703, Level = LogLevel.Warning, Message = "Warm agent {Id} stopped answering pings; replacing it")]
+    private static partial void LogWarmAgentUnresponsive(ILogger logger, string id);
+}

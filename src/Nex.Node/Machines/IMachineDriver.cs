@@ -1,0 +1,35 @@
+using Nex.Node.Config;
+
+namespace Nex.Node.Machines;
+
+/// <summary>What a new machine needs: its id and how its agent reaches the internal NATS server (spec §5.4).</summary>
+internal sealed record MachineSpec(string Id, string NatsHost, int NatsPort, string UserSeed, MachineTemplate Template);
+
+/// <summary>
+/// A sandbox technology: starts machines, each running one agent. The deploy and trigger paths
+/// never see which driver is in use.
+/// </summary>
+internal interface IMachineDriver : IAsyncDisposable
+{
+    /// <summary>Short name (<c>none</c>, <c>container</c>, <c>microvm</c>).</summary>
+    string Name { get; }
+
+    /// <summary>Starts a machine whose agent will hand-shake as <see cref="MachineSpec.Id"/>.</summary>
+    Task<IMachine> StartAsync(MachineSpec spec, CancellationToken cancellationToken);
+}
+
+/// <summary>One running machine (a process, a container, a VM) with its agent.</summary>
+internal interface IMachine : IAsyncDisposable
+{
+    /// <summary>The agent/workload id.</summary>
+    string Id { get; }
+
+    /// <summary>The host process that embodies the machine, when there is one.</summary>
+    int? ProcessId { get; }
+
+    /// <summary>Completes when the machine has gone, for whatever reason.</summary>
+    Task Exited { get; }
+
+    /// <summary>Stops the machine: politely, then by force after <paramref name="grace"/>. Returns when it is gone.</summary>
+    Task StopAsync(TimeSpan grace, CancellationToken cancellationToken);
+}

@@ -1,0 +1,2 @@
+// Like the agent it tests: POSIX signals, process groups, /proc.
+[assembly: System.Runtime.Versioning.UnsupportedOSPlatform("windows")]

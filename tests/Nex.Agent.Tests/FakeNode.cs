@@ -1,0 +1,288 @@
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using NATS.Client.ObjectStore;
+using NATS.Client.ObjectStore.Models;
+using NATS.NKeys;
+using Nex.Node.Nats;
+using Nex.Protocol;
+using Nex.Testing;
+
+namespace Nex.Agent.Tests;
+
+/// <summary>
+/// Plays the node for one agent: a real nats-server whose account <c>W</c> (JetStream on) has one nkey
+/// user, a connection as that user, the <c>NEXCACHE</c> object store, and a recorder of everything the
+/// agent publishes on <c>hostint.&lt;id&gt;.&gt;</c>, in arrival order.
+/// </summary>
+internal sealed class FakeNode : IAsyncDisposable
+{
+    private readonly TempDirectory _dir;
+    private readonly KeyPair _user;
+    private INatsSub<byte[]>? _recorder;
+    private Task _recording = Task.CompletedTask;
+
+    private FakeNode(TempDirectory dir, KeyPair user, NatsServerProcess server, NatsConnection connection, INatsObjStore cache)
+    {
+        _dir = dir;
+        _user = user;
+        Server = server;
+        Connection = connection;
+        Cache = cache;
+        AgentId = Xid.NewId();
+        ArtifactDirectory = Directory.CreateDirectory(dir.File("tmp")).FullName;
+    }
+
+    public NatsServerProcess Server { get; }
+
+    public NatsConnection Connection { get; }
+
+    public INatsObjStore Cache { get; }
+
+    public string AgentId { get; }
+
+    /// <summary>The agent's <c>TMPDIR</c>: its artifact lands here.</summary>
+    public string ArtifactDirectory { get; }
+
+    public string ArtifactPath => Path.Combine(ArtifactDirectory, $"workload-{AgentId}");
+
+    public string Seed => _user.GetSeed();
+
+    /// <summary>Everything the agent published on <c>hostint.&lt;id&gt;.&gt;</c> except the handshake.</summary>
+    public Recorder<Published> Published { get; } = new();
+
+    public Recorder<HandshakeRequest> Handshakes { get; } = new();
+
+    public static async Task<FakeNode> StartAsync(CancellationToken cancellationToken)
+    {
+        var dir = new TempDirectory("nex-agent-test-");
+        var user = KeyPair.CreatePair(PrefixByte.User);
+        NatsServerProcess? server = null;
+        NatsConnection? connection = null;
+        try
+        {
+            var store = Directory.CreateDirectory(dir.File("js")).FullName;
+            var config = dir.File("nats.conf");
+            await File.WriteAllTextAsync(
+                config,
+                $$"""
+                jetstream { store_dir: "{{store}}" }
+                accounts {
+                  W { jetstream: enabled, users: [ { nkey: {{user.GetPublicKey()}} } ] }
+                }
+                """,
+                cancellationToken);
+            server = await NatsServerProcess.StartAsync(new NatsServerOptions { ConfigFile = config, JetStream = false }, cancellationToken: cancellationToken);
+            connection = new NatsConnection(NatsOpts.Default with
+            {
+                Url = server.ClientUrl,
+                Name = "fake-node",
+                AuthOpts = NatsAuthOpts.Default with { NKey = user.GetPublicKey(), Seed = user.GetSeed() },
+                SubPendingChannelFullMode = BoundedChannelFullMode.Wait,
+                MaxReconnectRetry = 0,
+            });
+            await connection.ConnectAsync();
+            var cache = await new NatsObjContext(new NatsJSContext(connection)).CreateObjectStoreAsync(
+                new NatsObjConfig(ArtifactNames.Bucket) { Storage = NatsObjStorageType.Memory, Description = "Cache for workload images to be executed by agent" },
+                cancellationToken);
+            var node = new FakeNode(dir, user, server, connection, cache);
+            await node.StartRecordingAsync(cancellationToken);
+            return node;
+        }
+        catch
+        {
+            if (connection is not null)
+            {
+                await connection.DisposeAsync();
+            }
+
+            if (server is not null)
+            {
+                await server.DisposeAsync();
+            }
+
+            user.Dispose();
+            dir.Dispose();
+            throw;
+        }
+    }
+
+    public async Task PutWorkloadAsync(string content, CancellationToken cancellationToken) =>
+        await Cache.PutAsync(ArtifactNames.Object, Encoding.UTF8.GetBytes(content.ReplaceLineEndings("\n")), cancellationToken);
+
+    /// <summary>Answers the agent's handshake with <c>{}</c> from now on.</summary>
+    public async Task AnswerHandshakesAsync(CancellationToken cancellationToken)
+    {
+        var sub = await Connection.SubscribeCoreAsync<byte[]>(AgentSubjects.Handshake(AgentId), cancellationToken: cancellationToken);
+        _ = Task.Run(
+            async () =>
+            {
+                await foreach (var msg in sub.Msgs.ReadAllAsync())
+                {
+                    Handshakes.Add(JsonSerializer.Deserialize(msg.Data, NexJson.Context.HandshakeRequest)!);
+                    await msg.ReplyAsync("{}"u8.ToArray());
+                }
+            },
+            CancellationToken.None);
+    }
+
+    /// <summary>Environment for a no-sandbox agent of this node (as the spawn manager sets it).</summary>
+    public Dictionary<string, string?> AgentEnvironment(int stopGraceMs = 500) => new()
+    {
+        ["NEX_SANDBOX"] = "false",
+        ["NEX_WORKLOADID"] = AgentId,
+        ["NEX_NODE_NATS_HOST"] = "0.0.0.0",
+        ["NEX_NODE_NATS_PORT"] = Server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["NEX_NODE_NATS_NKEY_SEED"] = Seed,
+        ["NEX_AGENT_STOP_GRACE_MS"] = stopGraceMs.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["TMPDIR"] = ArtifactDirectory,
+    };
+
+    public async Task<string> PingAsync(CancellationToken cancellationToken)
+    {
+        var reply = await Connection.RequestAsync<byte[], byte[]>(AgentSubjects.AgentPing(AgentId), [], replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(2) }, cancellationToken: cancellationToken);
+        return Encoding.UTF8.GetString(reply.Data ?? []);
+    }
+
+    public async Task<AgentDeployResponse> DeployAsync(string body, CancellationToken cancellationToken)
+    {
+        var reply = await Connection.RequestAsync<byte[], byte[]>(AgentSubjects.Deploy(AgentId), Encoding.UTF8.GetBytes(body), replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(5) }, cancellationToken: cancellationToken);
+        return JsonSerializer.Deserialize(reply.Data, NexJson.Context.AgentDeployResponse)!;
+    }
+
+    public Task<AgentDeployResponse> DeployAsync(AgentDeployRequest request, CancellationToken cancellationToken) =>
+        DeployAsync(JsonSerializer.Serialize(request, NexJson.Context.AgentDeployRequest), cancellationToken);
+
+    public async Task<byte[]> UndeployAsync(CancellationToken cancellationToken)
+    {
+        var reply = await Connection.RequestAsync<byte[], byte[]>(AgentSubjects.Undeploy(AgentId), [], replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(10) }, cancellationToken: cancellationToken);
+        return reply.Data ?? [];
+    }
+
+    /// <summary>A valid native deploy request for the current <c>workload</c> object.</summary>
+    public static AgentDeployRequest NativeRequest(string name, IReadOnlyDictionary<string, string>? environment = null, IReadOnlyList<string>? argv = null) => new()
+    {
+        Namespace = "default",
+        WorkloadName = name,
+        WorkloadType = WorkloadTypes.Native,
+        Hash = new string('a', 64),
+        TotalBytes = 42,
+        Environment = environment ?? new Dictionary<string, string>(),
+        Argv = argv,
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        await Connection.DisposeAsync();
+        await _recording.WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);
+        await Server.DisposeAsync();
+        _user.Dispose();
+        _dir.Dispose();
+    }
+
+    private async Task StartRecordingAsync(CancellationToken cancellationToken)
+    {
+        _recorder = await Connection.SubscribeCoreAsync<byte[]>($"hostint.{AgentId}.>", cancellationToken: cancellationToken);
+        _recording = Task.Run(
+            async () =>
+            {
+                try
+                {
+                    await foreach (var msg in _recorder.Msgs.ReadAllAsync())
+                    {
+                        if (!msg.Subject.EndsWith(".handshake", StringComparison.Ordinal))
+                        {
+                            Published.Add(new Published(msg.Subject, msg.Data ?? []));
+                        }
+                    }
+                }
+                catch (Exception ex) when (ex is NatsException or OperationCanceledException or ChannelClosedException)
+                {
+                }
+            },
+            CancellationToken.None);
+        await Connection.PingAsync(cancellationToken);
+    }
+}
+
+/// <summary>The names the agent fetches its artifact by (spec §3.3).</summary>
+internal static class ArtifactNames
+{
+    public const string Bucket = "NEXCACHE";
+    public const string Object = "workload";
+}
+
+/// <summary>One message the agent published.</summary>
+internal sealed record Published(string Subject, byte[] Data)
+{
+    public bool IsLog => Subject.EndsWith(".logs", StringComparison.Ordinal);
+
+    public bool IsEvent(string type) => Subject.EndsWith($".events.{type}", StringComparison.Ordinal);
+
+    public AgentLogEntry Log => JsonSerializer.Deserialize(Data, NexJson.Context.AgentLogEntry)!;
+
+    public CloudEvent Event => JsonSerializer.Deserialize(Data, NexJson.Context.CloudEvent)!;
+
+    public override string ToString() => $"{Subject}: {Encoding.UTF8.GetString(Data)}";
+}
+
+/// <summary>A thread-safe, ordered list of received items that can be awaited.</summary>
+internal sealed class Recorder<T>
+{
+    private readonly List<T> _items = [];
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public IReadOnlyList<T> Snapshot()
+    {
+        lock (_items)
+        {
+            return [.. _items];
+        }
+    }
+
+    public void Add(T item)
+    {
+        TaskCompletionSource changed;
+        lock (_items)
+        {
+            _items.Add(item);
+            changed = _changed;
+            _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        changed.TrySetResult();
+    }
+
+    /// <summary>Waits for the first item (received so far or later) that matches.</summary>
+    public async Task<T> WaitForAsync(Func<T, bool> match, TimeSpan timeout, string what)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        while (true)
+        {
+            Task changed;
+            lock (_items)
+            {
+                foreach (var item in _items)
+                {
+                    if (match(item))
+                    {
+                        return item;
+                    }
+                }
+
+                changed = _changed.Task;
+            }
+
+            try
+            {
+                await changed.WaitAsync(cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"no {what} within {timeout}; received:\n{string.Join('\n', Snapshot())}");
+            }
+        }
+    }
+}

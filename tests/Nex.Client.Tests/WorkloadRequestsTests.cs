@@ -1,0 +1,155 @@
+using System.Text.Json;
+using Nex.Protocol;
+using Nex.Security;
+using Xunit;
+
+namespace Nex.Client.Tests;
+
+public sealed class WorkloadRequestsTests
+{
+    private sealed class FixedTime(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+
+    private static readonly WorkloadLocation Location = WorkloadLocation.ForObject("NEXCLIFILES", "echoservice");
+
+    [Fact]
+    public void BuildDeploy_SignsAJwtTheNodeAccepts_WithThePlaceholderHashByDefault()
+    {
+        using var issuer = NexKeys.CreateAccount();
+        using var sender = NexKeys.CreateCurve();
+        using var node = NexKeys.CreateCurve();
+        var time = new FixedTime(DateTimeOffset.FromUnixTimeSeconds(1_719_900_000));
+        var request = WorkloadRequests.BuildDeploy("NNODE", node.GetPublicKey(), Location, "echoservice", WorkloadTypes.Native, issuer, sender,
+            env: null, description: null, argv: null, essential: false, triggers: null, jsDomain: null, hash: null, time);
+
+        var claims = WorkloadJwt.Validate(request.WorkloadJwt, time.GetUtcNow());
+        Assert.Equal("echoservice", claims.Sub);
+        Assert.Equal(issuer.GetPublicKey(), claims.Iss);
+        Assert.Equal(WorkloadJwt.PlaceholderHash, claims.Hash);
+        Assert.Equal(1_719_900_000, claims.Iat);
+        Assert.Equal(sender.GetPublicKey(), request.SenderPublicKey);
+        Assert.Equal("NNODE", request.TargetNode);
+        Assert.Empty(EnvironmentCipher.Decrypt(request.Environment, node, request.SenderPublicKey));
+    }
+
+    [Fact]
+    public void BuildDeploy_CarriesARealHash_AndTheEnvironmentOnlyTheNodeCanOpen()
+    {
+        using var issuer = NexKeys.CreateAccount();
+        using var sender = NexKeys.CreateCurve();
+        using var node = NexKeys.CreateCurve();
+        using var other = NexKeys.CreateCurve();
+        var hash = new string('a', 64);
+        var env = new Dictionary<string, string> { ["NATS_URL"] = "nats://x:4222", ["EMPTY"] = "", ["EQ"] = "a=b" };
+        var request = WorkloadRequests.BuildDeploy("NNODE", node.GetPublicKey(), Location, "echo", WorkloadTypes.V8, issuer, sender,
+            env, "desc", ["-v", "x"], essential: true, triggers: ["echo.>"], jsDomain: "hub", hash);
+
+        Assert.Equal(hash, WorkloadJwt.Validate(request.WorkloadJwt, DateTimeOffset.UtcNow).Hash);
+        Assert.Equal(env, EnvironmentCipher.Decrypt(request.Environment, node, request.SenderPublicKey));
+        Assert.Throws<NexSecurityException>(() => EnvironmentCipher.Decrypt(request.Environment, other, request.SenderPublicKey));
+        Assert.Equal(["-v", "x"], request.Argv!);
+        Assert.Equal(["echo.>"], request.TriggerSubjects!);
+        Assert.True(request.Essential);
+        Assert.Equal("hub", request.JsDomain);
+    }
+
+    [Fact]
+    public void BuildDeploy_WireShape_MatchesThe02Client()
+    {
+        using var issuer = NexKeys.CreateAccount();
+        using var sender = NexKeys.CreateCurve();
+        using var node = NexKeys.CreateCurve();
+        var request = WorkloadRequests.BuildDeploy("NNODE", node.GetPublicKey(), Location, "echoservice", WorkloadTypes.Native, issuer, sender,
+            env: new Dictionary<string, string>(), description: null, argv: [], essential: false, triggers: [], jsDomain: null, hash: null);
+
+        using var doc = JsonDocument.Parse(JsonSerializer.SerializeToUtf8Bytes(request, NexJson.Context.DeployRequest));
+        var root = doc.RootElement;
+        Assert.Equal("", root.GetProperty("description").GetString());
+        Assert.False(root.GetProperty("essential").GetBoolean());
+        Assert.Equal("", root.GetProperty("jsdomain").GetString());
+        Assert.Equal("native", root.GetProperty("type").GetString());
+        Assert.False(root.TryGetProperty("argv", out _));
+        Assert.False(root.TryGetProperty("trigger_subjects", out _));
+        Assert.False(root.TryGetProperty("host_services", out _));
+        var location = root.GetProperty("location");
+        Assert.Equal(JsonValueKind.Object, location.ValueKind);
+        Assert.Equal("nats", location.GetProperty("Scheme").GetString());
+        Assert.Equal("NEXCLIFILES", location.GetProperty("Host").GetString());
+        Assert.Equal("/echoservice", location.GetProperty("Path").GetString());
+        foreach (var field in new[] { "workload_jwt", "environment", "sender_public_key", "target_node" })
+        {
+            Assert.False(string.IsNullOrEmpty(root.GetProperty(field).GetString()), field);
+        }
+    }
+
+    [Fact]
+    public void BuildStop_IssuesAFreshTokenThatPassesTheStopRule_EvenInTheDeploySecond()
+    {
+        using var issuer = NexKeys.CreateAccount();
+        using var sender = NexKeys.CreateCurve();
+        using var node = NexKeys.CreateCurve();
+        var time = new FixedTime(DateTimeOffset.FromUnixTimeMilliseconds(1_719_900_000_250));
+        var deploy = WorkloadRequests.BuildDeploy("NNODE", node.GetPublicKey(), Location, "echoservice", WorkloadTypes.Native, issuer, sender,
+            null, null, null, false, null, null, null, time);
+        var stop = WorkloadRequests.BuildStop("NNODE", "cq2v4h3m0lq6c5k2m3ig", "echoservice", issuer, time);
+
+        Assert.Equal("cq2v4h3m0lq6c5k2m3ig", stop.WorkloadId);
+        Assert.Equal("NNODE", stop.TargetNode);
+        var original = WorkloadJwt.Decode(deploy.WorkloadJwt);
+        var claims = WorkloadJwt.Decode(stop.WorkloadJwt);
+        Assert.Equal("echoservice", claims.Sub);
+        Assert.Null(claims.Hash);
+        Assert.Equal(original.Iat + 1, claims.Iat);
+        Assert.Null(StopRule.Check(original, claims));
+    }
+
+    [Fact]
+    public async Task BuildStop_RightAfterADeploy_OnTheSystemClock_WaitsForTheNextSecond()
+    {
+        using var issuer = NexKeys.CreateAccount();
+        using var sender = NexKeys.CreateCurve();
+        using var node = NexKeys.CreateCurve();
+        for (var i = 0; i < 2; i++)
+        {
+            var deploy = WorkloadRequests.BuildDeploy("NNODE", node.GetPublicKey(), Location, "echoservice", WorkloadTypes.Native, issuer, sender,
+                null, null, null, false, null, null, null);
+            var stop = i == 0
+                ? WorkloadRequests.BuildStop("NNODE", "id", "echoservice", issuer)
+                : await WorkloadRequests.BuildStopAsync("NNODE", "id", "echoservice", issuer, cancellationToken: TestContext.Current.CancellationToken);
+            var claims = WorkloadJwt.Decode(stop.WorkloadJwt);
+            Assert.Null(StopRule.Check(WorkloadJwt.Decode(deploy.WorkloadJwt), claims));
+            Assert.True(claims.Iat <= DateTimeOffset.UtcNow.ToUnixTimeSeconds(), "the stop token is not dated in the future");
+        }
+    }
+
+    [Fact]
+    public void BuildStop_WithAnotherIssuer_FailsTheStopRule()
+    {
+        using var issuer = NexKeys.CreateAccount();
+        using var intruder = NexKeys.CreateAccount();
+        using var sender = NexKeys.CreateCurve();
+        using var node = NexKeys.CreateCurve();
+        var time = new FixedTime(DateTimeOffset.FromUnixTimeSeconds(1_700_000_000));
+        var deploy = WorkloadRequests.BuildDeploy("N", node.GetPublicKey(), Location, "w", WorkloadTypes.Native, issuer, sender, null, null, null, false, null, null, null, time);
+        var stop = WorkloadRequests.BuildStop("N", "id", "w", intruder, new FixedTime(DateTimeOffset.FromUnixTimeSeconds(1_700_000_005)));
+        Assert.Equal(StopRule.IssuerMismatch, StopRule.Check(WorkloadJwt.Decode(deploy.WorkloadJwt), WorkloadJwt.Decode(stop.WorkloadJwt)));
+    }
+
+    [Theory]
+    [InlineData("echofunction.js", "echofunctionjs")]
+    [InlineData("/tmp/dir.d/my.service.v2", "myservicev2")]
+    [InlineData("echoservice", "echoservice")]
+    [InlineData("...", "")]
+    public void KeyForFile_IsTheBaseNameWithoutDots(string path, string key) => Assert.Equal(key, ArtifactStore.KeyForFile(path));
+
+    [Theory]
+    [InlineData("echofunction.js", "v8")]
+    [InlineData("ECHO.JS", "v8")]
+    [InlineData("fn.wasm", "wasm")]
+    [InlineData("echoservice", "native")]
+    [InlineData("echofunctionjs", "native")]
+    [InlineData("thing.exe", "native")]
+    public void WorkloadTypeForFile_GuessesFromTheExtension(string path, string type) => Assert.Equal(type, NexClient.WorkloadTypeForFile(path));
+}
