@@ -1,22 +1,19 @@
+using System.Globalization;
 using NATS.Client.Core;
-using NATS.Client.JetStream;
-using NATS.Client.ObjectStore;
+using Nex.Protocol;
 
 namespace Nex.Agent;
 
 /// <summary>
-/// Copies the workload artifact, object <c>workload</c> of the object store <c>NEXCACHE</c> in the
-/// agent's own account (spec §3.3), to <c>$TMPDIR/workload-&lt;id&gt;</c> with mode 0700.
+/// Copies the workload artifact to <c>$TMPDIR/workload-&lt;id&gt;</c> (mode 0700), downloaded in chunks
+/// from the node on <c>hostint.&lt;id&gt;.artifact</c> (<see cref="AgentSubjects.Artifact"/>). There is no
+/// other source: 0.2's per-account JetStream object store <c>NEXCACHE</c> is gone (the node's internal
+/// NATS server has no JetStream), so a node that does not serve the subject fails the fetch.
 /// </summary>
 internal static class ArtifactFetcher
 {
-    /// <summary>The node's per-account artifact cache.</summary>
-    public const string Bucket = "NEXCACHE";
-
-    /// <summary>The object holding the artifact.</summary>
-    public const string ObjectName = "workload";
-
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    private static readonly TimeSpan ChunkTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>Where the artifact of <paramref name="agentId"/> goes.</summary>
     /// <param name="agentId">The agent id.</param>
@@ -33,7 +30,6 @@ internal static class ArtifactFetcher
         var path = PathFor(agentId);
         try
         {
-            var store = await new NatsObjContext(new NatsJSContext(connection)).GetObjectStoreAsync(Bucket, cancellationToken).ConfigureAwait(false);
             var options = new FileStreamOptions
             {
                 Mode = FileMode.Create,
@@ -46,7 +42,7 @@ internal static class ArtifactFetcher
             var file = new FileStream(path, options);
             await using (file.ConfigureAwait(false))
             {
-                await store.GetAsync(ObjectName, file, leaveOpen: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+                await DownloadFromNodeAsync(connection, agentId, file, cancellationToken).ConfigureAwait(false);
                 await file.FlushAsync(cancellationToken).ConfigureAwait(false);
             }
 
@@ -73,4 +69,66 @@ internal static class ArtifactFetcher
             // Best effort: $TMPDIR is the sandbox's own.
         }
     }
+
+    // Request chunk after chunk (header x-nex-offset) until the size the node announces (x-nex-size)
+    // is written. An IOException when nothing serves the subject, or the node refuses (x-nex-error).
+    private static async Task DownloadFromNodeAsync(INatsConnection connection, string agentId, Stream file, CancellationToken cancellationToken)
+    {
+        var subject = AgentSubjects.Artifact(agentId);
+        long offset = 0;
+        long? size = null;
+        while (size is null || offset < size)
+        {
+            var headers = new NatsHeaders { [AgentSubjects.ArtifactOffsetHeader] = offset.ToString(CultureInfo.InvariantCulture) };
+            NatsMsg<byte[]> reply;
+            try
+            {
+                reply = await connection.RequestAsync<byte[], byte[]>(subject, [], headers, replyOpts: new NatsSubOpts { Timeout = ChunkTimeout }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (NatsNoRespondersException ex) when (size is null)
+            {
+                throw NotServed(subject, ex);
+            }
+
+            if (reply.HasNoResponders)
+            {
+                throw size is null ? NotServed(subject, null) : new IOException($"the node stopped serving the artifact at byte {offset}");
+            }
+
+            if (reply.Headers is { } replyHeaders && replyHeaders.TryGetValue(AgentSubjects.ArtifactErrorHeader, out var error))
+            {
+                throw new IOException(error.ToString());
+            }
+
+            if (reply.Headers is null
+                || !reply.Headers.TryGetValue(AgentSubjects.ArtifactSizeHeader, out var sizeText)
+                || !long.TryParse(sizeText.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var announced))
+            {
+                throw new InvalidDataException($"the node's artifact reply has no valid {AgentSubjects.ArtifactSizeHeader} header");
+            }
+
+            if (size is { } known && known != announced)
+            {
+                throw new InvalidDataException($"the artifact changed size during the download ({known} then {announced} bytes)");
+            }
+
+            size = announced;
+            var chunk = reply.Data ?? [];
+            if (chunk.Length == 0 && offset < announced)
+            {
+                throw new InvalidDataException($"the node sent no bytes at offset {offset} of {announced}");
+            }
+
+            if (offset + chunk.Length > announced)
+            {
+                throw new InvalidDataException($"the node sent more than the {announced} bytes it announced");
+            }
+
+            await file.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+            offset += chunk.Length;
+        }
+    }
+
+    private static IOException NotServed(string subject, Exception? inner) =>
+        new($"the node does not serve the artifact (no responders on {subject})", inner);
 }

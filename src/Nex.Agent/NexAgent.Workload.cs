@@ -17,12 +17,18 @@ internal sealed partial class NexAgent
             LogDeployRejected(_logger, response.Message ?? string.Empty);
         }
 
-        await ReplyAsync(msg, JsonSerializer.SerializeToUtf8Bytes(response, NexJson.Context.AgentDeployResponse), null, cancellationToken).ConfigureAwait(false);
-
-        // Events only after the reply, so the node knows the workload before it hears about it.
-        if (started is not null)
+        try
         {
-            started.Watcher = WatchAsync(started);
+            await ReplyAsync(msg, JsonSerializer.SerializeToUtf8Bytes(response, NexJson.Context.AgentDeployResponse), null, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Events only after the reply, so the node knows the workload before it hears about it;
+            // and watched even if the reply was lost, since the workload runs.
+            if (started is not null)
+            {
+                started.Watcher = WatchAsync(started);
+            }
         }
     }
 
@@ -57,7 +63,7 @@ internal sealed partial class NexAgent
             {
                 artifact = await ArtifactFetcher.FetchAsync(Connection, _settings.WorkloadId, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is NatsException or IOException or UnauthorizedAccessException or TimeoutException)
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 return (Reject($"Failed to get and write workload artifact to temp dir: {ex.Message}"), null);
             }
@@ -200,6 +206,7 @@ internal sealed partial class NexAgent
         {
             await Publisher.PublishEventAsync(EventTypes.WorkloadDeployed, new WorkloadDeployedEvent { WorkloadName = name, Code = 0 }, NexJson.Context.WorkloadDeployedEvent, cancellationToken).ConfigureAwait(false);
             await Publisher.PublishLogAsync(AgentPublisher.AgentSource, AgentPublisher.InfoLevel, $"Workload {name} deployed", cancellationToken).ConfigureAwait(false);
+            await Publisher.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
 
         int code;

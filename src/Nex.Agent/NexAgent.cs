@@ -174,13 +174,21 @@ internal sealed partial class NexAgent : IAsyncDisposable
         {
             try
             {
-                await Connection.RequestAsync<byte[], byte[]>(
+                var reply = await Connection.RequestAsync<byte[], byte[]>(
                     subject,
                     payload,
                     replyOpts: new NatsSubOpts { Timeout = HandshakeAttemptTimeout },
                     cancellationToken: cancellationToken).ConfigureAwait(false);
-                LogHandshake(_logger, _settings.WorkloadId);
-                return;
+                if (!reply.HasNoResponders)
+                {
+                    LogHandshake(_logger, _settings.WorkloadId);
+                    return;
+                }
+
+                if (_time.GetUtcNow() + HandshakeRetryDelay > deadline)
+                {
+                    throw new AgentFatalException($"Failed to handshake with the node on {subject} within {HandshakeDeadline.TotalSeconds:0}s: no responders");
+                }
             }
             catch (Exception ex) when (ex is NatsNoRespondersException or NatsNoReplyException or TimeoutException or NatsException)
             {
@@ -217,8 +225,9 @@ internal sealed partial class NexAgent : IAsyncDisposable
                 {
                     return;
                 }
-                catch (Exception ex) when (ex is NatsException or InvalidOperationException or IOException or TimeoutException or OperationCanceledException)
+                catch (Exception ex)
                 {
+                    // Keep serving: one bad message must not make the agent deaf.
                     LogHandlerFailed(_logger, sub.Subject, ex);
                 }
             }

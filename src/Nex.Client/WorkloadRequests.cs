@@ -10,6 +10,10 @@ namespace Nex.Client;
 /// </summary>
 public static class WorkloadRequests
 {
+    // Timers may wake a little early: wait a bit past the second boundary, and re-check.
+    private const int MaxWaits = 3;
+    private static readonly TimeSpan WakeMargin = TimeSpan.FromMilliseconds(5);
+
     // Per clock: the last whole Unix second in which this process issued a deploy JWT.
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TimeProvider, StrongBox> LastDeploySecond = [];
 
@@ -91,10 +95,11 @@ public static class WorkloadRequests
     /// The node rejects a stop JWT whose <c>iat</c> (whole seconds) equals the deploy JWT's (spec §2.4). A
     /// deploy this stop targets was issued either earlier in this process (its second is remembered by
     /// <see cref="BuildDeploy"/>) or before this process started (e.g. <c>nex devrun</c> followed at once by
-    /// <c>nex stop</c>). So when the clock is still in the second of the last deploy issued here, or (system
-    /// clock only) in the second this process started, this method <b>blocks until the next whole second</b>
-    /// (at most one second) before issuing; <see cref="BuildStopAsync"/> waits without blocking. The
-    /// <c>iat</c> is never earlier than that next second, even with a clock that does not move.
+    /// <c>nex stop</c>). So when the system clock is still in the second of the last deploy issued here, or
+    /// in the second this process started, this method <b>blocks until the next whole second</b> (at most
+    /// about one second) before issuing; <see cref="BuildStopAsync"/> waits without blocking. With another
+    /// <see cref="TimeProvider"/> nothing waits: the <c>iat</c> is set to the second after the last deploy
+    /// issued with that clock.
     /// </remarks>
     /// <param name="nodeId">The node running the workload (<c>target_node</c>).</param>
     /// <param name="workloadId">The workload id returned by DEPLOY.</param>
@@ -107,10 +112,9 @@ public static class WorkloadRequests
     {
         ValidateStop(nodeId, workloadId, name, issuer);
         var clock = time ?? TimeProvider.System;
-        var wait = StopDelay(clock);
-        if (wait > TimeSpan.Zero)
+        for (var attempt = 0; attempt < MaxWaits && StopDelay(clock) is { Ticks: > 0 } wait; attempt++)
         {
-            Thread.Sleep(wait);
+            Thread.Sleep(wait + WakeMargin);
         }
 
         return IssueStop(nodeId, workloadId, name, issuer, clock);
@@ -123,7 +127,7 @@ public static class WorkloadRequests
     /// <param name="workloadId">The workload id returned by DEPLOY.</param>
     /// <param name="name">The workload name (the deploy JWT's <c>sub</c>).</param>
     /// <param name="issuer">The key that signed the deploy.</param>
-    /// <param name="time">Clock for <c>iat</c> and the wait; the system clock when null.</param>
+    /// <param name="time">Clock for <c>iat</c> (only the system clock is waited for); the system clock when null.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns>The request.</returns>
     /// <exception cref="NexSecurityException">The key cannot sign.</exception>
@@ -131,11 +135,9 @@ public static class WorkloadRequests
     {
         ValidateStop(nodeId, workloadId, name, issuer);
         var clock = time ?? TimeProvider.System;
-        var wait = StopDelay(clock);
-        if (wait > TimeSpan.Zero)
+        for (var attempt = 0; attempt < MaxWaits && StopDelay(clock) is { Ticks: > 0 } wait; attempt++)
         {
-            // Real time, like BuildStop: a fake clock that never advances must not hang us.
-            await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(wait + WakeMargin, cancellationToken).ConfigureAwait(false);
         }
 
         return IssueStop(nodeId, workloadId, name, issuer, clock);
@@ -166,9 +168,17 @@ public static class WorkloadRequests
         };
     }
 
-    /// <summary>How long to wait before the clock reaches <see cref="StopNotBeforeSecond"/>.</summary>
+    /// <summary>
+    /// How long to wait before the clock reaches <see cref="StopNotBeforeSecond"/>. Only the system clock
+    /// is waited for; with another clock (a test's) the <c>iat</c> is simply moved to that second.
+    /// </summary>
     private static TimeSpan StopDelay(TimeProvider clock)
     {
+        if (!ReferenceEquals(clock, TimeProvider.System))
+        {
+            return TimeSpan.Zero;
+        }
+
         var earliest = StopNotBeforeSecond(clock);
         var now = clock.GetUtcNow();
         if (now.ToUnixTimeSeconds() >= earliest)

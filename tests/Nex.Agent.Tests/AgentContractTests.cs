@@ -23,7 +23,6 @@ public sealed class AgentContractTests
     public async Task ShortWorkload_FullLifecycle_AsTheNodeSeesIt()
     {
         await using var node = await FakeNode.StartAsync(Token);
-        await node.PutWorkloadAsync(HelloScript, Token);
         await using var agent = AgentProcess.Start(node.AgentEnvironment());
 
         // The node answers late: the agent keeps asking (no responders) until it does.
@@ -48,6 +47,13 @@ public sealed class AgentContractTests
 
         var badFunction = await node.DeployAsync(FakeNode.NativeRequest("f") with { WorkloadType = WorkloadTypes.V8, Essential = true }, Token);
         Assert.Equal("essential flag is not supported for workload type\nat least one trigger subject is required for this workload type", badFunction.Message);
+
+        var noArtifact = await node.DeployAsync(FakeNode.NativeRequest("hello"), Token);
+        Assert.False(noArtifact.Accepted);
+        Assert.StartsWith("Failed to get and write workload artifact to temp dir: ", noArtifact.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(node.ArtifactPath));
+
+        node.OfferArtifact(HelloScript);
 
         var v8 = await node.DeployAsync(FakeNode.NativeRequest("f") with { WorkloadType = WorkloadTypes.V8, TriggerSubjects = ["t.>"] }, Token);
         Assert.False(v8.Accepted);
@@ -75,6 +81,7 @@ public sealed class AgentContractTests
 
         var exitEvent = exited.Event;
         Assert.Equal(node.AgentId, exitEvent.Source);
+        Assert.InRange(exitEvent.Time - deployedCloudEvent.Time, TimeSpan.Zero, TimeSpan.FromSeconds(1));
         var exitData = exitEvent.GetData(NexJson.Context.WorkloadUndeployedEvent)!;
         Assert.Equal("hello", exitData.WorkloadName);
         Assert.Equal(3, exitData.Code);
@@ -106,7 +113,7 @@ public sealed class AgentContractTests
     public async Task Undeploy_KillsTheWholeTree_BeforeReplying_AndReportsNoEvent()
     {
         await using var node = await FakeNode.StartAsync(Token);
-        await node.PutWorkloadAsync(StubbornScript, Token);
+        node.OfferArtifact(StubbornScript);
         await node.AnswerHandshakesAsync(Token);
         await using var agent = AgentProcess.Start(node.AgentEnvironment(stopGraceMs: 300));
         await node.Handshakes.WaitForAsync(_ => true, Wait, "handshake");
@@ -140,7 +147,7 @@ public sealed class AgentContractTests
     public async Task Sigterm_StopsTheWorkload_WithoutAnEvent_AndExitsZero_MetadataFromAFile()
     {
         await using var node = await FakeNode.StartAsync(Token);
-        await node.PutWorkloadAsync(StubbornScript, Token);
+        node.OfferArtifact(StubbornScript);
         await node.AnswerHandshakesAsync(Token);
         var metadata = Path.Combine(node.ArtifactDirectory, "metadata.json");
         await File.WriteAllTextAsync(

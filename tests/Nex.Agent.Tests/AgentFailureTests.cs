@@ -17,7 +17,7 @@ public sealed class AgentFailureTests
         AgentProcess? agent = null;
         try
         {
-            await node.PutWorkloadAsync(AgentContractTests.StubbornScript, Token);
+            node.OfferArtifact(AgentContractTests.StubbornScript);
             await node.AnswerHandshakesAsync(Token);
             var environment = node.AgentEnvironment(stopGraceMs: 300);
             environment["NEX_AGENT_DISCONNECT_GRACE_MS"] = "1000";

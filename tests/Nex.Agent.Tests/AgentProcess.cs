@@ -3,7 +3,10 @@ using System.Text;
 
 namespace Nex.Agent.Tests;
 
-/// <summary>The real agent (<c>dotnet nex-agent.dll</c>, copied next to the tests) as a child process.</summary>
+/// <summary>
+/// The real agent as a child process: <c>dotnet nex-agent.dll</c> (copied next to the tests), or the
+/// executable named by <c>NEX_AGENT_UNDER_TEST</c> (e.g. a NativeAOT build) when that is set.
+/// </summary>
 internal sealed class AgentProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -13,6 +16,8 @@ internal sealed class AgentProcess : IAsyncDisposable
     private AgentProcess(Process process) => _process = process;
 
     public static string AgentDll => Path.Combine(AppContext.BaseDirectory, "nex-agent.dll");
+
+    public static string? AgentUnderTest => Environment.GetEnvironmentVariable("NEX_AGENT_UNDER_TEST") is { Length: > 0 } path ? path : null;
 
     public int Pid => _process.Id;
 
@@ -34,7 +39,7 @@ internal sealed class AgentProcess : IAsyncDisposable
 
     public static AgentProcess Start(IReadOnlyDictionary<string, string?> environment)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(AgentUnderTest ?? "dotnet")
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
@@ -42,7 +47,11 @@ internal sealed class AgentProcess : IAsyncDisposable
             RedirectStandardInput = true,
             WorkingDirectory = AppContext.BaseDirectory,
         };
-        info.ArgumentList.Add(AgentDll);
+        if (AgentUnderTest is null)
+        {
+            info.ArgumentList.Add(AgentDll);
+        }
+
         foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("NEX_", StringComparison.Ordinal)).ToList())
         {
             info.Environment.Remove(key);

@@ -2,9 +2,6 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using NATS.Client.Core;
-using NATS.Client.JetStream;
-using NATS.Client.ObjectStore;
-using NATS.Client.ObjectStore.Models;
 using NATS.NKeys;
 using Nex.Node.Nats;
 using Nex.Protocol;
@@ -13,24 +10,27 @@ using Nex.Testing;
 namespace Nex.Agent.Tests;
 
 /// <summary>
-/// Plays the node for one agent: a real nats-server whose account <c>W</c> (JetStream on) has one nkey
-/// user, a connection as that user, the <c>NEXCACHE</c> object store, and a recorder of everything the
-/// agent publishes on <c>hostint.&lt;id&gt;.&gt;</c>, in arrival order.
+/// Plays the node for one agent: a real nats-server (no JetStream, as the node's internal one) whose
+/// account <c>W</c> has one nkey user, a connection as that user, the artifact service on
+/// <c>hostint.&lt;id&gt;.artifact</c>, and a recorder of what the agent publishes. Serving the artifact,
+/// the recorder is one subscription on <c>hostint.&lt;id&gt;.&gt;</c>, so it keeps the agent's publish
+/// order; without the service it must leave <c>hostint.&lt;id&gt;.artifact</c> without responders, so logs
+/// and events are recorded by two subscriptions (order between them not kept).
 /// </summary>
 internal sealed class FakeNode : IAsyncDisposable
 {
     private readonly TempDirectory _dir;
     private readonly KeyPair _user;
-    private INatsSub<byte[]>? _recorder;
-    private Task _recording = Task.CompletedTask;
+    private readonly List<Task> _recording = [];
+    private byte[]? _artifact;
 
-    private FakeNode(TempDirectory dir, KeyPair user, NatsServerProcess server, NatsConnection connection, INatsObjStore cache)
+    private FakeNode(TempDirectory dir, KeyPair user, NatsServerProcess server, NatsConnection connection, bool servesArtifact)
     {
         _dir = dir;
         _user = user;
         Server = server;
         Connection = connection;
-        Cache = cache;
+        ServesArtifact = servesArtifact;
         AgentId = Xid.NewId();
         ArtifactDirectory = Directory.CreateDirectory(dir.File("tmp")).FullName;
     }
@@ -39,7 +39,13 @@ internal sealed class FakeNode : IAsyncDisposable
 
     public NatsConnection Connection { get; }
 
-    public INatsObjStore Cache { get; }
+    /// <summary>Whether anything answers on <c>hostint.&lt;id&gt;.artifact</c>.</summary>
+    public bool ServesArtifact { get; }
+
+    /// <summary>Largest chunk the fake node serves (the real one: 1 MiB).</summary>
+    public int ChunkSize { get; set; } = 256 * 1024;
+
+    public int ArtifactRequests { get; private set; }
 
     public string AgentId { get; }
 
@@ -55,7 +61,10 @@ internal sealed class FakeNode : IAsyncDisposable
 
     public Recorder<HandshakeRequest> Handshakes { get; } = new();
 
-    public static async Task<FakeNode> StartAsync(CancellationToken cancellationToken)
+    /// <summary>Starts the fake node.</summary>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <param name="serveArtifact">False: nothing answers on <c>hostint.&lt;id&gt;.artifact</c>.</param>
+    public static async Task<FakeNode> StartAsync(CancellationToken cancellationToken, bool serveArtifact = true)
     {
         var dir = new TempDirectory("nex-agent-test-");
         var user = KeyPair.CreatePair(PrefixByte.User);
@@ -63,14 +72,12 @@ internal sealed class FakeNode : IAsyncDisposable
         NatsConnection? connection = null;
         try
         {
-            var store = Directory.CreateDirectory(dir.File("js")).FullName;
             var config = dir.File("nats.conf");
             await File.WriteAllTextAsync(
                 config,
                 $$"""
-                jetstream { store_dir: "{{store}}" }
                 accounts {
-                  W { jetstream: enabled, users: [ { nkey: {{user.GetPublicKey()}} } ] }
+                  W { users: [ { nkey: {{user.GetPublicKey()}} } ] }
                 }
                 """,
                 cancellationToken);
@@ -84,11 +91,13 @@ internal sealed class FakeNode : IAsyncDisposable
                 MaxReconnectRetry = 0,
             });
             await connection.ConnectAsync();
-            var cache = await new NatsObjContext(new NatsJSContext(connection)).CreateObjectStoreAsync(
-                new NatsObjConfig(ArtifactNames.Bucket) { Storage = NatsObjStorageType.Memory, Description = "Cache for workload images to be executed by agent" },
-                cancellationToken);
-            var node = new FakeNode(dir, user, server, connection, cache);
+            var node = new FakeNode(dir, user, server, connection, serveArtifact);
             await node.StartRecordingAsync(cancellationToken);
+            if (serveArtifact)
+            {
+                await node.ServeArtifactAsync(cancellationToken);
+            }
+
             return node;
         }
         catch
@@ -109,8 +118,11 @@ internal sealed class FakeNode : IAsyncDisposable
         }
     }
 
-    public async Task PutWorkloadAsync(string content, CancellationToken cancellationToken) =>
-        await Cache.PutAsync(ArtifactNames.Object, Encoding.UTF8.GetBytes(content.ReplaceLineEndings("\n")), cancellationToken);
+    /// <summary>Offers <paramref name="content"/> as the artifact the agent gets (as the node's AgentLink).</summary>
+    public void OfferArtifact(string content) => OfferArtifact(Encoding.UTF8.GetBytes(content));
+
+    /// <summary>Offers <paramref name="content"/> as the artifact the agent gets (as the node's AgentLink).</summary>
+    public void OfferArtifact(byte[] content) => Volatile.Write(ref _artifact, content);
 
     /// <summary>Answers the agent's handshake with <c>{}</c> from now on.</summary>
     public async Task AnswerHandshakesAsync(CancellationToken cancellationToken)
@@ -161,7 +173,7 @@ internal sealed class FakeNode : IAsyncDisposable
         return reply.Data ?? [];
     }
 
-    /// <summary>A valid native deploy request for the current <c>workload</c> object.</summary>
+    /// <summary>A valid native deploy request (for the offered artifact).</summary>
     public static AgentDeployRequest NativeRequest(string name, IReadOnlyDictionary<string, string>? environment = null, IReadOnlyList<string>? argv = null) => new()
     {
         Namespace = "default",
@@ -176,7 +188,7 @@ internal sealed class FakeNode : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Connection.DisposeAsync();
-        await _recording.WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);
+        await Task.WhenAll(_recording).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);
         await Server.DisposeAsync();
         _user.Dispose();
         _dir.Dispose();
@@ -184,34 +196,67 @@ internal sealed class FakeNode : IAsyncDisposable
 
     private async Task StartRecordingAsync(CancellationToken cancellationToken)
     {
-        _recorder = await Connection.SubscribeCoreAsync<byte[]>($"hostint.{AgentId}.>", cancellationToken: cancellationToken);
-        _recording = Task.Run(
+        string[] subjects = ServesArtifact
+            ? [$"hostint.{AgentId}.>"]
+            : [AgentSubjects.Logs(AgentId), AgentSubjects.EventsWildcard(AgentId)];
+        foreach (var subject in subjects)
+        {
+            var sub = await Connection.SubscribeCoreAsync<byte[]>(subject, cancellationToken: cancellationToken);
+            _recording.Add(Task.Run(
+                async () =>
+                {
+                    try
+                    {
+                        await foreach (var msg in sub.Msgs.ReadAllAsync())
+                        {
+                            if (msg.Subject.EndsWith(".logs", StringComparison.Ordinal) || msg.Subject.Contains(".events.", StringComparison.Ordinal))
+                            {
+                                Published.Add(new Published(msg.Subject, msg.Data ?? []));
+                            }
+                        }
+                    }
+                    catch (Exception ex) when (ex is NatsException or OperationCanceledException or ChannelClosedException)
+                    {
+                    }
+                },
+                CancellationToken.None));
+        }
+
+        await Connection.PingAsync(cancellationToken);
+    }
+
+    // As the node's AgentLink: x-nex-offset in, the chunk and x-nex-size out; x-nex-error before an artifact exists.
+    private async Task ServeArtifactAsync(CancellationToken cancellationToken)
+    {
+        var sub = await Connection.SubscribeCoreAsync<byte[]>(AgentSubjects.Artifact(AgentId), cancellationToken: cancellationToken);
+        _recording.Add(Task.Run(
             async () =>
             {
                 try
                 {
-                    await foreach (var msg in _recorder.Msgs.ReadAllAsync())
+                    await foreach (var msg in sub.Msgs.ReadAllAsync())
                     {
-                        if (!msg.Subject.EndsWith(".handshake", StringComparison.Ordinal))
+                        ArtifactRequests++;
+                        var artifact = Volatile.Read(ref _artifact);
+                        var headers = new NatsHeaders();
+                        if (artifact is null)
                         {
-                            Published.Add(new Published(msg.Subject, msg.Data ?? []));
+                            headers[AgentSubjects.ArtifactErrorHeader] = "no artifact has been offered to this agent";
+                            await msg.ReplyAsync(Array.Empty<byte>(), headers);
+                            continue;
                         }
+
+                        var offset = (int)Math.Min(long.Parse(msg.Headers![AgentSubjects.ArtifactOffsetHeader].ToString(), System.Globalization.CultureInfo.InvariantCulture), artifact.Length);
+                        headers[AgentSubjects.ArtifactSizeHeader] = artifact.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                        await msg.ReplyAsync(artifact.AsSpan(offset, Math.Min(ChunkSize, artifact.Length - offset)).ToArray(), headers);
                     }
                 }
                 catch (Exception ex) when (ex is NatsException or OperationCanceledException or ChannelClosedException)
                 {
                 }
             },
-            CancellationToken.None);
-        await Connection.PingAsync(cancellationToken);
+            CancellationToken.None));
     }
-}
-
-/// <summary>The names the agent fetches its artifact by (spec §3.3).</summary>
-internal static class ArtifactNames
-{
-    public const string Bucket = "NEXCACHE";
-    public const string Object = "workload";
 }
 
 /// <summary>One message the agent published.</summary>

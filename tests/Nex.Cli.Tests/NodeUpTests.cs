@@ -77,15 +77,42 @@ public sealed class NodeUpTests
     }
 
     [Fact]
+    public async Task KillMinus9_WithAWorkloadRunning_LeavesNoProcessBehind()
+    {
+        using var home = new TempDirectory();
+        var (node, url, _) = await StartNodeAsync(home);
+        await using var __ = node;
+        await using var connection = await Nex.Client.NexConnection.ConnectAsync(new Nex.Client.NexConnectionOptions { Server = url }, TestContext.Current.CancellationToken);
+        var nodeId = (await new Nex.Client.NexClient(connection).PingAsync(TestContext.Current.CancellationToken)).Single().NodeId;
+        var xkey = (await new Nex.Client.NexClient(connection).InfoAsync(nodeId, TestContext.Current.CancellationToken)).PublicXkey;
+        var location = await Artifacts.UploadAsync(connection, "KILLTEST", "sleeper", Artifacts.Script("/bin/sleep 300"));
+        var (id, error) = await Wire.DeployAsync(connection, nodeId, Wire.DeployJson(nodeId, xkey, name: "sleeper", location: location));
+        Assert.Null(error);
+        await CliTestSupport.WaitUntilAsync(() => LiveProcesses.WithCommandLine($"workload-{id}").Count > 0, TimeSpan.FromSeconds(10), "the workload");
+
+        var family = Nex.Processes.ProcessTree.Descendants(node.Pid);
+        Assert.True(family.Count >= 4, $"expected nats-server x2, agent(s), workload; saw {family.Count}");
+        node.Signal(9);
+        await node.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        await CliTestSupport.WaitUntilAsync(
+            () => family.All(pid => !Nex.Processes.Posix.IsAlive(pid) || File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(10),
+            "every child of the killed node to die");
+    }
+
+    [Fact]
     public async Task KillMinus9_LeavesNoNatsServerBehind()
     {
         using var home = new TempDirectory();
         var (node, url, _) = await StartNodeAsync(home);
         await using var __ = node;
         var servers = CliTestSupport.Children(node.Pid, "nats-server");
-        var server = Assert.Single(servers);
+        Assert.Equal(2, servers.Count); // the embedded main server and the internal one
         node.Signal(9);
         await node.WaitForExitAsync(TimeSpan.FromSeconds(10));
-        await CliTestSupport.WaitUntilAsync(() => !Nex.Processes.Posix.IsAlive(server) || File.ReadAllText($"/proc/{server}/stat").Contains(") Z ", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "the embedded nats-server to die");
+        await CliTestSupport.WaitUntilAsync(
+            () => servers.All(server => !Nex.Processes.Posix.IsAlive(server) || File.ReadAllText($"/proc/{server}/stat").Contains(") Z ", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(10),
+            "the nats-servers to die");
     }
 }

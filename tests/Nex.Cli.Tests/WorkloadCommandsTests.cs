@@ -90,7 +90,7 @@ public sealed partial class WorkloadCommandsTests(NatsServerFixture nats) : ICla
             Assert.Equal(id, Assert.Single(reply.GetProperty("running_machines").EnumerateArray()).GetProperty("id").GetString());
         }
 
-        var stop = AssertSuccess(await NexAsync("stop", "echoservice", "--timeout", "1s"));
+        var stop = AssertSuccess(await NexAsync("stop", "echoservice"));
         Assert.Contains("✅ Workload 'echoservice' stopped.", stop.StdOut, StringComparison.Ordinal);
 
         var after = AssertSuccess(await NexAsync("workload", "ls", "--timeout", "1s"));
@@ -130,11 +130,11 @@ public sealed partial class WorkloadCommandsTests(NatsServerFixture nats) : ICla
         var ids = (await node.Client.InfoAsync(node.NodeId, Ct)).Machines.Select(m => m.Id).Order().ToList();
         Assert.Equal(new[] { first, second }.Order().ToList(), ids);
 
-        var ambiguous = await NexAsync("stop", "keeper", "--timeout", "1s");
+        var ambiguous = await NexAsync("stop", "keeper");
         AssertFailsWith(ambiguous, "'keeper' matches 2 workloads in namespace 'default'");
         Assert.Contains(first, ambiguous.StdErr, StringComparison.Ordinal);
-        AssertSuccess(await NexAsync("stop", first, "--timeout", "1s"));
-        AssertSuccess(await NexAsync("stop", second, "--timeout", "1s"));
+        AssertSuccess(await NexAsync("stop", first));
+        AssertSuccess(await NexAsync("stop", second));
     }
 
     [Fact]
@@ -168,14 +168,14 @@ public sealed partial class WorkloadCommandsTests(NatsServerFixture nats) : ICla
         Assert.Equal(upload.Sha256, machine.Workload.Hash);
 
         // Only the issuer can stop it: the developer key cannot.
-        AssertFailsWith(await NexAsync("stop", "runner", "--timeout", "1s"), "no --issuer given and no developer issuer");
+        AssertFailsWith(await NexAsync("stop", "runner"), "no --issuer given and no developer issuer");
         using (var other = NexKeys.CreateAccount())
         {
             NexKeys.WriteSeedFile(_home.File("other.seed"), other);
         }
 
-        AssertFailsWith(await NexAsync("stop", "runner", "--timeout", "1s", "--issuer", _home.File("other.seed")), "the only entity allowed to terminate a workload is the issuer that originally started it");
-        var stop = AssertSuccess(await NexAsync("stop", "runner", "--timeout", "1s", "--issuer", issuerFile));
+        AssertFailsWith(await NexAsync("stop", "runner", "--issuer", _home.File("other.seed")), "the only entity allowed to terminate a workload is the issuer that originally started it");
+        var stop = AssertSuccess(await NexAsync("stop", "runner", "--issuer", issuerFile));
         Assert.Contains("✅ Workload 'runner' stopped.", stop.StdOut, StringComparison.Ordinal);
     }
 

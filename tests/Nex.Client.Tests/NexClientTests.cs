@@ -65,8 +65,11 @@ public sealed class NexClientTests(NatsServerFixture nats)
     [Fact]
     public async Task WatchEvents_DeliversNamespaceAndSystemEvents_AsIn02Monitor()
     {
+        // Other tests' nodes publish on the same server: look only for this test's own events.
+        var ns = "ns" + Guid.NewGuid().ToString("N")[..8];
+        var source = "src-" + ns;
         await using var conn = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = nats.Url }, Ct);
-        var client = new NexClient(conn, new NexClientOptions { Namespace = "default" });
+        var client = new NexClient(conn, new NexClientOptions { Namespace = ns });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         stop.CancelAfter(TimeSpan.FromSeconds(10));
         var received = new List<NexEventMessage>();
@@ -74,26 +77,31 @@ public sealed class NexClientTests(NatsServerFixture nats)
         {
             await foreach (var e in client.WatchEventsAsync(cancellationToken: stop.Token))
             {
-                received.Add(e);
-                if (received.Count == 2)
+                if (e.Event?.Source == source)
                 {
-                    break;
+                    received.Add(e);
+                    if (received.Count == 2)
+                    {
+                        break;
+                    }
                 }
             }
         }, Ct);
         await Task.Delay(300, Ct);
+
         // As the 0.2 spec suite does: a CloudEvent published by hand is delivered with its data intact.
-        var deployed = CloudEvent.Create("src", "workload_deployed", DateTimeOffset.UtcNow, new WorkloadDeployedEvent { WorkloadName = "bob", Code = 0 }, NexJson.Context.WorkloadDeployedEvent, "default");
-        await conn.PublishAsync("$NEX.events.other.workload_deployed", System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(deployed, NexJson.Context.CloudEvent), cancellationToken: Ct);
-        await conn.PublishAsync("$NEX.events.default.workload_deployed", System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(deployed, NexJson.Context.CloudEvent), cancellationToken: Ct);
-        await conn.PublishAsync("$NEX.events.system.heartbeat", Encoding.UTF8.GetBytes("{\"specversion\":\"1.0\",\"type\":\"heartbeat\",\"source\":\"n\",\"id\":\"1\",\"data\":{\"alice\":1}}"), cancellationToken: Ct);
+        var deployed = CloudEvent.Create(source, "workload_deployed", DateTimeOffset.UtcNow, new WorkloadDeployedEvent { WorkloadName = "bob", Code = 0 }, NexJson.Context.WorkloadDeployedEvent, ns);
+        var bytes = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(deployed, NexJson.Context.CloudEvent);
+        await conn.PublishAsync("$NEX.events.someoneelse.workload_deployed", bytes, cancellationToken: Ct);
+        await conn.PublishAsync($"$NEX.events.{ns}.workload_deployed", bytes, cancellationToken: Ct);
+        await conn.PublishAsync("$NEX.events.system.heartbeat", Encoding.UTF8.GetBytes($"{{\"specversion\":\"1.0\",\"type\":\"heartbeat\",\"source\":\"{source}\",\"id\":\"1\",\"data\":{{\"alice\":1}}}}"), cancellationToken: Ct);
         await watching;
+
         Assert.Equal(2, received.Count);
         var first = received.Single(e => e.Type == "workload_deployed");
-        Assert.Equal("default", first.Namespace);
+        Assert.Equal(ns, first.Namespace);
         Assert.Equal("bob", first.Event!.GetData(NexJson.Context.WorkloadDeployedEvent)!.WorkloadName);
-        var hb = received.Single(e => e.Type == "heartbeat");
-        Assert.Equal("system", hb.Namespace);
+        Assert.Equal("system", received.Single(e => e.Type == "heartbeat").Namespace);
     }
 
     [Fact]

@@ -178,8 +178,9 @@ internal sealed partial class NativeProcessProvider : IWorkloadProvider
             await DrainOutputAsync().ConfigureAwait(false);
             _completion.TrySetResult(code);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+        catch (Exception ex)
         {
+            // Whatever went wrong, whoever waits for the workload must hear of it.
             _completion.TrySetException(ex);
         }
     }

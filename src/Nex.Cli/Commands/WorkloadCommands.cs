@@ -97,7 +97,7 @@ internal static class WorkloadCommands
                 triggerSubjects,
                 parse.GetValue(jsDomain),
                 hashClaim) with { HostServices = hostServices };
-            var response = await WorkloadSupport.DeployClient(session, parse).DeployAsync(nodeId, request, cancellationToken).ConfigureAwait(false);
+            var response = await WorkloadSupport.WorkClient(session, parse).DeployAsync(nodeId, request, cancellationToken).ConfigureAwait(false);
             WorkloadSupport.PrintAccepted(session.Output, response, nodeId);
             return 0;
         });
@@ -164,6 +164,7 @@ internal static class WorkloadCommands
 
             if (parse.GetValue(stop))
             {
+                var stopper = WorkloadSupport.WorkClient(session, parse);
                 var previous = info.Machines.Where(m => m.Workload.Name == workloadName).ToList();
                 foreach (var machine in previous)
                 {
@@ -171,7 +172,7 @@ internal static class WorkloadCommands
                     StopResponse stopped;
                     try
                     {
-                        stopped = await session.Client.StopAsync(nodeId, stopRequest, cancellationToken).ConfigureAwait(false);
+                        stopped = await stopper.StopAsync(nodeId, stopRequest, cancellationToken).ConfigureAwait(false);
                     }
                     catch (NexClientException ex)
                     {
@@ -211,7 +212,7 @@ internal static class WorkloadCommands
                 triggerSubjects,
                 jsDomain: null,
                 upload.Sha256);
-            var response = await WorkloadSupport.DeployClient(session, parse).DeployAsync(nodeId, request, cancellationToken).ConfigureAwait(false);
+            var response = await WorkloadSupport.WorkClient(session, parse).DeployAsync(nodeId, request, cancellationToken).ConfigureAwait(false);
             WorkloadSupport.PrintAccepted(output, response, nodeId);
             return 0;
         });
@@ -290,7 +291,7 @@ internal static class WorkloadCommands
             }
 
             var request = await WorkloadRequests.BuildStopAsync(nodeId, workloadId, workloadName, issuerKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-            var response = await session.Client.StopAsync(nodeId, request, cancellationToken).ConfigureAwait(false);
+            var response = await WorkloadSupport.WorkClient(session, parse).StopAsync(nodeId, request, cancellationToken).ConfigureAwait(false);
             if (session.Output.Json)
             {
                 Output.WriteJson(response, NexJson.Context.StopResponse);

@@ -10,8 +10,11 @@ namespace Nex.Cli.Commands;
 /// <summary>Argument parsing, key loading and node selection shared by the workload commands.</summary>
 internal static class WorkloadSupport
 {
-    /// <summary>DEPLOY waits for the node to download the artifact: 30 s unless <c>--timeout</c> is given.</summary>
-    public static readonly TimeSpan DefaultDeployTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// DEPLOY (the node downloads the artifact) and STOP (the node waits for the workload to end) do real
+    /// work: they wait 30 s unless <c>--timeout</c> is given. Discovery and INFO keep the 2 s default.
+    /// </summary>
+    public static readonly TimeSpan DefaultWorkTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// <c>KEY=VALUE</c> entries (split at the first <c>=</c>; the value may be empty or hold more
@@ -126,9 +129,9 @@ internal static class WorkloadSupport
 
     private const string NoNodes = "unable to locate candidate node - no nodes discovered";
 
-    /// <summary>A client on the session's connection with the DEPLOY timeout (<c>--timeout</c>, else 30 s).</summary>
-    public static NexClient DeployClient(ClientSession session, ParseResult parse) =>
-        new(session.Connection, session.Client.Options with { Timeout = GlobalOptions.GetTimeout(parse, DefaultDeployTimeout) });
+    /// <summary>A client on the session's connection for DEPLOY and STOP (<c>--timeout</c>, else 30 s).</summary>
+    public static NexClient WorkClient(ClientSession session, ParseResult parse) =>
+        new(session.Connection, session.Client.Options with { Timeout = GlobalOptions.GetTimeout(parse, DefaultWorkTimeout) });
 
     /// <summary>The 0.2 success line, or the RunResponse with <c>--json</c>.</summary>
     public static void PrintAccepted(Output output, RunResponse response, string nodeId)

@@ -1,8 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
-using NATS.Client.JetStream;
-using NATS.Client.ObjectStore;
 using Nex.Node.InternalNats;
 using Nex.Protocol;
 
@@ -34,6 +32,7 @@ internal sealed partial class AgentLink : IAsyncDisposable
     private readonly List<INatsSub<byte[]>> _subscriptions = [];
     private readonly List<Task> _loops = [];
     private int _disposed;
+    private byte[]? _artifact;
 
     private AgentLink(NatsConnection connection, string id, IAgentListener listener, ILogger logger)
     {
@@ -49,30 +48,11 @@ internal sealed partial class AgentLink : IAsyncDisposable
     /// <summary>Completes with the agent's handshake.</summary>
     public Task<HandshakeRequest> Handshake => _handshake.Task;
 
-    /// <summary>The agent's artifact cache (<c>NEXCACHE</c>, memory storage), once <see cref="EnsureCacheAsync"/> has run.</summary>
-    public INatsObjStore? Cache { get; private set; }
-
     /// <summary>
-    /// Creates the agent's <c>NEXCACHE</c> bucket (spec §5.2), during warm-up so deploys need not.
-    /// JetStream for an account added by a reload answers a moment later: "no responders" is retried.
+    /// Makes <paramref name="artifact"/> the bytes this agent downloads (in chunks, on
+    /// <c>hostint.&lt;id&gt;.artifact</c>) when it is told to deploy.
     /// </summary>
-    public async Task EnsureCacheAsync(CancellationToken cancellationToken)
-    {
-        var objects = new NatsObjContext(new NatsJSContext(_connection));
-        var config = new NatsObjConfig("NEXCACHE") { Description = "Cache for workload images to be executed by agent", Storage = NatsObjStorageType.Memory };
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                Cache = await objects.CreateObjectStoreAsync(config, cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            catch (NatsNoRespondersException) when (attempt < 100)
-            {
-                await Task.Delay(20, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
+    public void OfferArtifact(byte[] artifact) => Volatile.Write(ref _artifact, artifact);
 
     public static async Task<AgentLink> OpenAsync(InternalNatsServer server, string id, WorkloadCredentials credentials, IAgentListener listener, ILogger logger, CancellationToken cancellationToken)
     {
@@ -83,6 +63,7 @@ internal sealed partial class AgentLink : IAsyncDisposable
             await link.SubscribeAsync(AgentSubjects.Handshake(id), link.OnHandshakeAsync, cancellationToken).ConfigureAwait(false);
             await link.SubscribeAsync(AgentSubjects.EventsWildcard(id), link.OnEventAsync, cancellationToken).ConfigureAwait(false);
             await link.SubscribeAsync(AgentSubjects.Logs(id), link.OnLogAsync, cancellationToken).ConfigureAwait(false);
+            await link.SubscribeAsync(AgentSubjects.Artifact(id), link.OnArtifactRequestAsync, cancellationToken).ConfigureAwait(false);
             await connection.PingAsync(cancellationToken).ConfigureAwait(false);
             return link;
         }
@@ -240,6 +221,31 @@ internal sealed partial class AgentLink : IAsyncDisposable
         }
 
         return _listener.OnAgentEventAsync(_id, cloudEvent);
+    }
+
+    private async ValueTask OnArtifactRequestAsync(NatsMsg<byte[]> msg)
+    {
+        if (msg.ReplyTo is not { } replyTo)
+        {
+            return;
+        }
+
+        var artifact = Volatile.Read(ref _artifact);
+        var headers = new NatsHeaders();
+        if (artifact is null)
+        {
+            headers[AgentSubjects.ArtifactErrorHeader] = "no artifact has been offered to this agent";
+            await _connection.PublishAsync(replyTo, Array.Empty<byte>(), headers).ConfigureAwait(false);
+            return;
+        }
+
+        var offset = msg.Headers is { } h && h.TryGetValue(AgentSubjects.ArtifactOffsetHeader, out var value)
+            && long.TryParse(value.ToString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed)
+            ? Math.Min(parsed, artifact.LongLength)
+            : 0;
+        var length = (int)Math.Min(AgentSubjects.ArtifactChunkSize, artifact.LongLength - offset);
+        headers[AgentSubjects.ArtifactSizeHeader] = artifact.LongLength.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await _connection.PublishAsync(replyTo, artifact.AsMemory((int)offset, length).ToArray(), headers).ConfigureAwait(false);
     }
 
     private ValueTask OnLogAsync(NatsMsg<byte[]> msg)

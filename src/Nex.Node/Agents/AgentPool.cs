@@ -159,17 +159,7 @@ internal sealed partial class AgentPool : IAsyncDisposable
         try
         {
             link = await AgentLink.OpenAsync(_internalNats, id, credentials, _listener, _logger, cancellationToken).ConfigureAwait(false);
-            var cache = link.EnsureCacheAsync(cancellationToken);
             machine = await _driver.StartAsync(new MachineSpec(id, InternalNatsServer.Host, _internalNats.Port, credentials.AgentSeed, _config.MachineTemplate), cancellationToken).ConfigureAwait(false);
-            try
-            {
-                await cache.ConfigureAwait(false);
-            }
-            catch
-            {
-                await machine.DisposeAsync().ConfigureAwait(false);
-                throw;
-            }
         }
         catch
         {

@@ -16,18 +16,18 @@ internal sealed record WorkloadAccount(string Id, string AgentUserPublicKey, str
 /// from that agent. There are no imports or exports: nats-server 2.9 orphans the existing
 /// subscriptions of any account whose imports or exports change on reload, and here adding or
 /// removing a workload changes no other account. <c>nexhost</c> only exists so that the server
-/// requires authentication (anonymous clients are refused).
+/// requires authentication (anonymous clients are refused). No JetStream: a reload briefly stalls
+/// it in every account, so artifacts travel over plain request/reply instead.
 /// </summary>
 internal static class InternalNatsConfig
 {
     public const string HostAccount = "nexhost";
 
-    public static string Render(string listenHost, int port, string storeDirectory, string hostUserPublicKey, IEnumerable<WorkloadAccount> workloads)
+    public static string Render(string listenHost, int port, string hostUserPublicKey, IEnumerable<WorkloadAccount> workloads)
     {
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"listen: \"{listenHost}:{port}\"\n");
         sb.Append("server_name: nex-internal\n");
-        sb.Append(CultureInfo.InvariantCulture, $"jetstream {{ store_dir: {Quote(storeDirectory)}, max_memory_store: 1073741824, max_file_store: 0 }}\n");
         sb.Append("no_sys_acc: true\n");
         sb.Append("max_payload: 8388608\n");
         sb.Append("accounts {\n");
@@ -35,7 +35,6 @@ internal static class InternalNatsConfig
         foreach (var w in workloads)
         {
             sb.Append(CultureInfo.InvariantCulture, $"  {Quote(w.Id)} {{\n");
-            sb.Append("    jetstream: enabled\n");
             sb.Append(CultureInfo.InvariantCulture, $"    users: [ {{ nkey: {w.AgentUserPublicKey} }}, {{ nkey: {w.NodeUserPublicKey} }} ]\n");
             sb.Append("  }\n");
         }

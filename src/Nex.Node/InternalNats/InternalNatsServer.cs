@@ -12,7 +12,7 @@ namespace Nex.Node.InternalNats;
 internal sealed record WorkloadCredentials(string AgentSeed, string NodeSeed);
 
 /// <summary>
-/// The node's private nats-server (spec §5.2): loopback, a free port, JetStream in memory, one
+/// The node's private nats-server (spec §5.2): loopback, a free port, no JetStream, one
 /// account per workload. The configuration is rewritten and hot-reloaded whenever a workload
 /// comes or goes; each change returns only once the server has confirmed it.
 /// </summary>
@@ -111,7 +111,7 @@ internal sealed partial class InternalNatsServer : IAsyncDisposable
         }
     }
 
-    private string Render() => InternalNatsConfig.Render(Host, _port, Path.Combine(_directory, "js"), _hostUser.GetPublicKey(), _accounts.Values);
+    private string Render() => InternalNatsConfig.Render(Host, _port, _hostUser.GetPublicKey(), _accounts.Values);
 
     private async Task StartServerAsync(CancellationToken cancellationToken)
     {

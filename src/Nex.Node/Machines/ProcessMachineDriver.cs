@@ -7,22 +7,39 @@ namespace Nex.Node.Machines;
 
 /// <summary>
 /// No sandbox (spec §8.7): each agent is a child process of the node, given its settings in
-/// <c>NEX_*</c> environment variables. It dies with the node (parent-death signal). Development only.
+/// <c>NEX_*</c> environment variables. It dies with the node (parent-death signal). When the node
+/// may create PID namespaces (root), each agent is also the init of its own PID namespace, so
+/// that when it dies every process its workload started dies with it, grandchildren included.
+/// Development only: there is no isolation.
 /// </summary>
 internal sealed partial class ProcessMachineDriver(AgentCommand agent, ILoggerFactory loggers) : IMachineDriver
 {
+    private static readonly Lazy<string?> Unshare = new(() =>
+        OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess ? ChildProcessLauncher.FindOnPath("unshare") : null);
+
     private readonly ILogger _logger = loggers.CreateLogger("Nex.Agent");
 
     public string Name => "none";
 
     public async Task<IMachine> StartAsync(MachineSpec spec, CancellationToken cancellationToken)
     {
-        var info = new ProcessStartInfo(agent.FileName)
+        var info = new ProcessStartInfo(Unshare.Value ?? agent.FileName)
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        if (Unshare.Value is not null)
+        {
+            // unshare waits for the agent and, if unshare itself is killed, SIGKILLs it: the
+            // namespace, and everything in it, goes with it. The agent gets a /proc of its own
+            // namespace, so its pids and /proc agree when it walks its workload's process tree.
+            foreach (var arg in new[] { "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL", "--", agent.FileName })
+            {
+                info.ArgumentList.Add(arg);
+            }
+        }
+
         foreach (var arg in agent.Arguments)
         {
             info.ArgumentList.Add(arg);
@@ -37,7 +54,7 @@ internal sealed partial class ProcessMachineDriver(AgentCommand agent, ILoggerFa
         info.Environment["DOTNET_TieredPGO"] = "0";
 
         var process = await ChildProcessLauncher.StartAsync(info).ConfigureAwait(false);
-        var machine = new ProcessMachine(spec.Id, process);
+        var machine = new ProcessMachine(spec.Id, process, wrapped: Unshare.Value is not null);
         process.OutputDataReceived += (_, e) =>
         {
             if (e.Data is { Length: > 0 } line)
@@ -70,10 +87,13 @@ internal sealed partial class ProcessMachineDriver(AgentCommand agent, ILoggerFa
         private readonly Process _process;
         private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public ProcessMachine(string id, Process process)
+        private readonly bool _wrapped;
+
+        public ProcessMachine(string id, Process process, bool wrapped)
         {
             Id = id;
             _process = process;
+            _wrapped = wrapped;
             ProcessId = process.Id;
             process.Exited += (_, _) => _exited.TrySetResult();
             if (process.HasExited)
@@ -88,8 +108,19 @@ internal sealed partial class ProcessMachineDriver(AgentCommand agent, ILoggerFa
 
         public Task Exited => _exited.Task;
 
-        public Task StopAsync(TimeSpan grace, CancellationToken cancellationToken) =>
-            ProcessTree.TerminateAsync(_process, grace, cancellationToken);
+        public Task StopAsync(TimeSpan grace, CancellationToken cancellationToken)
+        {
+            // unshare ignores SIGTERM while it waits for its child: ask the agent itself to stop.
+            if (_wrapped && !_process.HasExited)
+            {
+                foreach (var agentPid in ProcessTree.Descendants(_process.Id).Take(1))
+                {
+                    Posix.Signal(agentPid, Posix.SIGTERM);
+                }
+            }
+
+            return ProcessTree.TerminateAsync(_process, grace, cancellationToken);
+        }
 
         public async ValueTask DisposeAsync()
         {

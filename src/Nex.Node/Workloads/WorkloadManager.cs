@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
-using NATS.Client.ObjectStore;
 using Nex.Node.Agents;
 using Nex.Node.Events;
 using Nex.Protocol;
@@ -99,7 +98,8 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
     }
 
     // Steps 12–13: download from the main NATS object store, check limits, verify the hash claim,
-    // and put the bytes into the agent's NEXCACHE bucket on the internal server.
+    // and offer the bytes to the agent, which fetches them over its link (not through a JetStream
+    // bucket as in 0.2: reloads of the internal server briefly stall JetStream in every account).
     private async Task<Artifact> CacheArtifactAsync(Agent agent, ValidatedDeploy deploy, CancellationToken cancellationToken)
     {
         var location = deploy.Request.Location;
@@ -121,17 +121,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
             throw new ControlRejectedException($"Failed to cache workload bytes: the artifact's SHA-256 {artifact.Sha256} does not match the workload JWT hash claim {deploy.Claims.Hash}");
         }
 
-        try
-        {
-            var cache = agent.Link.Cache ?? throw new ControlRejectedException("Failed to cache workload bytes: the agent has no artifact cache");
-            await cache.PutAsync("workload", artifact.Bytes, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is NATS.Client.Core.NatsException or NatsObjException)
-        {
-            // 0.2 ignored these errors (§3.2 [BUG]); the agent would then fail obscurely.
-            throw new ControlRejectedException($"Failed to cache workload bytes: {ex.Message}");
-        }
-
+        agent.Link.OfferArtifact(artifact.Bytes);
         return artifact;
     }
 

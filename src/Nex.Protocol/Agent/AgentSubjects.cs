@@ -33,6 +33,28 @@ public static class AgentSubjects
     /// <returns>The subject.</returns>
     public static string Logs(string id) => $"hostint.{id}.logs";
 
+    /// <summary>
+    /// Agent → node artifact download: <c>hostint.&lt;id&gt;.artifact</c> (replaces 0.2's per-account
+    /// NEXCACHE object store). The request carries header <see cref="ArtifactOffsetHeader"/>; the
+    /// reply is the next chunk, with the whole size in <see cref="ArtifactSizeHeader"/>, or a refusal
+    /// in <see cref="ArtifactErrorHeader"/>.
+    /// </summary>
+    /// <param name="id">Workload/agent id.</param>
+    /// <returns>The subject.</returns>
+    public static string Artifact(string id) => $"hostint.{id}.artifact";
+
+    /// <summary>Request header: byte offset of the chunk wanted.</summary>
+    public const string ArtifactOffsetHeader = "x-nex-offset";
+
+    /// <summary>Reply header: total artifact size in bytes.</summary>
+    public const string ArtifactSizeHeader = "x-nex-size";
+
+    /// <summary>Reply header with which the node refuses an artifact request (its value is the reason).</summary>
+    public const string ArtifactErrorHeader = "x-nex-error";
+
+    /// <summary>Largest artifact chunk in one reply.</summary>
+    public const int ArtifactChunkSize = 1024 * 1024;
+
     /// <summary>Node → agent deploy request: <c>agentint.&lt;id&gt;.deploy</c>.</summary>
     /// <param name="id">Workload/agent id.</param>
     /// <returns>The subject.</returns>

@@ -126,3 +126,4 @@ public sealed class InternalNatsServerTests : IAsyncLifetime
         return result;
     }
 }
+

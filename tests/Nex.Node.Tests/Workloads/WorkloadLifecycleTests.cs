@@ -32,8 +32,8 @@ public sealed class WorkloadLifecycleTests(NatsServerFixture nats)
         Assert.True(Xid.IsValid(id!));
 
         await logs.WaitAsync((s, b) => s == $"$NEX.logs.default.{node.NodeId}.echoservice.{id}" && b.GetProperty("text").GetString()!.Contains("Echo service using NATS url", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "the service's first log line");
-        var reply = await node.Connection.RequestAsync<byte[], byte[]>(subject, "ping me"u8.ToArray(), replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(5) }, cancellationToken: Ct);
-        Assert.Equal("ping me", Encoding.UTF8.GetString(reply.Data!));
+        // The service prints its banner before it subscribes: ask until it answers.
+        Assert.Equal("ping me", await RequestUntilAnsweredAsync(node.Connection, subject, "ping me"));
 
         var deployed = await events.WaitForEventAsync("workload_deployed", id!);
         Assert.Equal($"$NEX.events.default.workload_deployed", deployed.Subject);
@@ -48,7 +48,7 @@ public sealed class WorkloadLifecycleTests(NatsServerFixture nats)
         Assert.Equal(1, (await node.Client.PingNodeAsync(node.NodeId, Ct)).RunningMachines);
         Assert.NotEmpty(LiveProcesses.WithCommandLine($"workload-{id}"));
 
-        var stop = await node.Client.StopAsync(node.NodeId, WorkloadRequestsForTests.Stop(node.NodeId, id!, "echoservice", issuer), Ct);
+        var stop = await new NexClient(node.Connection, new NexClientOptions { Timeout = TimeSpan.FromSeconds(15) }).StopAsync(node.NodeId, WorkloadRequestsForTests.Stop(node.NodeId, id!, "echoservice", issuer), Ct);
         Assert.True(stop.Stopped);
         Assert.Empty(LiveProcesses.WithCommandLine($"workload-{id}")); // gone when the reply says stopped
         var undeployed = await events.WaitForEventAsync("workload_undeployed", id!);
@@ -202,8 +202,9 @@ public sealed class WorkloadLifecycleTests(NatsServerFixture nats)
         Assert.Null(await StopError("default", WorkloadJwt.Issue(issuer, "sleeper", null, later), id!));
     }
 
+    // The agent itself (not the unshare that holds its PID namespace, when there is one).
     private static IEnumerable<int> AgentPids(string id) =>
-        LiveProcesses.WithCommandLine("nex-agent").Where(pid =>
+        LiveProcesses.WithCommandLine("nex-agent").Where(pid => File.ReadAllText($"/proc/{pid}/comm").Trim() != "unshare").Where(pid =>
         {
             try
             {
@@ -214,6 +215,23 @@ public sealed class WorkloadLifecycleTests(NatsServerFixture nats)
                 return false;
             }
         });
+
+    private static async Task<string> RequestUntilAnsweredAsync(NatsConnection connection, string subject, string payload)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            try
+            {
+                var reply = await connection.RequestAsync<byte[], byte[]>(subject, Encoding.UTF8.GetBytes(payload), replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(2) }, cancellationToken: Ct);
+                return Encoding.UTF8.GetString(reply.Data!);
+            }
+            catch (NatsNoRespondersException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50, Ct);
+            }
+        }
+    }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
     {
