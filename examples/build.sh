@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# Builds the example workloads into examples/*/build/. Needs gcc and libnats-dev (./run-tests installs them).
+# Builds the example workloads into examples/*/build/. Needs gcc and libnats-dev for the native example and
+# clang-14, lld-14, wasi-libc and libclang-rt-14-dev-wasm32 for the WASM ones (./run-tests installs them all).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$here/echoservice/build"
 gcc -O2 -Wall -Werror -o "$here/echoservice/build/echoservice" "$here/echoservice/echoservice.c" -lnats
 echo "built $here/echoservice/build/echoservice"
+
+# WASM functions (WASI preview 1 commands, C compiled with clang's wasm32-wasi target).
+for name in echo kv; do
+  mkdir -p "$here/wasm/$name/build"
+  clang-14 --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Werror -Wl,--strip-all \
+    -o "$here/wasm/$name/build/$name.wasm" "$here/wasm/$name/$name.c"
+  echo "built $here/wasm/$name/build/$name.wasm"
+done

@@ -14,6 +14,7 @@ root.Subcommands.Add(WorkloadCommands.CreateRun());
 root.Subcommands.Add(WorkloadCommands.CreateDevRun());
 root.Subcommands.Add(WorkloadCommands.CreateStop());
 root.Subcommands.Add(WorkloadCommands.CreateWorkload());
+root.Subcommands.Add(InvokeCommand.Create());
 root.Subcommands.Add(MonitorCommands.CreateEvents());
 root.Subcommands.Add(MonitorCommands.CreateLogs());
 

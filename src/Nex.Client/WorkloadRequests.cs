@@ -39,8 +39,13 @@ public static class WorkloadRequests
     /// <param name="jsDomain">JetStream domain of the artifact bucket; null sends <c>""</c> (the default domain).</param>
     /// <param name="hash">The JWT hash claim: the artifact's SHA-256 hex, or null for the 0.2 placeholder.</param>
     /// <param name="time">Clock for <c>iat</c>; the system clock when null.</param>
+    /// <param name="functionTimeoutMs">Nex for .NET extension: per-invocation time limit of a function in
+    /// milliseconds (<c>function_timeout_ms</c>); omitted when null, so the node's default applies.</param>
+    /// <param name="triggerQueueGroup">Nex for .NET extension: queue group for the trigger subscriptions
+    /// (<c>trigger_queue_group</c>); omitted when null or empty, so every replica answers (as 0.2).</param>
     /// <returns>The request, ready for <see cref="NexClient.DeployAsync"/>.</returns>
     /// <exception cref="NexSecurityException">A key cannot sign or seal (wrong key type, no seed, bad node xkey).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="functionTimeoutMs"/> is zero or negative.</exception>
     public static DeployRequest BuildDeploy(
         string nodeId,
         string nodeXkey,
@@ -56,7 +61,9 @@ public static class WorkloadRequests
         IReadOnlyList<string>? triggers,
         string? jsDomain,
         string? hash,
-        TimeProvider? time = null)
+        TimeProvider? time = null,
+        int? functionTimeoutMs = null,
+        string? triggerQueueGroup = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(nodeId);
         ArgumentException.ThrowIfNullOrEmpty(nodeXkey);
@@ -65,6 +72,10 @@ public static class WorkloadRequests
         ArgumentException.ThrowIfNullOrEmpty(type);
         ArgumentNullException.ThrowIfNull(issuer);
         ArgumentNullException.ThrowIfNull(senderXkey);
+        if (functionTimeoutMs is { } timeoutMs)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(timeoutMs, nameof(functionTimeoutMs));
+        }
 
         var now = (time ?? TimeProvider.System).GetUtcNow();
         var jwt = WorkloadJwt.Issue(issuer, name, hash ?? WorkloadJwt.PlaceholderHash, now);
@@ -84,6 +95,8 @@ public static class WorkloadRequests
             SenderPublicKey = senderXkey.GetPublicKey(),
             TargetNode = nodeId,
             TriggerSubjects = triggers is { Count: > 0 } ? [.. triggers] : null,
+            FunctionTimeoutMs = functionTimeoutMs,
+            TriggerQueueGroup = string.IsNullOrEmpty(triggerQueueGroup) ? null : triggerQueueGroup,
         };
     }
 

@@ -107,10 +107,10 @@ public sealed partial class NexNode : IAsyncDisposable
             workloads = new WorkloadManager(
                 state,
                 listener => new AgentPool(driver, internalServer, listener, config, loggerFactory.CreateLogger<AgentPool>()),
-                new ArtifactFetcher(nats.Connection),
+                nats.Connection,
                 events,
                 nats.Url,
-                loggerFactory.CreateLogger<WorkloadManager>());
+                loggerFactory);
             workloads.Start();
             var api = new ControlApiListener(nats.Connection, state, workloads, workloads.Validator, events, loggerFactory.CreateLogger<ControlApiListener>());
             var node = new NexNode(state, pidFile, nats, internalNats, workloads, events, api, logger);

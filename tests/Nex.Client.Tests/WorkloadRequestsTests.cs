@@ -85,6 +85,53 @@ public sealed class WorkloadRequestsTests
     }
 
     [Fact]
+    public void BuildDeploy_FunctionTimeoutAndQueueGroup_AreSentWhenGiven()
+    {
+        using var issuer = NexKeys.CreateAccount();
+        using var sender = NexKeys.CreateCurve();
+        using var node = NexKeys.CreateCurve();
+        var request = WorkloadRequests.BuildDeploy("NNODE", node.GetPublicKey(), Location, "echojs", WorkloadTypes.V8, issuer, sender,
+            env: null, description: null, argv: null, essential: false, triggers: ["hello"], jsDomain: null, hash: null,
+            functionTimeoutMs: 2000, triggerQueueGroup: "workers");
+
+        Assert.Equal(2000, request.FunctionTimeoutMs);
+        Assert.Equal("workers", request.TriggerQueueGroup);
+        using var doc = JsonDocument.Parse(JsonSerializer.SerializeToUtf8Bytes(request, NexJson.Context.DeployRequest));
+        Assert.Equal(2000, doc.RootElement.GetProperty("function_timeout_ms").GetInt32());
+        Assert.Equal("workers", doc.RootElement.GetProperty("trigger_queue_group").GetString());
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    public void BuildDeploy_WithoutFunctionOptions_OmitsTheExtensionKeys(string? queueGroup)
+    {
+        using var issuer = NexKeys.CreateAccount();
+        using var sender = NexKeys.CreateCurve();
+        using var node = NexKeys.CreateCurve();
+        var request = WorkloadRequests.BuildDeploy("NNODE", node.GetPublicKey(), Location, "echojs", WorkloadTypes.V8, issuer, sender,
+            env: null, description: null, argv: null, essential: false, triggers: ["hello"], jsDomain: null, hash: null, triggerQueueGroup: queueGroup);
+
+        Assert.Null(request.FunctionTimeoutMs);
+        Assert.Null(request.TriggerQueueGroup);
+        using var doc = JsonDocument.Parse(JsonSerializer.SerializeToUtf8Bytes(request, NexJson.Context.DeployRequest));
+        Assert.False(doc.RootElement.TryGetProperty("function_timeout_ms", out _));
+        Assert.False(doc.RootElement.TryGetProperty("trigger_queue_group", out _));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-5)]
+    public void BuildDeploy_NonPositiveFunctionTimeout_Throws(int timeoutMs)
+    {
+        using var issuer = NexKeys.CreateAccount();
+        using var sender = NexKeys.CreateCurve();
+        using var node = NexKeys.CreateCurve();
+        Assert.Throws<ArgumentOutOfRangeException>(() => WorkloadRequests.BuildDeploy("NNODE", node.GetPublicKey(), Location, "echojs", WorkloadTypes.V8, issuer, sender,
+            null, null, null, false, ["hello"], null, null, functionTimeoutMs: timeoutMs));
+    }
+
+    [Fact]
     public void BuildStop_IssuesAFreshTokenThatPassesTheStopRule_EvenInTheDeploySecond()
     {
         using var issuer = NexKeys.CreateAccount();

@@ -24,6 +24,8 @@ internal static class WorkloadCommands
         var env = EnvOption();
         var essential = new Option<bool>("--essential") { Description = "restart the workload when it exits with an error (native only)" };
         var triggers = TriggerOption();
+        var queueGroup = QueueGroupOption();
+        var functionTimeout = FunctionTimeoutOption();
         var hash = new Option<string?>("--hash") { Description = "the artifact's SHA-256 (hex) for the JWT hash claim; the node then checks it (default: 0.2's placeholder)" };
         var jsDomain = new Option<string?>("--jsdomain") { Description = "JetStream domain of the artifact bucket" };
         var hsUrl = new Option<string?>("--hs_url") { Description = "host services NATS URL for this workload" };
@@ -33,7 +35,7 @@ internal static class WorkloadCommands
         var run = new Command("run", "Deploy a workload whose artifact is already in a JetStream object store");
         run.Arguments.Add(url);
         run.Arguments.Add(rest);
-        foreach (var option in new Option[] { node, issuer, xkey, name, type, description, argv, env, essential, triggers, hash, jsDomain, hsUrl, hsJwt, hsSeed })
+        foreach (var option in new Option[] { node, issuer, xkey, name, type, description, argv, env, essential, triggers, queueGroup, functionTimeout, hash, jsDomain, hsUrl, hsJwt, hsSeed })
         {
             run.Options.Add(option);
         }
@@ -69,6 +71,7 @@ internal static class WorkloadCommands
             var workloadType = parse.GetValue(type) ?? NexClient.WorkloadTypeForFile(location.Key);
             var triggerSubjects = parse.GetValue(triggers) ?? [];
             WorkloadSupport.RequireTriggers(workloadType, triggerSubjects);
+            var (timeoutMs, group) = WorkloadSupport.ParseFunctionOptions(workloadType, parse.GetValue(functionTimeout), parse.GetValue(queueGroup));
             var hashClaim = parse.GetValue(hash);
             if (hashClaim is not null && !WorkloadJwt.IsRealDigest(hashClaim))
             {
@@ -96,7 +99,9 @@ internal static class WorkloadCommands
                 parse.GetValue(essential),
                 triggerSubjects,
                 parse.GetValue(jsDomain),
-                hashClaim) with { HostServices = hostServices };
+                hashClaim,
+                functionTimeoutMs: timeoutMs,
+                triggerQueueGroup: group) with { HostServices = hostServices };
             var response = await WorkloadSupport.WorkClient(session, parse).DeployAsync(nodeId, request, cancellationToken).ConfigureAwait(false);
             WorkloadSupport.PrintAccepted(session.Output, response, nodeId);
             return 0;
@@ -113,6 +118,8 @@ internal static class WorkloadCommands
         var env = EnvOption();
         var essential = new Option<bool>("--essential") { Description = "restart the workload when it exits with an error (native only)" };
         var triggers = TriggerOption();
+        var queueGroup = QueueGroupOption();
+        var functionTimeout = FunctionTimeoutOption();
         var stop = new Option<bool>("--stop") { Description = "first stop the workloads with the same name on the node (--stop=false to keep them)", DefaultValueFactory = _ => true };
         var maxBytes = new Option<long>("--bucketmaxbytes") { Description = "size limit of the NEXCLIFILES bucket when it is created (bytes)", DefaultValueFactory = _ => ArtifactStore.DefaultMaxBytes };
         var node = new Option<string?>("--node") { Description = "node id, unique id prefix or node name (default: a random node that bids in an auction)" };
@@ -121,7 +128,7 @@ internal static class WorkloadCommands
         devRun.Aliases.Add("yeet");
         devRun.Arguments.Add(file);
         devRun.Arguments.Add(rest);
-        foreach (var option in new Option[] { type, argv, env, essential, triggers, stop, maxBytes, node })
+        foreach (var option in new Option[] { type, argv, env, essential, triggers, queueGroup, functionTimeout, stop, maxBytes, node })
         {
             devRun.Options.Add(option);
         }
@@ -140,6 +147,7 @@ internal static class WorkloadCommands
             var workloadType = parse.GetValue(type) ?? NexClient.WorkloadTypeForFile(path);
             var triggerSubjects = parse.GetValue(triggers) ?? [];
             WorkloadSupport.RequireTriggers(workloadType, triggerSubjects);
+            var (timeoutMs, group) = WorkloadSupport.ParseFunctionOptions(workloadType, parse.GetValue(functionTimeout), parse.GetValue(queueGroup));
             var bucketMaxBytes = parse.GetValue(maxBytes);
             if (bucketMaxBytes <= 0)
             {
@@ -211,7 +219,9 @@ internal static class WorkloadCommands
                 parse.GetValue(essential),
                 triggerSubjects,
                 jsDomain: null,
-                upload.Sha256);
+                upload.Sha256,
+                functionTimeoutMs: timeoutMs,
+                triggerQueueGroup: group);
             var response = await WorkloadSupport.WorkClient(session, parse).DeployAsync(nodeId, request, cancellationToken).ConfigureAwait(false);
             WorkloadSupport.PrintAccepted(output, response, nodeId);
             return 0;
@@ -357,7 +367,13 @@ internal static class WorkloadCommands
         new("--env", "-e") { Description = "environment variable KEY=VALUE (repeatable; positional KEY=VALUE also works)", AllowMultipleArgumentsPerToken = false };
 
     private static Option<string[]> TriggerOption() =>
-        new("--trigger_subject") { Description = "trigger subject of a function workload (repeatable)", AllowMultipleArgumentsPerToken = false };
+        new("--trigger_subject", "--trigger") { Description = "trigger subject of a function workload (repeatable; required for v8 and wasm)", AllowMultipleArgumentsPerToken = false };
+
+    private static Option<string?> QueueGroupOption() =>
+        new("--queue-group") { Description = "subscribe the trigger subjects in this queue group, so replicas share the requests (default: every replica answers)" };
+
+    private static Option<string?> FunctionTimeoutOption() =>
+        new("--function-timeout") { Description = "time limit of one function invocation, e.g. 2s, 500ms (default: the node's function_timeout_ms, 5s)" };
 
     private static NatsJwtConnectionInfo? HostServices(string? url, string? jwt, string? seed) =>
         url is null && jwt is null && seed is null

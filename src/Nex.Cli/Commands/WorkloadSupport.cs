@@ -50,6 +50,44 @@ internal static class WorkloadSupport
         }
     }
 
+    /// <summary>
+    /// <c>--function-timeout</c> (a Go duration, e.g. <c>2s</c>) as whole milliseconds, and <c>--queue-group</c>;
+    /// both null when not given. They only make sense for function workloads (v8, wasm).
+    /// </summary>
+    public static (int? TimeoutMs, string? QueueGroup) ParseFunctionOptions(string type, string? functionTimeout, string? queueGroup)
+    {
+        if (!WorkloadTypes.IsFunction(type))
+        {
+            var given = functionTimeout is not null ? "--function-timeout" : queueGroup is not null ? "--queue-group" : null;
+            if (given is not null)
+            {
+                throw new CliException($"{given} only applies to function workloads (v8, wasm), not '{type}'");
+            }
+
+            return (null, null);
+        }
+
+        int? timeoutMs = null;
+        if (functionTimeout is not null)
+        {
+            var duration = GoDuration.Parse(functionTimeout, "--function-timeout");
+            var ms = Math.Ceiling(duration.TotalMilliseconds);
+            if (ms <= 0 || ms > int.MaxValue)
+            {
+                throw new CliException($"--function-timeout must be between 1ms and {int.MaxValue}ms (got '{functionTimeout}')");
+            }
+
+            timeoutMs = (int)ms;
+        }
+
+        if (queueGroup is not null && (queueGroup.Length == 0 || queueGroup.Any(char.IsWhiteSpace)))
+        {
+            throw new CliException($"invalid --queue-group '{queueGroup}' (a non-empty name without spaces)");
+        }
+
+        return (timeoutMs, queueGroup);
+    }
+
     /// <summary>The node's rule for names (<c>^[a-zA-Z0-9_-]+$</c>), checked before anything is sent.</summary>
     public static void RequireValidName(string name, string origin)
     {

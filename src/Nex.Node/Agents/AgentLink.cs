@@ -14,6 +14,9 @@ internal interface IAgentListener
 
     /// <summary>An agent published a log entry on <c>hostint.&lt;id&gt;.logs</c>.</summary>
     ValueTask OnAgentLogAsync(string agentId, AgentLogEntry entry);
+
+    /// <summary>An agent called a host service (<c>hostint.&lt;id&gt;.rpc.…</c>); the listener replies.</summary>
+    ValueTask OnHostServiceCallAsync(string agentId, NatsMsg<byte[]> msg);
 }
 
 /// <summary>
@@ -64,6 +67,7 @@ internal sealed partial class AgentLink : IAsyncDisposable
             await link.SubscribeAsync(AgentSubjects.EventsWildcard(id), link.OnEventAsync, cancellationToken).ConfigureAwait(false);
             await link.SubscribeAsync(AgentSubjects.Logs(id), link.OnLogAsync, cancellationToken).ConfigureAwait(false);
             await link.SubscribeAsync(AgentSubjects.Artifact(id), link.OnArtifactRequestAsync, cancellationToken).ConfigureAwait(false);
+            await link.SubscribeAsync($"hostint.{id}.rpc.>", msg => listener.OnHostServiceCallAsync(id, msg), cancellationToken).ConfigureAwait(false);
             await connection.PingAsync(cancellationToken).ConfigureAwait(false);
             return link;
         }

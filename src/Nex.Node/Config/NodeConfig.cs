@@ -138,6 +138,18 @@ public sealed record NodeConfig
     [JsonPropertyName("xkey_seed_file")]
     public string? XkeySeedFile { get; init; }
 
+    /// <summary>Per-invocation time limit of functions (0.2: 5 s); a deploy may set its own.</summary>
+    [JsonPropertyName("function_timeout_ms")]
+    public int FunctionTimeoutMs { get; init; } = 5000;
+
+    /// <summary>Largest accepted JavaScript source (0.2: 12 288 bytes).</summary>
+    [JsonPropertyName("v8_max_source_bytes")]
+    public int V8MaxSourceBytes { get; init; } = 12_288;
+
+    /// <summary>Memory limit of one function instance (V8 heap or WASM linear memory), MiB.</summary>
+    [JsonPropertyName("function_memory_mib")]
+    public int FunctionMemoryMib { get; init; } = 64;
+
     /// <summary>Backoff of essential workload restarts (a Nex for .NET addition; 0.2 restarted at once, forever).</summary>
     [JsonPropertyName("essential_restart")]
     public EssentialRestartConfig EssentialRestart { get; init; } = new();

@@ -155,6 +155,11 @@ public static class NodeConfigLoader
             errors.Add("essential_restart needs 0 <= initial_backoff_ms <= max_backoff_ms and reset_after_ms >= 0");
         }
 
+        if (config.FunctionTimeoutMs <= 0 || config.V8MaxSourceBytes <= 0 || config.FunctionMemoryMib <= 0)
+        {
+            errors.Add("function_timeout_ms, v8_max_source_bytes and function_memory_mib must be positive");
+        }
+
         if (config.MachineTemplate.VcpuCount < 1 || config.MachineTemplate.MemSizeMib < 16)
         {
             errors.Add("machine_template needs vcpu_count >= 1 and memsize_mib >= 16");

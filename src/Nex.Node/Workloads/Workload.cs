@@ -1,4 +1,6 @@
+using NATS.Client.Core;
 using Nex.Node.Agents;
+using Nex.Node.HostServices;
 using Nex.Protocol;
 using Nex.Security;
 
@@ -49,6 +51,15 @@ internal sealed class Workload(Agent agent, ValidatedDeploy deploy, Artifact art
 
     /// <summary>Failures in a row before this run (for the restart backoff).</summary>
     public int ConsecutiveFailures { get; } = consecutiveFailures;
+
+    /// <summary>Host services of a function (null for services).</summary>
+    public WorkloadHostServices? HostServices { get; set; }
+
+    /// <summary>The trigger subscriptions of a function.</summary>
+    public List<INatsSub<byte[]>> Triggers { get; } = [];
+
+    /// <summary>Per-invocation time limit of a function.</summary>
+    public TimeSpan FunctionTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Cleared by lame duck.</summary>
     public bool Essential { get; set; } = deploy.Request.Essential == true;

@@ -21,6 +21,7 @@ internal sealed partial class WorkloadManager
             _running.TryRemove(workload.Id, out _);
             _recentlyEnded[workload.Id] = (workload, _node.Time.GetUtcNow());
             PruneRecentlyEnded();
+            await StopFunctionAsync(workload).ConfigureAwait(false); // triggers first (spec §4.9 step 3)
             if (why is WorkloadEnd.Stopped or WorkloadEnd.NodeShutdown)
             {
                 try

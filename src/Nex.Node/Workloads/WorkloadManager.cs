@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Nex.Node.Agents;
+using NATS.Client.Core;
 using Nex.Node.Events;
 using Nex.Protocol;
 using Nex.Security;
@@ -24,20 +25,24 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
     private readonly ArtifactFetcher _artifacts;
     private readonly EventPublisher _events;
     private readonly string _mainNatsUrl;
+    private readonly INatsConnection _mainNats;
+    private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Workload> _running = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (Workload Workload, DateTimeOffset EndedAt)> _recentlyEnded = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Task, byte> _background = new();
 
-    public WorkloadManager(NodeState node, Func<IAgentListener, AgentPool> createPool, ArtifactFetcher artifacts, EventPublisher events, string mainNatsUrl, ILogger<WorkloadManager> logger)
+    public WorkloadManager(NodeState node, Func<IAgentListener, AgentPool> createPool, INatsConnection mainNats, EventPublisher events, string mainNatsUrl, ILoggerFactory loggers)
     {
         _node = node;
+        _mainNats = mainNats;
+        _loggers = loggers;
         _pool = createPool(this);
-        _artifacts = artifacts;
+        _artifacts = new ArtifactFetcher(mainNats);
         _events = events;
         _mainNatsUrl = mainNatsUrl;
-        _logger = logger;
+        _logger = loggers.CreateLogger<WorkloadManager>();
         Validator = new DeployValidator(node, () => _running.Count);
     }
 
@@ -64,7 +69,10 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
         try
         {
             var artifact = await CacheArtifactAsync(agent, deploy, cancellationToken).ConfigureAwait(false);
-            var workload = new Workload(agent, deploy, artifact, _node.Time.GetUtcNow(), consecutiveFailures);
+            var workload = new Workload(agent, deploy, artifact, _node.Time.GetUtcNow(), consecutiveFailures)
+            {
+                FunctionTimeout = TimeSpan.FromMilliseconds(deploy.Request.FunctionTimeoutMs is > 0 and var ms ? ms : _node.Config.FunctionTimeoutMs),
+            };
 
             // Listed before the agent answers, so its first events and log lines find it.
             _running[agent.Id] = workload;
@@ -72,7 +80,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
             AgentDeployResponse response;
             try
             {
-                response = await agent.Link.DeployAsync(BuildAgentRequest(deploy, artifact), AgentDeployTimeout, cancellationToken).ConfigureAwait(false);
+                response = await agent.Link.DeployAsync(BuildAgentRequest(deploy, artifact, workload.FunctionTimeout), AgentDeployTimeout, cancellationToken).ConfigureAwait(false);
             }
             catch (AgentRequestException ex)
             {
@@ -84,6 +92,20 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
             {
                 _running.TryRemove(agent.Id, out _);
                 throw new ControlRejectedException($"Failed to deploy workload: workload rejected by agent: {response.Message}");
+            }
+
+            if (WorkloadTypes.IsFunction(deploy.Request.Type))
+            {
+                try
+                {
+                    await StartFunctionAsync(workload, cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    _running.TryRemove(agent.Id, out _);
+                    await StopFunctionAsync(workload).ConfigureAwait(false);
+                    throw;
+                }
             }
 
             LogDeployed(_logger, workload.Name, workload.Id, deploy.Namespace, workload.Hash);
@@ -139,7 +161,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
         }
     }
 
-    private AgentDeployRequest BuildAgentRequest(ValidatedDeploy deploy, Artifact artifact)
+    private AgentDeployRequest BuildAgentRequest(ValidatedDeploy deploy, Artifact artifact, TimeSpan functionTimeout)
     {
         var request = deploy.Request;
         var environment = new Dictionary<string, string>(deploy.Environment, StringComparer.Ordinal);
@@ -164,6 +186,9 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
             TriggerSubjects = request.TriggerSubjects,
             WorkloadName = deploy.Claims.Sub,
             WorkloadType = request.Type,
+            FunctionTimeoutMs = (int)functionTimeout.TotalMilliseconds,
+            MaxSourceBytes = _node.Config.V8MaxSourceBytes,
+            MaxMemoryBytes = _node.Config.FunctionMemoryMib * 1024L * 1024L,
         };
     }
 
@@ -213,6 +238,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
         await Task.WhenAll(_running.Values.Select(w => EndAsync(w, WorkloadEnd.NodeShutdown, 0, null))).ConfigureAwait(false);
         await Task.WhenAll(_background.Keys).ConfigureAwait(false);
         await _pool.DisposeAsync().ConfigureAwait(false);
+        _http.Dispose();
         _stopping.Dispose();
     }
 

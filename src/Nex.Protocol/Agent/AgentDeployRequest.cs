@@ -75,6 +75,21 @@ public sealed record AgentDeployRequest
     [JsonPropertyName("host_services")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public NatsJwtConnectionInfo? HostServices { get; init; }
+
+    /// <summary>Nex for .NET extension (omitempty): per-invocation time limit of a function, milliseconds.</summary>
+    [JsonPropertyName("function_timeout_ms")]
+    [OmitEmpty]
+    public int FunctionTimeoutMs { get; init; }
+
+    /// <summary>Nex for .NET extension (omitempty): largest accepted JavaScript source, bytes (0.2: 12 288).</summary>
+    [JsonPropertyName("max_source_bytes")]
+    [OmitEmpty]
+    public int MaxSourceBytes { get; init; }
+
+    /// <summary>Nex for .NET extension (omitempty): memory limit of one function instance (V8 heap, WASM linear memory), bytes.</summary>
+    [JsonPropertyName("max_memory_bytes")]
+    [OmitEmpty]
+    public long MaxMemoryBytes { get; init; }
 }
 
 /// <summary>Agent reply to a deploy request: <c>{"accepted": bool, "message": string|null}</c>.</summary>

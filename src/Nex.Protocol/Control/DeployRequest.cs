@@ -77,6 +77,18 @@ public sealed record DeployRequest
     [JsonPropertyName("host_services")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public NatsJwtConnectionInfo? HostServices { get; init; }
+
+    /// <summary>Nex for .NET extension (omitempty; 0.2 nodes ignore it): per-invocation time limit
+    /// of a function, milliseconds; the node's <c>function_timeout_ms</c> when absent.</summary>
+    [JsonPropertyName("function_timeout_ms")]
+    [OmitEmpty]
+    public int? FunctionTimeoutMs { get; init; }
+
+    /// <summary>Nex for .NET extension (omitempty): subscribe the trigger subjects in this queue
+    /// group, so replicas of a function on several nodes share the messages (0.2: every replica answers).</summary>
+    [JsonPropertyName("trigger_queue_group")]
+    [OmitEmpty]
+    public string? TriggerQueueGroup { get; init; }
 }
 
 /// <summary>NATS connection details (URL, user JWT and seed); all fields are always written.</summary>

@@ -41,6 +41,7 @@ namespace Nex.Protocol;
 [JsonSerializable(typeof(AgentDeployRequest))]
 [JsonSerializable(typeof(AgentDeployResponse))]
 [JsonSerializable(typeof(AgentLogEntry))]
+[JsonSerializable(typeof(HttpServiceResult))]
 // Events
 [JsonSerializable(typeof(CloudEvent))]
 [JsonSerializable(typeof(NodeStartedEvent))]

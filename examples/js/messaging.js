@@ -1,0 +1,32 @@
+// messaging.js: the messaging host service. Publishes the payload on 'hello.world', sends it
+// as a request to 'hello.world.request' and returns the reply as text.
+//
+// Something must answer on hello.world.request, for example the echo function (devrun names a
+// workload after its file, so this one runs beside messaging.js):
+//
+//   ./nex devrun examples/js/echo.js --trigger hello.world.request
+//   ./nex devrun examples/js/messaging.js --trigger hellomessaging
+//   ./nex invoke hellomessaging 'hi'
+//   → {"hello.world.request":"{\"triggered_on\":\"hello.world.request\",\"payload\":\"hi\"}"}
+//
+// Host calls return Promises: await them in an async function. A failed call rejects with an
+// Error; here it is returned as 'hello.world.request.ex'.
+async (subject, payload) => {
+  const text = (bytes) => {
+    const raw = String.fromCharCode(...bytes);
+    try {
+      return decodeURIComponent(escape(raw));
+    } catch {
+      return raw;
+    }
+  };
+
+  await hostServices.messaging.publish('hello.world', payload);
+
+  try {
+    const reply = await hostServices.messaging.request('hello.world.request', payload);
+    return { 'hello.world.request': text(reply) };
+  } catch (e) {
+    return { 'hello.world.request.ex': String(e) };
+  }
+};

@@ -1,0 +1,77 @@
+using System.Globalization;
+using NATS.Client.Core;
+using Nex.Protocol;
+
+namespace Nex.Agent.HostServices;
+
+/// <summary>A host service's answer: the code, the message and the result bytes (spec §6.2).</summary>
+/// <param name="Code">200 on success; 400, 404 or 500 otherwise.</param>
+/// <param name="Message"><c>OK</c>, or what went wrong.</param>
+/// <param name="Body">The result.</param>
+internal sealed record HostServiceReply(int Code, string Message, ReadOnlyMemory<byte> Body)
+{
+    public bool IsSuccess => Code == 200;
+}
+
+/// <summary>A host service call failed; the message reads <c>&lt;hs message&gt; (&lt;code&gt;)</c> as 0.2's JS errors do.</summary>
+internal sealed class HostServiceException(string message, int code) : Exception(message)
+{
+    public int Code { get; } = code;
+}
+
+/// <summary>
+/// The workload's side of the host services RPC (spec §6): requests on
+/// <c>hostint.&lt;id&gt;.rpc.&lt;ns&gt;.&lt;name&gt;.&lt;service&gt;.&lt;method&gt;</c> over the agent's own
+/// connection, answered by the node. One instance per deployed function; shared by the V8 and
+/// WASM providers. The namespace and name in the subject are informational: the node uses its own
+/// record of this workload (0.2 trusted them, §11 #16).
+/// </summary>
+internal sealed class HostServicesClient(INatsConnection connection, string agentId, string ns, string workloadName)
+{
+    /// <summary>The agent's RPC timeout, as in 0.2.</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Calls a method; transport failures come back as code 500 replies, never exceptions.</summary>
+    public async Task<HostServiceReply> CallAsync(string service, string method, IReadOnlyDictionary<string, string>? headers, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        var natsHeaders = new NatsHeaders();
+        foreach (var (key, value) in headers ?? new Dictionary<string, string>())
+        {
+            natsHeaders[key] = value;
+        }
+
+        try
+        {
+            var reply = await connection.RequestAsync<byte[], byte[]>(
+                HostServicesProtocol.Subject(agentId, ns, workloadName, service, method),
+                body.ToArray(),
+                natsHeaders,
+                replyOpts: new NatsSubOpts { Timeout = Timeout },
+                cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (reply.HasNoResponders)
+            {
+                return new HostServiceReply(500, "host services are not available", default);
+            }
+
+            var code = reply.Headers is { } h && h.TryGetValue(HostServicesProtocol.CodeHeader, out var codeText)
+                && int.TryParse(codeText.ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var parsed) ? parsed : 500;
+            var message = reply.Headers is { } hm && hm.TryGetValue(HostServicesProtocol.MessageHeader, out var messageText) ? messageText.ToString() : "no status from the node";
+            return new HostServiceReply(code, message, reply.Data ?? []);
+        }
+        catch (NatsNoRespondersException)
+        {
+            return new HostServiceReply(500, "host services are not available", default);
+        }
+        catch (NatsNoReplyException)
+        {
+            return new HostServiceReply(500, $"host service {service}.{method} timed out after {Timeout.TotalSeconds:0}s", default);
+        }
+    }
+
+    /// <summary>Calls a method and returns its result, or throws <see cref="HostServiceException"/>.</summary>
+    public async Task<ReadOnlyMemory<byte>> InvokeAsync(string service, string method, IReadOnlyDictionary<string, string>? headers, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        var reply = await CallAsync(service, method, headers, body, cancellationToken).ConfigureAwait(false);
+        return reply.IsSuccess ? reply.Body : throw new HostServiceException($"{reply.Message} ({reply.Code})", reply.Code);
+    }
+}

@@ -1,0 +1,80 @@
+namespace Nex.Agent.Providers.V8;
+
+/// <summary>How each invocation gets its JavaScript context.</summary>
+internal enum V8IsolationMode
+{
+    /// <summary>Contexts prepared ahead in a small pool, refilled on the owner thread when idle (default).</summary>
+    PooledContexts,
+
+    /// <summary>A fresh context created on the hot path of every call (0.2's behaviour, ~1 ms).</summary>
+    FreshContextPerCall,
+
+    /// <summary>One context reused by every call: NO isolation. Only a baseline for measurements.</summary>
+    SharedContextBaseline,
+}
+
+/// <summary>Limits and tuning of one V8 function (spec §5.10 and the Nex for .NET deploy extensions).</summary>
+internal sealed record V8Options
+{
+    /// <summary>0.2's source size limit.</summary>
+    public const int DefaultMaxSourceBytes = 12_288;
+
+    /// <summary>0.2's execution timeout.</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Default V8 heap limit of one function.</summary>
+    public const long DefaultMaxMemoryBytes = 64L * 1024 * 1024;
+
+    /// <summary>Largest accepted source, bytes.</summary>
+    public int MaxSourceBytes { get; init; } = DefaultMaxSourceBytes;
+
+    /// <summary>Execution timeout of one call (including awaited host services).</summary>
+    public TimeSpan Timeout { get; init; } = DefaultTimeout;
+
+    /// <summary>V8 heap limit, bytes.</summary>
+    public long MaxMemoryBytes { get; init; } = DefaultMaxMemoryBytes;
+
+    /// <summary>Isolation mechanism.</summary>
+    public V8IsolationMode Mode { get; init; } = V8IsolationMode.PooledContexts;
+
+    /// <summary>Prepared contexts kept ready in <see cref="V8IsolationMode.PooledContexts"/>.</summary>
+    public int PoolSize { get; init; } = 2;
+
+    /// <summary>The options of a deploy request (0 → defaults).</summary>
+    /// <param name="request">The request.</param>
+    /// <returns>The options.</returns>
+    public static V8Options From(Nex.Protocol.AgentDeployRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return new V8Options
+        {
+            MaxSourceBytes = request.MaxSourceBytes > 0 ? request.MaxSourceBytes : DefaultMaxSourceBytes,
+            Timeout = request.FunctionTimeoutMs > 0 ? TimeSpan.FromMilliseconds(request.FunctionTimeoutMs) : DefaultTimeout,
+            MaxMemoryBytes = request.MaxMemoryBytes > 0 ? request.MaxMemoryBytes : DefaultMaxMemoryBytes,
+        };
+    }
+}
+
+/// <summary>A V8 function could not be validated or run; the message is the reason.</summary>
+internal sealed class V8FunctionException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public V8FunctionException()
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">The reason.</param>
+    public V8FunctionException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">The reason.</param>
+    /// <param name="innerException">The cause.</param>
+    public V8FunctionException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

@@ -1,0 +1,355 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Nex.Agent.HostServices;
+using Wasmtime;
+
+namespace Nex.Agent.Providers.Wasm;
+
+/// <summary>
+/// A WASM function (spec §5.11) run with Wasmtime: the module is compiled once at validation; each trigger
+/// instantiates it afresh in a new <see cref="Store"/> and runs <c>_start</c> as a WASI preview 1 command
+/// with <c>argv = ["nexfunction", subject]</c> (the real trigger subject, §11 #8), stdin = the payload,
+/// stdout captured with every write concatenated (§11 #9), stderr forwarded to the workload's log, and the
+/// request's environment (keys as given). A non-zero exit, a trap, a timeout or empty stdout means no
+/// reply. Limits: <c>function_timeout_ms</c> (default 5 s, epoch interruption) and
+/// <c>max_memory_bytes</c> (default 64 MiB of linear memory). Host services come through the <c>nex</c>
+/// imports (<see cref="NexHostImports"/>). Executions run one at a time on a dedicated thread.
+/// </summary>
+internal sealed partial class WasmFunctionProvider : IWorkloadProvider
+{
+    /// <summary>Time limit when the request sets none.</summary>
+    public const int DefaultTimeoutMs = 5_000;
+
+    /// <summary>Linear memory limit when the request sets none.</summary>
+    public const long DefaultMaxMemoryBytes = 64L * 1024 * 1024;
+
+    private const string ProgramName = "nexfunction";
+    private const int ExecutionStackBytes = 8 * 1024 * 1024;
+
+    private readonly WorkloadContext _context;
+    private readonly ILogger _logger;
+    private readonly TaskCompletionSource<int> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly BlockingCollection<Work> _queue = new();
+    private readonly TaskCompletionSource _workerExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ArrayBufferWriter<byte> _stdout = new(4096);
+    private readonly TimeSpan _timeout;
+    private readonly long _maxMemory;
+    private readonly byte[] _environment;
+    private readonly int _environmentCount;
+    private Engine? _engine;
+    private Module? _module;
+    private Linker? _linker;
+    private Thread? _worker;
+    private WasmCall? _current;
+    private int _stopped;
+    private bool _disposed;
+
+    /// <summary>Creates the provider; nothing is compiled until <see cref="ValidateAsync"/>.</summary>
+    /// <param name="context">The deploy.</param>
+    public WasmFunctionProvider(WorkloadContext context)
+    {
+        _context = context;
+        _logger = context.Loggers.CreateLogger("Nex.Agent.Wasm");
+        var request = context.Request;
+        _timeout = TimeSpan.FromMilliseconds(request.FunctionTimeoutMs > 0 ? request.FunctionTimeoutMs : DefaultTimeoutMs);
+        _maxMemory = request.MaxMemoryBytes > 0 ? request.MaxMemoryBytes : DefaultMaxMemoryBytes;
+        (_environment, _environmentCount) = Block(request.Environment.Select(kv => $"{kv.Key}={kv.Value}"));
+    }
+
+    /// <inheritdoc />
+    public bool SupportsTriggers => true;
+
+    /// <inheritdoc />
+    public Task<int> Completion => _completion.Task;
+
+    /// <summary>The per-execution time limit.</summary>
+    public TimeSpan Timeout => _timeout;
+
+    /// <inheritdoc />
+    /// <remarks>Compiles the module (the message of a failure is Wasmtime's) and checks its imports and <c>_start</c>.</remarks>
+    public async Task ValidateAsync(CancellationToken cancellationToken)
+    {
+        var bytes = await File.ReadAllBytesAsync(_context.ArtifactPath, cancellationToken).ConfigureAwait(false);
+        Compile(bytes);
+    }
+
+    /// <inheritdoc />
+    public Task DeployAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_module is null || _engine is null)
+        {
+            throw new InvalidOperationException("the module was not validated");
+        }
+
+        if (_worker is not null || Volatile.Read(ref _stopped) != 0)
+        {
+            throw new InvalidOperationException("the workload was already deployed");
+        }
+
+        var linker = new Linker(_engine);
+        try
+        {
+            WasiPreview1.Define(linker, _module, Current);
+            var request = _context.Request;
+            NexHostImports.Define(linker, Current, new HostServicesClient(_context.Connection, _context.AgentId, request.Namespace, request.WorkloadName));
+        }
+        catch
+        {
+            linker.Dispose();
+            throw;
+        }
+
+        _linker = linker;
+        _worker = new Thread(RunWorker, ExecutionStackBytes) { IsBackground = true, Name = "nex-wasm" };
+        _worker.Start();
+        LogDeployed(_logger, _context.Request.WorkloadName, _timeout.TotalMilliseconds, _maxMemory);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async Task UndeployAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 0)
+        {
+            // Cuts a running execution (its token is linked) and lets the worker finish.
+            await _stopping.CancelAsync().ConfigureAwait(false);
+            _queue.CompleteAdding();
+            if (_worker is null)
+            {
+                _workerExited.TrySetResult();
+            }
+        }
+
+        await _workerExited.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        _completion.TrySetResult(0);
+    }
+
+    /// <inheritdoc />
+    public async Task<TriggerResult?> ExecuteAsync(string subject, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(subject);
+        var work = new Work(subject, payload, cancellationToken);
+        try
+        {
+            _queue.Add(work, CancellationToken.None);
+        }
+        catch (InvalidOperationException)
+        {
+            throw new ObjectDisposedException(nameof(WasmFunctionProvider), "the function was undeployed");
+        }
+
+        var outcome = await work.Done.Task.ConfigureAwait(false);
+        foreach (var chunk in outcome.Stderr)
+        {
+            await _context.Output.WriteAsync(WorkloadStream.StandardError, chunk, cancellationToken).ConfigureAwait(false);
+        }
+
+        return outcome.Result;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        await UndeployAsync(CancellationToken.None).ConfigureAwait(false);
+        _disposed = true;
+        _linker?.Dispose();
+        _module?.Dispose();
+        _engine?.Dispose();
+        _queue.Dispose();
+        _stopping.Dispose();
+    }
+
+    /// <summary>Compiles the module (once) and checks that it is a WASI command this provider can link.</summary>
+    /// <param name="bytes">The module (binary; the WebAssembly text format is accepted too, for tests).</param>
+    internal void Compile(ReadOnlySpan<byte> bytes)
+    {
+        if (_module is not null)
+        {
+            return;
+        }
+
+        NativeLibraries.Register(typeof(Wasmtime.Engine).Assembly, "wasmtime", "libwasmtime.so");
+        // Executions run one at a time: a small pool of pre-reserved instance slots makes the per-call
+        // instantiation cheap (no fresh 4 GiB reservation and page-table work per call).
+        using var pooling = new PoolingAllocationConfig()
+            .WithMaxCoreInstances(2)
+            .WithMaxMemories(2)
+            .WithMaxTables(2)
+            .WithMaxUnusedWarmSlots(2)
+            .WithMaxMemorySize((nuint)_maxMemory);
+        var config = new Config().WithEpochInterruption(true).WithPoolingAllocationStrategy(pooling);
+        var engine = new Engine(config);
+        Module? module = null;
+        try
+        {
+            module = bytes.StartsWith("\0asm"u8)
+                ? Module.FromBytes(engine, _context.Request.WorkloadName, bytes)
+                : Module.FromText(engine, _context.Request.WorkloadName, Encoding.UTF8.GetString(bytes));
+            foreach (var import in module.Imports)
+            {
+                var known = import.ModuleName is WasiPreview1.ModuleName
+                    || (import.ModuleName is NexHostImports.ModuleName && import.Name is "host_call" or "host_result");
+                if (!known || import is not FunctionImport)
+                {
+                    throw new InvalidOperationException($"unsupported import {import.ModuleName}.{import.Name} (only {WasiPreview1.ModuleName} functions and nex.host_call/nex.host_result are provided)");
+                }
+            }
+
+            if (!module.Exports.Any(e => e is FunctionExport && e.Name == "_start"))
+            {
+                throw new InvalidOperationException("the module is not a WASI command: it exports no _start function");
+            }
+
+            _engine = engine;
+            _module = module;
+        }
+        catch
+        {
+            module?.Dispose();
+            engine.Dispose();
+            throw;
+        }
+    }
+
+    private WasmCall Current() => _current ?? throw new InvalidOperationException("no execution in progress");
+
+    private void RunWorker()
+    {
+        try
+        {
+            foreach (var work in _queue.GetConsumingEnumerable())
+            {
+                Outcome outcome;
+                try
+                {
+                    outcome = Run(work);
+                }
+                catch (Exception ex)
+                {
+                    outcome = new Outcome(null, [$"function execution failed: {ex.Message}\n"]);
+                }
+
+                work.Done.TrySetResult(outcome);
+            }
+        }
+        finally
+        {
+            _workerExited.TrySetResult();
+        }
+    }
+
+    // One execution on the worker thread: a fresh Store and instance, _start, the outcome.
+    private Outcome Run(Work work)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(work.CancellationToken, _stopping.Token);
+        limit.CancelAfter(_timeout);
+        var (arguments, argumentCount) = Block([ProgramName, work.Subject]);
+        var call = new WasmCall(arguments, argumentCount, _environment, _environmentCount, work.Payload, _stdout, (int)Math.Min(_maxMemory, int.MaxValue), limit.Token);
+        using var store = new Store(_engine!);
+        store.SetLimits(memorySize: _maxMemory);
+
+        // Every store needs its deadline once the engine has epoch interruption: one tick, which the
+        // time limit (or a stop) supplies. The registration is disposed before the next execution, so a
+        // late tick can never cut a later one.
+        store.SetEpochDeadline(1);
+        var engine = _engine!;
+        _current = call;
+        string? failure = null;
+        try
+        {
+            using (limit.Token.Register(static e => ((Engine)e!).IncrementEpoch(), engine))
+            {
+                try
+                {
+                    var instance = _linker!.Instantiate(store, _module!);
+                    call.Memory = instance.GetMemory("memory");
+                    var start = instance.GetFunction("_start") ?? throw new InvalidOperationException("the module exports no _start function");
+                    start.Invoke();
+                }
+                catch (Exception ex) when (ex is WasmtimeException or TrapException or WasmExitException or OperationCanceledException)
+                {
+                    if (call.ExitCode is null)
+                    {
+                        failure = limit.IsCancellationRequested
+                            ? work.CancellationToken.IsCancellationRequested || _stopping.IsCancellationRequested
+                                ? "function execution was cancelled"
+                                : string.Create(CultureInfo.InvariantCulture, $"function timed out after {_timeout.TotalMilliseconds:0} ms")
+                            : $"function trapped: {ex.Message}";
+                    }
+                }
+            }
+        }
+        finally
+        {
+            _current = null;
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        var stderr = call.Stderr;
+        if (failure is null && call.ExitCode is { } code and not 0)
+        {
+            failure = string.Create(CultureInfo.InvariantCulture, $"function exited with status {code}");
+        }
+
+        if (failure is not null)
+        {
+            LogExecutionFailed(_logger, _context.Request.WorkloadName, work.Subject, failure);
+            stderr.Add(failure + "\n");
+            return new Outcome(null, stderr);
+        }
+
+        if (call.Stdout.IsEmpty)
+        {
+            return new Outcome(null, stderr);
+        }
+
+        return new Outcome(new TriggerResult(call.Stdout.ToArray(), (long)elapsed.TotalNanoseconds), stderr);
+    }
+
+    private static (byte[] Block, int Count) Block(IEnumerable<string> entries)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        var count = 0;
+        foreach (var entry in entries)
+        {
+            var span = buffer.GetSpan(Encoding.UTF8.GetMaxByteCount(entry.Length) + 1);
+            var written = Encoding.UTF8.GetBytes(entry, span);
+            span[written] = 0;
+            buffer.Advance(written + 1);
+            count++;
+        }
+
+        return (buffer.WrittenSpan.ToArray(), count);
+    }
+
+    [LoggerMessage(EventId = 500, Level = LogLevel.Information, Message = "WASM function {Name} deployed (time limit {TimeoutMs} ms, memory limit {MaxMemory} bytes)")]
+    private static partial void LogDeployed(ILogger logger, string name, double timeoutMs, long maxMemory);
+
+    [LoggerMessage(EventId = 501, Level = LogLevel.Warning, Message = "WASM function {Name} on {Subject}: {Reason}")]
+    private static partial void LogExecutionFailed(ILogger logger, string name, string subject, string reason);
+
+    private sealed record Outcome(TriggerResult? Result, IReadOnlyList<string> Stderr);
+
+    private sealed class Work(string subject, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        public string Subject { get; } = subject;
+
+        public ReadOnlyMemory<byte> Payload { get; } = payload;
+
+        public CancellationToken CancellationToken { get; } = cancellationToken;
+
+        public TaskCompletionSource<Outcome> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

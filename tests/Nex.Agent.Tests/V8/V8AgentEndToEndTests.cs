@@ -1,0 +1,65 @@
+using System.Text;
+using NATS.Client.Core;
+using Nex.Protocol;
+using Xunit;
+
+namespace Nex.Agent.Tests.V8;
+
+/// <summary>A V8 function deployed to and triggered through the real agent process (spec §5.9–5.10).</summary>
+public sealed class V8AgentEndToEndTests
+{
+    private static readonly TimeSpan Wait = AgentContractTests.Wait;
+
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task DeployAndTrigger_RepliesWithRuntime_HostServicesWork_ErrorsReachTheLogs()
+    {
+        await using var node = await FakeNode.StartAsync(Token);
+        node.OfferArtifact(
+            """
+            async (subject, payload) => {
+              if (subject === 'fn.fail') throw new Error('deliberate failure');
+              console.log('called on', subject);
+              const v = await hostServices.kv.get('greeting');
+              return { triggered_on: subject, payload: String.fromCharCode(...payload), kv: String.fromCharCode(...v) };
+            }
+            """);
+        await node.AnswerHandshakesAsync(Token);
+        var rpc = await node.Connection.SubscribeCoreAsync<byte[]>($"hostint.{node.AgentId}.rpc.>", cancellationToken: Token);
+        _ = Task.Run(
+            async () =>
+            {
+                await foreach (var msg in rpc.Msgs.ReadAllAsync())
+                {
+                    var ok = msg.Subject.EndsWith(".kv.get", StringComparison.Ordinal) && msg.Headers is { } h && h.TryGetValue(HostServicesProtocol.KeyHeader, out var key) && key.ToString() == "greeting";
+                    await msg.ReplyAsync(ok ? "hi"u8.ToArray() : [], new NatsHeaders { [HostServicesProtocol.CodeHeader] = ok ? "200" : "400", [HostServicesProtocol.MessageHeader] = ok ? "OK" : "bad" });
+                }
+            },
+            CancellationToken.None);
+        await using var agent = AgentProcess.Start(node.AgentEnvironment());
+        await node.Handshakes.WaitForAsync(_ => true, Wait, "handshake");
+
+        var request = FakeNode.NativeRequest("echo") with { WorkloadType = WorkloadTypes.V8, TriggerSubjects = ["fn.>"] };
+        var deployed = await node.DeployAsync(request, Token);
+        Assert.True(deployed.Accepted, deployed.Message);
+
+        var headers = new NatsHeaders { [AgentSubjects.TriggerSubjectHeader] = "fn.hello" };
+        var reply = await node.Connection.RequestAsync<byte[], byte[]>(AgentSubjects.Trigger(node.AgentId), "hello world"u8.ToArray(), headers, replyOpts: new NatsSubOpts { Timeout = Wait }, cancellationToken: Token);
+        Assert.Equal("""{"triggered_on":"fn.hello","payload":"hello world","kv":"hi"}""", Encoding.UTF8.GetString(reply.Data!));
+        Assert.True(long.Parse(reply.Headers![AgentSubjects.RuntimeNsHeader].ToString(), System.Globalization.CultureInfo.InvariantCulture) > 0);
+
+        var failHeaders = new NatsHeaders { [AgentSubjects.TriggerSubjectHeader] = "fn.fail" };
+        await Assert.ThrowsAsync<NatsNoReplyException>(() => node.Connection.RequestAsync<byte[], byte[]>(
+            AgentSubjects.Trigger(node.AgentId), "x"u8.ToArray(), failHeaders, replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromMilliseconds(500) }, cancellationToken: Token).AsTask());
+        await node.Published.WaitForAsync(p => p.IsLog && Encoding.UTF8.GetString(p.Data).Contains("deliberate failure", StringComparison.Ordinal), Wait, "error log");
+        await node.Published.WaitForAsync(p => p.IsLog && Encoding.UTF8.GetString(p.Data).Contains("called on fn.hello", StringComparison.Ordinal), Wait, "console log");
+
+        // Still serving after the failure.
+        reply = await node.Connection.RequestAsync<byte[], byte[]>(AgentSubjects.Trigger(node.AgentId), "again"u8.ToArray(), headers, replyOpts: new NatsSubOpts { Timeout = Wait }, cancellationToken: Token);
+        Assert.Contains("\"payload\":\"again\"", Encoding.UTF8.GetString(reply.Data!), StringComparison.Ordinal);
+
+        Assert.Empty(await node.UndeployAsync(Token));
+        await rpc.UnsubscribeAsync();
+    }
+}

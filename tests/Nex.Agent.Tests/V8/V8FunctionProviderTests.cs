@@ -1,0 +1,169 @@
+using System.Text;
+using Nex.Agent.Providers;
+using Nex.Agent.Providers.V8;
+using Xunit;
+
+namespace Nex.Agent.Tests.V8;
+
+/// <summary>The V8 provider in this process: results, bytes, isolation, failures, limits (spec §5.10).</summary>
+public sealed class V8FunctionProviderTests
+{
+    private const string Echo = "(s, p) => ({ triggered_on: s, payload: String.fromCharCode(...p) })";
+
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Echo_ReturnsJsonOfTheSubjectAndPayload_WithRuntime()
+    {
+        await using var fn = await V8Harness.StartAsync(Echo, Token);
+        var result = await fn.Provider.ExecuteAsync("hello", "hello world"u8.ToArray(), Token);
+        Assert.NotNull(result);
+        Assert.Equal("""{"triggered_on":"hello","payload":"hello world"}""", Encoding.UTF8.GetString(result.Data.Span));
+        Assert.True(result.RuntimeNanoseconds > 0);
+    }
+
+    [Fact]
+    public async Task ReturnValues_Uint8ArrayRaw_StringQuoted_PromiseAwaited_UndefinedEmpty()
+    {
+        await using var fn = await V8Harness.StartAsync(
+            """
+            (s, p) => {
+              switch (s) {
+                case 'raw': return new Uint8Array([0, 1, 0x80, 0xff]);
+                case 'string': return 'hi "there"';
+                case 'promise': return (async () => { await null; return { ok: true }; })();
+                case 'number': return 42;
+                default: return undefined;
+              }
+            }
+            """,
+            Token);
+        Assert.Equal(new byte[] { 0, 1, 0x80, 0xff }, (await fn.Provider.ExecuteAsync("raw", default, Token))!.Data.ToArray());
+        Assert.Equal("\"hi \\\"there\\\"\"", await fn.CallAsync("string", "", Token));
+        Assert.Equal("""{"ok":true}""", await fn.CallAsync("promise", "", Token));
+        Assert.Equal("42", await fn.CallAsync("number", "", Token));
+        Assert.Equal("", await fn.CallAsync("other", "", Token));
+    }
+
+    [Fact]
+    public async Task BytesAbove0x7F_RoundTripExactly()
+    {
+        await using var fn = await V8Harness.StartAsync("(s, p) => p", Token);
+        var all = Enumerable.Range(0, 256).Select(i => (byte)i).ToArray();
+        Assert.Equal(all, (await fn.Provider.ExecuteAsync("x", all, Token))!.Data.ToArray());
+    }
+
+    [Fact]
+    public async Task Isolation_AGlobalSetByOneCall_IsInvisibleToTheNext()
+    {
+        await using var fn = await V8Harness.StartAsync(
+            "(s, p) => { const seen = typeof globalThis.leak; const clean = [].polluted === undefined; globalThis.leak = 1; Array.prototype.polluted = true; return [seen, clean]; }",
+            Token,
+            new V8Options { PoolSize = 1 });
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal("""["undefined",true]""", await fn.CallAsync("x", "", Token));
+        }
+    }
+
+    [Fact]
+    public async Task Exception_NoReply_TextOnStderr_AndTheNextCallWorks()
+    {
+        await using var fn = await V8Harness.StartAsync("(s, p) => { if (s === 'bad') throw new Error('boom ' + s); return s; }", Token);
+        Assert.Null(await fn.Provider.ExecuteAsync("bad", default, Token));
+        await fn.Output.WaitForAsync(WorkloadStream.StandardError, "Error: boom bad", TimeSpan.FromSeconds(5));
+        Assert.Equal("\"good\"", await fn.CallAsync("good", "", Token));
+    }
+
+    [Fact]
+    public async Task RejectedPromise_NoReply_TextOnStderr()
+    {
+        await using var fn = await V8Harness.StartAsync("async (s, p) => { await null; throw new TypeError('rejected ' + s); }", Token);
+        Assert.Null(await fn.Provider.ExecuteAsync("x", default, Token));
+        await fn.Output.WaitForAsync(WorkloadStream.StandardError, "TypeError: rejected x", TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task InfiniteLoop_IsCutAtTheTimeout_AndLaterCallsWork()
+    {
+        await using var fn = await V8Harness.StartAsync(
+            "(s, p) => { if (s === 'loop') { for (;;) {} } return s; }",
+            Token,
+            new V8Options { Timeout = TimeSpan.FromMilliseconds(200) });
+        var started = DateTime.UtcNow;
+        Assert.Null(await fn.Provider.ExecuteAsync("loop", default, Token));
+        Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromMilliseconds(150), TimeSpan.FromSeconds(3));
+        await fn.Output.WaitForAsync(WorkloadStream.StandardError, "timed out after 200 ms", TimeSpan.FromSeconds(5));
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("\"ok\"", await fn.CallAsync("ok", "", Token));
+        }
+
+        // A second loop is cut as well; a never-settling promise times out too.
+        Assert.Null(await fn.Provider.ExecuteAsync("loop", default, Token));
+        Assert.Equal("\"ok\"", await fn.CallAsync("ok", "", Token));
+    }
+
+    [Fact]
+    public async Task PendingPromise_TimesOut()
+    {
+        await using var fn = await V8Harness.StartAsync(
+            "(s, p) => s === 'hang' ? new Promise(() => {}) : s",
+            Token,
+            new V8Options { Timeout = TimeSpan.FromMilliseconds(150) });
+        Assert.Null(await fn.Provider.ExecuteAsync("hang", default, Token));
+        Assert.Equal("\"ok\"", await fn.CallAsync("ok", "", Token));
+    }
+
+    [Fact]
+    public async Task Validation_SourceTooLarge_ExactMessage()
+    {
+        var source = "(s, p) => s" + new string(' ', 100);
+        var ex = await Assert.ThrowsAsync<V8FunctionException>(() => V8Harness.StartAsync(source, Token, new V8Options { MaxSourceBytes = 50 }));
+        Assert.Equal($"source file ({source.Length} bytes) exceeds maximum of 50 bytes", ex.Message);
+
+        var big = "(s, p) => s" + new string(' ', 12_289 - 11);
+        ex = await Assert.ThrowsAsync<V8FunctionException>(() => V8Harness.StartAsync(big, Token));
+        Assert.Equal("source file (12289 bytes) exceeds maximum of 12288 bytes", ex.Message);
+    }
+
+    [Fact]
+    public async Task Validation_SyntaxError_AndNonFunction_Fail()
+    {
+        var ex = await Assert.ThrowsAsync<V8FunctionException>(() => V8Harness.StartAsync("(s, p) => {", Token));
+        Assert.Contains("SyntaxError", ex.Message, StringComparison.Ordinal);
+        ex = await Assert.ThrowsAsync<V8FunctionException>(() => V8Harness.StartAsync("42", Token));
+        Assert.Contains("function", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MemoryLimit_FailsThatCallOnly()
+    {
+        await using var fn = await V8Harness.StartAsync(
+            "(s, p) => { if (s === 'hog') { const a = []; for (;;) { a.push({ i: a.length, s: 'x'.repeat(64) + a.length }); } } return s; }",
+            Token,
+            new V8Options { MaxMemoryBytes = 32L * 1024 * 1024, Timeout = TimeSpan.FromSeconds(20) });
+        Assert.Null(await fn.Provider.ExecuteAsync("hog", default, Token));
+        Assert.Contains("memory", fn.Output.Text(WorkloadStream.StandardError), StringComparison.OrdinalIgnoreCase);
+        Assert.Equal("\"ok\"", await fn.CallAsync("ok", "", Token));
+        Assert.Equal("\"ok\"", await fn.CallAsync("ok", "", Token));
+    }
+
+    [Fact]
+    public async Task Console_GoesToTheWorkloadStreams()
+    {
+        await using var fn = await V8Harness.StartAsync("(s, p) => { console.log('out', s, { a: 1 }); console.error('err', 2); return null; }", Token);
+        Assert.Equal("null", await fn.CallAsync("subj", "", Token));
+        await fn.Output.WaitForAsync(WorkloadStream.StandardOutput, "out subj {\"a\":1}\n", TimeSpan.FromSeconds(5));
+        await fn.Output.WaitForAsync(WorkloadStream.StandardError, "err 2\n", TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task Calls_AreServedInArrivalOrder()
+    {
+        await using var fn = await V8Harness.StartAsync("async (s, p) => { await null; return s; }", Token);
+        var calls = Enumerable.Range(0, 20).Select(i => fn.CallAsync(i.ToString(System.Globalization.CultureInfo.InvariantCulture), "", Token)).ToArray();
+        var results = await Task.WhenAll(calls);
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"\"{i}\""), results);
+    }
+}

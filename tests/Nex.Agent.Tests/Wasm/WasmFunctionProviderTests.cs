@@ -1,0 +1,266 @@
+using System.Diagnostics;
+using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using NATS.Client.Core;
+using Nex.Agent.Providers;
+using Nex.Agent.Providers.Wasm;
+using Nex.Protocol;
+using Nex.Testing;
+using Xunit;
+
+namespace Nex.Agent.Tests.Wasm;
+
+/// <summary>The WASM provider in this process, with test functions written in WAT.</summary>
+public sealed class WasmFunctionProviderTests
+{
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Echo_ReturnsStdinThenTheTriggerSubject()
+    {
+        await using var function = await WasmFunction.DeployAsync(WasmModules.Echo);
+        var result = await function.Provider.ExecuteAsync("test.trigger", "Hello world"u8.ToArray(), Token);
+        Assert.NotNull(result);
+        Assert.Equal("Hello worldtest.trigger", Encoding.UTF8.GetString(result.Data.Span));
+        Assert.True(result.RuntimeNanoseconds > 0);
+    }
+
+    [Fact]
+    public async Task AllStdoutWrites_AreConcatenated_AndStderrGoesToTheLog()
+    {
+        await using var function = await WasmFunction.DeployAsync(WasmModules.ManyWrites);
+        var result = await function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token);
+        Assert.Equal("onetwothree", Encoding.UTF8.GetString(result!.Data.Span));
+        Assert.Equal([(WorkloadStream.StandardError, "oops")], function.Output.Chunks);
+    }
+
+    [Fact]
+    public async Task Environment_IsTheRequestMap_KeysAsGiven()
+    {
+        var environment = new Dictionary<string, string> { ["FOO"] = "bar", ["lower"] = "x=y" };
+        await using var function = await WasmFunction.DeployAsync(WasmModules.Environment, environment: environment);
+        var result = await function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token);
+        var entries = Encoding.UTF8.GetString(result!.Data.Span).Split('\0', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["FOO=bar", "lower=x=y"], entries.Order());
+    }
+
+    [Fact]
+    public async Task NonZeroExit_Trap_AndEmptyStdout_GiveNoReply()
+    {
+        await using (var function = await WasmFunction.DeployAsync(WasmModules.ExitWithStatus))
+        {
+            Assert.Equal("0fine", Encoding.UTF8.GetString((await function.Provider.ExecuteAsync("s", "0fine"u8.ToArray(), Token))!.Data.Span));
+            Assert.Null(await function.Provider.ExecuteAsync("s", "3bad"u8.ToArray(), Token));
+            Assert.Contains(function.Output.Chunks, c => c.Stream == WorkloadStream.StandardError && c.Text.Contains("exited with status 3", StringComparison.Ordinal));
+        }
+
+        await using (var function = await WasmFunction.DeployAsync(WasmModules.Trap))
+        {
+            Assert.Null(await function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token));
+            Assert.Contains(function.Output.Chunks, c => c.Text.Contains("function trapped", StringComparison.Ordinal));
+        }
+
+        await using (var function = await WasmFunction.DeployAsync(WasmModules.Silent))
+        {
+            Assert.Null(await function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token));
+            Assert.Empty(function.Output.Chunks);
+        }
+    }
+
+    [Fact]
+    public async Task InfiniteLoop_IsCutAtTheTimeLimit_AndLaterCallsWork()
+    {
+        await using var function = await WasmFunction.DeployAsync(WasmModules.LoopOnInput, timeoutMs: 200);
+        var clock = Stopwatch.StartNew();
+        Assert.Null(await function.Provider.ExecuteAsync("s", "spin"u8.ToArray(), Token));
+        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(150), TimeSpan.FromSeconds(3));
+        Assert.Contains(function.Output.Chunks, c => c.Text.Contains("function timed out after 200 ms", StringComparison.Ordinal));
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("ok", Encoding.UTF8.GetString((await function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token))!.Data.Span));
+        }
+
+        Assert.Null(await function.Provider.ExecuteAsync("s", "spin again"u8.ToArray(), Token));
+        Assert.Equal("ok", Encoding.UTF8.GetString((await function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token))!.Data.Span));
+    }
+
+    [Fact]
+    public async Task MemoryLimit_StopsGrowth()
+    {
+        // 1 MiB = 16 pages; the module starts with 1.
+        await using var function = await WasmFunction.DeployAsync(WasmModules.Grow, maxMemoryBytes: 1024 * 1024);
+        Assert.Equal("granted", Encoding.UTF8.GetString((await function.Provider.ExecuteAsync("s", "15"u8.ToArray(), Token))!.Data.Span));
+        Assert.Equal("denied", Encoding.UTF8.GetString((await function.Provider.ExecuteAsync("s", "16"u8.ToArray(), Token))!.Data.Span));
+
+        // Each call is a fresh instance: the earlier growth is gone.
+        Assert.Equal("granted", Encoding.UTF8.GetString((await function.Provider.ExecuteAsync("s", "15"u8.ToArray(), Token))!.Data.Span));
+    }
+
+    [Fact]
+    public async Task BadModules_FailValidation_WithTheReason()
+    {
+        var garbage = await Assert.ThrowsAnyAsync<Exception>(() => WasmFunction.DeployAsync("\0asm\u0001\0\0\0garbage"));
+        Assert.False(string.IsNullOrWhiteSpace(garbage.Message));
+
+        var foreign = await Assert.ThrowsAsync<InvalidOperationException>(() => WasmFunction.DeployAsync("""(module (import "env" "f" (func)) (func (export "_start")))"""));
+        Assert.Equal("unsupported import env.f (only wasi_snapshot_preview1 functions and nex.host_call/nex.host_result are provided)", foreign.Message);
+
+        var reactor = await Assert.ThrowsAsync<InvalidOperationException>(() => WasmFunction.DeployAsync("(module (func (export \"run\")))"));
+        Assert.Equal("the module is not a WASI command: it exports no _start function", reactor.Message);
+    }
+
+    [Fact]
+    public async Task UnknownPreview1Imports_ReturnEnosys()
+    {
+        const string module = """
+            (module
+              (import "wasi_snapshot_preview1" "path_open" (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+              (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+              (memory (export "memory") 1)
+              (func (export "_start")
+                (i32.store8 (i32.const 100) (i32.add (i32.const 48)
+                  (i32.rem_u (call $path_open (i32.const 3) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i64.const 0) (i64.const 0) (i32.const 0) (i32.const 0)) (i32.const 10))))
+                (i32.store (i32.const 0) (i32.const 100))
+                (i32.store (i32.const 4) (i32.const 1))
+                (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+            """;
+        await using var function = await WasmFunction.DeployAsync(module);
+
+        // ENOSYS = 52: 52 % 10 = 2.
+        Assert.Equal("2", Encoding.UTF8.GetString((await function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token))!.Data.Span));
+    }
+
+    [Fact]
+    public async Task BuiltEchoExample_Behaves()
+    {
+        var path = Path.Combine(Examples.RepositoryRoot, "examples", "wasm", "echo", "build", "echo.wasm");
+        if (!File.Exists(path))
+        {
+            Assert.Skip($"{path} is not built (run examples/build.sh)");
+        }
+
+        await using var function = await WasmFunction.DeployAsync(await File.ReadAllBytesAsync(path, Token));
+        Assert.Equal("hello worldhello", Encoding.UTF8.GetString((await function.Provider.ExecuteAsync("hello", "hello world"u8.ToArray(), Token))!.Data.Span));
+        Assert.Equal("Hello worldtest.trigger", Encoding.UTF8.GetString((await function.Provider.ExecuteAsync("test.trigger", "Hello world"u8.ToArray(), Token))!.Data.Span));
+
+        // Larger than libc's stdio buffer: several reads and writes.
+        var big = Enumerable.Range(0, 100_000).Select(i => (byte)('a' + (i % 26))).ToArray();
+        var result = await function.Provider.ExecuteAsync("s", big, Token);
+        Assert.Equal([.. big, (byte)'s'], result!.Data.ToArray());
+    }
+
+    [Fact]
+    public async Task PerCallCost_IsMeasured()
+    {
+        await using var function = await WasmFunction.DeployAsync(WasmModules.Echo);
+        var payload = "Hello world"u8.ToArray();
+        for (var i = 0; i < 200; i++)
+        {
+            await function.Provider.ExecuteAsync("s", payload, Token);
+        }
+
+        const int runs = 2000;
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < runs; i++)
+        {
+            await function.Provider.ExecuteAsync("s", payload, Token);
+        }
+
+        var perCall = clock.Elapsed / runs;
+        TestContext.Current.TestOutputHelper?.WriteLine($"WASM (WAT echo) ExecuteAsync: {perCall.TotalMicroseconds:0} µs per call");
+        Assert.True(perCall < TimeSpan.FromMilliseconds(5), $"{perCall.TotalMicroseconds:0} µs per call");
+    }
+}
+
+/// <summary>A deployed WASM provider over a temp artifact, with its output recorded.</summary>
+internal sealed class WasmFunction : IAsyncDisposable
+{
+    private readonly TempDirectory _dir;
+
+    private WasmFunction(TempDirectory dir, WasmFunctionProvider provider, RecordingOutput output)
+    {
+        _dir = dir;
+        Provider = provider;
+        Output = output;
+    }
+
+    public WasmFunctionProvider Provider { get; }
+
+    public RecordingOutput Output { get; }
+
+    public static Task<WasmFunction> DeployAsync(string wat, IReadOnlyDictionary<string, string>? environment = null, int timeoutMs = 0, long maxMemoryBytes = 0, INatsConnection? connection = null, string? agentId = null) =>
+        DeployAsync(Encoding.UTF8.GetBytes(wat), environment, timeoutMs, maxMemoryBytes, connection, agentId);
+
+    public static async Task<WasmFunction> DeployAsync(byte[] module, IReadOnlyDictionary<string, string>? environment = null, int timeoutMs = 0, long maxMemoryBytes = 0, INatsConnection? connection = null, string? agentId = null)
+    {
+        var dir = new TempDirectory("nex-wasm-test-");
+        var artifact = dir.File("function.wasm");
+        await File.WriteAllBytesAsync(artifact, module);
+        var output = new RecordingOutput();
+        var context = new WorkloadContext
+        {
+            AgentId = agentId ?? "wasmtest",
+            Request = FakeNode.NativeRequest("fn", environment) with
+            {
+                WorkloadType = WorkloadTypes.Wasm,
+                TriggerSubjects = ["fn.>"],
+                FunctionTimeoutMs = timeoutMs,
+                MaxMemoryBytes = maxMemoryBytes,
+            },
+            ArtifactPath = artifact,
+            Output = output,
+            Connection = connection ?? new NatsConnection(),
+            StopGrace = TimeSpan.FromSeconds(1),
+            Loggers = NullLoggerFactory.Instance,
+            Time = TimeProvider.System,
+        };
+        var provider = new WasmFunctionProvider(context);
+        try
+        {
+            await provider.ValidateAsync(CancellationToken.None);
+            await provider.DeployAsync(CancellationToken.None);
+        }
+        catch
+        {
+            await provider.DisposeAsync();
+            dir.Dispose();
+            throw;
+        }
+
+        return new WasmFunction(dir, provider, output);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Provider.DisposeAsync();
+        _dir.Dispose();
+    }
+}
+
+/// <summary>Records workload output.</summary>
+internal sealed class RecordingOutput : IWorkloadOutput
+{
+    private readonly List<(WorkloadStream Stream, string Text)> _chunks = [];
+
+    public IReadOnlyList<(WorkloadStream Stream, string Text)> Chunks
+    {
+        get
+        {
+            lock (_chunks)
+            {
+                return [.. _chunks];
+            }
+        }
+    }
+
+    public ValueTask WriteAsync(WorkloadStream stream, string text, CancellationToken cancellationToken)
+    {
+        lock (_chunks)
+        {
+            _chunks.Add((stream, text));
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}

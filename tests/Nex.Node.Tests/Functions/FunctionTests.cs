@@ -1,0 +1,150 @@
+using System.Text;
+using NATS.Client.Core;
+using Nex.Client;
+using Nex.Testing;
+using Xunit;
+
+namespace Nex.Node.Tests.Functions;
+
+/// <summary>JavaScript and WebAssembly functions end to end: real node, real agents, real V8 and Wasmtime (spec §5.9–5.11).</summary>
+public sealed class FunctionTests(NatsServerFixture nats)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static string Bucket() => "F" + Guid.NewGuid().ToString("N")[..10].ToUpperInvariant();
+
+    private static string Unique(string prefix) => prefix + "." + Guid.NewGuid().ToString("N")[..8];
+
+    private static Task<TestNode> FunctionNodeAsync(string url, int pool = 1, int timeoutMs = 5000) =>
+        TestNode.StartAsync(url, c => c with { WorkloadTypes = ["native", "v8", "wasm"], MachinePoolSize = pool, FunctionTimeoutMs = timeoutMs });
+
+    private static async Task<string> DeployFunctionAsync(TestNode node, string type, byte[] code, string name, params string[] triggers)
+    {
+        var location = await Artifacts.UploadAsync(node.Connection, Bucket(), name, code);
+        var (id, error) = await Wire.DeployAsync(node.Connection, node.NodeId, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: name, type: type, location: location, triggers: triggers));
+        Assert.True(error is null, error);
+        return id!;
+    }
+
+    private static async Task<string?> InvokeAsync(NatsConnection connection, string subject, string payload, TimeSpan? timeout = null)
+    {
+        try
+        {
+            var reply = await connection.RequestAsync<byte[], byte[]>(subject, Encoding.UTF8.GetBytes(payload), replyOpts: new NatsSubOpts { Timeout = timeout ?? TimeSpan.FromSeconds(10) }, cancellationToken: Ct);
+            return reply.HasNoResponders ? null : Encoding.UTF8.GetString(reply.Data ?? []);
+        }
+        catch (NatsNoReplyException)
+        {
+            return null;
+        }
+    }
+
+    private static byte[] ExampleJs(string name) => File.ReadAllBytes(Path.Combine(Examples.RepositoryRoot, "examples", "js", name));
+
+    [Fact]
+    public async Task V8Echo_RepliesLike02_OnTheRealSubject_AndReportsItsRuntime()
+    {
+        await using var node = await FunctionNodeAsync(nats.Url);
+        await using var events = await Recorder.StartAsync(node.Connection, "$NEX.events.>");
+        var prefix = Unique("hello");
+        var id = await DeployFunctionAsync(node, "v8", ExampleJs("echo.js"), "echofunctionjs", prefix + ".*");
+
+        Assert.Equal($"{{\"triggered_on\":\"{prefix}.world\",\"payload\":\"hello world\"}}", await InvokeAsync(node.Connection, prefix + ".world", "hello world"));
+        var succeeded = await events.WaitAsync((s, b) => s.EndsWith(".function_exec_succeeded", StringComparison.Ordinal) && b.GetProperty("data").GetProperty("workload_name").GetString() == "echofunctionjs", TimeSpan.FromSeconds(10), "function_exec_succeeded");
+        var data = succeeded.Body.GetProperty("data");
+        Assert.Equal(prefix + ".*", data.GetProperty("trigger_subject").GetString()); // the subscription, as in 0.2
+        Assert.True(data.GetProperty("elapsed_nanos").GetInt64() > 0);
+        var info = await node.Client.InfoAsync(node.NodeId, Ct);
+        Assert.Equal("v8", Assert.Single(info.Machines, m => m.Id == id).Workload.Type);
+    }
+
+    [Fact]
+    public async Task WasmEcho_PrintsPayloadThenSubject()
+    {
+        var wasm = Path.Combine(Examples.RepositoryRoot, "examples", "wasm", "echo", "build", "echo.wasm");
+        if (!File.Exists(wasm))
+        {
+            Assert.Skip("examples/wasm/echo is not built (examples/build.sh)");
+        }
+
+        await using var node = await FunctionNodeAsync(nats.Url);
+        var subject = Unique("wasm");
+        await DeployFunctionAsync(node, "wasm", await File.ReadAllBytesAsync(wasm, Ct), "echowasm", subject);
+        Assert.Equal("hello world" + subject, await InvokeAsync(node.Connection, subject, "hello world"));
+    }
+
+    [Fact]
+    public async Task AnInfiniteLoop_IsCutAtTheTimeout_AndOtherFunctionsAreUnaffected()
+    {
+        await using var node = await FunctionNodeAsync(nats.Url, pool: 2, timeoutMs: 500);
+        await using var events = await Recorder.StartAsync(node.Connection, "$NEX.events.>");
+        var loop = Unique("loop");
+        var echo = Unique("echo");
+        await DeployFunctionAsync(node, "v8", "(subject, payload) => { while (true) {} }"u8.ToArray(), "looper", loop);
+        await DeployFunctionAsync(node, "v8", ExampleJs("echo.js"), "echoer", echo);
+
+        Assert.Null(await InvokeAsync(node.Connection, loop, "x", TimeSpan.FromSeconds(4)));
+        var failed = await events.WaitAsync((s, b) => s.EndsWith(".function_exec_failed", StringComparison.Ordinal) && b.GetProperty("data").GetProperty("workload_name").GetString() == "looper", TimeSpan.FromSeconds(10), "function_exec_failed");
+        Assert.False(string.IsNullOrEmpty(failed.Body.GetProperty("data").GetProperty("error").GetString()));
+        Assert.Contains("\"payload\":\"still here\"", await InvokeAsync(node.Connection, echo, "still here"), StringComparison.Ordinal);
+
+        // The looping function itself recovers for its next call.
+        var id = Assert.Single((await node.Client.InfoAsync(node.NodeId, Ct)).Machines, m => m.Workload.Name == "looper").Id;
+        Assert.NotNull(id);
+        Assert.Equal(2, (await node.Client.PingNodeAsync(node.NodeId, Ct)).RunningMachines);
+    }
+
+    [Fact]
+    public async Task TenThousandTriggersInARow_GetTenThousandReplies()
+    {
+        await using var node = await FunctionNodeAsync(nats.Url);
+        var subject = Unique("many");
+        await DeployFunctionAsync(node, "v8", "(subject, payload) => payload"u8.ToArray(), "counter", subject);
+        var replies = 0;
+        for (var i = 0; i < 10_000; i++)
+        {
+            var payload = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var reply = await node.Connection.RequestAsync<byte[], byte[]>(subject, Encoding.UTF8.GetBytes(payload), replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(10) }, cancellationToken: Ct);
+            if (Encoding.UTF8.GetString(reply.Data!) == payload)
+            {
+                replies++;
+            }
+        }
+
+        Assert.Equal(10_000, replies);
+    }
+
+    [Fact]
+    public async Task QueueGroup_ReplicasShareMessages_InsteadOfAllAnswering()
+    {
+        await using var node = await FunctionNodeAsync(nats.Url, pool: 2);
+        await using var events = await Recorder.StartAsync(node.Connection, "$NEX.events.>");
+        var subject = Unique("shared");
+        var location = await Artifacts.UploadAsync(node.Connection, Bucket(), "replica", "(s, p) => 'ok'"u8.ToArray());
+        for (var i = 0; i < 2; i++)
+        {
+            var json = Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "replica", type: "v8", location: location, triggers: [subject]);
+            json = json.Insert(json.Length - 1, ",\"trigger_queue_group\":\"replicas\"");
+            Assert.Null((await Wire.DeployAsync(node.Connection, node.NodeId, json)).Error);
+        }
+
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal("\"ok\"", await InvokeAsync(node.Connection, subject, "x"));
+        }
+
+        await Task.Delay(500, Ct);
+        var executions = events.All.Count(e => e.Subject.EndsWith(".function_exec_succeeded", StringComparison.Ordinal) && e.Body.GetProperty("data").GetProperty("trigger_subject").GetString() == subject);
+        Assert.Equal(20, executions); // 0.2 (no queue group) would run 40
+    }
+
+    [Fact]
+    public async Task OversizedJavaScript_IsRejected()
+    {
+        await using var node = await FunctionNodeAsync(nats.Url);
+        var source = "(s, p) => 1; //" + new string('x', 12_300);
+        var location = await Artifacts.UploadAsync(node.Connection, Bucket(), "big", Encoding.UTF8.GetBytes(source));
+        var (_, error) = await Wire.DeployAsync(node.Connection, node.NodeId, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "big", type: "v8", location: location, triggers: [Unique("big")]));
+        Assert.Equal($"Failed to deploy workload: workload rejected by agent: Failed to validate workload: source file ({source.Length} bytes) exceeds maximum of 12288 bytes", error);
+    }
+}
