@@ -139,8 +139,6 @@ public sealed class NativeProcessProviderTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("v8", "workload type v8 is not supported by this agent yet")]
-    [InlineData("wasm", "workload type wasm is not supported by this agent yet")]
     [InlineData("oci", "oci execution provider not yet implemented")]
     [InlineData("elf", "invalid workload type provided: elf")]
     public void Factory_RejectsWhatItCannotRun(string type, string expected)

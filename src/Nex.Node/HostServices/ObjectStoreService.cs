@@ -79,6 +79,14 @@ internal sealed class ObjectStoreService(INatsConnection connection, BucketSetti
     private static async Task<HostServiceResponse> ListAsync(INatsObjStore store, CancellationToken ct)
     {
         var infos = new List<ObjectMetadata>();
+
+        // NATS.Net's list waits forever for the first entry of a bucket that has never held one.
+        var status = await store.GetStatusAsync(ct).ConfigureAwait(false);
+        if (status.Info.State.Messages == 0)
+        {
+            return HostServiceResponse.Ok("[]"u8.ToArray());
+        }
+
         await foreach (var info in store.ListAsync(cancellationToken: ct).ConfigureAwait(false))
         {
             infos.Add(info);

@@ -47,6 +47,10 @@ internal sealed partial class WorkloadManager
 
             await connection.PingAsync(cancellationToken).ConfigureAwait(false);
         }
+        catch (Nex.Client.NexClientException ex)
+        {
+            throw new ControlRejectedException($"Failed to deploy workload: host services: {ex.Message}");
+        }
         catch (Exception ex) when (ex is NatsException or InvalidOperationException or OperationCanceledException)
         {
             throw new ControlRejectedException($"Failed to deploy workload: could not subscribe its trigger subjects: {ex.Message}");

@@ -13,12 +13,12 @@ public sealed class FunctionTests(NatsServerFixture nats)
 
     private static string Bucket() => "F" + Guid.NewGuid().ToString("N")[..10].ToUpperInvariant();
 
-    private static string Unique(string prefix) => prefix + "." + Guid.NewGuid().ToString("N")[..8];
+    internal static string Unique(string prefix) => prefix + "." + Guid.NewGuid().ToString("N")[..8];
 
-    private static Task<TestNode> FunctionNodeAsync(string url, int pool = 1, int timeoutMs = 5000) =>
+    internal static Task<TestNode> FunctionNodeAsync(string url, int pool = 1, int timeoutMs = 5000) =>
         TestNode.StartAsync(url, c => c with { WorkloadTypes = ["native", "v8", "wasm"], MachinePoolSize = pool, FunctionTimeoutMs = timeoutMs });
 
-    private static async Task<string> DeployFunctionAsync(TestNode node, string type, byte[] code, string name, params string[] triggers)
+    internal static async Task<string> DeployFunctionAsync(TestNode node, string type, byte[] code, string name, params string[] triggers)
     {
         var location = await Artifacts.UploadAsync(node.Connection, Bucket(), name, code);
         var (id, error) = await Wire.DeployAsync(node.Connection, node.NodeId, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: name, type: type, location: location, triggers: triggers));
@@ -95,26 +95,6 @@ public sealed class FunctionTests(NatsServerFixture nats)
     }
 
     [Fact]
-    public async Task TenThousandTriggersInARow_GetTenThousandReplies()
-    {
-        await using var node = await FunctionNodeAsync(nats.Url);
-        var subject = Unique("many");
-        await DeployFunctionAsync(node, "v8", "(subject, payload) => payload"u8.ToArray(), "counter", subject);
-        var replies = 0;
-        for (var i = 0; i < 10_000; i++)
-        {
-            var payload = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            var reply = await node.Connection.RequestAsync<byte[], byte[]>(subject, Encoding.UTF8.GetBytes(payload), replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(10) }, cancellationToken: Ct);
-            if (Encoding.UTF8.GetString(reply.Data!) == payload)
-            {
-                replies++;
-            }
-        }
-
-        Assert.Equal(10_000, replies);
-    }
-
-    [Fact]
     public async Task QueueGroup_ReplicasShareMessages_InsteadOfAllAnswering()
     {
         await using var node = await FunctionNodeAsync(nats.Url, pool: 2);
@@ -146,5 +126,45 @@ public sealed class FunctionTests(NatsServerFixture nats)
         var location = await Artifacts.UploadAsync(node.Connection, Bucket(), "big", Encoding.UTF8.GetBytes(source));
         var (_, error) = await Wire.DeployAsync(node.Connection, node.NodeId, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "big", type: "v8", location: location, triggers: [Unique("big")]));
         Assert.Equal($"Failed to deploy workload: workload rejected by agent: Failed to validate workload: source file ({source.Length} bytes) exceeds maximum of 12288 bytes", error);
+    }
+}
+
+/// <summary>Runs alone: it measures that nothing is lost under a long stream, not how the machine copes with every other test at once.</summary>
+[CollectionDefinition(nameof(RunsAlone), DisableParallelization = true)]
+public sealed class RunsAlone;
+
+[Collection(nameof(RunsAlone))]
+public sealed class FunctionLoadTests(NatsServerFixture nats)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task TenThousandTriggersInARow_GetTenThousandReplies()
+    {
+        await using var node = await FunctionTests.FunctionNodeAsync(nats.Url);
+        await using var failures = await Recorder.StartAsync(node.Connection, "$NEX.events.*.function_exec_failed");
+        await using var logs = await Recorder.StartAsync(node.Connection, "$NEX.logs.>");
+        var subject = FunctionTests.Unique("many");
+        await FunctionTests.DeployFunctionAsync(node, "v8", "(subject, payload) => payload"u8.ToArray(), "counter", subject);
+        var replies = 0;
+        var lost = new List<int>();
+        for (var i = 0; i < 10_000; i++)
+        {
+            var payload = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            try
+            {
+                var reply = await node.Connection.RequestAsync<byte[], byte[]>(subject, Encoding.UTF8.GetBytes(payload), replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(10) }, cancellationToken: Ct);
+                if (Encoding.UTF8.GetString(reply.Data!) == payload)
+                {
+                    replies++;
+                }
+            }
+            catch (NatsNoReplyException)
+            {
+                lost.Add(i);
+            }
+        }
+
+        Assert.True(replies == 10_000, $"lost {string.Join(",", lost)}; failures: {string.Join(" | ", failures.All.Select(f => f.Body.ToString()))}; logs: {string.Join(" | ", logs.All.Where(l => !l.Body.ToString().Contains("succeeded", StringComparison.Ordinal)).Select(l => l.Body.ToString()).Take(20))}");
     }
 }

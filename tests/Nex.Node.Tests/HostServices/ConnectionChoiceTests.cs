@@ -74,8 +74,8 @@ public sealed class ConnectionChoiceTests(NatsServerFixture nats) : HostServices
         var own = hs.Connection;
         var trigger = hs.TriggerConnection!;
         await hs.DisposeAsync();
-        Assert.NotEqual(NatsConnectionState.Open, own.ConnectionState);
-        Assert.NotEqual(NatsConnectionState.Open, trigger.ConnectionState);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => own.PublishAsync("hs.closed", cancellationToken: Ct).AsTask());
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => trigger.PublishAsync("hs.closed", cancellationToken: Ct).AsTask());
         Assert.Equal(NatsConnectionState.Open, Main.ConnectionState);
         await hs.DisposeAsync();
     }

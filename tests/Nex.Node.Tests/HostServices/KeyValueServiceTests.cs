@@ -61,6 +61,17 @@ public sealed class KeyValueServiceTests(NatsServerFixture nats) : HostServicesT
     }
 
     [Fact]
+    public async Task Keys_AfterEverythingDeleted_IsEmptyArray()
+    {
+        var hs = await CreateAsync();
+        AssertOk(await Call(hs, Kv, "set", Key("gone"), [1]));
+        AssertOk(await Call(hs, Kv, "delete", Key("gone")));
+        var keys = await Call(hs, Kv, "keys");
+        AssertOk(keys);
+        Assert.Equal("[]", Text(keys));
+    }
+
+    [Fact]
     public async Task MissingKeyHeader_Is400()
     {
         var hs = await CreateAsync();

@@ -56,6 +56,17 @@ public sealed class ObjectStoreServiceTests(NatsServerFixture nats) : HostServic
     }
 
     [Fact]
+    public async Task List_AfterEverythingDeleted_IsEmptyArray()
+    {
+        var hs = await CreateAsync();
+        AssertOk(await Call(hs, Obj, "put", Name("gone"), [1]));
+        AssertOk(await Call(hs, Obj, "delete", Name("gone")));
+        var list = await Call(hs, Obj, "list");
+        AssertOk(list);
+        Assert.Equal("[]", Text(list));
+    }
+
+    [Fact]
     public async Task Get_Missing_Is404()
     {
         var hs = await CreateAsync();

@@ -424,6 +424,17 @@ internal sealed class V8EngineHost : IDisposable
             _current = null;
         }
 
+        // Answer first, so the reply leaves while the used context is cleaned up.
+        if (invocation.Error is { } error)
+        {
+            WriteOutput(WorkloadStream.StandardError, error);
+            invocation.Completion.TrySetResult(null);
+        }
+        else
+        {
+            invocation.Completion.TrySetResult(new TriggerResult(invocation.Result ?? [], (long)(elapsed.Ticks * 100)));
+        }
+
         if (invocation.Engine is { } engine)
         {
             if (invocation.TimedOut)
@@ -442,18 +453,11 @@ internal sealed class V8EngineHost : IDisposable
                     _shared = null;
                 }
 
-                Post(high: false, engine.Dispose);
+                // High priority, not low: under a steady stream of calls low-priority disposals
+                // starved and used contexts piled up until the heap limit interrupted a call. Not
+                // inline either: this may run inside the engine's own callback.
+                Post(high: true, engine.Dispose);
             }
-        }
-
-        if (invocation.Error is { } error)
-        {
-            WriteOutput(WorkloadStream.StandardError, error);
-            invocation.Completion.TrySetResult(null);
-        }
-        else
-        {
-            invocation.Completion.TrySetResult(new TriggerResult(invocation.Result ?? [], (long)(elapsed.Ticks * 100)));
         }
 
         QueueRefill();
