@@ -8,7 +8,7 @@ gcc -O2 -Wall -Werror -o "$here/echoservice/build/echoservice" "$here/echoservic
 echo "built $here/echoservice/build/echoservice"
 
 # WASM functions (WASI preview 1 commands, C compiled with clang's wasm32-wasi target).
-for name in echo kv; do
+for name in echo kv hostcall; do
   mkdir -p "$here/wasm/$name/build"
   clang-14 --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Werror -Wl,--strip-all \
     -o "$here/wasm/$name/build/$name.wasm" "$here/wasm/$name/$name.c"

@@ -1,0 +1,244 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using NATS.Client.Core;
+using Nex.Testing;
+using Xunit;
+
+namespace Nex.Node.Tests.Functions;
+
+/// <summary>
+/// Every host service method from JavaScript and from WebAssembly, through the whole stack:
+/// function → agent → node → a real JetStream server (KV, object store, messaging) or a local
+/// HTTP server (spec §6, the V8 scenarios of §12.1).
+/// </summary>
+public sealed class HostServicesEndToEndTests(NatsServerFixture nats) : IAsyncLifetime
+{
+    // A JavaScript probe: the payload names a call ({service, method, args}); byte arguments are {bytes: "text"}.
+    private const string JsProbe = """
+        async (subject, payload) => {
+          const enc = (s) => new Uint8Array([...unescape(encodeURIComponent(s))].map((c) => c.charCodeAt(0)));
+          const dec = (u8) => decodeURIComponent(escape(String.fromCharCode(...u8)));
+          const req = JSON.parse(dec(payload));
+          const args = req.args.map((a) => (a !== null && typeof a === 'object' && 'bytes' in a ? enc(a.bytes) : a));
+          try {
+            const r = await hostServices[req.service][req.method](...args);
+            if (r instanceof Uint8Array) return { ok: dec(r) };
+            if (Array.isArray(r) && r.length > 0 && r[0] instanceof Uint8Array) return { ok: r.map(dec) };
+            return { ok: r === undefined ? null : r };
+          } catch (e) {
+            return { error: String(e) };
+          }
+        }
+        """;
+
+    private TestNode _node = null!;
+    private string _js = null!;
+    private string _wasm = null!;
+    private HttpListener _http = null!;
+    private string _httpUrl = null!;
+    private Task _httpLoop = Task.CompletedTask;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        _node = await FunctionTests.FunctionNodeAsync(nats.Url, pool: 2);
+        _js = FunctionTests.Unique("probe.js");
+        _wasm = FunctionTests.Unique("probe.wasm");
+        await FunctionTests.DeployFunctionAsync(_node, "v8", Encoding.UTF8.GetBytes(JsProbe), "jsprobe", _js);
+        var wasm = Path.Combine(Examples.RepositoryRoot, "examples", "wasm", "hostcall", "build", "hostcall.wasm");
+        await FunctionTests.DeployFunctionAsync(_node, "wasm", await File.ReadAllBytesAsync(wasm), "wasmprobe", _wasm);
+        StartHttpServer();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _http.Stop();
+        _http.Close();
+        await _httpLoop.ContinueWith(_ => { }, TaskScheduler.Default);
+        await _node.DisposeAsync();
+    }
+
+    private async Task<JsonElement> Js(string service, string method, params object?[] args)
+    {
+        var request = JsonSerializer.Serialize(new Dictionary<string, object?> { ["service"] = service, ["method"] = method, ["args"] = args }, ProbeJson.Default.DictionaryStringObject);
+        var reply = await _node.Connection.RequestAsync<byte[], byte[]>(_js, Encoding.UTF8.GetBytes(request), replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(15) }, cancellationToken: Ct);
+        return JsonDocument.Parse(reply.Data!).RootElement.Clone();
+    }
+
+    private async Task<(int Code, string Result)> Wasm(string service, string method, string headers, string body = "")
+    {
+        var reply = await _node.Connection.RequestAsync<byte[], byte[]>(_wasm, Encoding.UTF8.GetBytes($"{service}\n{method}\n{headers}\n{body}"), replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(15) }, cancellationToken: Ct);
+        var text = Encoding.UTF8.GetString(reply.Data!);
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        return (int.Parse(text[..colon], System.Globalization.CultureInfo.InvariantCulture), text[(colon + 1)..]);
+    }
+
+    private static Dictionary<string, string> Bytes(string text) => new Dictionary<string, string> { ["bytes"] = text };
+
+    [Fact]
+    public async Task KeyValue_FromJavaScript()
+    {
+        Assert.Equal(JsonValueKind.Null, (await Js("kv", "set", "k1", Bytes("välue"))).GetProperty("ok").ValueKind);
+        Assert.Equal("välue", (await Js("kv", "get", "k1")).GetProperty("ok").GetString());
+        Assert.Contains("k1", (await Js("kv", "keys")).GetProperty("ok").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(JsonValueKind.Null, (await Js("kv", "delete", "k1")).GetProperty("ok").ValueKind);
+        Assert.Contains("(404)", (await Js("kv", "get", "k1")).GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal("Error: key is required", (await Js("kv", "get")).GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task KeyValue_FromWebAssembly_InItsOwnBucket()
+    {
+        Assert.Equal(200, (await Wasm("kv", "set", """{"x-keyvalue-key":"w1"}""", "wasm value")).Code);
+        Assert.Equal((200, "wasm value"), await Wasm("kv", "get", """{"x-keyvalue-key":"w1"}"""));
+        Assert.Contains("\"w1\"", (await Wasm("kv", "keys", "")).Result, StringComparison.Ordinal);
+        Assert.Equal(200, (await Wasm("kv", "delete", """{"x-keyvalue-key":"w1"}""")).Code);
+        Assert.Equal(404, (await Wasm("kv", "get", """{"x-keyvalue-key":"w1"}""")).Code);
+
+        // Buckets follow the node's record of each workload: the JS probe cannot see this key.
+        Assert.Equal(200, (await Wasm("kv", "set", """{"x-keyvalue-key":"mine"}""", "x")).Code);
+        Assert.Contains("(404)", (await Js("kv", "get", "mine")).GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ObjectStore_FromJavaScript_AndWebAssembly()
+    {
+        var info = (await Js("objectStore", "put", "o1", Bytes("object bytes"))).GetProperty("ok");
+        Assert.Equal("o1", info.GetProperty("name").GetString());
+        Assert.Equal(12, info.GetProperty("size").GetInt32());
+        Assert.Equal("object bytes", (await Js("objectStore", "get", "o1")).GetProperty("ok").GetString());
+        Assert.Contains("o1", (await Js("objectStore", "list")).GetProperty("ok").EnumerateArray().Select(e => e.GetProperty("name").GetString()));
+        Assert.Equal(JsonValueKind.Null, (await Js("objectStore", "delete", "o1")).GetProperty("ok").ValueKind);
+        Assert.Contains("(404)", (await Js("objectStore", "get", "o1")).GetProperty("error").GetString(), StringComparison.Ordinal);
+
+        Assert.Equal(200, (await Wasm("objectstore", "put", """{"x-object-name":"w2"}""", "from wasm")).Code);
+        Assert.Equal((200, "from wasm"), await Wasm("objectstore", "get", """{"x-object-name":"w2"}"""));
+        Assert.Contains("\"w2\"", (await Wasm("objectstore", "list", "")).Result, StringComparison.Ordinal);
+        Assert.Equal(200, (await Wasm("objectstore", "delete", """{"x-object-name":"w2"}""")).Code);
+        Assert.Equal(404, (await Wasm("objectstore", "get", """{"x-object-name":"w2"}""")).Code);
+    }
+
+    [Fact]
+    public async Task Messaging_FromJavaScript_AndWebAssembly()
+    {
+        var subject = FunctionTests.Unique("hs.msg");
+        await using var published = await _node.Connection.SubscribeCoreAsync<byte[]>(subject + ".pub", cancellationToken: Ct);
+        await using var responderA = await _node.Connection.SubscribeCoreAsync<byte[]>(subject + ".req", cancellationToken: Ct);
+        await using var responderB = await _node.Connection.SubscribeCoreAsync<byte[]>(subject + ".req", cancellationToken: Ct);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var answering = Task.WhenAll(Answer(responderA, "a"), Answer(responderB, "b"));
+        await _node.Connection.PingAsync(Ct);
+
+        Assert.Equal(JsonValueKind.Null, (await Js("messaging", "publish", subject + ".pub", Bytes("hi from js"))).GetProperty("ok").ValueKind);
+        Assert.Equal("hi from js", Encoding.UTF8.GetString((await published.Msgs.ReadAsync(Ct)).Data!));
+        Assert.StartsWith("resp ", (await Js("messaging", "request", subject + ".req", Bytes("q"))).GetProperty("ok").GetString(), StringComparison.Ordinal);
+        var many = (await Js("messaging", "requestMany", subject + ".req", Bytes("q"))).GetProperty("ok").EnumerateArray().Select(e => e.GetString()).Order().ToList();
+        Assert.Equal(["resp a: q", "resp b: q"], many);
+
+        Assert.Equal(200, (await Wasm("messaging", "publish", $$"""{"x-subject":"{{subject}}.pub"}""", "hi from wasm")).Code);
+        Assert.Equal("hi from wasm", Encoding.UTF8.GetString((await published.Msgs.ReadAsync(Ct)).Data!));
+        var (code, reply) = await Wasm("messaging", "request", $$"""{"x-subject":"{{subject}}.req"}""", "w");
+        Assert.Equal(200, code);
+        Assert.StartsWith("resp ", reply, StringComparison.Ordinal);
+        var (manyCode, manyReplies) = await Wasm("messaging", "requestMany", $$"""{"x-subject":"{{subject}}.req"}""", "w");
+        Assert.Equal(200, manyCode);
+        Assert.Equal(2, JsonDocument.Parse(manyReplies).RootElement.GetArrayLength());
+        await stop.CancelAsync();
+
+        async Task Answer(INatsSub<byte[]> sub, string who)
+        {
+            try
+            {
+                await foreach (var msg in sub.Msgs.ReadAllAsync(stop.Token))
+                {
+                    await msg.ReplyAsync(Encoding.UTF8.GetBytes($"resp {who}: {Encoding.UTF8.GetString(msg.Data!)}"), cancellationToken: Ct);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Http_EveryVerb_WithHeadersAndQuery_FromJavaScript_AndWebAssembly()
+    {
+        var url = _httpUrl + "path/x?q=1";
+        var options = new Dictionary<string, object> { ["headers"] = new Dictionary<string, string> { ["x-test"] = "yes" } };
+        var get = (await Js("http", "get", url, options)).GetProperty("ok");
+        Assert.Equal(200, get.GetProperty("status").GetInt32());
+        Assert.Equal("GET /path/x?q=1 x-test=yes", get.GetProperty("response").GetString());
+        Assert.Equal(201, (await Js("http", "post", url, Bytes("posted"))).GetProperty("ok").GetProperty("status").GetInt32());
+        Assert.Equal(204, (await Js("http", "put", url, Bytes("put"))).GetProperty("ok").GetProperty("status").GetInt32());
+        Assert.Equal(204, (await Js("http", "patch", url, Bytes("patch"))).GetProperty("ok").GetProperty("status").GetInt32());
+        Assert.Equal(204, (await Js("http", "delete", url)).GetProperty("ok").GetProperty("status").GetInt32());
+        var head = (await Js("http", "head", url)).GetProperty("ok");
+        Assert.Equal(200, head.GetProperty("status").GetInt32());
+        Assert.False(head.TryGetProperty("response", out var body) && body.ValueKind == JsonValueKind.String && body.GetString()!.Length > 0);
+
+        foreach (var (verb, status) in new[] { ("get", 200), ("post", 201), ("put", 204), ("patch", 204), ("delete", 204), ("head", 200) })
+        {
+            var (code, result) = await Wasm("http", verb, $$"""{"x-http-url":"{{url}}","x-http-headers":"{\"x-test\":\"wasm\"}"}""", "b");
+            Assert.Equal(200, code);
+            Assert.Equal(status, JsonDocument.Parse(result).RootElement.GetProperty("status").GetInt32());
+        }
+    }
+
+    [Fact]
+    public async Task SpecSuiteScenarios_ThroughTheJsExamples()
+    {
+        var kv = FunctionTests.Unique("hellokvservice");
+        await FunctionTests.DeployFunctionAsync(_node, "v8", await File.ReadAllBytesAsync(Path.Combine(Examples.RepositoryRoot, "examples", "js", "kv.js"), Ct), "kvjs", kv);
+        var reply = await _node.Connection.RequestAsync<byte[], byte[]>(kv, "hello!"u8.ToArray(), replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(15) }, cancellationToken: Ct);
+        var json = JsonDocument.Parse(reply.Data!).RootElement;
+        Assert.Equal(["hello2"], json.GetProperty("keys").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("hello!", json.GetProperty("hello2").GetString());
+    }
+
+    private void StartHttpServer()
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var port = Random.Shared.Next(20000, 60000);
+            _http = new HttpListener();
+            _http.Prefixes.Add($"http://127.0.0.1:{port}/");
+            try
+            {
+                _http.Start();
+                _httpUrl = $"http://127.0.0.1:{port}/";
+                break;
+            }
+            catch (HttpListenerException) when (attempt < 10)
+            {
+                _http.Close();
+            }
+        }
+
+        _httpLoop = Task.Run(async () =>
+        {
+            while (_http.IsListening)
+            {
+                var context = await _http.GetContextAsync();
+                var request = context.Request;
+                var response = context.Response;
+                response.StatusCode = request.HttpMethod switch { "GET" => 200, "HEAD" => 200, "POST" => 201, _ => 204 };
+                if (request.HttpMethod == "GET")
+                {
+                    var text = Encoding.UTF8.GetBytes($"GET {request.RawUrl} x-test={request.Headers["x-test"]}");
+                    await response.OutputStream.WriteAsync(text);
+                }
+
+                response.Close();
+            }
+        });
+    }
+}
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, object?>))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, string>))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, object>))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(string))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(object[]))]
+internal sealed partial class ProbeJson : System.Text.Json.Serialization.JsonSerializerContext;
