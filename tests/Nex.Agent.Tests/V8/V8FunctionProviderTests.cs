@@ -150,6 +150,18 @@ public sealed class V8FunctionProviderTests
     }
 
     [Fact]
+    public async Task ManyCallsInARow_NeverTripTheHeapLimit_WithGarbageFromUsedContexts()
+    {
+        // Each call uses a fresh context; the garbage of used ones must not add up to the limit.
+        await using var fn = await V8Harness.StartAsync("(s, p) => p", Token, new V8Options { MaxMemoryBytes = 16L * 1024 * 1024 });
+        for (var i = 0; i < 1500; i++)
+        {
+            var payload = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(await fn.CallAsync("s", payload, Token) is { } reply && reply.Length > 0, $"call {i} failed: {fn.Output.Text(WorkloadStream.StandardError)}");
+        }
+    }
+
+    [Fact]
     public async Task Console_GoesToTheWorkloadStreams()
     {
         await using var fn = await V8Harness.StartAsync("(s, p) => { console.log('out', s, { a: 1 }); console.error('err', 2); return null; }", Token);

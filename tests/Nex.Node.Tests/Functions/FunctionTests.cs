@@ -162,6 +162,10 @@ public sealed class FunctionLoadTests(NatsServerFixture nats)
             catch (NatsNoReplyException)
             {
                 lost.Add(i);
+                if (lost.Count >= 3)
+                {
+                    break; // fail now, with the diagnostics, rather than wait out thousands of timeouts
+                }
             }
         }
 

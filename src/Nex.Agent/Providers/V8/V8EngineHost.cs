@@ -456,7 +456,11 @@ internal sealed class V8EngineHost : IDisposable
                 // High priority, not low: under a steady stream of calls low-priority disposals
                 // starved and used contexts piled up until the heap limit interrupted a call. Not
                 // inline either: this may run inside the engine's own callback.
-                Post(high: true, engine.Dispose);
+                Post(high: true, () =>
+                {
+                    engine.Dispose();
+                    TrimHeap();
+                });
             }
         }
 
@@ -589,6 +593,17 @@ internal sealed class V8EngineHost : IDisposable
     private void WriteOutput(WorkloadStream stream, string text) => _output.TryWrite((stream, text.EndsWith('\n') ? text : text + "\n"));
 
     /// <summary>One prepared context: the engine and the prelude's API object.</summary>
+    // Disposed contexts leave garbage in the shared runtime until V8 decides to collect it, and
+    // ClearScript's sampled heap limit can trip first, failing an innocent call: collect once the
+    // heap is half way to the limit, after the reply has gone.
+    private void TrimHeap()
+    {
+        if (_runtime is { } runtime && runtime.GetHeapInfo().UsedHeapSize > (ulong)(_options.MaxMemoryBytes / 2))
+        {
+            runtime.CollectGarbage(false);
+        }
+    }
+
     private sealed class PreparedEngine(V8ScriptEngine engine, ScriptObject api) : IDisposable
     {
         public V8ScriptEngine Engine { get; } = engine;
