@@ -114,9 +114,10 @@ public sealed record NodeConfig
     [JsonPropertyName("valid_issuers")]
     public IReadOnlyList<string> ValidIssuers { get; init; } = [];
 
-    /// <summary>Workload types this node runs; empty means <c>["native"]</c>.</summary>
+    /// <summary>Workload types this node runs: all three by default (0.2: native only, as its V8
+    /// was platform-limited); an explicitly empty list means <c>["native"]</c>, as in 0.2.</summary>
     [JsonPropertyName("workload_types")]
-    public IReadOnlyList<string> WorkloadTypes { get; init; } = ["native"];
+    public IReadOnlyList<string> WorkloadTypes { get; init; } = ["native", "v8", "wasm"];
 
     /// <summary>Trigger subjects refused in addition to <c>$SYS.&gt;</c>, <c>$JS.&gt;</c>, <c>$NEX.&gt;</c>.</summary>
     [JsonPropertyName("deny_trigger_subjects")]

@@ -13,7 +13,7 @@ public sealed class NodeConfigLoaderTests
         Assert.Equal(5000, config.AgentHandshakeTimeoutMs);
         Assert.Equal(750, config.AgentPingTimeoutMs);
         Assert.Equal(1, config.MachinePoolSize);
-        Assert.Equal(["native"], config.WorkloadTypes);
+        Assert.Equal(["native", "v8", "wasm"], config.WorkloadTypes); // 0.2: native only
         Assert.Equal(1, config.MachineTemplate.VcpuCount);
         Assert.Equal(256, config.MachineTemplate.MemSizeMib);
         Assert.Equal("127.0.0.1:14532", config.OtlpExporterUrl);
