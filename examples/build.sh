@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Builds the example workloads into examples/*/build/. Needs gcc and libnats-dev for the native example and
-# clang-14, lld-14, wasi-libc and libclang-rt-14-dev-wasm32 for the WASM ones (./run-tests installs them all).
+# Builds the example workloads into examples/*/build/, installing the Debian packages they need
+# (gcc and libnats-dev for the native service, clang-14's wasm32-wasi target for the WASM ones).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=../scripts/ensure-deps.sh
+. "$here/../scripts/ensure-deps.sh"
+export NEX_APT_PACKAGES="${NEX_APT_PACKAGES:-} $NEX_EXAMPLE_PACKAGES"
+nex_ensure_deps
 mkdir -p "$here/echoservice/build"
 gcc -O2 -Wall -Werror -o "$here/echoservice/build/echoservice" "$here/echoservice/echoservice.c" -lnats
 echo "built $here/echoservice/build/echoservice"

@@ -5,6 +5,10 @@
 
 nex_log() { printf '%s\n' "$*" >&2; }
 
+# What examples/build.sh compiles with: gcc and the NATS C client for the native service,
+# clang's wasm32-wasi target for the WASM functions.
+NEX_EXAMPLE_PACKAGES="gcc libc6-dev libnats-dev clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32"
+
 nex_have_pkg_cmd() {   # command, package
     command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]
 }
