@@ -56,9 +56,6 @@ internal sealed class NodeState
     /// <summary>A snapshot of the effective tags.</summary>
     public IReadOnlyDictionary<string, string> Tags => new SortedDictionary<string, string>(_tags, StringComparer.Ordinal);
 
-    /// <summary>Sets an effective tag (the driver adds its own, e.g. the VM accelerator).</summary>
-    public void SetTag(string key, string value) => _tags[key] = value;
-
     /// <summary>Enters lame duck once; false if it already was.</summary>
     public bool TryEnterLameDuck()
     {

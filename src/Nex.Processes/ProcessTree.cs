@@ -19,7 +19,7 @@ public static class ProcessTree
         {
             if (process.HasExited)
             {
-                KillDescendantsAndGroup(process.Id);
+                Posix.SignalGroup(process.Id, Posix.SIGKILL); // whatever it left in its group
                 return;
             }
 
@@ -64,11 +64,6 @@ public static class ProcessTree
 
         Posix.Signal(pid, Posix.SIGKILL);
         await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private static void KillDescendantsAndGroup(int pid)
-    {
-        Posix.SignalGroup(pid, Posix.SIGKILL);
     }
 
     /// <summary>True when <paramref name="pid"/> is the leader of its own process group.</summary>

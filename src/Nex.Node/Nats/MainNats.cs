@@ -70,20 +70,16 @@ internal sealed partial class MainNats : IAsyncDisposable
             var nats = await NexConnection.ConnectAsync(connection, cancellationToken).ConfigureAwait(false);
             return new MainNats(nats, embedded, connection.EffectiveServer);
         }
-        catch (NexClientException ex)
+        catch (Exception ex)
         {
             if (embedded is not null)
             {
                 await embedded.DisposeAsync().ConfigureAwait(false);
             }
 
-            throw new NodeStartException(ex.Message, ex);
-        }
-        catch
-        {
-            if (embedded is not null)
+            if (ex is NexClientException)
             {
-                await embedded.DisposeAsync().ConfigureAwait(false);
+                throw new NodeStartException(ex.Message, ex);
             }
 
             throw;

@@ -66,6 +66,14 @@ internal static class WasiPreview1
         }
     }
 
+    // Entry i of an iovec array ({ptr: u32, len: u32} each), as guest memory; false if out of bounds.
+    private static bool TryGetIovec(WasmCall call, int iovs, int i, out Span<byte> data)
+    {
+        data = default;
+        return TryGetSpan(call, iovs + (i * 8), 8, out var iov)
+            && TryGetSpan(call, BinaryPrimitives.ReadInt32LittleEndian(iov), BinaryPrimitives.ReadInt32LittleEndian(iov[4..]), out data);
+    }
+
     /// <summary>A guest memory range, or an empty span with false when it is out of bounds.</summary>
     /// <param name="call">The call.</param>
     /// <param name="pointer">Guest address (unsigned 32-bit).</param>
@@ -153,14 +161,7 @@ internal static class WasiPreview1
         var total = 0;
         for (var i = 0; i < count; i++)
         {
-            if (!TryGetSpan(call, iovs + (i * 8), 8, out var iov))
-            {
-                return Fault;
-            }
-
-            var pointer = BinaryPrimitives.ReadInt32LittleEndian(iov);
-            var length = BinaryPrimitives.ReadInt32LittleEndian(iov[4..]);
-            if (!TryGetSpan(call, pointer, length, out var data))
+            if (!TryGetIovec(call, iovs, i, out var data))
             {
                 return Fault;
             }
@@ -177,7 +178,7 @@ internal static class WasiPreview1
                 call.WriteStderr(data);
             }
 
-            total += length;
+            total += data.Length;
         }
 
         return Write32(call, written, total);
@@ -198,21 +199,14 @@ internal static class WasiPreview1
         var total = 0;
         for (var i = 0; i < count; i++)
         {
-            if (!TryGetSpan(call, iovs + (i * 8), 8, out var iov))
-            {
-                return Fault;
-            }
-
-            var pointer = BinaryPrimitives.ReadInt32LittleEndian(iov);
-            var length = BinaryPrimitives.ReadInt32LittleEndian(iov[4..]);
-            if (!TryGetSpan(call, pointer, length, out var buffer))
+            if (!TryGetIovec(call, iovs, i, out var buffer))
             {
                 return Fault;
             }
 
             var n = call.ReadStdin(buffer);
             total += n;
-            if (n < length)
+            if (n < buffer.Length)
             {
                 break;
             }
