@@ -1,0 +1,51 @@
+namespace Nex.Bench;
+
+/// <summary>How much to measure. <see cref="Smoke"/> is a tiny run that only proves every step works.</summary>
+internal sealed record BenchSettings
+{
+    public static BenchSettings Full { get; } = new();
+
+    public static BenchSettings Smoke { get; } = new()
+    {
+        IsSmoke = true,
+        Warmup = 3,
+        Samples = 20,
+        ConcurrentSeconds = 0.2,
+        CallerCounts = [1, 8],
+        DeployRuns = 1,
+        ControlSamples = 10,
+        WorkloadCounts = [0, 2],
+        PoolFill = 2,
+    };
+
+    public bool IsSmoke { get; init; }
+
+    /// <summary>Unmeasured calls before each sequential series.</summary>
+    public int Warmup { get; init; } = 300;
+
+    /// <summary>Measured sequential calls per series.</summary>
+    public int Samples { get; init; } = 3000;
+
+    /// <summary>How long each concurrent series runs.</summary>
+    public double ConcurrentSeconds { get; init; } = 3;
+
+    public IReadOnlyList<int> CallerCounts { get; init; } = [1, 8, 32];
+
+    /// <summary>Warm deploys, cold deploys and stops measured per driver.</summary>
+    public int DeployRuns { get; init; } = 10;
+
+    /// <summary>PING and INFO requests per workload count.</summary>
+    public int ControlSamples { get; init; } = 500;
+
+    /// <summary>Live native workloads at which the control plane and footprint are measured.</summary>
+    public IReadOnlyList<int> WorkloadCounts { get; init; } = [0, 50, 200];
+
+    /// <summary>Size of the pool whose fill time and idle agents are measured.</summary>
+    public int PoolFill { get; init; } = 20;
+
+    /// <summary>Sandbox drivers to measure; null: every one this machine has.</summary>
+    public IReadOnlyList<string>? Drivers { get; init; }
+
+    /// <summary>Payload of every request (bytes).</summary>
+    public int PayloadBytes { get; init; } = 32;
+}

@@ -1,0 +1,102 @@
+using System.Globalization;
+using Nex.Processes;
+
+namespace Nex.Bench;
+
+/// <summary>What a process under the node is.</summary>
+internal enum ProcessRole
+{
+    Agent,
+    InternalNats,
+    Workload,
+}
+
+/// <summary>One process's resident memory, in KiB.</summary>
+internal sealed record ProcessMemory(int Pid, ProcessRole Role, long RssKiB);
+
+/// <summary>Resident memory of a process tree, from /proc.</summary>
+internal static class Procfs
+{
+    public static long RssKiB(int pid) => StatusKiB(pid, "VmRSS") ?? 0;
+
+    /// <summary>Every live descendant of <paramref name="pid"/> with its role and RSS.</summary>
+    public static IReadOnlyList<ProcessMemory> Descendants(int pid)
+    {
+        var result = new List<ProcessMemory>();
+        foreach (var child in ProcessTree.Descendants(pid))
+        {
+            var cmdline = CommandLine(child);
+            if (cmdline is null || StatusKiB(child, "VmRSS") is not { } rss)
+            {
+                continue; // gone, or a zombie (no VmRSS)
+            }
+
+            // Wrappers (setpriv, unshare) exec or fork the real program; classify by what runs now.
+            var role = cmdline.Contains("nex-agent", StringComparison.Ordinal) ? ProcessRole.Agent
+                : cmdline.Contains("nats-server", StringComparison.Ordinal) ? ProcessRole.InternalNats
+                : ProcessRole.Workload;
+            result.Add(new ProcessMemory(child, role, rss));
+        }
+
+        // A wrapper (unshare, a VMM) and the agent it runs are one agent: sum them under the outermost.
+        var agents = result.Where(p => p.Role == ProcessRole.Agent).ToDictionary(p => p.Pid);
+        foreach (var inner in agents.Values.ToList())
+        {
+            var outer = ParentOf(inner.Pid) is { } parent && agents.TryGetValue(parent, out var wrapper) ? wrapper : null;
+            if (outer is not null)
+            {
+                agents[outer.Pid] = agents[outer.Pid] with { RssKiB = agents[outer.Pid].RssKiB + inner.RssKiB };
+                agents.Remove(inner.Pid);
+            }
+        }
+
+        return [.. result.Where(p => p.Role != ProcessRole.Agent), .. agents.Values];
+    }
+
+    /// <summary>The parent pid (field 4 of /proc/pid/stat, after the parenthesised name).</summary>
+    public static int? ParentOf(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return int.Parse(fields[1], CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
+    public static string? CommandLine(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static long? StatusKiB(int pid, string field)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith(field + ":", StringComparison.Ordinal))
+                {
+                    var value = line[(field.Length + 1)..].Trim().Split(' ')[0];
+                    return long.Parse(value, CultureInfo.InvariantCulture);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+        {
+        }
+
+        return null;
+    }
+}

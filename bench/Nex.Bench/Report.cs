@@ -1,0 +1,80 @@
+namespace Nex.Bench;
+
+/// <summary>Everything one run measured; serialised to the JSON file.</summary>
+internal sealed record BenchReport
+{
+    public required MachineInfo Machine { get; init; }
+
+    public required BenchSettings Settings { get; init; }
+
+    public DateTimeOffset Started { get; init; }
+
+    public double DurationSeconds { get; set; }
+
+    /// <summary>Raw NATS request/reply between two connections on the same server.</summary>
+    public BaselineResult? Baseline { get; set; }
+
+    /// <summary>Function and deploy figures, one entry per sandbox driver.</summary>
+    public List<DriverResult> Drivers { get; } = [];
+
+    public List<ControlPlaneResult> ControlPlane { get; } = [];
+
+    public FootprintResult? Footprint { get; set; }
+
+    public List<TargetResult> Targets { get; } = [];
+
+    /// <summary>Steps that could not run, with why.</summary>
+    public List<string> Errors { get; } = [];
+}
+
+internal sealed record MachineInfo(string Cpu, int Cores, double MemoryGiB, string Kernel, string Dotnet, string NatsServer, string Agent);
+
+internal sealed record BaselineResult(LatencyStats Sequential, List<ConcurrentStats> Concurrent);
+
+internal sealed record DriverResult(string Driver)
+{
+    public List<FunctionResult> Functions { get; } = [];
+
+    public DeployResult? Deploy { get; set; }
+}
+
+/// <summary>Round trips through a deployed function: client → NATS → node → agent → engine and back.</summary>
+internal sealed record FunctionResult(string Kind, LatencyStats Sequential, double P50Ratio, List<ConcurrentStats> Concurrent);
+
+/// <summary>Native service deploys: request → run response, and request → the service's first answer.</summary>
+internal sealed record DeployResult(
+    LatencyStats WarmRun,
+    LatencyStats WarmFirstAnswer,
+    LatencyStats ColdRun,
+    LatencyStats ColdFirstAnswer,
+    LatencyStats Stop,
+    double WarmRunP50Ratio);
+
+internal sealed record ControlPlaneResult(int Workloads, LatencyStats Ping, LatencyStats Info);
+
+internal sealed record FootprintResult
+{
+    public double NodeRssMiB { get; init; }
+
+    public double InternalNatsRssMiB { get; init; }
+
+    /// <summary>Mean and max RSS of idle (warm) agents.</summary>
+    public double IdleAgentRssMiB { get; init; }
+
+    public double IdleAgentRssMaxMiB { get; init; }
+
+    public int PoolSize { get; init; }
+
+    /// <summary>Node process start → the last pool agent warm.</summary>
+    public double PoolFillFromStartSeconds { get; init; }
+
+    /// <summary>Node answering → the last pool agent warm.</summary>
+    public double PoolFillFromReadySeconds { get; init; }
+
+    public List<WorkloadCost> PerWorkload { get; } = [];
+}
+
+/// <summary>What N live native workloads add to the whole tree (node, internal NATS, agents, services), per workload.</summary>
+internal sealed record WorkloadCost(int Workloads, double TotalRssMiB, double PerWorkloadMiB, double NodeRssMiB, double AgentRssMiB, double ServiceRssMiB, double InternalNatsRssMiB, double DeployAllSeconds);
+
+internal sealed record TargetResult(string Name, string Target, double Measured, string Unit, bool Met);

@@ -1,0 +1,90 @@
+using System.Diagnostics;
+
+namespace Nex.Bench;
+
+/// <summary>Latency percentiles (microseconds) and throughput of one series of calls.</summary>
+internal sealed record LatencyStats(int Count, double P50Us, double P90Us, double P99Us, double MaxUs, double MeanUs, double PerSecond)
+{
+    public static LatencyStats Empty { get; } = new(0, 0, 0, 0, 0, 0, 0);
+
+    /// <summary>From Stopwatch tick samples and the wall time the series took.</summary>
+    public static LatencyStats From(IReadOnlyCollection<long> ticks, TimeSpan wall)
+    {
+        if (ticks.Count == 0)
+        {
+            return Empty;
+        }
+
+        var sorted = ticks.Select(ToMicros).Order().ToArray();
+        return new LatencyStats(
+            sorted.Length,
+            Percentile(sorted, 0.50),
+            Percentile(sorted, 0.90),
+            Percentile(sorted, 0.99),
+            sorted[^1],
+            sorted.Average(),
+            wall > TimeSpan.Zero ? sorted.Length / wall.TotalSeconds : 0);
+    }
+
+    public static double ToMicros(long ticks) => ticks * 1_000_000.0 / Stopwatch.Frequency;
+
+    // Nearest rank: the value at or below which the share of samples lies.
+    private static double Percentile(double[] sorted, double share) =>
+        sorted[Math.Clamp((int)Math.Ceiling(share * sorted.Length) - 1, 0, sorted.Length - 1)];
+}
+
+/// <summary>Throughput of <see cref="Callers"/> concurrent callers.</summary>
+internal sealed record ConcurrentStats(int Callers, LatencyStats Latency);
+
+/// <summary>Runs calls and collects their latencies.</summary>
+internal static class Measure
+{
+    /// <summary><paramref name="count"/> sequential calls after <paramref name="warmup"/> unmeasured ones.</summary>
+    public static async Task<LatencyStats> SequentialAsync(int warmup, int count, Func<CancellationToken, Task> call, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < warmup; i++)
+        {
+            await call(cancellationToken).ConfigureAwait(false);
+        }
+
+        var samples = new List<long>(count);
+        var wall = Stopwatch.StartNew();
+        for (var i = 0; i < count; i++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            await call(cancellationToken).ConfigureAwait(false);
+            samples.Add(Stopwatch.GetTimestamp() - start);
+        }
+
+        return LatencyStats.From(samples, wall.Elapsed);
+    }
+
+    /// <summary><paramref name="callers"/> callers, each calling in a loop for <paramref name="duration"/>.</summary>
+    public static async Task<ConcurrentStats> ConcurrentAsync(int callers, TimeSpan duration, Func<CancellationToken, Task> call, CancellationToken cancellationToken)
+    {
+        var all = new List<long>[callers];
+        var wall = Stopwatch.StartNew();
+        var end = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        await Task.WhenAll(Enumerable.Range(0, callers).Select(i => Task.Run(
+            async () =>
+            {
+                var samples = all[i] = [];
+                while (Stopwatch.GetTimestamp() < end)
+                {
+                    var start = Stopwatch.GetTimestamp();
+                    await call(cancellationToken).ConfigureAwait(false);
+                    samples.Add(Stopwatch.GetTimestamp() - start);
+                }
+            },
+            cancellationToken))).ConfigureAwait(false);
+        return new ConcurrentStats(callers, LatencyStats.From(all.SelectMany(s => s).ToList(), wall.Elapsed));
+    }
+
+    /// <summary>Time one call, in microseconds.</summary>
+    public static async Task<double> OnceAsync(Func<Task> call)
+    {
+        var start = Stopwatch.GetTimestamp();
+        await call().ConfigureAwait(false);
+        return LatencyStats.ToMicros(Stopwatch.GetTimestamp() - start);
+    }
+}

@@ -1,0 +1,99 @@
+using NATS.Client.Core;
+using NATS.NKeys;
+using Nex.Client;
+using Nex.Protocol;
+
+namespace Nex.Bench;
+
+/// <summary>A deployed workload, as the bench needs it to call and stop it.</summary>
+internal sealed record DeployedWorkload(string NodeId, string Id, string Name);
+
+/// <summary>Uploads the example artifacts once and deploys and stops them on a node, as <c>nex devrun</c> does.</summary>
+internal sealed class Workloads : IDisposable
+{
+    private readonly NexClient _client;
+    private readonly KeyPair _issuer;
+    private readonly KeyPair _xkey;
+    private readonly Dictionary<string, ArtifactUpload> _uploads = [];
+
+    public Workloads(NexClient client, string keyHome)
+    {
+        _client = client;
+        _issuer = DevKeys.LoadOrCreateIssuer(keyHome);
+        _xkey = DevKeys.LoadOrCreateXkey(keyHome);
+    }
+
+    /// <summary>Uploads <paramref name="path"/> to the NEXCLIFILES bucket (once).</summary>
+    public async Task UploadAsync(string path, CancellationToken cancellationToken)
+    {
+        if (!_uploads.ContainsKey(path))
+        {
+            var store = new ArtifactStore(_client.Connection);
+            _uploads[path] = await store.UploadFileAsync(path, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<DeployedWorkload> DeployAsync(BenchNode node, string path, string name, IReadOnlyList<string>? argv, IReadOnlyList<string>? triggers, CancellationToken cancellationToken)
+    {
+        var upload = _uploads[path];
+        var request = WorkloadRequests.BuildDeploy(
+            node.NodeId,
+            node.Xkey,
+            upload.Location,
+            name,
+            NexClient.WorkloadTypeForFile(path),
+            _issuer,
+            _xkey,
+            env: null,
+            description: "nex bench",
+            argv,
+            essential: false,
+            triggers,
+            jsDomain: null,
+            hash: upload.Sha256);
+        var response = await _client.DeployAsync(node.NodeId, request, cancellationToken).ConfigureAwait(false);
+        return new DeployedWorkload(node.NodeId, response.Id, name);
+    }
+
+    /// <summary>A stop request; it may wait up to a second (the stop JWT must not share the deploy's second).</summary>
+    public Task<StopRequest> BuildStopAsync(DeployedWorkload workload, CancellationToken cancellationToken) =>
+        WorkloadRequests.BuildStopAsync(workload.NodeId, workload.Id, workload.Name, _issuer, cancellationToken: cancellationToken);
+
+    public Task<StopResponse> StopAsync(DeployedWorkload workload, StopRequest request, CancellationToken cancellationToken) =>
+        _client.StopAsync(workload.NodeId, request, cancellationToken);
+
+    public async Task StopAsync(DeployedWorkload workload, CancellationToken cancellationToken) =>
+        await StopAsync(workload, await BuildStopAsync(workload, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Requests <paramref name="subject"/> until a real reply comes (no responders until the service subscribed).</summary>
+    public static async Task WaitAnsweringAsync(INatsConnection connection, string subject, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        var opts = new NatsSubOpts { Timeout = TimeSpan.FromSeconds(1) };
+        while (true)
+        {
+            try
+            {
+                var reply = await connection.RequestAsync<byte[], byte[]>(subject, "ping"u8.ToArray(), replyOpts: opts, cancellationToken: cancellationToken).ConfigureAwait(false);
+                if (!reply.HasNoResponders)
+                {
+                    return;
+                }
+            }
+            catch (NatsNoRespondersException)
+            {
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new BenchException($"nothing answered on {subject} within {timeout.TotalSeconds:0}s");
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _issuer.Dispose();
+        _xkey.Dispose();
+    }
+}
