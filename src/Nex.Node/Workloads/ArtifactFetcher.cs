@@ -1,7 +1,9 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.ObjectStore;
+using NATS.Client.ObjectStore.Models;
 using Nex.Protocol;
 
 namespace Nex.Node.Workloads;
@@ -9,44 +11,73 @@ namespace Nex.Node.Workloads;
 /// <summary>A downloaded workload artifact.</summary>
 internal sealed record Artifact(byte[] Bytes, string Sha256);
 
+/// <summary>An object found in a store: where it is and what the store says about it.</summary>
+internal sealed record ArtifactHandle(INatsObjStore Store, ObjectMetadata Info, string CacheKey)
+{
+    public long Size => (long)Info.Size;
+}
+
 /// <summary>
 /// Reads workload artifacts from the JetStream object store on the main NATS system (spec §3.1–3.2)
 /// with the node's own connection. Sizes are checked against the node limits before the download.
 /// </summary>
-internal sealed class ArtifactFetcher(INatsConnection mainNats)
+/// <remarks>
+/// Deploying the same artifact again is the common case (replicas, restarts, redeploys), so the bytes
+/// of recent objects are kept: an object-store object never changes under its <c>nuid</c> (a new put
+/// gets a new one), so a cached copy is used only while the store still names the same nuid and digest.
+/// That turns a download (a consumer and its chunks, several round trips) into one metadata lookup.
+/// </remarks>
+internal sealed class ArtifactFetcher(INatsConnection mainNats, long cacheLimitBytes = ArtifactFetcher.DefaultCacheLimitBytes)
 {
-    /// <summary>Object size as the store reports it; errors are the sentence after "Failed to cache workload bytes: ".</summary>
-    public async Task<(INatsObjStore Store, long Size)> LocateAsync(WorkloadLocation location, string? jsDomain, CancellationToken cancellationToken)
+    /// <summary>How many bytes of artifacts are kept for redeploys.</summary>
+    public const long DefaultCacheLimitBytes = 256L * 1024 * 1024;
+
+    private readonly ConcurrentDictionary<(string Domain, string Bucket), INatsObjStore> _stores = new();
+    private readonly object _cacheGate = new();
+    private readonly Dictionary<string, CachedArtifact> _cache = new(StringComparer.Ordinal);
+    private long _cachedBytes;
+    private long _uses;
+
+    /// <summary>Finds the object; errors are the sentence after "Failed to cache workload bytes: ".</summary>
+    public async Task<ArtifactHandle> LocateAsync(WorkloadLocation location, string? jsDomain, CancellationToken cancellationToken)
     {
-        var js = string.IsNullOrEmpty(jsDomain)
-            ? new NatsJSContext((NatsConnection)mainNats)
-            : new NatsJSContext((NatsConnection)mainNats, new NatsJSOpts(((NatsConnection)mainNats).Opts, domain: jsDomain));
-        INatsObjStore store;
-        try
+        var storeKey = (jsDomain ?? string.Empty, location.Bucket);
+        if (_stores.TryGetValue(storeKey, out var known))
         {
-            store = await new NatsObjContext(js).GetObjectStoreAsync(location.Bucket, cancellationToken).ConfigureAwait(false);
-        }
-        catch (NatsJSApiException ex) when (ex.Error.Code == 404)
-        {
-            throw new ArtifactException($"object store bucket '{location.Bucket}' not found");
-        }
-        catch (NatsNoRespondersException)
-        {
-            throw new ArtifactException($"JetStream is not available{(string.IsNullOrEmpty(jsDomain) ? "" : $" in domain '{jsDomain}'")}; cannot read bucket '{location.Bucket}'");
+            try
+            {
+                return await InfoAsync(known, location, storeKey, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is NatsJSException or ArtifactException)
+            {
+                // The bucket may have been deleted or recreated: look it up afresh for the real error.
+                _stores.TryRemove(storeKey, out _);
+            }
         }
 
-        try
-        {
-            var info = await store.GetInfoAsync(location.Key, cancellationToken: cancellationToken).ConfigureAwait(false);
-            return (store, (long)info.Size);
-        }
-        catch (NatsObjNotFoundException)
-        {
-            throw new ArtifactException($"object '{location.Key}' not found in bucket '{location.Bucket}'");
-        }
+        var store = await OpenStoreAsync(location.Bucket, jsDomain, cancellationToken).ConfigureAwait(false);
+        _stores[storeKey] = store;
+        return await InfoAsync(store, location, storeKey, cancellationToken).ConfigureAwait(false);
     }
 
-    public static async Task<Artifact> DownloadAsync(INatsObjStore store, string key, CancellationToken cancellationToken)
+    /// <summary>The object's bytes, from the cache when the store still holds the same object.</summary>
+    public async Task<Artifact> GetAsync(ArtifactHandle handle, CancellationToken cancellationToken)
+    {
+        lock (_cacheGate)
+        {
+            if (_cache.TryGetValue(handle.CacheKey, out var cached) && cached.Nuid == handle.Info.Nuid && cached.Digest == handle.Info.Digest)
+            {
+                cached.LastUse = ++_uses;
+                return cached.Artifact;
+            }
+        }
+
+        var artifact = await DownloadAsync(handle.Store, handle.Info.Name, cancellationToken).ConfigureAwait(false);
+        Remember(handle, artifact);
+        return artifact;
+    }
+
+    private static async Task<Artifact> DownloadAsync(INatsObjStore store, string key, CancellationToken cancellationToken)
     {
         using var buffer = new MemoryStream();
         try
@@ -60,6 +91,71 @@ internal sealed class ArtifactFetcher(INatsConnection mainNats)
 
         var bytes = buffer.ToArray();
         return new Artifact(bytes, Convert.ToHexStringLower(SHA256.HashData(bytes)));
+    }
+
+    private async Task<INatsObjStore> OpenStoreAsync(string bucket, string? jsDomain, CancellationToken cancellationToken)
+    {
+        var connection = (NatsConnection)mainNats;
+        var js = string.IsNullOrEmpty(jsDomain)
+            ? new NatsJSContext(connection)
+            : new NatsJSContext(connection, new NatsJSOpts(connection.Opts, domain: jsDomain));
+        try
+        {
+            return await new NatsObjContext(js).GetObjectStoreAsync(bucket, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NatsJSApiException ex) when (ex.Error.Code == 404)
+        {
+            throw new ArtifactException($"object store bucket '{bucket}' not found");
+        }
+        catch (NatsNoRespondersException)
+        {
+            throw new ArtifactException($"JetStream is not available{(string.IsNullOrEmpty(jsDomain) ? "" : $" in domain '{jsDomain}'")}; cannot read bucket '{bucket}'");
+        }
+    }
+
+    private static async Task<ArtifactHandle> InfoAsync(INatsObjStore store, WorkloadLocation location, (string Domain, string Bucket) storeKey, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var info = await store.GetInfoAsync(location.Key, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return new ArtifactHandle(store, info, $"{storeKey.Domain}\n{storeKey.Bucket}\n{location.Key}");
+        }
+        catch (NatsObjNotFoundException)
+        {
+            throw new ArtifactException($"object '{location.Key}' not found in bucket '{location.Bucket}'");
+        }
+    }
+
+    private void Remember(ArtifactHandle handle, Artifact artifact)
+    {
+        var size = artifact.Bytes.LongLength;
+        if (size > cacheLimitBytes / 4 || string.IsNullOrEmpty(handle.Info.Nuid))
+        {
+            return; // a few large artifacts would evict everything else
+        }
+
+        lock (_cacheGate)
+        {
+            if (_cache.Remove(handle.CacheKey, out var old))
+            {
+                _cachedBytes -= old.Artifact.Bytes.LongLength;
+            }
+
+            while (_cachedBytes + size > cacheLimitBytes && _cache.Count > 0)
+            {
+                var oldest = _cache.MinBy(e => e.Value.LastUse);
+                _cache.Remove(oldest.Key);
+                _cachedBytes -= oldest.Value.Artifact.Bytes.LongLength;
+            }
+
+            _cache[handle.CacheKey] = new CachedArtifact(handle.Info.Nuid, handle.Info.Digest, artifact) { LastUse = ++_uses };
+            _cachedBytes += size;
+        }
+    }
+
+    private sealed record CachedArtifact(string Nuid, string? Digest, Artifact Artifact)
+    {
+        public long LastUse { get; set; }
     }
 }
 

@@ -128,9 +128,9 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
         Artifact artifact;
         try
         {
-            var (store, size) = await _artifacts.LocateAsync(location, deploy.Request.JsDomain, cancellationToken).ConfigureAwait(false);
-            CheckSizeLimits(size);
-            artifact = await ArtifactFetcher.DownloadAsync(store, location.Key, cancellationToken).ConfigureAwait(false);
+            var handle = await _artifacts.LocateAsync(location, deploy.Request.JsDomain, cancellationToken).ConfigureAwait(false);
+            CheckSizeLimits(handle.Size);
+            artifact = await _artifacts.GetAsync(handle, cancellationToken).ConfigureAwait(false);
         }
         catch (ArtifactException ex)
         {
