@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using NATS.Client.Core;
 using Nex.Client;
 using Nex.Node.Nats;
@@ -16,6 +17,7 @@ internal sealed class Bench
     private readonly string _examples;
     private readonly Action<string> _progress;
     private readonly byte[] _payload;
+    private string _natsUrl = "";
 
     public Bench(BenchSettings settings, string examplesDirectory, Action<string> progress)
     {
@@ -48,6 +50,7 @@ internal sealed class Bench
         try
         {
             await using var nats = await NatsServerProcess.StartAsync(new NatsServerOptions { JetStream = true }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            _natsUrl = nats.ClientUrl;
             await using var caller = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = nats.ClientUrl, ConnectionName = "bench-caller" }, cancellationToken).ConfigureAwait(false);
             var client = new NexClient(caller, new NexClientOptions { Timeout = TimeSpan.FromSeconds(30) });
             using var workloads = new Workloads(client, keyHome);
@@ -139,18 +142,52 @@ internal sealed class Bench
         try
         {
             var call = Call(caller, subject);
-            var sequential = await Measure.SequentialAsync(_settings.Warmup, _settings.Samples, call, cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < _settings.Warmup; i++)
+            {
+                await call(cancellationToken).ConfigureAwait(false);
+            }
+
+            // The engine's own time per call, as the node reports it (function_exec_succeeded), read on a
+            // connection of its own so the watcher does not share the caller's socket.
+            var engineNanos = new List<long>();
+            using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            await using var watcherConnection = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = _natsUrl, ConnectionName = "bench-events" }, cancellationToken).ConfigureAwait(false);
+            var watcher = WatchEngineTimeAsync(new NexClient(watcherConnection), workload.Name, engineNanos, watching.Token);
+            await watcherConnection.PingAsync(cancellationToken).ConfigureAwait(false);
+            var sequential = await Measure.SequentialAsync(0, _settings.Samples, call, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+            await watching.CancelAsync().ConfigureAwait(false);
+            await watcher.ConfigureAwait(false);
             var concurrent = new List<ConcurrentStats>();
             foreach (var callers in _settings.CallerCounts)
             {
                 concurrent.Add(await Measure.ConcurrentAsync(callers, TimeSpan.FromSeconds(_settings.ConcurrentSeconds), call, cancellationToken).ConfigureAwait(false));
             }
 
-            return new FunctionResult(kind, sequential, Ratio(sequential.P50Us, baseline), concurrent);
+            var engine = LatencyStats.From(engineNanos.Select(n => n * Stopwatch.Frequency / 1_000_000_000).ToList(), TimeSpan.Zero);
+            return new FunctionResult(kind, sequential, Ratio(sequential.P50Us, baseline), concurrent) { EngineP50Us = engine.P50Us };
         }
         finally
         {
             await workloads.StopAsync(workload, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task WatchEngineTimeAsync(NexClient client, string name, List<long> nanos, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var e in client.WatchEventsAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+            {
+                if (e.Type == Nex.Protocol.EventTypes.FunctionExecSucceeded && e.Event is { } cloudEvent
+                    && cloudEvent.Data.Deserialize(Nex.Protocol.NexJson.Context.FunctionExecSucceededEvent) is { } data && data.WorkloadName == name)
+                {
+                    nanos.Add(data.ElapsedNanos);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 

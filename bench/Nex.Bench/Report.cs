@@ -39,7 +39,11 @@ internal sealed record DriverResult(string Driver)
 }
 
 /// <summary>Round trips through a deployed function: client → NATS → node → agent → engine and back.</summary>
-internal sealed record FunctionResult(string Kind, LatencyStats Sequential, double P50Ratio, List<ConcurrentStats> Concurrent);
+internal sealed record FunctionResult(string Kind, LatencyStats Sequential, double P50Ratio, List<ConcurrentStats> Concurrent)
+{
+    /// <summary>p50 of the time the agent reports for running the function itself (x-nex-runtime-ns).</summary>
+    public double EngineP50Us { get; init; }
+}
 
 /// <summary>Native service deploys: request → run response, and request → the service's first answer.</summary>
 internal sealed record DeployResult(
