@@ -48,6 +48,11 @@ internal sealed class V8EngineHost : IDisposable
     private Invocation? _current;
     private bool _refillQueued;
 
+    // Read from other threads to pick a lane: prepared contexts waiting, and calls accepted but not finished.
+    private int _readyCount;
+    private int _pendingCount;
+    private bool _working;
+
     // Guarded by _interruptGate: the invocation whose JavaScript is on the owner thread's stack right now.
     private Invocation? _running;
 
@@ -107,6 +112,7 @@ internal sealed class V8EngineHost : IDisposable
                 else
                 {
                     _pool.Enqueue(first);
+                    Volatile.Write(ref _readyCount, _pool.Count);
                 }
 
                 ready.TrySetResult();
@@ -122,6 +128,15 @@ internal sealed class V8EngineHost : IDisposable
         });
         return ready.Task.WaitAsync(cancellationToken);
     }
+
+    /// <summary>Prepared contexts ready for a call right now (read from any thread; a hint).</summary>
+    public int ReadyContexts => Volatile.Read(ref _readyCount);
+
+    /// <summary>True while the owner thread runs something (a call, a preparation, a disposal); a hint.</summary>
+    public bool IsWorking => Volatile.Read(ref _working);
+
+    /// <summary>Calls accepted and not yet finished (read from any thread; a hint).</summary>
+    public int PendingCalls => Volatile.Read(ref _pendingCount);
 
     /// <summary>Fills the context pool in the background.</summary>
     public void Warm() => Post(high: false, Refill);
@@ -147,6 +162,7 @@ internal sealed class V8EngineHost : IDisposable
             }
 
             _live.Add(invocation);
+            Interlocked.Increment(ref _pendingCount);
             _high.Enqueue(() => Start(invocation));
             Monitor.Pulse(_queueGate);
         }
@@ -210,6 +226,7 @@ internal sealed class V8EngineHost : IDisposable
                 action = _high.Count > 0 ? _high.Dequeue() : _low.Dequeue();
             }
 
+            Volatile.Write(ref _working, true);
             try
             {
                 action();
@@ -217,6 +234,10 @@ internal sealed class V8EngineHost : IDisposable
             catch (Exception ex)
             {
                 WriteOutput(WorkloadStream.StandardError, $"v8 host error: {ex.Message}");
+            }
+            finally
+            {
+                Volatile.Write(ref _working, false);
             }
         }
 
@@ -290,6 +311,7 @@ internal sealed class V8EngineHost : IDisposable
 
         // One context per work item, so a call arriving meanwhile waits for at most one preparation.
         _pool.Enqueue(Prepare());
+        Volatile.Write(ref _readyCount, _pool.Count);
         if (_pool.Count < _options.PoolSize)
         {
             QueueRefill();
@@ -321,6 +343,7 @@ internal sealed class V8EngineHost : IDisposable
                 V8IsolationMode.SharedContextBaseline => _shared ??= Prepare(),
                 _ => _pool.TryDequeue(out var ready) ? ready : Prepare(),
             };
+            Volatile.Write(ref _readyCount, _pool.Count);
         }
         catch (Exception ex)
         {
@@ -413,7 +436,10 @@ internal sealed class V8EngineHost : IDisposable
         invocation.Finished = true;
         lock (_queueGate)
         {
-            _live.Remove(invocation);
+            if (_live.Remove(invocation))
+            {
+                Interlocked.Decrement(ref _pendingCount);
+            }
         }
 
         var elapsed = Stopwatch.GetElapsedTime(invocation.StartTimestamp);

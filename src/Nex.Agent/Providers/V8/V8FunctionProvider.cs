@@ -15,22 +15,20 @@ namespace Nex.Agent.Providers.V8;
 /// <remarks>
 /// <para>
 /// <b>Isolation.</b> As 0.2, every call runs in a context nobody used before, so a global set by one call is
-/// invisible to the next. The contexts live in one <c>V8Runtime</c> (one isolate) owned by one thread
-/// (<see cref="V8EngineHost"/>). Creating a ClearScript context, running the prelude and the compiled
-/// script and binding the function costs ~1 ms, so it is kept off the hot path: a pool of
-/// <see cref="V8Options.PoolSize"/> (2) prepared contexts is taken from on a call, and the used context is
-/// disposed and a new one prepared as low-priority work on the owner thread when no call waits. A call
-/// that arrives while a preparation runs waits for at most that one preparation (~1 ms).
+/// invisible to the next. Creating a ClearScript context, running the prelude and the compiled script and
+/// binding the function costs ~0.5–1 ms, so it is kept off the hot path: each <see cref="V8EngineHost"/> (one
+/// <c>V8Runtime</c>, i.e. one isolate, owned by one thread) keeps a pool of <see cref="V8Options.PoolSize"/>
+/// prepared contexts, takes one per call, and disposes the used one and prepares the next when no call
+/// waits. With one host, calls that come back to back (less than a preparation apart) found it busy
+/// preparing and waited for it: the pool degraded to fresh-context-per-call cost. So there are
+/// <see cref="V8Options.Lanes"/> (2) hosts, and a call goes to the one with a context ready and nothing to
+/// do: while one lane prepares, the other answers. Calls still run one at a time (the agent serves
+/// triggers in order); the price is a second isolate (a few MiB) once a V8 function is deployed.
 /// </para>
 /// <para>
-/// Measured (2-core machine at load average ~10 from parallel builds, so tails are noisy; µs, median / p99):
-/// raw ClearScript on one runtime, 300 rounds: create a context and run the script 433–449 / 6 900–16 000,
-/// dispose 6 / 2 300–5 800, first call on an already prepared context 15 / 71 (that is the pooled hot path);
-/// <c>V8IsolationBenchmarkTests</c> (<c>NEX_V8_BENCH=1</c>, 2 000 echo calls through <see cref="ExecuteAsync"/>):
-/// one reused context (NO isolation, baseline) 37 / 98 back to back; fresh context per call 800 / 73 000;
-/// pooled 694 / 50 500 back to back (the refill then runs between every two calls, so it degrades to
-/// fresh-per-call cost); with 2 ms gaps the machine's wake-up latency dominated (baseline 305 / 3 500,
-/// fresh 1 212, pooled 1 102) and did not separate the designs: re-measure on a quiet machine.
+/// Measured earlier (2-core machine under load; µs, median / p99): create a context and run the script
+/// 433–449 / 6 900–16 000, dispose 6 / 2 300–5 800, first call on a prepared context 15 / 71 (the hot path).
+/// <c>V8IsolationBenchmarkTests</c> (<c>NEX_V8_BENCH=1</c>) compares the modes through <see cref="ExecuteAsync"/>.
 /// Alternatives rejected: resetting one context's globals (cannot undo prototype or builtin mutation, so
 /// not a guarantee); one runtime per call (2.5 ms and ~1 MB each).
 /// </para>
@@ -45,7 +43,8 @@ internal sealed class V8FunctionProvider : IWorkloadProvider
     private readonly V8Options _options;
     private readonly Channel<(WorkloadStream Stream, string Text)> _output = Channel.CreateUnbounded<(WorkloadStream, string)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly TaskCompletionSource<int> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly V8EngineHost _host;
+    private readonly V8EngineHost[] _lanes;
+    private int _next;
     private readonly Task _outputPump;
     private int _stopped;
 
@@ -65,7 +64,7 @@ internal sealed class V8FunctionProvider : IWorkloadProvider
         _context = context;
         _options = options;
         var hostServices = new HostServicesClient(context.Connection, context.AgentId, context.Request.Namespace, context.Request.WorkloadName);
-        _host = new V8EngineHost(options, hostServices, _output.Writer, context.Time);
+        _lanes = [.. Enumerable.Range(0, Math.Max(1, options.Lanes)).Select(_ => new V8EngineHost(options, hostServices, _output.Writer, context.Time))];
         _outputPump = PumpOutputAsync();
     }
 
@@ -84,26 +83,40 @@ internal sealed class V8FunctionProvider : IWorkloadProvider
             throw new V8FunctionException($"source file ({source.Length} bytes) exceeds maximum of {_options.MaxSourceBytes} bytes");
         }
 
-        await _host.InitializeAsync(Encoding.UTF8.GetString(source), cancellationToken).ConfigureAwait(false);
+        var text = Encoding.UTF8.GetString(source);
+        try
+        {
+            await Task.WhenAll(_lanes.Select(lane => lane.InitializeAsync(text, cancellationToken))).ConfigureAwait(false);
+        }
+        catch
+        {
+            // One lane's failure is the script's: report the first, stop them all.
+            await Task.WhenAll(_lanes.Select(lane => lane.StopAsync())).ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <inheritdoc />
     public Task DeployAsync(CancellationToken cancellationToken)
     {
-        _host.Warm();
+        foreach (var lane in _lanes)
+        {
+            lane.Warm();
+        }
+
         return Task.CompletedTask;
     }
 
     /// <inheritdoc />
     public Task<TriggerResult?> ExecuteAsync(string subject, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken) =>
-        _host.ExecuteAsync(subject, payload, cancellationToken);
+        PickLane().ExecuteAsync(subject, payload, cancellationToken);
 
     /// <inheritdoc />
     public async Task UndeployAsync(CancellationToken cancellationToken)
     {
         if (Interlocked.Exchange(ref _stopped, 1) == 0)
         {
-            await _host.StopAsync().ConfigureAwait(false);
+            await Task.WhenAll(_lanes.Select(lane => lane.StopAsync())).ConfigureAwait(false);
             _output.Writer.TryComplete();
         }
 
@@ -113,6 +126,35 @@ internal sealed class V8FunctionProvider : IWorkloadProvider
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync() => await UndeployAsync(CancellationToken.None).ConfigureAwait(false);
+
+    // An idle lane with a context ready; else the one with the least to do. Round robin among equals,
+    // so both lanes' contexts get used and neither's pool goes stale.
+    private V8EngineHost PickLane()
+    {
+        var start = (int)((uint)Interlocked.Increment(ref _next) % (uint)_lanes.Length);
+        V8EngineHost? best = null;
+        V8EngineHost? ready = null;
+        for (var i = 0; i < _lanes.Length; i++)
+        {
+            var lane = _lanes[(start + i) % _lanes.Length];
+            if (lane.PendingCalls == 0 && lane.ReadyContexts > 0)
+            {
+                if (!lane.IsWorking)
+                {
+                    return lane; // answers at once
+                }
+
+                ready ??= lane; // answers once its current preparation or disposal is done
+            }
+
+            if (best is null || lane.PendingCalls < best.PendingCalls || (lane.PendingCalls == best.PendingCalls && lane.ReadyContexts > best.ReadyContexts))
+            {
+                best = lane;
+            }
+        }
+
+        return ready ?? best!;
+    }
 
     private async Task PumpOutputAsync()
     {

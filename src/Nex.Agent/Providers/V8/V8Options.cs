@@ -40,6 +40,9 @@ internal sealed record V8Options
     /// <summary>Prepared contexts kept ready in <see cref="V8IsolationMode.PooledContexts"/>.</summary>
     public int PoolSize { get; init; } = 2;
 
+    /// <summary>Runtimes (isolates, each on its own thread) that take turns, so one prepares while another answers.</summary>
+    public int Lanes { get; init; } = 2;
+
     /// <summary>The options of a deploy request (0 → defaults).</summary>
     /// <param name="request">The request.</param>
     /// <returns>The options.</returns>
