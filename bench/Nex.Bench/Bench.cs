@@ -28,6 +28,8 @@ internal sealed class Bench
         "hello from the nex benchmark, 0123456789"u8[..Math.Min(settings.PayloadBytes, 40)].CopyTo(_payload);
     }
 
+    private BenchNodeSettings NodeSettings => _settings.NodeDirectory is { } dir ? new BenchNodeSettings { NodeDirectory = dir } : new BenchNodeSettings();
+
     private string V8Echo => Path.Combine(_examples, "js", "echo.js");
 
     private string WasmEcho => Path.Combine(_examples, "wasm", "echo", "build", "echo.wasm");
@@ -44,7 +46,7 @@ internal sealed class Bench
             }
         }
 
-        var report = new BenchReport { Machine = await MachineProbe.ReadAsync(cancellationToken).ConfigureAwait(false), Settings = _settings, Started = DateTimeOffset.UtcNow };
+        var report = new BenchReport { Machine = await MachineProbe.ReadAsync(NodeSettings.NodeDirectory, cancellationToken).ConfigureAwait(false), Settings = _settings, Started = DateTimeOffset.UtcNow };
         var wall = Stopwatch.StartNew();
         var keyHome = Directory.CreateTempSubdirectory("nex-bench-keys-").FullName;
         try
@@ -68,7 +70,7 @@ internal sealed class Bench
                 report.Drivers.Add(result);
                 await Step(report, $"node ({driver})", async () =>
                 {
-                    await using var node = await BenchNode.StartAsync(nats.ClientUrl, client, new BenchNodeSettings { Sandbox = driver }, cancellationToken).ConfigureAwait(false);
+                    await using var node = await BenchNode.StartAsync(nats.ClientUrl, client, NodeSettings with { Sandbox = driver }, cancellationToken).ConfigureAwait(false);
                     await Step(report, $"V8 echo ({driver})", async () => result.Functions.Add(await FunctionAsync(node, workloads, caller, "v8", V8Echo, report.Baseline, cancellationToken).ConfigureAwait(false))).ConfigureAwait(false);
                     await Step(report, $"WASM echo ({driver})", async () => result.Functions.Add(await FunctionAsync(node, workloads, caller, "wasm", WasmEcho, report.Baseline, cancellationToken).ConfigureAwait(false))).ConfigureAwait(false);
                     await Step(report, $"native deploy ({driver})", async () => result.Deploy = await DeployAsync(node, workloads, caller, driver, report.Baseline, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
@@ -205,17 +207,19 @@ internal sealed class Bench
             // Warm: one agent waits in the pool.
             await node.WaitIdleAgentsAsync(1, TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
             var subject = $"bench.svc.{driver}.warm{i}";
+            var coldSubject = $"bench.svc.{driver}.cold{i}";
+            var warmRequest = workloads.BuildDeploy(node, EchoService, $"bench-warm-{i}", [subject], null);
+            var coldRequest = workloads.BuildDeploy(node, EchoService, $"bench-cold-{i}", [coldSubject], null);
             var start = Stopwatch.GetTimestamp();
-            var warm = await workloads.DeployAsync(node, EchoService, $"bench-warm-{i}", [subject], null, cancellationToken).ConfigureAwait(false);
+            var warm = await workloads.SendAsync(node, warmRequest, cancellationToken).ConfigureAwait(false);
             warmRun.Add(Stopwatch.GetTimestamp() - start);
             await Workloads.WaitAnsweringAsync(caller, subject, answerTimeout, cancellationToken).ConfigureAwait(false);
             warmFirst.Add(Stopwatch.GetTimestamp() - start);
 
             // Cold: the pool's only agent was just taken and its replacement is starting; a deploy now
             // waits for an agent to start and hand-shake, which is what an empty pool costs.
-            var coldSubject = $"bench.svc.{driver}.cold{i}";
             start = Stopwatch.GetTimestamp();
-            var cold = await workloads.DeployAsync(node, EchoService, $"bench-cold-{i}", [coldSubject], null, cancellationToken).ConfigureAwait(false);
+            var cold = await workloads.SendAsync(node, coldRequest, cancellationToken).ConfigureAwait(false);
             coldRun.Add(Stopwatch.GetTimestamp() - start);
             await Workloads.WaitAnsweringAsync(caller, coldSubject, answerTimeout, cancellationToken).ConfigureAwait(false);
             coldFirst.Add(Stopwatch.GetTimestamp() - start);
@@ -301,7 +305,7 @@ internal sealed class Bench
     private async Task<FootprintResult> PoolFillAsync(string url, NexClient client, FootprintResult footprint, CancellationToken cancellationToken)
     {
         _progress($"pool of {_settings.PoolFill}: fill time and idle agents");
-        var settings = new BenchNodeSettings { PoolSize = _settings.PoolFill, LogLevel = "debug" };
+        var settings = NodeSettings with { PoolSize = _settings.PoolFill, LogLevel = "debug" };
         await using var node = await BenchNode.StartAsync(url, client, settings, cancellationToken).ConfigureAwait(false);
         var ready = Stopwatch.GetTimestamp();
         await node.WaitWarmAsync(_settings.PoolFill, TimeSpan.FromSeconds(180), cancellationToken).ConfigureAwait(false);

@@ -18,6 +18,9 @@ internal sealed record BenchNodeSettings
 
     /// <summary>Node log level; <c>debug</c> is needed to see agents become warm (and slows functions down).</summary>
     public string LogLevel { get; init; } = "warn";
+
+    /// <summary>Where <c>nex.dll</c> (and the agent beside it) is; by default the harness's own directory.</summary>
+    public string NodeDirectory { get; init; } = AppContext.BaseDirectory;
 }
 
 /// <summary>
@@ -75,7 +78,7 @@ internal sealed class BenchNode : IAsyncDisposable
         var configPath = Path.Combine(dir, "config.json");
         await File.WriteAllTextAsync(configPath, config.ToJsonString(), cancellationToken).ConfigureAwait(false);
 
-        var nexDll = Path.Combine(AppContext.BaseDirectory, "nex.dll");
+        var nexDll = Path.Combine(settings.NodeDirectory, "nex.dll");
         var info = new ProcessStartInfo(ChildProcessLauncher.FindOnPath("dotnet") ?? "dotnet")
         {
             RedirectStandardError = true,

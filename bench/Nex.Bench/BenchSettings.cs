@@ -46,6 +46,9 @@ internal sealed record BenchSettings
     /// <summary>Sandbox drivers to measure; null: every one this machine has.</summary>
     public IReadOnlyList<string>? Drivers { get; init; }
 
+    /// <summary>Directory of the <c>nex</c> build to measure (<c>nex.dll</c> and its agent); null: the harness's own.</summary>
+    public string? NodeDirectory { get; init; }
+
     /// <summary>Payload of every request (bytes).</summary>
     public int PayloadBytes { get; init; } = 32;
 }

@@ -7,7 +7,7 @@ namespace Nex.Bench;
 /// <summary>What the figures were measured on.</summary>
 internal static class MachineProbe
 {
-    public static async Task<MachineInfo> ReadAsync(CancellationToken cancellationToken)
+    public static async Task<MachineInfo> ReadAsync(string nodeDirectory, CancellationToken cancellationToken)
     {
         var cpu = ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal)) is { } model
             ? model[(model.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim()
@@ -17,7 +17,10 @@ internal static class MachineProbe
             : 0;
         var kernel = ReadLines("/proc/sys/kernel/osrelease").FirstOrDefault() ?? RuntimeInformation.OSDescription;
         var nats = await FirstLineAsync("nats-server", "--version", cancellationToken).ConfigureAwait(false);
-        var agent = Environment.GetEnvironmentVariable("NEX_AGENT_PATH") is { Length: > 0 } path ? path : "dotnet nex-agent.dll";
+        // What the node will pick (AgentLocator): $NEX_AGENT_PATH, the native agent beside it, else the portable one.
+        var agent = Environment.GetEnvironmentVariable("NEX_AGENT_PATH") is { Length: > 0 } path ? path
+            : File.Exists(Path.Combine(nodeDirectory, "nex-agent")) ? "nex-agent (NativeAOT)"
+            : "dotnet nex-agent.dll";
         return new MachineInfo(cpu, Environment.ProcessorCount, Math.Round(memKiB / 1024.0 / 1024.0, 1), kernel, RuntimeInformation.FrameworkDescription, nats, agent);
     }
 

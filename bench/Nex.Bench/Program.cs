@@ -26,9 +26,10 @@ internal static class Program
         var examples = new Option<string?>("--examples") { Description = "the examples directory (default: found above the working directory)" };
         var drivers = new Option<string?>("--drivers") { Description = "comma-separated sandbox drivers (default: every one this machine has)" };
         var samples = new Option<int?>("--samples") { Description = "sequential calls per latency series (default 3000)" };
+        var nodeDir = new Option<string?>("--node-dir") { Description = "the nex build to measure: a directory with nex.dll and its agent (default: the harness's own copy)" };
         var root = new RootCommand("Measures a Nex node against raw NATS on this machine, in one run")
         {
-            smoke, output, markdown, examples, drivers, samples,
+            smoke, output, markdown, examples, drivers, samples, nodeDir,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
@@ -41,6 +42,17 @@ internal static class Program
             if (parse.GetValue(drivers) is { Length: > 0 } list)
             {
                 settings = settings with { Drivers = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) };
+            }
+
+            if (parse.GetValue(nodeDir) is { Length: > 0 } dir)
+            {
+                if (!File.Exists(Path.Combine(dir, "nex.dll")))
+                {
+                    await Console.Error.WriteLineAsync($"nex-bench: --node-dir {dir} holds no nex.dll").ConfigureAwait(false);
+                    return 1;
+                }
+
+                settings = settings with { NodeDirectory = Path.GetFullPath(dir) };
             }
 
             var examplesDir = parse.GetValue(examples) ?? FindExamples();

@@ -33,10 +33,15 @@ internal sealed class Workloads : IDisposable
         }
     }
 
-    public async Task<DeployedWorkload> DeployAsync(BenchNode node, string path, string name, IReadOnlyList<string>? argv, IReadOnlyList<string>? triggers, CancellationToken cancellationToken)
+    public async Task<DeployedWorkload> DeployAsync(BenchNode node, string path, string name, IReadOnlyList<string>? argv, IReadOnlyList<string>? triggers, CancellationToken cancellationToken) =>
+        await SendAsync(node, BuildDeploy(node, path, name, argv, triggers), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>A signed deploy request with a sealed environment, as <c>nex devrun</c> builds it (the
+    /// client's work: not part of what the node is timed on).</summary>
+    public DeployRequest BuildDeploy(BenchNode node, string path, string name, IReadOnlyList<string>? argv, IReadOnlyList<string>? triggers)
     {
         var upload = _uploads[path];
-        var request = WorkloadRequests.BuildDeploy(
+        return WorkloadRequests.BuildDeploy(
             node.NodeId,
             node.Xkey,
             upload.Location,
@@ -51,8 +56,12 @@ internal sealed class Workloads : IDisposable
             triggers,
             jsDomain: null,
             hash: upload.Sha256);
+    }
+
+    public async Task<DeployedWorkload> SendAsync(BenchNode node, DeployRequest request, CancellationToken cancellationToken)
+    {
         var response = await _client.DeployAsync(node.NodeId, request, cancellationToken).ConfigureAwait(false);
-        return new DeployedWorkload(node.NodeId, response.Id, name);
+        return new DeployedWorkload(node.NodeId, response.Id, response.Name);
     }
 
     /// <summary>A stop request; it may wait up to a second (the stop JWT must not share the deploy's second).</summary>
