@@ -86,7 +86,7 @@ public static class EnvironmentCipher
 
         try
         {
-            return senderCurve.Seal(plaintext, recipientPublicXkey);
+            return XkvBox.Seal(plaintext, senderCurve, recipientPublicXkey);
         }
         catch (Exception ex) when (CryptoFailures.IsBadInput(ex))
         {
@@ -119,7 +119,7 @@ public static class EnvironmentCipher
 
         try
         {
-            return recipientCurve.Open(sealedData, senderPublicXkey);
+            return XkvBox.Open(sealedData, recipientCurve, senderPublicXkey) ?? throw new NexSecurityException("decryption failed");
         }
         catch (Exception ex) when (CryptoFailures.IsBadInput(ex))
         {

@@ -8,6 +8,22 @@ public class EnvironmentCipherTests
     private static readonly NATS.NKeys.KeyPair Sender = NexKeys.CreateCurve();
     private static readonly NATS.NKeys.KeyPair Node = NexKeys.CreateCurve();
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(1000)]
+    public void OurSealAndNKeysSealOpenEachOther(int length)
+    {
+        // Our box (BouncyCastle, cached box keys) and NATS.NKeys' (TweetNaCl) are the same NaCl construction.
+        var plaintext = Enumerable.Range(0, length).Select(i => (byte)(i * 7)).ToArray();
+        Assert.Equal(plaintext, Node.Open(EnvironmentCipher.Seal(plaintext, Sender, Node.GetPublicKey()), Sender.GetPublicKey()));
+        Assert.Equal(plaintext, EnvironmentCipher.Open(Sender.Seal(plaintext, Node.GetPublicKey()), Node, Sender.GetPublicKey()));
+
+        // Twice, so the second goes through the cached box key; and the other direction of the same pair.
+        Assert.Equal(plaintext, EnvironmentCipher.Open(Sender.Seal(plaintext, Node.GetPublicKey()), Node, Sender.GetPublicKey()));
+        Assert.Equal(plaintext, Sender.Open(EnvironmentCipher.Seal(plaintext, Node, Sender.GetPublicKey()), Node.GetPublicKey()));
+    }
+
     [Fact]
     public void EncryptionRoundTrip_Spec12_1()
     {
