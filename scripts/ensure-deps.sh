@@ -9,6 +9,9 @@ nex_log() { printf '%s\n' "$*" >&2; }
 # clang's wasm32-wasi target for the WASM functions.
 NEX_EXAMPLE_PACKAGES="gcc libc6-dev libnats-dev clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32"
 
+# What the NativeAOT agent links with (the .NET SDK uses clang when there is one, else gcc).
+NEX_AOT_PACKAGES="gcc libc6-dev"
+
 nex_have_pkg_cmd() {   # command, package
     command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]
 }
@@ -46,4 +49,25 @@ nex_ensure_deps() {
     fi
     # nats-server lives in /usr/sbin on Debian, which non-root shells may not have on PATH.
     case ":$PATH:" in *:/usr/sbin:*) ;; *) export PATH="$PATH:/usr/sbin" ;; esac
+}
+
+# Publishes the NativeAOT agent to .build/agent/nex-agent (with the native V8 and Wasmtime libraries
+# beside it) when the agent's sources changed since the last publish. Call it holding .build/.lock.
+# An idle NativeAOT agent takes about 21 MiB against 61 MiB for `dotnet nex-agent.dll`; the node
+# prefers an executable nex-agent beside it. Returns non-zero (log in .build/agent.log) on failure.
+nex_publish_agent() {
+    local root="$1" agent="$1/.build/agent"
+    local stamp="$agent/.stamp"
+    if [ -f "$stamp" ] && [ -x "$agent/nex-agent" ] && [ -z "$(find "$root/src/Nex.Agent" "$root/src/Nex.Protocol" "$root/src/Nex.Processes" \( -name bin -o -name obj \) -prune -o -type f -newer "$stamp" -print -quit 2>/dev/null)" ] \
+        && [ -z "$(find "$root/Directory.Build.props" "$root/Directory.Packages.props" -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+        return 0
+    fi
+    nex_log "nex: building the native agent (NativeAOT, about a minute)…"
+    rm -f "$stamp"
+    if ! dotnet publish "$root/src/Nex.Agent/Nex.Agent.csproj" -c Release -p:SelfContained=true -o "$agent" --nologo -v quiet >"$root/.build/agent.log" 2>&1; then
+        nex_log "nex: the native agent failed to build; last lines of $root/.build/agent.log:"
+        grep -E "error" "$root/.build/agent.log" | tail -20 >&2 || tail -20 "$root/.build/agent.log" >&2
+        return 1
+    fi
+    touch "$stamp"
 }

@@ -3,7 +3,7 @@ using Xunit;
 
 namespace Nex.Agent.Tests;
 
-/// <summary>How much an idle agent in the warm pool costs (reported; the bound only catches regressions).</summary>
+/// <summary>How much an idle agent in the warm pool costs (reported, and bounded).</summary>
 public sealed class AgentFootprintTests(ITestOutputHelper output)
 {
     private static CancellationToken Token => TestContext.Current.CancellationToken;
@@ -23,7 +23,9 @@ public sealed class AgentFootprintTests(ITestOutputHelper output)
         var pssKiB = RollupValue(agent.Pid, "Pss");
         var privateKiB = RollupValue(agent.Pid, "Private_Dirty");
         output.WriteLine($"idle agent ({AgentProcess.AgentUnderTest ?? "dotnet nex-agent.dll"}): VmRSS {rssKiB / 1024.0:0.0} MiB, PSS {pssKiB / 1024.0:0.0} MiB, private dirty {privateKiB / 1024.0:0.0} MiB, {threads} threads");
-        Assert.InRange(rssKiB, 1, 150 * 1024);
+        // The NativeAOT agent (run-tests runs this suite against it) idles at ~21 MiB and must stay
+        // within 40 MiB; the portable one (dotnet nex-agent.dll, ~60 MiB) only has a regression bound.
+        Assert.InRange(rssKiB, 1, (AgentProcess.AgentUnderTest is null ? 150 : 40) * 1024);
 
         agent.Signal(Nex.Processes.Posix.SIGTERM);
         Assert.Equal(0, await agent.WaitForExitAsync(AgentContractTests.Wait));

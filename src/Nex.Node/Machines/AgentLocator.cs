@@ -4,9 +4,11 @@ namespace Nex.Node.Machines;
 internal sealed record AgentCommand(string FileName, IReadOnlyList<string> Arguments);
 
 /// <summary>
-/// Finds the <c>nex-agent</c> executable: <c>$NEX_AGENT_PATH</c>, the config's <c>bin_path</c>,
-/// next to the node, then <c>$PATH</c>. A framework-dependent agent (<c>nex-agent.dll</c>) next to a
-/// node that runs under <c>dotnet</c> is run with the same <c>dotnet</c>.
+/// Finds the agent: <c>$NEX_AGENT_PATH</c>, the config's <c>bin_path</c>, next to the node, then
+/// <c>$PATH</c>. Next to the node the executable <c>nex-agent</c> (the NativeAOT build that <c>./nex</c>
+/// publishes there, a third of the portable agent's idle memory) wins over <c>nex-agent.dll</c>, which is run
+/// with the <c>dotnet</c> that runs the node (the agent project builds no apphost, so an executable
+/// <c>nex-agent</c> is always the native one).
 /// </summary>
 internal static class AgentLocator
 {
@@ -28,16 +30,16 @@ internal static class AgentLocator
             }
         }
 
+        var native = Path.Combine(AppContext.BaseDirectory, "nex-agent");
+        if (File.Exists(native))
+        {
+            return FromPath(native);
+        }
+
         var besideUs = Path.Combine(AppContext.BaseDirectory, "nex-agent.dll");
         if (File.Exists(besideUs) && Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet")
         {
             return new AgentCommand(host, [besideUs]);
-        }
-
-        var apphost = Path.Combine(AppContext.BaseDirectory, "nex-agent");
-        if (File.Exists(apphost))
-        {
-            return FromPath(apphost);
         }
 
         if (File.Exists(besideUs))

@@ -204,11 +204,13 @@ public sealed class WorkloadLifecycleTests(NatsServerFixture nats)
 
     // The agent itself (not the unshare that holds its PID namespace, when there is one).
     private static IEnumerable<int> AgentPids(string id) =>
-        LiveProcesses.WithCommandLine("nex-agent").Where(pid => File.ReadAllText($"/proc/{pid}/comm").Trim() != "unshare").Where(pid =>
+        LiveProcesses.WithCommandLine("nex-agent").Where(pid =>
         {
+            // Any agent on the machine (another test's) may exit between the listing and these reads.
             try
             {
-                return File.ReadAllText($"/proc/{pid}/environ").Contains($"NEX_WORKLOADID={id}", StringComparison.Ordinal);
+                return File.ReadAllText($"/proc/{pid}/comm").Trim() != "unshare"
+                    && File.ReadAllText($"/proc/{pid}/environ").Contains($"NEX_WORKLOADID={id}", StringComparison.Ordinal);
             }
             catch (IOException)
             {
