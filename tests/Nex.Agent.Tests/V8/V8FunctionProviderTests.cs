@@ -144,6 +144,13 @@ public sealed class V8FunctionProviderTests
             Token,
             new V8Options { MaxMemoryBytes = 32L * 1024 * 1024, Timeout = TimeSpan.FromSeconds(20) });
         Assert.Null(await fn.Provider.ExecuteAsync("hog", default, Token));
+        // The error reaches the workload's stderr through the output pump, just after the call returns.
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (!fn.Output.Text(WorkloadStream.StandardError).Contains("memory", StringComparison.OrdinalIgnoreCase) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10, Token);
+        }
+
         Assert.Contains("memory", fn.Output.Text(WorkloadStream.StandardError), StringComparison.OrdinalIgnoreCase);
         Assert.Equal("\"ok\"", await fn.CallAsync("ok", "", Token));
         Assert.Equal("\"ok\"", await fn.CallAsync("ok", "", Token));

@@ -350,6 +350,8 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
 
         public CancellationToken CancellationToken { get; } = cancellationToken;
 
-        public TaskCompletionSource<Outcome> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Completed by the worker between executions: the caller (the agent, which then replies) resumes on
+        // the worker thread instead of waiting for a thread-pool thread.
+        public TaskCompletionSource<Outcome> Done { get; } = new(TaskCreationOptions.None);
     }
 }
