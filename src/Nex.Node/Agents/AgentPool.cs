@@ -185,6 +185,15 @@ internal sealed partial class AgentPool : IAsyncDisposable
                 : $"agent {id} did not hand-shake within {timeout.TotalMilliseconds:0}ms");
         }
 
+        // One ping before the agent counts as warm: it proves the agent answers, and it sets up the
+        // link's request/reply inbox now, so the deploy that takes this agent does not pay for it.
+        if (!await link.PingAsync(TimeSpan.FromMilliseconds(_config.AgentPingTimeoutMs), cancellationToken).ConfigureAwait(false))
+        {
+            await agent.DestroyAsync(TimeSpan.Zero).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new InvalidOperationException($"agent {id} did not answer its first ping");
+        }
+
         _ = WatchWarmAgentAsync(agent);
         LogAgentReady(_logger, id);
         return agent;
