@@ -94,7 +94,7 @@ internal static class ReportTables
             tables.Add(new ReportTable(
                 "Targets",
                 ["target", "goal", "measured", "met"],
-                [.. report.Targets.Select(t => (IReadOnlyList<string>)[t.Name, t.Target, $"{t.Measured.ToString("0.##", CultureInfo.InvariantCulture)} {t.Unit}", t.Met ? "yes" : "NO"])]));
+                [.. report.Targets.Select(t => (IReadOnlyList<string>)[t.Name, t.Target, t.Measured.ToString("0.##", CultureInfo.InvariantCulture) + (t.Unit == "×" ? "×" : " " + t.Unit), t.Met ? "yes" : "NO"])]));
         }
 
         return tables;
