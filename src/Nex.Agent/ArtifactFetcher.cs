@@ -25,7 +25,28 @@ internal static class ArtifactFetcher
     /// <param name="agentId">The agent id.</param>
     /// <param name="cancellationToken">Cancels the fetch.</param>
     /// <returns>The artifact path.</returns>
-    public static async Task<string> FetchAsync(INatsConnection connection, string agentId, CancellationToken cancellationToken)
+    public static Task<string> FetchAsync(INatsConnection connection, string agentId, CancellationToken cancellationToken) =>
+        SaveAsync(agentId, file => DownloadFromNodeAsync(connection, agentId, file, cancellationToken), cancellationToken);
+
+    /// <summary>Writes an artifact the node sent inside the deploy request.</summary>
+    /// <param name="agentId">This agent's id.</param>
+    /// <param name="bytes">The artifact.</param>
+    /// <param name="expectedSize">The request's <c>total_bytes</c>, which must match.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The artifact's path.</returns>
+    /// <exception cref="InvalidDataException">The size does not match.</exception>
+    public static Task<string> WriteAsync(string agentId, byte[] bytes, long expectedSize, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        if (bytes.LongLength != expectedSize)
+        {
+            throw new InvalidDataException($"the deploy request carries {bytes.LongLength} artifact bytes but announces {expectedSize}");
+        }
+
+        return SaveAsync(agentId, file => file.WriteAsync(bytes, cancellationToken).AsTask(), cancellationToken);
+    }
+
+    private static async Task<string> SaveAsync(string agentId, Func<Stream, Task> write, CancellationToken cancellationToken)
     {
         var path = PathFor(agentId);
         try
@@ -42,7 +63,7 @@ internal static class ArtifactFetcher
             var file = new FileStream(path, options);
             await using (file.ConfigureAwait(false))
             {
-                await DownloadFromNodeAsync(connection, agentId, file, cancellationToken).ConfigureAwait(false);
+                await write(file).ConfigureAwait(false);
                 await file.FlushAsync(cancellationToken).ConfigureAwait(false);
             }
 

@@ -61,7 +61,9 @@ internal sealed partial class NexAgent
             string artifact;
             try
             {
-                artifact = await ArtifactFetcher.FetchAsync(Connection, _settings.WorkloadId, cancellationToken).ConfigureAwait(false);
+                artifact = request.InlineArtifact is { } inline
+                    ? await ArtifactFetcher.WriteAsync(_settings.WorkloadId, inline, request.TotalBytes, cancellationToken).ConfigureAwait(false)
+                    : await ArtifactFetcher.FetchAsync(Connection, _settings.WorkloadId, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {

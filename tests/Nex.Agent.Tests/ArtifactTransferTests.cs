@@ -6,8 +6,9 @@ using Xunit;
 namespace Nex.Agent.Tests;
 
 /// <summary>
-/// How the artifact reaches the agent: in chunks on <c>hostint.&lt;id&gt;.artifact</c>, the only way (no
-/// JetStream; 0.2's <c>NEXCACHE</c> object store is not used), so a node that does not serve it fails the deploy.
+/// How the artifact reaches the agent: inside the deploy request when small, else in chunks on
+/// <c>hostint.&lt;id&gt;.artifact</c> (no JetStream; 0.2's <c>NEXCACHE</c> object store is not used), so a
+/// node that does not serve a large one fails the deploy.
 /// </summary>
 public sealed class ArtifactTransferTests
 {
@@ -36,6 +37,29 @@ public sealed class ArtifactTransferTests
         Assert.Equal(0, exited.Event.GetData(NexJson.Context.WorkloadUndeployedEvent)!.Code);
         var stdout = string.Concat(node.Published.Snapshot().Where(p => p.IsLog && p.Log.Source == "big").Select(p => p.Log.Text));
         Assert.Equal(bytes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), stdout.Trim());
+
+        agent.Signal(Posix.SIGTERM);
+        Assert.Equal(0, await agent.WaitForExitAsync(Wait));
+    }
+
+    [Fact]
+    public async Task InlineArtifact_RunsWithoutAFetch_AndAWrongSizeIsRejected()
+    {
+        await using var node = await FakeNode.StartAsync(Token, serveArtifact: false);
+        await node.AnswerHandshakesAsync(Token);
+        await using var agent = AgentProcess.Start(node.AgentEnvironment());
+        await node.Handshakes.WaitForAsync(_ => true, Wait, "handshake");
+
+        var bytes = Encoding.UTF8.GetBytes("#!/bin/sh\necho inline\n");
+        var wrong = await node.DeployAsync(FakeNode.NativeRequest("inline") with { InlineArtifact = bytes, TotalBytes = bytes.Length + 1 }, Token);
+        Assert.False(wrong.Accepted);
+        Assert.Equal($"Failed to get and write workload artifact to temp dir: the deploy request carries {bytes.Length} artifact bytes but announces {bytes.Length + 1}", wrong.Message);
+        Assert.False(File.Exists(node.ArtifactPath));
+
+        var deployed = await node.DeployAsync(FakeNode.NativeRequest("inline", new Dictionary<string, string> { ["PATH"] = "/usr/bin:/bin" }) with { InlineArtifact = bytes, TotalBytes = bytes.Length }, Token);
+        Assert.True(deployed.Accepted, deployed.Message);
+        await node.Published.WaitForAsync(p => p.IsLog && p.Log.Source == "inline" && (p.Log.Text ?? "").Contains("inline", StringComparison.Ordinal), Wait, "output");
+        Assert.Equal(0, node.ArtifactRequests);
 
         agent.Signal(Posix.SIGTERM);
         Assert.Equal(0, await agent.WaitForExitAsync(Wait));

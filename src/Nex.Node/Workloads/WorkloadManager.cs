@@ -189,6 +189,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
             FunctionTimeoutMs = (int)functionTimeout.TotalMilliseconds,
             MaxSourceBytes = _node.Config.V8MaxSourceBytes,
             MaxMemoryBytes = _node.Config.FunctionMemoryMib * 1024L * 1024L,
+            InlineArtifact = artifact.Bytes.Length <= AgentDeployRequest.InlineArtifactLimit ? artifact.Bytes : null,
         };
     }
 

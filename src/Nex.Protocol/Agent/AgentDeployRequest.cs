@@ -90,6 +90,18 @@ public sealed record AgentDeployRequest
     [JsonPropertyName("max_memory_bytes")]
     [OmitEmpty]
     public long MaxMemoryBytes { get; init; }
+
+    /// <summary>
+    /// Nex for .NET extension (omitted when null): the artifact itself (base64 on the wire), sent by the node
+    /// when it is small (<see cref="InlineArtifactLimit"/>), so the agent needs no round trip to fetch it.
+    /// Larger artifacts are fetched from the node in chunks, as before.
+    /// </summary>
+    [JsonPropertyName("artifact_bytes")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public byte[]? InlineArtifact { get; init; }
+
+    /// <summary>Largest artifact the node sends inside the deploy request (256 KiB; well under NATS's 1 MiB message limit once base64-encoded).</summary>
+    public const int InlineArtifactLimit = 256 * 1024;
 }
 
 /// <summary>Agent reply to a deploy request: <c>{"accepted": bool, "message": string|null}</c>.</summary>

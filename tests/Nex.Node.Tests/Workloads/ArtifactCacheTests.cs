@@ -6,7 +6,10 @@ using Xunit;
 
 namespace Nex.Node.Tests.Workloads;
 
-/// <summary>The node keeps recent artifacts, but never serves a stale copy of an object that was replaced.</summary>
+/// <summary>
+/// How artifacts reach agents: the node keeps recent ones (never a stale copy of a replaced object), sends
+/// small ones inside the deploy request and serves large ones in chunks.
+/// </summary>
 public sealed class ArtifactCacheTests(NatsServerFixture nats)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -36,5 +39,22 @@ public sealed class ArtifactCacheTests(NatsServerFixture nats)
         Assert.Equal("\"one\"", await DeployAndInvokeAsync(Returning("one")));
         Assert.Equal("\"one\"", await DeployAndInvokeAsync(null));
         Assert.Equal("\"two\"", await DeployAndInvokeAsync(Returning("two")));
+    }
+
+    [Fact]
+    public async Task AnArtifactTooLargeToSendInline_IsFetchedInChunks_AndRunsExactly()
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        await using var logs = await Recorder.StartAsync(node.Connection, "$NEX.logs.>");
+
+        // Over the inline limit: the script reports its own size, then exits before sh reads the padding.
+        var script = Encoding.UTF8.GetBytes("#!/bin/sh\necho \"size=$(wc -c < \"$0\")\"\nexec /bin/sleep 60\n#" + new string('x', 700_000) + "\n");
+        Assert.True(script.Length > Nex.Protocol.AgentDeployRequest.InlineArtifactLimit);
+        var bucket = "L" + Guid.NewGuid().ToString("N")[..10].ToUpperInvariant();
+        await Artifacts.UploadAsync(node.Connection, bucket, "big", script);
+        var (id, error) = await Wire.DeployAsync(node.Connection, node.NodeId, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "big", location: $"nats://{bucket}/big"));
+        Assert.True(error is null, error);
+        var line = await logs.WaitAsync((s, b) => s.EndsWith("." + id, StringComparison.Ordinal) && b.GetProperty("text").GetString()!.Contains("size=", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "the size line");
+        Assert.Contains($"size={script.Length}", line.Body.GetProperty("text").GetString(), StringComparison.Ordinal);
     }
 }
