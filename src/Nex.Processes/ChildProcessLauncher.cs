@@ -44,8 +44,10 @@ public static class ChildProcessLauncher
         return done.Task;
     }
 
+    // As the init (pid 1) of a PID namespace (an agent the node runs under `unshare --pid`), our exit
+    // makes the kernel kill every process in the namespace: the extra exec of setpriv buys nothing.
     private static ProcessStartInfo WrapWithDeathSignal(ProcessStartInfo info) =>
-        OperatingSystem.IsLinux() && SetPriv.Value is { } setpriv ? Prefix(info, setpriv, ["--pdeathsig", "KILL"]) : info;
+        OperatingSystem.IsLinux() && Environment.ProcessId != 1 && SetPriv.Value is { } setpriv ? Prefix(info, setpriv, ["--pdeathsig", "KILL"]) : info;
 
     // Runs `wrapper [wrapperArgs] -- file args`: util-linux wrappers exec the real program, same pid.
     private static ProcessStartInfo Prefix(ProcessStartInfo info, string wrapper, string[] wrapperArgs)
