@@ -167,7 +167,7 @@ internal sealed class Bench
             }
 
             var engine = LatencyStats.From(engineNanos.Select(n => n * Stopwatch.Frequency / 1_000_000_000).ToList(), TimeSpan.Zero);
-            return new FunctionResult(kind, sequential, Ratio(sequential.P50Us, baseline), concurrent) { EngineP50Us = engine.P50Us };
+            return new FunctionResult(kind, sequential, Ratio(sequential.P50Us, baseline), concurrent) { EngineP50Us = engine.P50Us, EngineP99Us = engine.P99Us };
         }
         finally
         {

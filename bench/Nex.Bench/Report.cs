@@ -43,6 +43,9 @@ internal sealed record FunctionResult(string Kind, LatencyStats Sequential, doub
 {
     /// <summary>p50 of the time the agent reports for running the function itself (x-nex-runtime-ns).</summary>
     public double EngineP50Us { get; init; }
+
+    /// <summary>p99 of the same: a tail here is inside the engine, a tail only in the round trip is outside it.</summary>
+    public double EngineP99Us { get; init; }
 }
 
 /// <summary>Native service deploys: request → run response, and request → the service's first answer.</summary>

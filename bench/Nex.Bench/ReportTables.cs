@@ -31,7 +31,7 @@ internal static class ReportTables
             foreach (var f in driver.Functions)
             {
                 functionRows.Add([
-                    driver.Driver, f.Kind, Us(f.Sequential.P50Us), Us(f.Sequential.P90Us), Us(f.Sequential.P99Us), X(f.P50Ratio), Us(f.EngineP50Us),
+                    driver.Driver, f.Kind, Us(f.Sequential.P50Us), Us(f.Sequential.P90Us), Us(f.Sequential.P99Us), X(f.P50Ratio), $"{Us(f.EngineP50Us)} / {Us(f.EngineP99Us)}",
                     .. callerCounts.Select(n => f.Concurrent.FirstOrDefault(c => c.Callers == n) is { } c ? $"{Rate(c.Latency.PerSecond)} ({X(ThroughputShare(report, n, c))})" : "–"),
                 ]);
             }
@@ -41,7 +41,7 @@ internal static class ReportTables
         {
             tables.Add(new ReportTable(
                 "Function round trip (echo; req/s with the share of raw NATS req/s at the same concurrency)",
-                ["driver", "kind", "p50", "p90", "p99", "p50 / RTT", "engine p50", .. callerCounts.Select(n => $"{n} callers req/s")],
+                ["driver", "kind", "p50", "p90", "p99", "p50 / RTT", "engine p50 / p99", .. callerCounts.Select(n => $"{n} callers req/s")],
                 functionRows));
         }
 
