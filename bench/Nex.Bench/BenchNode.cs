@@ -134,8 +134,9 @@ internal sealed class BenchNode : IAsyncDisposable
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         while (true)
         {
-            var agents = Procfs.Descendants(Pid).Where(p => p.Role == ProcessRole.Agent).Select(p => p.Pid).ToHashSet();
-            var busy = Procfs.Descendants(Pid).Where(p => p.Role == ProcessRole.Workload)
+            var processes = Procfs.Descendants(Pid);
+            var agents = processes.Where(p => p.Role == ProcessRole.Agent).Select(p => p.Pid).ToHashSet();
+            var busy = processes.Where(p => p.Role == ProcessRole.Workload)
                 .Select(p => ParentAgent(p.Pid, agents)).Where(a => a is not null).ToHashSet();
             if (agents.Count - busy.Count >= idle)
             {

@@ -39,7 +39,8 @@ internal sealed class V8EngineHost : IDisposable
     private bool _stopping;
 
     // Owner-thread state.
-    private readonly Queue<PreparedEngine> _pool = new();
+    // Concurrent only so that other threads can read its count when they pick a lane.
+    private readonly System.Collections.Concurrent.ConcurrentQueue<PreparedEngine> _pool = new();
     private readonly Queue<Invocation> _waiting = new();
     private V8Runtime? _runtime;
     private V8Script? _prelude;
@@ -48,9 +49,7 @@ internal sealed class V8EngineHost : IDisposable
     private Invocation? _current;
     private bool _refillQueued;
 
-    // Read from other threads to pick a lane: prepared contexts waiting, and calls accepted but not finished.
-    private int _readyCount;
-    private int _pendingCount;
+    // Read from other threads to pick a lane.
     private bool _working;
 
     // Guarded by _interruptGate: the invocation whose JavaScript is on the owner thread's stack right now.
@@ -112,7 +111,6 @@ internal sealed class V8EngineHost : IDisposable
                 else
                 {
                     _pool.Enqueue(first);
-                    Volatile.Write(ref _readyCount, _pool.Count);
                 }
 
                 ready.TrySetResult();
@@ -130,13 +128,22 @@ internal sealed class V8EngineHost : IDisposable
     }
 
     /// <summary>Prepared contexts ready for a call right now (read from any thread; a hint).</summary>
-    public int ReadyContexts => Volatile.Read(ref _readyCount);
+    public int ReadyContexts => _pool.Count;
 
     /// <summary>True while the owner thread runs something (a call, a preparation, a disposal); a hint.</summary>
     public bool IsWorking => Volatile.Read(ref _working);
 
     /// <summary>Calls accepted and not yet finished (read from any thread; a hint).</summary>
-    public int PendingCalls => Volatile.Read(ref _pendingCount);
+    public int PendingCalls
+    {
+        get
+        {
+            lock (_queueGate)
+            {
+                return _live.Count;
+            }
+        }
+    }
 
     /// <summary>Fills the context pool in the background.</summary>
     public void Warm() => Post(high: false, Refill);
@@ -162,7 +169,6 @@ internal sealed class V8EngineHost : IDisposable
             }
 
             _live.Add(invocation);
-            Interlocked.Increment(ref _pendingCount);
             _high.Enqueue(() => Start(invocation));
             Monitor.Pulse(_queueGate);
         }
@@ -314,7 +320,6 @@ internal sealed class V8EngineHost : IDisposable
 
         // One context per work item, so a call arriving meanwhile waits for at most one preparation.
         _pool.Enqueue(Prepare());
-        Volatile.Write(ref _readyCount, _pool.Count);
         if (_pool.Count < _options.PoolSize)
         {
             QueueRefill();
@@ -346,7 +351,6 @@ internal sealed class V8EngineHost : IDisposable
                 V8IsolationMode.SharedContextBaseline => _shared ??= Prepare(),
                 _ => _pool.TryDequeue(out var ready) ? ready : Prepare(),
             };
-            Volatile.Write(ref _readyCount, _pool.Count);
         }
         catch (Exception ex)
         {
@@ -439,10 +443,7 @@ internal sealed class V8EngineHost : IDisposable
         invocation.Finished = true;
         lock (_queueGate)
         {
-            if (_live.Remove(invocation))
-            {
-                Interlocked.Decrement(ref _pendingCount);
-            }
+            _live.Remove(invocation);
         }
 
         var elapsed = Stopwatch.GetElapsedTime(invocation.StartTimestamp);
