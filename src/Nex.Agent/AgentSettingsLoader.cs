@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using NATS.NKeys;
+using Nex.Protocol;
 
 namespace Nex.Agent;
 
@@ -205,30 +206,6 @@ internal static class AgentSettingsLoader
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
     private static string OneLine(string text) => text.ReplaceLineEndings(" ");
-}
-
-/// <summary>The sandbox metadata document (the MMDS shape of spec §5.4).</summary>
-internal sealed record AgentMetadata
-{
-    /// <summary>Workload id.</summary>
-    [JsonPropertyName("vmid")]
-    public string? VmId { get; init; }
-
-    /// <summary>Internal NATS host.</summary>
-    [JsonPropertyName("node_nats_host")]
-    public string? NodeNatsHost { get; init; }
-
-    /// <summary>Internal NATS port.</summary>
-    [JsonPropertyName("node_nats_port")]
-    public int? NodeNatsPort { get; init; }
-
-    /// <summary>Workload user seed.</summary>
-    [JsonPropertyName("node_nats_nkey")]
-    public string? NodeNatsNkey { get; init; }
-
-    /// <summary>Handshake message.</summary>
-    [JsonPropertyName("message")]
-    public string? Message { get; init; }
 }
 
 /// <summary>Source-generated (AOT-safe) JSON for <see cref="AgentMetadata"/>.</summary>

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Nex.Agent.Logging;
 using Nex.Agent.Providers;
+using Nex.Processes;
 
 // The agent runs in Linux sandboxes (and, for development, on any Unix): POSIX signals, process groups, file modes.
 [assembly: System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
@@ -25,6 +26,63 @@ internal static class Program
 
         await stderr.WriteLineAsync($"Starting Nex Agent - {Version}").ConfigureAwait(false);
 
+        // In a sandbox without a network (the container driver) NATS arrives as unix sockets bound in
+        // from the node: relay loopback ports to them, so the agent and its workload connect as usual.
+        var relays = new List<SocketRelay>();
+        try
+        {
+            foreach (var (listen, target) in ParseRelays(Environment.GetEnvironmentVariable(RelaysVariable)))
+            {
+                relays.Add(SocketRelay.Start(listen, target));
+            }
+        }
+        catch (Exception ex) when (ex is FormatException or System.Net.Sockets.SocketException)
+        {
+            await stderr.WriteLineAsync($"nex-agent: {RelaysVariable}: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
+
+        try
+        {
+            return await RunAsync(settings!).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var relay in relays)
+            {
+                await relay.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary><c>listen=target,…</c>: loopback <c>host:port</c> relayed to a unix socket path.</summary>
+    internal const string RelaysVariable = "NEX_RELAYS";
+
+    /// <summary>Parses <see cref="RelaysVariable"/>.</summary>
+    /// <param name="text">The variable's value (null or empty: no relays).</param>
+    /// <returns>The pairs.</returns>
+    /// <exception cref="FormatException">An entry is malformed.</exception>
+    internal static IEnumerable<(System.Net.EndPoint Listen, System.Net.EndPoint Target)> ParseRelays(string? text)
+    {
+        var pairs = new List<(System.Net.EndPoint, System.Net.EndPoint)>();
+        foreach (var entry in (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var eq = entry.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new FormatException($"'{entry}' is not listen=target");
+            }
+
+            pairs.Add((SocketRelay.ParseEndPoint(entry[..eq]), SocketRelay.ParseEndPoint(entry[(eq + 1)..])));
+        }
+
+        return pairs;
+    }
+
+    private static async Task<int> RunAsync(AgentSettings settings)
+    {
+        var stderr = Console.Error;
+
         using var shutdown = new CancellationTokenSource();
         void OnSignal(PosixSignalContext context)
         {
@@ -37,7 +95,7 @@ internal static class Program
         using var sigquit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, OnSignal);
 
         using var loggers = new StderrLoggerProvider(LogLevel.Information);
-        var agent = new NexAgent(settings!, new WorkloadProviderFactory(), loggers, TimeProvider.System);
+        var agent = new NexAgent(settings, new WorkloadProviderFactory(), loggers, TimeProvider.System);
         await using (agent.ConfigureAwait(false))
         {
             try

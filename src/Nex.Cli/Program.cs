@@ -17,5 +17,6 @@ root.Subcommands.Add(WorkloadCommands.CreateWorkload());
 root.Subcommands.Add(InvokeCommand.Create());
 root.Subcommands.Add(MonitorCommands.CreateEvents());
 root.Subcommands.Add(MonitorCommands.CreateLogs());
+root.Subcommands.Add(SandboxCommands.CreateRootfs());
 
 return await CliRunner.RunAsync(root, args);

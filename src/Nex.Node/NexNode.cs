@@ -5,6 +5,7 @@ using Nex.Node.Events;
 using Nex.Node.Identity;
 using Nex.Node.InternalNats;
 using Nex.Node.Machines;
+using Nex.Node.Machines.Container;
 using Nex.Node.Nats;
 using Nex.Node.Workloads;
 using Nex.Protocol;
@@ -81,9 +82,9 @@ public sealed partial class NexNode : IAsyncDisposable
             throw new NodeStartException(ex.Message, ex);
         }
 
-        if (!config.IsNoSandbox)
+        if (config.EffectiveSandbox is not ("none" or "container"))
         {
-            throw new NodeStartException($"sandbox '{config.EffectiveSandbox}' is not available on this node yet; set \"no_sandbox\": true (development) in the config");
+            throw new NodeStartException($"sandbox '{config.EffectiveSandbox}' is not available on this node yet; use \"sandbox\": \"container\", or \"none\" (development)");
         }
 
         var agentCommand = AgentLocator.Find(config.BinPath);
@@ -102,14 +103,23 @@ public sealed partial class NexNode : IAsyncDisposable
             var state = new NodeState(config, identity, options.Version, options.Nexus, options.Time);
             var events = new EventPublisher(nats.Connection, state, loggerFactory.CreateLogger<EventPublisher>());
             internalNats = await InternalNatsServer.StartAsync(loggerFactory.CreateLogger<InternalNatsServer>(), cancellationToken).ConfigureAwait(false);
-            var driver = new ProcessMachineDriver(agentCommand, loggerFactory);
+            IMachineDriver driver = config.EffectiveSandbox == "container"
+                ? ContainerMachineDriver.Create(
+                    new ContainerSettings(
+                        SandboxPreflight.ContainerRootfs(config, options.HomeDirectory),
+                        Path.Combine(Path.GetTempPath(), $"nex-sandbox-{Environment.ProcessId}"),
+                        config.SandboxUid,
+                        config.SandboxGid,
+                        config.SandboxWorkloadNats ? nats.Endpoint : null),
+                    loggerFactory)
+                : new ProcessMachineDriver(agentCommand, loggerFactory);
             var internalServer = internalNats;
             workloads = new WorkloadManager(
                 state,
                 listener => new AgentPool(driver, internalServer, listener, config, loggerFactory.CreateLogger<AgentPool>()),
                 nats.Connection,
                 events,
-                nats.Url,
+                driver.WorkloadNatsUrl(nats.Url),
                 loggerFactory);
             workloads.Start();
             var api = new ControlApiListener(nats.Connection, state, workloads, workloads.Validator, events, loggerFactory.CreateLogger<ControlApiListener>());

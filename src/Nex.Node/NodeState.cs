@@ -32,6 +32,10 @@ internal sealed class NodeState
         {
             _tags["nex.unsafe"] = "true";
         }
+        else
+        {
+            _tags["nex.sandbox"] = config.EffectiveSandbox;
+        }
     }
 
     public NodeConfig Config { get; }

@@ -26,6 +26,24 @@ public static partial class Posix
     /// <summary>Sends a signal; false when the process does not exist (or we may not signal it).</summary>
     public static bool Signal(int pid, int signal) => pid > 0 && KillNative(pid, signal) == 0;
 
+    /// <summary>access(2) with W_OK: may this process write (create entries in) <paramref name="path"/>?</summary>
+    public static bool CanWrite(string path) => AccessNative(path, 2) == 0;
+
+    /// <summary>chown(2); false on failure.</summary>
+    public static bool Chown(string path, int uid, int gid) => ChownNative(path, uid, gid) == 0;
+
+    [LibraryImport("libc", EntryPoint = "chown", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int ChownNative(string path, int uid, int gid);
+
+    /// <summary>The effective user id.</summary>
+    public static uint EffectiveUserId => GetEuidNative();
+
+    [LibraryImport("libc", EntryPoint = "access", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int AccessNative(string path, int mode);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint GetEuidNative();
+
     /// <summary>Signal 0: does a process with this pid exist?</summary>
     public static bool IsAlive(int pid) => pid > 0 && (KillNative(pid, 0) == 0 || Marshal.GetLastPInvokeError() == 1 /* EPERM: exists */);
 }

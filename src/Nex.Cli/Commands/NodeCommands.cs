@@ -18,6 +18,7 @@ internal static class NodeCommands
         node.Subcommands.Add(CreateInfo());
         node.Subcommands.Add(CreateLameDuck());
         node.Subcommands.Add(CreateProbe());
+        node.Subcommands.Add(SandboxCommands.CreatePreflight());
         return node;
     }
 

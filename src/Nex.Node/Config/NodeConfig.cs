@@ -70,6 +70,19 @@ public sealed record NodeConfig
     [JsonPropertyName("sandbox")]
     public string? Sandbox { get; init; }
 
+    /// <summary>Whether sandboxed native services may reach the node's NATS server (through a relay bound
+    /// into the sandbox, at <c>nats://127.0.0.1:4222</c>); otherwise they have no network at all.</summary>
+    [JsonPropertyName("sandbox_workload_nats")]
+    public bool SandboxWorkloadNats { get; init; } = true;
+
+    /// <summary>Host user id that container sandboxes run as when the node is root (default: nobody).</summary>
+    [JsonPropertyName("sandbox_uid")]
+    public int SandboxUid { get; init; } = 65534;
+
+    /// <summary>Host group id that container sandboxes run as when the node is root (default: nogroup).</summary>
+    [JsonPropertyName("sandbox_gid")]
+    public int SandboxGid { get; init; } = 65534;
+
     /// <summary>OTLP endpoint for traces.</summary>
     [JsonPropertyName("otlp_exporter_url")]
     public string OtlpExporterUrl { get; init; } = "127.0.0.1:14532";
@@ -183,6 +196,10 @@ public sealed record MachineTemplate
     /// <summary>Memory per sandbox, MiB.</summary>
     [JsonPropertyName("memsize_mib")]
     public int MemSizeMib { get; init; } = 256;
+
+    /// <summary>Most tasks (processes and threads) per sandbox (container driver; a Nex for .NET addition).</summary>
+    [JsonPropertyName("pids_max")]
+    public int PidsMax { get; init; } = 1024;
 }
 
 /// <summary>How essential workloads are restarted after a failure: exponential backoff with jitter.</summary>

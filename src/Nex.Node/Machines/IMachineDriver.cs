@@ -14,6 +14,10 @@ internal interface IMachineDriver : IAsyncDisposable
     /// <summary>Short name (<c>none</c>, <c>container</c>, <c>microvm</c>).</summary>
     string Name { get; }
 
+    /// <summary>The <c>NATS_URL</c> a native service inside a machine gets for the node's NATS server, or null when it may not reach it.</summary>
+    /// <param name="mainUrl">The node's own NATS URL.</param>
+    string? WorkloadNatsUrl(string mainUrl);
+
     /// <summary>Starts a machine whose agent will hand-shake as <see cref="MachineSpec.Id"/>.</summary>
     Task<IMachine> StartAsync(MachineSpec spec, CancellationToken cancellationToken);
 }

@@ -12,7 +12,7 @@ namespace Nex.Node.Machines;
 /// that when it dies every process its workload started dies with it, grandchildren included.
 /// Development only: there is no isolation.
 /// </summary>
-internal sealed partial class ProcessMachineDriver(AgentCommand agent, ILoggerFactory loggers) : IMachineDriver
+internal sealed class ProcessMachineDriver(AgentCommand agent, ILoggerFactory loggers) : IMachineDriver
 {
     private static readonly Lazy<string?> Unshare = new(() =>
         OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess ? ChildProcessLauncher.FindOnPath("unshare") : null);
@@ -20,6 +20,8 @@ internal sealed partial class ProcessMachineDriver(AgentCommand agent, ILoggerFa
     private readonly ILogger _logger = loggers.CreateLogger("Nex.Agent");
 
     public string Name => "none";
+
+    public string? WorkloadNatsUrl(string mainUrl) => mainUrl;
 
     public async Task<IMachine> StartAsync(MachineSpec spec, CancellationToken cancellationToken)
     {
@@ -54,78 +56,8 @@ internal sealed partial class ProcessMachineDriver(AgentCommand agent, ILoggerFa
         info.Environment["DOTNET_TieredPGO"] = "0";
 
         var process = await ChildProcessLauncher.StartAsync(info).ConfigureAwait(false);
-        var machine = new ProcessMachine(spec.Id, process, wrapped: Unshare.Value is not null);
-        process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is { Length: > 0 } line)
-            {
-                LogAgentOutput(_logger, spec.Id, line);
-            }
-        };
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is { Length: > 0 } line)
-            {
-                LogAgentError(_logger, spec.Id, line);
-            }
-        };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return machine;
+        return new AgentProcessMachine(spec.Id, process, wrapped: Unshare.Value is not null, _logger);
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-
-    [LoggerMessage(EventId = 600, Level = LogLevel.Debug, Message = "agent {Id}: {Line}")]
-    private static partial void LogAgentOutput(ILogger logger, string id, string line);
-
-    [LoggerMessage(EventId = 601, Level = LogLevel.Information, Message = "agent {Id}: {Line}")]
-    private static partial void LogAgentError(ILogger logger, string id, string line);
-
-    private sealed class ProcessMachine : IMachine
-    {
-        private readonly Process _process;
-        private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        private readonly bool _wrapped;
-
-        public ProcessMachine(string id, Process process, bool wrapped)
-        {
-            Id = id;
-            _process = process;
-            _wrapped = wrapped;
-            ProcessId = process.Id;
-            process.Exited += (_, _) => _exited.TrySetResult();
-            if (process.HasExited)
-            {
-                _exited.TrySetResult();
-            }
-        }
-
-        public string Id { get; }
-
-        public int? ProcessId { get; }
-
-        public Task Exited => _exited.Task;
-
-        public Task StopAsync(TimeSpan grace, CancellationToken cancellationToken)
-        {
-            // unshare ignores SIGTERM while it waits for its child: ask the agent itself to stop.
-            if (_wrapped && !_process.HasExited)
-            {
-                foreach (var agentPid in ProcessTree.Descendants(_process.Id).Take(1))
-                {
-                    Posix.Signal(agentPid, Posix.SIGTERM);
-                }
-            }
-
-            return ProcessTree.TerminateAsync(_process, grace, cancellationToken);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await ProcessTree.TerminateAsync(_process, TimeSpan.Zero).ConfigureAwait(false);
-            _process.Dispose();
-        }
-    }
 }

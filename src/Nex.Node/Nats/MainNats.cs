@@ -26,6 +26,20 @@ internal sealed partial class MainNats : IAsyncDisposable
 
     public string Url { get; }
 
+    /// <summary>The TCP endpoint of the first server in <see cref="Url"/> (what sandbox relays connect to).</summary>
+    public System.Net.EndPoint Endpoint
+    {
+        get
+        {
+            var first = Url.Split(',')[0].Trim();
+            var uri = new Uri(first.Contains("://", StringComparison.Ordinal) ? first : "nats://" + first);
+            var port = uri.Port > 0 ? uri.Port : 4222;
+            return System.Net.IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip)
+                ? new System.Net.IPEndPoint(ip, port)
+                : new System.Net.DnsEndPoint(uri.Host, port);
+        }
+    }
+
     public static async Task<MainNats> ConnectAsync(NexNodeOptions options, ILogger logger, CancellationToken cancellationToken)
     {
         var connection = options.Connection;

@@ -24,7 +24,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
     private readonly AgentPool _pool;
     private readonly ArtifactFetcher _artifacts;
     private readonly EventPublisher _events;
-    private readonly string _mainNatsUrl;
+    private readonly string? _workloadNatsUrl;
     private readonly INatsConnection _mainNats;
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
@@ -33,7 +33,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Task, byte> _background = new();
 
-    public WorkloadManager(NodeState node, Func<IAgentListener, AgentPool> createPool, INatsConnection mainNats, EventPublisher events, string mainNatsUrl, ILoggerFactory loggers)
+    public WorkloadManager(NodeState node, Func<IAgentListener, AgentPool> createPool, INatsConnection mainNats, EventPublisher events, string? workloadNatsUrl, ILoggerFactory loggers)
     {
         _node = node;
         _mainNats = mainNats;
@@ -41,7 +41,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
         _pool = createPool(this);
         _artifacts = new ArtifactFetcher(mainNats);
         _events = events;
-        _mainNatsUrl = mainNatsUrl;
+        _workloadNatsUrl = workloadNatsUrl;
         _logger = loggers.CreateLogger<WorkloadManager>();
         Validator = new DeployValidator(node, () => _running.Count);
     }
@@ -167,9 +167,10 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
         var environment = new Dictionary<string, string>(deploy.Environment, StringComparer.Ordinal);
 
         // Services usually need NATS: give them the node's own server unless the deployer chose one.
-        if (request.Type == WorkloadTypes.Native && !environment.Keys.Any(k => string.Equals(k, "NATS_URL", StringComparison.OrdinalIgnoreCase)))
+        // (A sandboxed service sees it through the sandbox's relay; with none configured it gets no URL.)
+        if (request.Type == WorkloadTypes.Native && _workloadNatsUrl is not null && !environment.Keys.Any(k => string.Equals(k, "NATS_URL", StringComparison.OrdinalIgnoreCase)))
         {
-            environment["NATS_URL"] = _mainNatsUrl;
+            environment["NATS_URL"] = _workloadNatsUrl;
         }
 
         return new AgentDeployRequest

@@ -36,6 +36,7 @@ namespace Nex.Protocol;
 [JsonSerializable(typeof(AutostartDeployRequest))]
 [JsonSerializable(typeof(AutostartConfig))]
 // Agent protocol
+[JsonSerializable(typeof(AgentMetadata))]
 [JsonSerializable(typeof(HandshakeRequest))]
 [JsonSerializable(typeof(HandshakeResponse))]
 [JsonSerializable(typeof(AgentDeployRequest))]

@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Nex.Processes;
+
+namespace Nex.Node.Machines;
+
+/// <summary>
+/// A machine embodied by one host process: the agent itself, or a wrapper (<c>unshare</c>, <c>bwrap</c>)
+/// whose first child is the agent. Its output lines become node log lines.
+/// </summary>
+internal sealed partial class AgentProcessMachine : IMachine
+{
+    private readonly Process _process;
+    private readonly bool _wrapped;
+    private readonly Func<ValueTask>? _cleanup;
+    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _cleaned;
+
+    /// <summary>Wraps a started process (its output not yet read).</summary>
+    /// <param name="id">The agent id.</param>
+    /// <param name="process">The process, started with redirected output.</param>
+    /// <param name="wrapped">True when the agent is the process's first child, not the process itself.</param>
+    /// <param name="logger">Where the agent's lines go.</param>
+    /// <param name="cleanup">Runs once after the process has gone (relays, cgroups, files).</param>
+    public AgentProcessMachine(string id, Process process, bool wrapped, ILogger logger, Func<ValueTask>? cleanup = null)
+    {
+        Id = id;
+        _process = process;
+        _wrapped = wrapped;
+        _cleanup = cleanup;
+        ProcessId = process.Id;
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is { Length: > 0 } line)
+            {
+                LogAgentOutput(logger, id, line);
+            }
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is { Length: > 0 } line)
+            {
+                LogAgentError(logger, id, line);
+            }
+        };
+        process.Exited += (_, _) => _ = OnExitedAsync();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        if (process.HasExited)
+        {
+            _ = OnExitedAsync();
+        }
+    }
+
+    public string Id { get; }
+
+    public int? ProcessId { get; }
+
+    public Task Exited => _exited.Task;
+
+    public Task StopAsync(TimeSpan grace, CancellationToken cancellationToken)
+    {
+        // Wrappers do not pass SIGTERM on (unshare ignores it while it waits, bwrap dies and takes the
+        // agent with it at once): ask the agent itself to stop, so it can stop its workload first.
+        if (_wrapped && !_process.HasExited)
+        {
+            foreach (var agentPid in ProcessTree.Descendants(_process.Id).Take(1))
+            {
+                Posix.Signal(agentPid, Posix.SIGTERM);
+            }
+        }
+
+        return ProcessTree.TerminateAsync(_process, grace, cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await ProcessTree.TerminateAsync(_process, TimeSpan.Zero).ConfigureAwait(false);
+        await CleanupAsync().ConfigureAwait(false);
+        _process.Dispose();
+    }
+
+    private async Task OnExitedAsync()
+    {
+        await CleanupAsync().ConfigureAwait(false);
+        _exited.TrySetResult();
+    }
+
+    private async ValueTask CleanupAsync()
+    {
+        if (_cleanup is not null && Interlocked.Exchange(ref _cleaned, 1) == 0)
+        {
+            try
+            {
+                await _cleanup().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException)
+            {
+                // Best effort: a stale cgroup or socket is swept at the next start.
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 600, Level = LogLevel.Debug, Message = "agent {Id}: {Line}")]
+    private static partial void LogAgentOutput(ILogger logger, string id, string line);
+
+    [LoggerMessage(EventId = 601, Level = LogLevel.Information, Message = "agent {Id}: {Line}")]
+    private static partial void LogAgentError(ILogger logger, string id, string line);
+}

@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Nex.Node.Machines.Container;
+using Nex.Processes;
+
+namespace Nex.Node.Machines;
+
+/// <summary>One thing a sandbox driver needs, and whether this host has it.</summary>
+/// <param name="Driver">The driver that needs it (<c>node</c> for every driver).</param>
+/// <param name="Name">What is checked.</param>
+/// <param name="Ready">Whether it is there and works.</param>
+/// <param name="Detail">What was found, or what is wrong.</param>
+/// <param name="Fix">The exact fix, when not ready.</param>
+/// <param name="AptPackage">The Debian package that fixes it, when one does.</param>
+public sealed record PreflightCheck(string Driver, string Name, bool Ready, string Detail, string Fix = "", string? AptPackage = null);
+
+/// <summary>
+/// What each sandbox driver needs from the host (<c>nex node preflight</c>, and the node before it
+/// starts a driver): programs, kernel features, built images. Cheap checks only: a probe run of bwrap,
+/// file and permission tests.
+/// </summary>
+public static class SandboxPreflight
+{
+    /// <summary>Where <c>nex rootfs build</c> puts the sandbox images by default: <c>&lt;home&gt;/sandbox</c>.</summary>
+    /// <param name="home">Nex's home directory.</param>
+    /// <returns>The directory.</returns>
+    public static string DefaultImageDirectory(string home) => Path.Combine(home, "sandbox");
+
+    /// <summary>The container root filesystem in effect: <c>rootfs_filepath</c> when it names a directory, else the default.</summary>
+    /// <param name="config">The node config.</param>
+    /// <param name="home">Nex's home directory.</param>
+    /// <returns>The directory.</returns>
+    public static string ContainerRootfs(Config.NodeConfig config, string home)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return config.RootFsFilePath is { Length: > 0 } path && Directory.Exists(path)
+            ? path
+            : Path.Combine(config.DefaultResourceDir is { Length: > 0 } dir ? dir : DefaultImageDirectory(home), "rootfs");
+    }
+
+    /// <summary>What every node needs.</summary>
+    /// <returns>The checks.</returns>
+    public static IEnumerable<PreflightCheck> Node()
+    {
+        yield return Program("node", "nats-server", "nats-server");
+    }
+
+    /// <summary>What the container driver needs.</summary>
+    /// <param name="rootfs">The root filesystem it would use.</param>
+    /// <returns>The checks.</returns>
+    public static IEnumerable<PreflightCheck> Container(string rootfs)
+    {
+        const string driver = "container";
+        var bwrap = Program(driver, "bwrap", "bubblewrap");
+        yield return bwrap;
+        if (bwrap.Ready)
+        {
+            yield return BwrapProbe();
+        }
+
+        if (Posix.EffectiveUserId == 0)
+        {
+            yield return Program(driver, "setpriv", "util-linux");
+        }
+
+        var version = Cgroup.Detect(out var problem);
+        yield return version is { } v
+            ? new PreflightCheck(driver, "cgroups", true, $"cgroup {(v == CgroupVersion.V2 ? "v2" : "v1")}: memory, cpu, pids")
+            : new PreflightCheck(driver, "cgroups", false, problem ?? "no usable cgroup hierarchy", "run the node as root on a host with the memory, cpu and pids controllers");
+
+        var seccomp = NativeLibrary.TryLoad("libseccomp.so.2", out var handle);
+        if (seccomp)
+        {
+            NativeLibrary.Free(handle);
+        }
+
+        yield return new PreflightCheck(driver, "libseccomp", seccomp, seccomp ? "libseccomp.so.2" : "libseccomp.so.2 not found", "apt-get install libseccomp2", "libseccomp2");
+
+        var agent = Path.Combine(rootfs, ContainerMachineDriver.AgentPath.TrimStart('/'));
+        yield return File.Exists(agent)
+            ? new PreflightCheck(driver, "root filesystem", true, rootfs)
+            : new PreflightCheck(driver, "root filesystem", false, $"no agent at {agent}", $"nex rootfs build --output {Path.GetDirectoryName(rootfs)}");
+    }
+
+    /// <summary>What OCI image services need.</summary>
+    /// <returns>The checks.</returns>
+    public static IEnumerable<PreflightCheck> Oci()
+    {
+        yield return Program("oci", "runc", "runc");
+    }
+
+    /// <summary>The checks of the named driver, after the node's own.</summary>
+    /// <param name="driver"><c>none</c>, <c>container</c>, or <c>all</c>.</param>
+    /// <param name="rootfs">The container root filesystem.</param>
+    /// <returns>The checks.</returns>
+    public static IReadOnlyList<PreflightCheck> For(string driver, string rootfs)
+    {
+        var checks = new List<PreflightCheck>(Node());
+        if (driver is "container" or "all")
+        {
+            checks.AddRange(Container(rootfs));
+        }
+
+        if (driver is "all")
+        {
+            checks.AddRange(Oci());
+        }
+
+        return checks;
+    }
+
+    private static PreflightCheck Program(string driver, string name, string package)
+    {
+        var path = ChildProcessLauncher.FindOnPath(name);
+        return path is not null
+            ? new PreflightCheck(driver, name, true, path)
+            : new PreflightCheck(driver, name, false, "not found", $"apt-get install {package}", package);
+    }
+
+    // Namespaces can be refused even with bwrap installed (containers without user namespaces, a sysctl).
+    private static PreflightCheck BwrapProbe()
+    {
+        const string name = "namespaces";
+        try
+        {
+            var info = new ProcessStartInfo(ChildProcessLauncher.FindOnPath("bwrap")!)
+            {
+                RedirectStandardError = true,
+                RedirectStandardOutput = true,
+                UseShellExecute = false,
+            };
+            foreach (var arg in new[] { "--unshare-all", "--unshare-user", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--", "/bin/true" })
+            {
+                info.ArgumentList.Add(arg);
+            }
+
+            using var process = System.Diagnostics.Process.Start(info)!;
+            var error = process.StandardError.ReadToEnd();
+            if (!process.WaitForExit(10_000))
+            {
+                process.Kill();
+                return new PreflightCheck("container", name, false, "a probe sandbox did not finish in 10 s", "check that user namespaces are enabled (sysctl kernel.unprivileged_userns_clone=1)");
+            }
+
+            return process.ExitCode == 0
+                ? new PreflightCheck("container", name, true, "user, pid, mount, ipc, uts, net")
+                : new PreflightCheck("container", name, false, $"bwrap probe failed: {error.Trim().ReplaceLineEndings(" ")}", "enable user namespaces (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)");
+        }
+        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            return new PreflightCheck("container", name, false, ex.Message, "apt-get install bubblewrap", "bubblewrap");
+        }
+    }
+}
