@@ -64,7 +64,7 @@ internal sealed class Bench
             _progress("baseline: raw NATS request/reply");
             report.Baseline = await BaselineAsync(nats.ClientUrl, caller, cancellationToken).ConfigureAwait(false);
 
-            foreach (var driver in _settings.Drivers ?? SandboxDrivers.Available())
+            foreach (var driver in _settings.Drivers ?? SandboxDrivers.Available(NodeSettings.NodeDirectory))
             {
                 var result = new DriverResult(driver);
                 report.Drivers.Add(result);

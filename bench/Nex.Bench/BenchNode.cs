@@ -75,6 +75,11 @@ internal sealed class BenchNode : IAsyncDisposable
             ["pid_filepath"] = Path.Combine(dir, "nex.pid"),
             ["tags"] = new JsonObject { ["node_name"] = name },
         };
+        if (settings.Sandbox == "container")
+        {
+            config["rootfs_filepath"] = SandboxDrivers.Rootfs(settings.NodeDirectory);
+        }
+
         var configPath = Path.Combine(dir, "config.json");
         await File.WriteAllTextAsync(configPath, config.ToJsonString(), cancellationToken).ConfigureAwait(false);
 

@@ -50,6 +50,12 @@ internal static class MachineProbe
 /// <summary>The sandbox drivers this machine can run (the figures are repeated under each).</summary>
 internal static class SandboxDrivers
 {
-    /// <summary>Today only the process driver (<c>none</c>) exists.</summary>
-    public static IReadOnlyList<string> Available() => ["none"];
+    /// <summary>The process driver (<c>none</c>) always; <c>container</c> when its preflight passes with the
+    /// root filesystem that <c>bench/run</c> builds beside the node (<c>.build/sandbox/rootfs</c>).</summary>
+    /// <param name="nodeDirectory">Where the measured node is published.</param>
+    public static IReadOnlyList<string> Available(string nodeDirectory) =>
+        Nex.Node.Machines.SandboxPreflight.For("container", Rootfs(nodeDirectory)).All(c => c.Ready) ? ["none", "container"] : ["none"];
+
+    /// <summary>The container root filesystem used with the node in <paramref name="nodeDirectory"/>.</summary>
+    public static string Rootfs(string nodeDirectory) => Path.GetFullPath(Path.Combine(nodeDirectory, "..", "sandbox", "rootfs"));
 }

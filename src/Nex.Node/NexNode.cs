@@ -107,7 +107,7 @@ public sealed partial class NexNode : IAsyncDisposable
                 ? ContainerMachineDriver.Create(
                     new ContainerSettings(
                         SandboxPreflight.ContainerRootfs(config, options.HomeDirectory),
-                        Path.Combine(Path.GetTempPath(), $"nex-sandbox-{Environment.ProcessId}"),
+                        Path.Combine(Path.GetTempPath(), $"nex-sandbox-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}"),
                         config.SandboxUid,
                         config.SandboxGid,
                         config.SandboxWorkloadNats ? nats.Endpoint : null),

@@ -38,4 +38,7 @@ public static class Examples
 
     /// <summary>The native echo service binary.</summary>
     public static string EchoService => Path.Combine(Built.Value, "examples", "echoservice", "build", "echoservice");
+
+    /// <summary>The WASM echo function (a WASI command that writes its input back).</summary>
+    public static string WasmEcho => Path.Combine(Built.Value, "examples", "wasm", "echo", "build", "echo.wasm");
 }

@@ -95,6 +95,9 @@ internal sealed partial class AgentPool : IAsyncDisposable
         }
 
         await Task.WhenAll(warm.Select(a => a.DestroyAsync(TimeSpan.FromSeconds(2)))).ConfigureAwait(false);
+
+        // The pool owns the driver: the workload manager ended every live machine before disposing us.
+        await _driver.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
         _refill.Dispose();
     }

@@ -80,6 +80,7 @@ internal sealed class ContainerMachineDriver : IMachineDriver
 
         var cgroups = Cgroup.Detect(out _)!.Value;
         Cgroup.SweepStale(cgroups);
+        SweepStaleRunDirectories(settings.RunDirectory);
         Directory.CreateDirectory(settings.RunDirectory);
         var seccompFile = Path.Combine(settings.RunDirectory, "seccomp.bpf");
         SeccompFilter.Export(seccompFile);
@@ -91,6 +92,31 @@ internal sealed class ContainerMachineDriver : IMachineDriver
             ChildProcessLauncher.FindOnPath("bwrap")!,
             root ? ChildProcessLauncher.FindOnPath("setpriv") : null,
             loggers.CreateLogger("Nex.Agent"));
+    }
+
+    // Run directories are named nex-sandbox-<node pid>-<random>: those of dead nodes are removed.
+    private static void SweepStaleRunDirectories(string runDirectory)
+    {
+        var parent = Path.GetDirectoryName(runDirectory);
+        if (parent is null || !Directory.Exists(parent))
+        {
+            return;
+        }
+
+        foreach (var dir in Directory.EnumerateDirectories(parent, "nex-sandbox-*"))
+        {
+            var parts = Path.GetFileName(dir).Split('-');
+            if (parts.Length >= 3 && int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && !Posix.IsAlive(pid))
+            {
+                try
+                {
+                    Directory.Delete(dir, recursive: true);
+                }
+                catch (IOException)
+                {
+                }
+            }
+        }
     }
 
     /// <summary>The <c>NATS_URL</c> a service inside sees for the main NATS server, or null when it has none.</summary>
