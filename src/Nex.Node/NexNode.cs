@@ -5,7 +5,9 @@ using Nex.Node.Events;
 using Nex.Node.Identity;
 using Nex.Node.InternalNats;
 using Nex.Node.Machines;
+using Nex.Node.Config;
 using Nex.Node.Machines.Container;
+using Nex.Node.Machines.MicroVm;
 using Nex.Node.Nats;
 using Nex.Node.Workloads;
 using Nex.Protocol;
@@ -82,11 +84,6 @@ public sealed partial class NexNode : IAsyncDisposable
             throw new NodeStartException(ex.Message, ex);
         }
 
-        if (config.EffectiveSandbox is not ("none" or "container"))
-        {
-            throw new NodeStartException($"sandbox '{config.EffectiveSandbox}' is not available on this node yet; use \"sandbox\": \"container\", or \"none\" (development)");
-        }
-
         var agentCommand = AgentLocator.Find(config.BinPath);
         var pidFile = PidFile.Acquire(config.EffectivePidFilePath);
         MainNats? nats = null;
@@ -103,16 +100,12 @@ public sealed partial class NexNode : IAsyncDisposable
             var state = new NodeState(config, identity, options.Version, options.Nexus, options.Time);
             var events = new EventPublisher(nats.Connection, state, loggerFactory.CreateLogger<EventPublisher>());
             internalNats = await InternalNatsServer.StartAsync(loggerFactory.CreateLogger<InternalNatsServer>(), cancellationToken).ConfigureAwait(false);
-            IMachineDriver driver = config.EffectiveSandbox == "container"
-                ? ContainerMachineDriver.Create(
-                    new ContainerSettings(
-                        SandboxPreflight.ContainerRootfs(config, options.HomeDirectory),
-                        Path.Combine(Path.GetTempPath(), $"nex-sandbox-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}"),
-                        config.SandboxUid,
-                        config.SandboxGid,
-                        config.SandboxWorkloadNats ? nats.Endpoint : null),
-                    loggerFactory)
-                : new ProcessMachineDriver(agentCommand, loggerFactory);
+            var driver = CreateDriver(config, options, agentCommand, nats, loggerFactory);
+            if (driver is MicroVmMachineDriver vm)
+            {
+                state.SetTag("nex.microvm.accel", vm.Accelerator);
+            }
+
             var internalServer = internalNats;
             workloads = new WorkloadManager(
                 state,
@@ -241,6 +234,23 @@ public sealed partial class NexNode : IAsyncDisposable
         {
             // Stopping.
         }
+    }
+
+    private static IMachineDriver CreateDriver(NodeConfig config, NexNodeOptions options, AgentCommand agent, MainNats nats, ILoggerFactory loggers)
+    {
+        // Run directories hold unix sockets, whose paths are limited to 107 bytes: short, under /tmp.
+        var run = Path.Combine(Path.GetTempPath(), $"nex-sandbox-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}");
+        var workloadNats = config.SandboxWorkloadNats ? nats.Endpoint : null;
+        return config.EffectiveSandbox switch
+        {
+            "container" => ContainerMachineDriver.Create(
+                new ContainerSettings(SandboxPreflight.ContainerRootfs(config, options.HomeDirectory), run, config.SandboxUid, config.SandboxGid, workloadNats),
+                loggers),
+            "microvm" => MicroVmMachineDriver.Create(
+                new MicroVmSettings(SandboxPreflight.MicroVmImages(config, options.HomeDirectory), run, config.SandboxUid, config.SandboxGid, workloadNats, config.MicroVmAccelerator),
+                loggers),
+            _ => new ProcessMachineDriver(agent, loggers),
+        };
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Node {NodeId} ({Name}) is up on {Url}; xkey {XKey}; version {Version}")]

@@ -60,6 +60,9 @@ internal sealed class NodeState
     /// <summary>A snapshot of the effective tags.</summary>
     public IReadOnlyDictionary<string, string> Tags => new SortedDictionary<string, string>(_tags, StringComparer.Ordinal);
 
+    /// <summary>Sets a node-owned tag (e.g. the microVM accelerator), reported in PING and INFO.</summary>
+    public void SetTag(string key, string value) => _tags[key] = value;
+
     /// <summary>Enters lame duck once; false if it already was.</summary>
     public bool TryEnterLameDuck()
     {

@@ -15,6 +15,17 @@ public static class SandboxImages
     /// <summary>Null when this host can run container sandboxes; else why not (tests skip only for a non-root run).</summary>
     public static string? NotRoot => Nex.Processes.Posix.EffectiveUserId == 0 ? null : "container sandboxes need root here (cgroups); run the suite as root";
 
+    /// <summary>The microVM image directory (kernel and initramfs), built if needed.</summary>
+    /// <param name="cancellationToken">Cancels the build.</param>
+    /// <returns>The directory.</returns>
+    public static async Task<string> MicroVmAsync(CancellationToken cancellationToken)
+    {
+        var rootfs = await RootfsAsync(cancellationToken);
+        var images = Path.Combine(Path.GetDirectoryName(rootfs)!, "vm");
+        var problems = SandboxPreflight.MicroVm(images).Where(c => !c.Ready).Select(c => $"{c.Name}: {c.Detail}").ToArray();
+        return problems.Length == 0 ? images : throw new InvalidOperationException("this host cannot run microVMs: " + string.Join("; ", problems));
+    }
+
     /// <summary>The root filesystem directory, built if needed.</summary>
     /// <param name="cancellationToken">Cancels the build.</param>
     /// <returns>The directory.</returns>
@@ -30,10 +41,10 @@ public static class SandboxImages
 
             var output = Path.Combine(Examples.RepositoryRoot, ".build", "sandbox");
             var rootfs = Path.Combine(output, "rootfs");
-            if (!File.Exists(Path.Combine(rootfs, "nex", "agent", "nex-agent")))
+            if (!File.Exists(Path.Combine(rootfs, "nex", "agent", "nex-agent")) || !File.Exists(Path.Combine(output, "vm", "initramfs.cpio.gz")))
             {
                 var agent = Path.Combine(Examples.RepositoryRoot, ".build", "agent");
-                await RootfsBuilder.BuildAsync(new RootfsBuildOptions(output, agent, []), _ => { }, cancellationToken);
+                await RootfsBuilder.BuildAsync(new RootfsBuildOptions(output, agent, [], MicroVm: true), _ => { }, cancellationToken);
             }
 
             var problems = SandboxPreflight.Container(rootfs).Where(c => !c.Ready).Select(c => $"{c.Name}: {c.Detail}").ToArray();

@@ -16,7 +16,9 @@ internal static class SandboxCommands
         var output = new Option<string?>("--output", "-o") { Description = "directory that receives rootfs/ (default $NEX_HOME/sandbox)" };
         var agent = new Option<string?>("--agent") { Description = "directory of the published NativeAOT nex-agent (default: beside nex)" };
         var packages = new Option<string[]>("--package") { Description = "extra Debian package for the sandbox (repeatable; dependencies included)", AllowMultipleArgumentsPerToken = false };
-        var build = new Command("build", "Build the container sandbox's root filesystem from Debian packages and the published agent");
+        var noVm = new Option<bool>("--no-vm") { Description = "skip the microVM kernel and initramfs (vm/)" };
+        var build = new Command("build", "Build the sandbox images from Debian packages and the published agent: the container root filesystem (rootfs/) and the microVM kernel and initramfs (vm/)");
+        build.Options.Add(noVm);
         build.Options.Add(output);
         build.Options.Add(agent);
         build.Options.Add(packages);
@@ -25,7 +27,8 @@ internal static class SandboxCommands
             var options = new RootfsBuildOptions(
                 parse.GetValue(output) ?? SandboxPreflight.DefaultImageDirectory(NexHome.Directory),
                 parse.GetValue(agent) ?? AppContext.BaseDirectory,
-                parse.GetValue(packages) ?? []);
+                parse.GetValue(packages) ?? [],
+                MicroVm: !parse.GetValue(noVm));
             var path = await BuildRootfsAsync(options, cancellationToken).ConfigureAwait(false);
             Console.Out.WriteLine(path);
             return 0;
@@ -39,8 +42,8 @@ internal static class SandboxCommands
     public static Command CreatePreflight()
     {
         var config = new Option<string?>("--config") { Description = "node configuration file (default ./config.json)" };
-        var driver = new Option<string?>("--driver") { Description = "check only this driver: none, container or all (default: all)" };
-        driver.AcceptOnlyFromAmong("none", "container", "all");
+        var driver = new Option<string?>("--driver") { Description = "check only this driver: none, container, microvm or all (default: all)" };
+        driver.AcceptOnlyFromAmong("none", "container", "microvm", "all");
         var install = new Option<bool>("--install") { Description = "install missing Debian packages (apt-get) and build what must be built" };
         var preflight = new Command("preflight", "Check what the sandbox drivers need on this host; --install fixes it");
         preflight.Options.Add(config);
@@ -51,7 +54,8 @@ internal static class SandboxCommands
             var cfg = NodeConfigLoader.Load(parse.GetValue(config), []);
             var rootfs = SandboxPreflight.ContainerRootfs(cfg, NexHome.Directory);
             var which = parse.GetValue(driver) ?? "all";
-            var checks = SandboxPreflight.For(which, rootfs);
+            var vm = SandboxPreflight.MicroVmImages(cfg, NexHome.Directory);
+            var checks = SandboxPreflight.For(which, rootfs, vm);
             if (parse.GetValue(install) && checks.Any(c => !c.Ready))
             {
                 var apt = checks.Where(c => !c.Ready && c.AptPackage is not null).Select(c => c.AptPackage!).Distinct().ToArray();
@@ -60,12 +64,12 @@ internal static class SandboxCommands
                     await AptInstallAsync(apt, cancellationToken).ConfigureAwait(false);
                 }
 
-                if (SandboxPreflight.For(which, rootfs).Any(c => c is { Name: "root filesystem", Ready: false }))
+                if (SandboxPreflight.For(which, rootfs, vm).Any(c => c is { Ready: false, Fix: var fix } && fix.StartsWith("nex rootfs build", StringComparison.Ordinal)))
                 {
-                    await BuildRootfsAsync(new RootfsBuildOptions(Path.GetDirectoryName(rootfs)!, AppContext.BaseDirectory, []), cancellationToken).ConfigureAwait(false);
+                    await BuildRootfsAsync(new RootfsBuildOptions(Path.GetDirectoryName(rootfs)!, AppContext.BaseDirectory, [], MicroVm: which is "microvm" or "all"), cancellationToken).ConfigureAwait(false);
                 }
 
-                checks = SandboxPreflight.For(which, rootfs);
+                checks = SandboxPreflight.For(which, rootfs, vm);
             }
 
             Output.Table(

@@ -176,7 +176,12 @@ internal sealed partial class AgentPool : IAsyncDisposable
         }
 
         var agent = new Agent(id, machine, link, _internalNats);
+        // A VM booting under software emulation needs longer than a process: the driver may raise the floor.
         var timeout = TimeSpan.FromMilliseconds(_config.AgentHandshakeTimeoutMs);
+        if (_driver.HandshakeTimeout is { } floor && floor > timeout)
+        {
+            timeout = floor;
+        }
         var handshake = link.Handshake;
         var first = await Task.WhenAny(handshake, machine.Exited, Task.Delay(timeout, cancellationToken)).ConfigureAwait(false);
         if (first != handshake || !handshake.IsCompletedSuccessfully)

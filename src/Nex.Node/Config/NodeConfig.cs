@@ -75,6 +75,10 @@ public sealed record NodeConfig
     [JsonPropertyName("sandbox_workload_nats")]
     public bool SandboxWorkloadNats { get; init; } = true;
 
+    /// <summary>MicroVM accelerator: <c>kvm</c> or <c>tcg</c>; unset, KVM is used when the host's KVM can run ordinary guests.</summary>
+    [JsonPropertyName("microvm_accelerator")]
+    public string? MicroVmAccelerator { get; init; }
+
     /// <summary>Host user id that container sandboxes run as when the node is root (default: nobody).</summary>
     [JsonPropertyName("sandbox_uid")]
     public int SandboxUid { get; init; } = 65534;

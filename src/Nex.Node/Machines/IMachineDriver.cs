@@ -14,6 +14,9 @@ internal interface IMachineDriver : IAsyncDisposable
     /// <summary>Short name (<c>none</c>, <c>container</c>, <c>microvm</c>).</summary>
     string Name { get; }
 
+    /// <summary>The least time a new machine's agent needs to hand-shake (a booting VM), or null for the config's.</summary>
+    TimeSpan? HandshakeTimeout => null;
+
     /// <summary>The <c>NATS_URL</c> a native service inside a machine gets for the node's NATS server, or null when it may not reach it.</summary>
     /// <param name="mainUrl">The node's own NATS URL.</param>
     string? WorkloadNatsUrl(string mainUrl);

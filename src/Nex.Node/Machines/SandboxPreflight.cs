@@ -82,6 +82,74 @@ public static class SandboxPreflight
             : new PreflightCheck(driver, "root filesystem", false, $"no agent at {agent}", $"nex rootfs build --output {Path.GetDirectoryName(rootfs)}");
     }
 
+    /// <summary>The microVM image directory in effect: <c>kernel_filepath</c>'s directory when set, else <c>&lt;images&gt;/vm</c>.</summary>
+    /// <param name="config">The node config.</param>
+    /// <param name="home">Nex's home directory.</param>
+    /// <returns>The directory.</returns>
+    public static string MicroVmImages(Config.NodeConfig config, string home)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return config.KernelFilePath is { Length: > 0 } kernel
+            ? Path.GetDirectoryName(Path.GetFullPath(kernel))!
+            : Path.Combine(config.DefaultResourceDir is { Length: > 0 } dir ? dir : DefaultImageDirectory(home), "vm");
+    }
+
+    /// <summary>What the microVM driver needs.</summary>
+    /// <param name="images">The directory with the kernel and initramfs.</param>
+    /// <returns>The checks.</returns>
+    public static IEnumerable<PreflightCheck> MicroVm(string images)
+    {
+        const string driver = "microvm";
+        yield return Program(driver, "qemu-system-x86_64", "qemu-system-x86");
+        yield return Program(driver, "socat", "socat");
+        foreach (var (tool, package) in new[] { ("zstd", "zstd"), ("lz4", "lz4"), ("xz", "xz-utils") })
+        {
+            yield return Program(driver, tool, package);
+        }
+
+        foreach (var name in new[] { Nex.Node.Machines.MicroVm.VmImageBuilder.KernelName, Nex.Node.Machines.MicroVm.VmImageBuilder.InitramfsName })
+        {
+            var path = Path.Combine(images, name);
+            yield return File.Exists(path)
+                ? new PreflightCheck(driver, name, true, path)
+                : new PreflightCheck(driver, name, false, $"{path} is missing", $"nex rootfs build --output {Path.GetDirectoryName(images)}");
+        }
+
+        var kvm = KvmLooksUsable(out var why);
+        yield return new PreflightCheck(driver, "accelerator", true, kvm ? "kvm" : $"tcg (software emulation, slow): {why}");
+    }
+
+    /// <summary>
+    /// Whether KVM can run ordinary guests here: <c>/dev/kvm</c> opens, the CPU has hardware virtualisation,
+    /// and the KVM is not PVM (which fails ordinary guests; sandboxes.md §2).
+    /// </summary>
+    /// <param name="reason">Why not, when not.</param>
+    /// <returns>True when KVM is worth using.</returns>
+    public static bool KvmLooksUsable(out string reason)
+    {
+        if (!File.Exists("/dev/kvm") || !Posix.CanWrite("/dev/kvm"))
+        {
+            reason = "no usable /dev/kvm";
+            return false;
+        }
+
+        if (Directory.Exists("/sys/module/kvm_pvm"))
+        {
+            reason = "/dev/kvm is PVM (KVM without hardware virtualisation), which fails ordinary guests";
+            return false;
+        }
+
+        var flags = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal)) ?? "" : "";
+        if (!flags.Contains(" vmx", StringComparison.Ordinal) && !flags.Contains(" svm", StringComparison.Ordinal))
+        {
+            reason = "the CPU reports no vmx or svm";
+            return false;
+        }
+
+        reason = "";
+        return true;
+    }
+
     /// <summary>What OCI image services need.</summary>
     /// <returns>The checks.</returns>
     public static IEnumerable<PreflightCheck> Oci()
@@ -90,15 +158,21 @@ public static class SandboxPreflight
     }
 
     /// <summary>The checks of the named driver, after the node's own.</summary>
-    /// <param name="driver"><c>none</c>, <c>container</c>, or <c>all</c>.</param>
+    /// <param name="driver"><c>none</c>, <c>container</c>, <c>microvm</c> or <c>all</c>.</param>
     /// <param name="rootfs">The container root filesystem.</param>
+    /// <param name="microVmImages">The microVM images (default: <c>vm</c> beside the rootfs).</param>
     /// <returns>The checks.</returns>
-    public static IReadOnlyList<PreflightCheck> For(string driver, string rootfs)
+    public static IReadOnlyList<PreflightCheck> For(string driver, string rootfs, string? microVmImages = null)
     {
         var checks = new List<PreflightCheck>(Node());
         if (driver is "container" or "all")
         {
             checks.AddRange(Container(rootfs));
+        }
+
+        if (driver is "microvm" or "all")
+        {
+            checks.AddRange(MicroVm(microVmImages ?? Path.Combine(Path.GetDirectoryName(rootfs) ?? rootfs, "vm")));
         }
 
         if (driver is "all")

@@ -290,7 +290,25 @@ internal sealed class V8EngineHost : IDisposable
     /// <summary>A fresh context with the prelude and the user's script run and the function bound.</summary>
     private PreparedEngine Prepare()
     {
+        // Used contexts leave garbage behind; the sampled heap limit must trip on a function's own
+        // allocations, never on that garbage, so collect before building on a half-full heap.
+        TrimHeap();
+        try
+        {
+            return PrepareOnce();
+        }
+        catch (ScriptEngineException)
+        {
+            // The limit tripped between samples anyway: collect, re-arm, and try once more.
+            RecoverRuntime();
+            return PrepareOnce();
+        }
+    }
+
+    private PreparedEngine PrepareOnce()
+    {
         var engine = _runtime!.CreateScriptEngine("nex-fn", V8ScriptEngineFlags.None);
+
         try
         {
             var init = (ScriptObject)engine.Evaluate(_prelude!);

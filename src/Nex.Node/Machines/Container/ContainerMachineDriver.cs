@@ -129,8 +129,7 @@ internal sealed class ContainerMachineDriver : IMachineDriver
             return null;
         }
 
-        var uri = new UriBuilder(mainUrl.Split(',')[0].Trim()) { Host = "127.0.0.1", Port = WorkloadNatsPort };
-        return uri.Uri.ToString().TrimEnd('/');
+        return NatsRelays.InsideUrl(mainUrl, "127.0.0.1", WorkloadNatsPort);
     }
 
     public async Task<IMachine> StartAsync(MachineSpec spec, CancellationToken cancellationToken)
@@ -138,16 +137,15 @@ internal sealed class ContainerMachineDriver : IMachineDriver
         ArgumentNullException.ThrowIfNull(spec);
         var dir = Path.Combine(_settings.RunDirectory, spec.Id);
         Directory.CreateDirectory(dir);
-        var relays = new List<SocketRelay>();
+        SocketRelay[] relays = [];
         Cgroup? cgroup = null;
         try
         {
-            relays.Add(Relay(Path.Combine(dir, "nats.sock"), new IPEndPoint(IPAddress.Parse(LoopbackOf(spec.NatsHost)), spec.NatsPort)));
-            var agentRelays = $"127.0.0.1:{AgentNatsPort}={SocketDirectory}/nats.sock";
-            if (_settings.WorkloadNats is { } main)
+            relays = await NatsRelays.StartAsync(dir, spec, _settings.WorkloadNats).ConfigureAwait(false);
+            var agentRelays = $"127.0.0.1:{AgentNatsPort}={SocketDirectory}/{NatsRelays.AgentSocket}";
+            if (_settings.WorkloadNats is not null)
             {
-                relays.Add(Relay(Path.Combine(dir, "workload-nats.sock"), main));
-                agentRelays += $",127.0.0.1:{WorkloadNatsPort}={SocketDirectory}/workload-nats.sock";
+                agentRelays += $",127.0.0.1:{WorkloadNatsPort}={SocketDirectory}/{NatsRelays.WorkloadSocket}";
             }
 
             cgroup = Cgroup.Create(_cgroups, spec.Id, new CgroupLimits(
@@ -159,25 +157,17 @@ internal sealed class ContainerMachineDriver : IMachineDriver
             var info = BuildStartInfo(spec, dir, agentRelays, cgroup);
             var process = await ChildProcessLauncher.StartAsync(info).ConfigureAwait(false);
             var group = cgroup;
-            var owned = relays.ToArray();
+            var owned = relays;
             return new AgentProcessMachine(spec.Id, process, wrapped: true, _logger, async () =>
             {
-                foreach (var relay in owned)
-                {
-                    await relay.DisposeAsync().ConfigureAwait(false);
-                }
-
+                await NatsRelays.StopAsync(owned).ConfigureAwait(false);
                 await group.RemoveAsync().ConfigureAwait(false);
                 Directory.Delete(dir, recursive: true);
             });
         }
         catch
         {
-            foreach (var relay in relays)
-            {
-                await relay.DisposeAsync().ConfigureAwait(false);
-            }
-
+            await NatsRelays.StopAsync(relays).ConfigureAwait(false);
             if (cgroup is not null)
             {
                 await cgroup.RemoveAsync(CancellationToken.None).ConfigureAwait(false);
@@ -215,20 +205,6 @@ internal sealed class ContainerMachineDriver : IMachineDriver
             Posix.Chown(path, _settings.Uid, _settings.Gid);
         }
     }
-
-    private static SocketRelay Relay(string socketPath, EndPoint target)
-    {
-        var relay = SocketRelay.Start(new UnixDomainSocketEndPoint(socketPath), target);
-        // The sandbox's user must be able to connect (connect(2) needs write permission on the file).
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
-        }
-
-        return relay;
-    }
-
-    private static string LoopbackOf(string host) => host is "0.0.0.0" or "localhost" ? "127.0.0.1" : host;
 
     private ProcessStartInfo BuildStartInfo(MachineSpec spec, string dir, string agentRelays, Cgroup cgroup)
     {

@@ -10,7 +10,8 @@ namespace Nex.Node.Machines.Container;
 /// <param name="Output">The directory that receives <c>rootfs/</c> (replaced atomically).</param>
 /// <param name="AgentDirectory">Where the published NativeAOT <c>nex-agent</c> and its native libraries are.</param>
 /// <param name="ExtraPackages">Debian packages added to the base set (with their dependencies).</param>
-public sealed record RootfsBuildOptions(string Output, string AgentDirectory, IReadOnlyList<string> ExtraPackages);
+/// <param name="MicroVm">Also build the microVM kernel and initramfs into <c>vm/</c> beside the rootfs.</param>
+public sealed record RootfsBuildOptions(string Output, string AgentDirectory, IReadOnlyList<string> ExtraPackages, bool MicroVm = false);
 
 /// <summary>
 /// <c>nex rootfs build</c>: the container sandbox's root filesystem, made from Debian packages (no
@@ -69,13 +70,13 @@ public static class RootfsBuilder
             var versions = new SortedDictionary<string, string>(StringComparer.Ordinal);
             foreach (var (package, deb) in files)
             {
-                versions[package] = await RunAsync("dpkg-deb", ["-f", deb, "Version"], cancellationToken).ConfigureAwait(false);
+                versions[package] = await HostCommand.RunAsync("dpkg-deb", ["-f", deb, "Version"], cancellationToken).ConfigureAwait(false);
                 if (package == "ca-certificates")
                 {
                     continue; // only its certificates: its scripts need perl and debconf
                 }
 
-                await RunAsync("dpkg-deb", ["-x", deb, staging], cancellationToken).ConfigureAwait(false);
+                await HostCommand.RunAsync("dpkg-deb", ["-x", deb, staging], cancellationToken).ConfigureAwait(false);
             }
 
             progress("CA bundle, busybox applets, users");
@@ -102,7 +103,7 @@ public static class RootfsBuilder
 
             if (Nex.Processes.ChildProcessLauncher.FindOnPath("ldconfig") is { } ldconfig)
             {
-                await RunAsync(ldconfig, ["-r", staging], cancellationToken).ConfigureAwait(false);
+                await HostCommand.RunAsync(ldconfig, ["-r", staging], cancellationToken).ConfigureAwait(false);
             }
 
             var manifest = new Dictionary<string, object>
@@ -118,6 +119,11 @@ public static class RootfsBuilder
 
             DeleteTree(final);
             Directory.Move(staging, final);
+            if (options.MicroVm)
+            {
+                await MicroVm.VmImageBuilder.BuildAsync(Path.Combine(options.Output, "vm"), final, debs, progress, cancellationToken).ConfigureAwait(false);
+            }
+
             return final;
         }
         finally
@@ -131,7 +137,7 @@ public static class RootfsBuilder
     {
         try
         {
-            var output = await RunAsync("apt-cache", ["depends", "libnats-dev"], cancellationToken).ConfigureAwait(false);
+            var output = await HostCommand.RunAsync("apt-cache", ["depends", "libnats-dev"], cancellationToken).ConfigureAwait(false);
             return output.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("Depends: libnats", StringComparison.Ordinal))
                 .Select(l => l["Depends: ".Length..].Trim()).FirstOrDefault();
         }
@@ -143,7 +149,7 @@ public static class RootfsBuilder
 
     private static async Task<List<string>> ClosureAsync(IEnumerable<string> packages, CancellationToken cancellationToken)
     {
-        var output = await RunAsync("apt-cache", ["depends", "--recurse", "--important", .. packages], cancellationToken).ConfigureAwait(false);
+        var output = await HostCommand.RunAsync("apt-cache", ["depends", "--recurse", "--important", .. packages], cancellationToken).ConfigureAwait(false);
         return [.. output.Split('\n').Where(l => l.Length > 0 && !char.IsWhiteSpace(l[0]) && !l.StartsWith('<')).Select(l => l.Trim()).Distinct().Order(StringComparer.Ordinal)];
     }
 
@@ -151,13 +157,13 @@ public static class RootfsBuilder
     {
         try
         {
-            await RunAsync("apt-get", ["download", "-q", .. packages], cancellationToken, directory).ConfigureAwait(false);
+            await HostCommand.RunAsync("apt-get", ["download", "-q", .. packages], cancellationToken, directory).ConfigureAwait(false);
         }
         catch (InvalidOperationException)
         {
             // Stale package lists name versions the mirror no longer has: refresh once.
-            await RunAsync("apt-get", ["update", "-qq"], cancellationToken).ConfigureAwait(false);
-            await RunAsync("apt-get", ["download", "-q", .. packages], cancellationToken, directory).ConfigureAwait(false);
+            await HostCommand.RunAsync("apt-get", ["update", "-qq"], cancellationToken).ConfigureAwait(false);
+            await HostCommand.RunAsync("apt-get", ["download", "-q", .. packages], cancellationToken, directory).ConfigureAwait(false);
         }
 
         var found = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -175,7 +181,7 @@ public static class RootfsBuilder
     private static async Task WriteCaBundleAsync(string deb, string root, CancellationToken cancellationToken)
     {
         var unpacked = Path.Combine(root, ".ca");
-        await RunAsync("dpkg-deb", ["-x", deb, unpacked], cancellationToken).ConfigureAwait(false);
+        await HostCommand.RunAsync("dpkg-deb", ["-x", deb, unpacked], cancellationToken).ConfigureAwait(false);
         var certs = Path.Combine(unpacked, "usr", "share", "ca-certificates", "mozilla");
         var bundle = new StringBuilder();
         if (Directory.Exists(certs))
@@ -195,7 +201,7 @@ public static class RootfsBuilder
     private static async Task LinkBusyboxAsync(string root, CancellationToken cancellationToken)
     {
         var busybox = Path.Combine(root, "bin", "busybox");
-        var applets = await RunAsync(busybox, ["--list"], cancellationToken).ConfigureAwait(false);
+        var applets = await HostCommand.RunAsync(busybox, ["--list"], cancellationToken).ConfigureAwait(false);
         foreach (var applet in applets.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var link = Path.Combine(root, "bin", applet);
@@ -208,7 +214,7 @@ public static class RootfsBuilder
 
     private static void WriteSystemFiles(string root)
     {
-        foreach (var dir in new[] { "tmp", "proc", "dev", "run/nex", "etc", "usr/local/bin", "var/tmp" })
+        foreach (var dir in new[] { "tmp", "proc", "sys", "dev", "run/nex", "etc", "usr/local/bin", "var/tmp" })
         {
             Directory.CreateDirectory(Path.Combine(root, dir));
         }
@@ -265,43 +271,6 @@ public static class RootfsBuilder
         {
             Directory.Delete(path, recursive: true);
         }
-    }
-
-    private static async Task<string> RunAsync(string program, IReadOnlyList<string> args, CancellationToken cancellationToken, string? workingDirectory = null)
-    {
-        var info = new ProcessStartInfo(program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
-        };
-        info.Environment["LC_ALL"] = "C";
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {program}");
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        try
-        {
-            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        if (process.ExitCode != 0)
-        {
-            var error = (await stderr.ConfigureAwait(false)).Trim().Split('\n').LastOrDefault(l => l.Length > 0) ?? "";
-            throw new InvalidOperationException($"{Path.GetFileName(program)} {string.Join(' ', args.Take(3))}… failed ({process.ExitCode}): {error}");
-        }
-
-        return (await stdout.ConfigureAwait(false)).Trim();
     }
 }
 

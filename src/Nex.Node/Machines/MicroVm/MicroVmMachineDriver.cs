@@ -1,0 +1,207 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Nex.Processes;
+
+namespace Nex.Node.Machines.MicroVm;
+
+/// <summary>What the microVM driver needs, resolved from the node config.</summary>
+/// <param name="Images">The directory with <c>vmlinux</c> and <c>initramfs.cpio.gz</c> (from <c>nex rootfs build</c>).</param>
+/// <param name="RunDirectory">Where per-VM sockets and initrds live.</param>
+/// <param name="Uid">Host user QEMU runs as when the node is root.</param>
+/// <param name="Gid">Host group QEMU runs as when the node is root.</param>
+/// <param name="WorkloadNats">The main NATS server a service may reach through a relay, or null for none.</param>
+/// <param name="Accelerator"><c>kvm</c>, <c>tcg</c>, or null to probe.</param>
+internal sealed record MicroVmSettings(string Images, string RunDirectory, int Uid, int Gid, EndPoint? WorkloadNats, string? Accelerator);
+
+/// <summary>
+/// MicroVM sandboxes (<c>sandbox: "microvm"</c>): one QEMU <c>-M microvm</c> per agent, booting Debian's
+/// cloud kernel and our initramfs, with the machine template's memory and vCPUs. KVM when a probe boot
+/// proves it works, else TCG (software emulation: slow, but a real VM boundary). The guest's only network
+/// is QEMU's restricted user networking, whose forwards lead to the node's unix-socket relays: the
+/// internal NATS server for the agent (10.0.2.100:4222) and, for services, the node's NATS server
+/// (10.0.2.100:4223). Per-VM metadata (id, seed) rides in a second initramfs archive, so it crosses no
+/// network and appears on no command line. QEMU runs as an unprivileged user.
+/// </summary>
+internal sealed class MicroVmMachineDriver : IMachineDriver
+{
+    private const string GuestRelayHost = "10.0.2.100";
+    private const int GuestAgentPort = 4222;
+    private const int GuestWorkloadPort = 4223;
+
+    private readonly MicroVmSettings _settings;
+    private readonly string _qemu;
+    private readonly string _socat;
+    private readonly string? _setpriv;
+    private readonly ILogger _logger;
+    private readonly byte[] _initramfs;
+
+    private MicroVmMachineDriver(MicroVmSettings settings, string accelerator, string qemu, string socat, string? setpriv, ILogger logger)
+    {
+        _settings = settings;
+        Accelerator = accelerator;
+        _qemu = qemu;
+        _socat = socat;
+        _setpriv = setpriv;
+        _logger = logger;
+        _initramfs = File.ReadAllBytes(Path.Combine(settings.Images, VmImageBuilder.InitramfsName));
+    }
+
+    public string Name => "microvm";
+
+    /// <summary><c>kvm</c> or <c>tcg</c>: how guests run (reported in PING tags and node info).</summary>
+    public string Accelerator { get; }
+
+    /// <summary>A VM boots in seconds under TCG: the pool waits this long for its agent.</summary>
+    public TimeSpan? HandshakeTimeout => Accelerator == "kvm" ? TimeSpan.FromSeconds(15) : TimeSpan.FromSeconds(60);
+
+    /// <summary>Checks the host and prepares the driver.</summary>
+    /// <exception cref="NodeStartException">Something is missing; the message names the fix.</exception>
+    public static MicroVmMachineDriver Create(MicroVmSettings settings, ILoggerFactory loggers)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var problems = SandboxPreflight.MicroVm(settings.Images).Where(c => !c.Ready).ToArray();
+        if (problems.Length > 0)
+        {
+            throw new NodeStartException("the microvm sandbox is not ready: " + string.Join("; ", problems.Select(p => $"{p.Name}: {p.Detail} (fix: {p.Fix})")));
+        }
+
+        Directory.CreateDirectory(settings.RunDirectory);
+        var accelerator = settings.Accelerator ?? (SandboxPreflight.KvmLooksUsable(out _) ? "kvm" : "tcg");
+        return new MicroVmMachineDriver(
+            settings,
+            accelerator,
+            ChildProcessLauncher.FindOnPath("qemu-system-x86_64")!,
+            ChildProcessLauncher.FindOnPath("socat")!,
+            Posix.EffectiveUserId == 0 ? ChildProcessLauncher.FindOnPath("setpriv") : null,
+            loggers.CreateLogger("Nex.Agent"));
+    }
+
+    public string? WorkloadNatsUrl(string mainUrl)
+    {
+        if (_settings.WorkloadNats is null)
+        {
+            return null;
+        }
+
+        return NatsRelays.InsideUrl(mainUrl, GuestRelayHost, GuestWorkloadPort);
+    }
+
+    public async Task<IMachine> StartAsync(MachineSpec spec, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var dir = Path.Combine(_settings.RunDirectory, spec.Id);
+        Directory.CreateDirectory(dir);
+        SocketRelay[] relays = [];
+        try
+        {
+            relays = await NatsRelays.StartAsync(dir, spec, _settings.WorkloadNats).ConfigureAwait(false);
+
+            // The shared initramfs plus this VM's metadata: the kernel unpacks concatenated archives in order.
+            var metadata = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(
+                new Nex.Protocol.AgentMetadata
+                {
+                    VmId = spec.Id,
+                    NodeNatsHost = GuestRelayHost,
+                    NodeNatsPort = GuestAgentPort,
+                    NodeNatsNkey = spec.UserSeed,
+                    Message = $"Metadata supplied by the microvm sandbox ({Accelerator})",
+                },
+                Nex.Protocol.NexJson.Context.AgentMetadata);
+            var initrd = Path.Combine(dir, "initrd");
+            await using (var file = new FileStream(initrd, FileMode.Create, FileAccess.Write))
+            {
+                await file.WriteAsync(_initramfs, cancellationToken).ConfigureAwait(false);
+                await file.WriteAsync(VmImageBuilder.MetadataArchive(metadata), cancellationToken).ConfigureAwait(false);
+            }
+
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(initrd, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                if (_setpriv is not null)
+                {
+                    Posix.Chown(initrd, _settings.Uid, _settings.Gid);
+                }
+            }
+
+            var process = await ChildProcessLauncher.StartAsync(BuildStartInfo(spec, dir)).ConfigureAwait(false);
+            var owned = relays;
+            return new AgentProcessMachine(spec.Id, process, wrapped: false, _logger, async () =>
+            {
+                await NatsRelays.StopAsync(owned).ConfigureAwait(false);
+                Directory.Delete(dir, recursive: true);
+            });
+        }
+        catch
+        {
+            await NatsRelays.StopAsync(relays).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private ProcessStartInfo BuildStartInfo(MachineSpec spec, string dir)
+    {
+        var info = new ProcessStartInfo(_setpriv ?? _qemu)
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true, // the serial console's input: nothing, never the node's stdin
+        };
+        if (_setpriv is not null)
+        {
+            foreach (var arg in new[] { "--reuid", _settings.Uid.ToString(CultureInfo.InvariantCulture), "--regid", _settings.Gid.ToString(CultureInfo.InvariantCulture), "--clear-groups", "--", _qemu })
+            {
+                info.ArgumentList.Add(arg);
+            }
+        }
+
+        foreach (var arg in QemuArguments(spec, dir, Accelerator, _settings.Images, _socat, _settings.WorkloadNats is not null))
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        return info;
+    }
+
+    /// <summary>The QEMU command line (pure; unit-tested).</summary>
+    internal static IEnumerable<string> QemuArguments(MachineSpec spec, string dir, string accelerator, string images, string socat, bool workloadNats)
+    {
+        var netdev = $"user,id=n0,restrict=on,guestfwd=tcp:{GuestRelayHost}:{GuestAgentPort}-cmd:{socat} - UNIX-CONNECT:{Path.Combine(dir, NatsRelays.AgentSocket)}";
+        if (workloadNats)
+        {
+            netdev += $",guestfwd=tcp:{GuestRelayHost}:{GuestWorkloadPort}-cmd:{socat} - UNIX-CONNECT:{Path.Combine(dir, NatsRelays.WorkloadSocket)}";
+        }
+
+        return
+        [
+            "-M", "microvm",
+            "-accel", accelerator,
+            "-cpu", accelerator == "kvm" ? "host" : "max",
+            "-m", Math.Max(128, spec.Template.MemSizeMib).ToString(CultureInfo.InvariantCulture),
+            "-smp", Math.Max(1, spec.Template.VcpuCount).ToString(CultureInfo.InvariantCulture),
+            "-no-reboot", "-display", "none", "-nodefaults", "-serial", "stdio",
+            "-kernel", Path.Combine(images, VmImageBuilder.KernelName),
+            "-initrd", Path.Combine(dir, "initrd"),
+            // tsc_early_khz: without it most TCG boots hang calibrating; trust_cpu: .NET waits for entropy otherwise.
+            "-append", "console=ttyS0 quiet panic=-1 tsc_early_khz=2400000 random.trust_cpu=on",
+            "-netdev", netdev,
+            "-device", "virtio-net-device,netdev=n0",
+        ];
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        try
+        {
+            Directory.Delete(_settings.RunDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}

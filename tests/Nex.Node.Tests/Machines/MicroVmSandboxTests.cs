@@ -1,0 +1,130 @@
+using System.Text;
+using NATS.Client.Core;
+using Nex.Node.Config;
+using Nex.Node.Tests.Functions;
+using Nex.Processes;
+using Nex.Testing;
+using Xunit;
+
+namespace Nex.Node.Tests.Machines;
+
+/// <summary>
+/// <c>sandbox: "microvm"</c> end to end: real QEMU microVMs (TCG on this machine kind: a few seconds and
+/// CPU-seconds per boot, so one node at a time and generous timeouts).
+/// </summary>
+// Alone: each boot costs seconds of CPU under TCG, which would starve timing-sensitive tests beside it.
+[Collection(nameof(RunsAlone))]
+public sealed class MicroVmSandboxTests(NatsServerFixture nats)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static async Task<TestNode> VmNodeAsync(string url, int pool)
+    {
+        Assert.SkipWhen(SandboxImages.NotRoot is not null, SandboxImages.NotRoot ?? "");
+        var images = await SandboxImages.MicroVmAsync(Ct);
+        return await TestNode.StartAsync(
+            url,
+            c => c with
+            {
+                Sandbox = "microvm",
+                KernelFilePath = Path.Combine(images, "vmlinux"),
+                MachinePoolSize = pool,
+                MachineTemplate = new MachineTemplate { MemSizeMib = 256, VcpuCount = 1 },
+            },
+            clientTimeout: TimeSpan.FromSeconds(5));
+    }
+
+    // QEMU processes this test process started (their parent is us: setpriv execs QEMU in place).
+    private static int[] OurVms() =>
+        [.. Directory.EnumerateDirectories("/proc").Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? pid : 0).Where(pid => pid > 0 && IsOurQemu(pid))];
+
+    private static bool IsOurQemu(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return stat.Contains("(qemu-system-x86", StringComparison.Ordinal) && int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) == Environment.ProcessId;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<string> DeployEchoAsync(TestNode node, string subject)
+    {
+        var location = await Artifacts.UploadFileAsync(node.Connection, "V" + Guid.NewGuid().ToString("N")[..10].ToUpperInvariant(), "echoservice", Examples.EchoService);
+        var (id, error) = await Wire.DeployAsync(node.Connection, node.NodeId, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, location: location, argv: [subject]));
+        Assert.True(error is null, error);
+        return id!;
+    }
+
+    private static async Task<string?> AskAsync(TestNode node, string subject, TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                var reply = await node.Connection.RequestAsync<byte[], byte[]>(subject, "ping"u8.ToArray(), replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(1) }, cancellationToken: Ct);
+                return Encoding.UTF8.GetString(reply.Data ?? []);
+            }
+            catch (NatsNoRespondersException)
+            {
+                await Task.Delay(200, Ct);
+            }
+            catch (NatsNoReplyException)
+            {
+            }
+        }
+
+        return null;
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition, TimeSpan within, string what)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            await Task.Delay(250, Ct);
+        }
+    }
+
+    [Fact]
+    public async Task TheEchoService_DeploysIntoAMicroVm_AndAnswers_AndTheNodeSaysWhichAccelerator()
+    {
+        await using var node = await VmNodeAsync(nats.Url, pool: 1);
+        var tags = node.Node.Tags;
+        Assert.Equal("microvm", tags["nex.sandbox"]);
+        Assert.Contains(tags["nex.microvm.accel"], new[] { "kvm", "tcg" });
+
+        var subject = FunctionTests.Unique("vm");
+        await DeployEchoAsync(node, subject);
+        Assert.Equal("ping", await AskAsync(node, subject, TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
+    public async Task AWarmPoolOfTwo_RefillsAfterADeploy_AndAKilledQemuIsReportedUndeployed()
+    {
+        await using var node = await VmNodeAsync(nats.Url, pool: 2);
+        await using var events = await Recorder.StartAsync(node.Connection, "$NEX.events.>");
+        await WaitForAsync(() => OurVms().Length >= 2, TimeSpan.FromSeconds(90), "a warm pool of 2 VMs");
+
+        var subject = FunctionTests.Unique("vm");
+        var id = await DeployEchoAsync(node, subject);
+        Assert.Equal("ping", await AskAsync(node, subject, TimeSpan.FromSeconds(30)));
+
+        // One VM serves the workload; the pool boots another so that two are warm again.
+        await WaitForAsync(() => OurVms().Length >= 3, TimeSpan.FromSeconds(90), "the pool to refill to 2 warm VMs beside the deployed one");
+
+        var workloadVm = OurVms().Single(pid => File.ReadAllText($"/proc/{pid}/cmdline").Contains($"/{id}/initrd", StringComparison.Ordinal));
+        Posix.Signal(workloadVm, Posix.SIGKILL);
+        var undeployed = await events.WaitAsync(
+            (s, b) => s.EndsWith(".workload_undeployed", StringComparison.Ordinal) && b.GetRawText().Contains(id, StringComparison.Ordinal),
+            TimeSpan.FromSeconds(30),
+            "workload_undeployed after the VM was killed");
+        Assert.Contains("lost", undeployed.Body.GetRawText(), StringComparison.OrdinalIgnoreCase);
+    }
+}
