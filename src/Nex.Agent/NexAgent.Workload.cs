@@ -61,7 +61,9 @@ internal sealed partial class NexAgent
             string artifact;
             try
             {
-                artifact = request.InlineArtifact is { } inline
+                artifact = request.Command is { Length: > 0 } command
+                    ? command // already in the sandbox (an OCI image's entrypoint): nothing to fetch
+                    : request.InlineArtifact is { } inline
                     ? await ArtifactFetcher.WriteAsync(_settings.WorkloadId, inline, request.TotalBytes, cancellationToken).ConfigureAwait(false)
                     : await ArtifactFetcher.FetchAsync(Connection, _settings.WorkloadId, cancellationToken).ConfigureAwait(false);
             }
@@ -88,7 +90,7 @@ internal sealed partial class NexAgent
             }
             catch (WorkloadProviderException ex)
             {
-                ArtifactFetcher.Delete(artifact);
+                DeleteArtifact(request, artifact);
                 return (Reject($"Failed to initialize workload execution provider; {ex.Message}"), null);
             }
 
@@ -197,7 +199,7 @@ internal sealed partial class NexAgent
 
         await workload.Provider.UndeployAsync(CancellationToken.None).ConfigureAwait(false);
         await workload.Provider.DisposeAsync().ConfigureAwait(false);
-        ArtifactFetcher.Delete(workload.ArtifactPath);
+        DeleteArtifact(workload.Request, workload.ArtifactPath);
     }
 
     private async Task WatchAsync(ActiveWorkload workload)
@@ -225,7 +227,7 @@ internal sealed partial class NexAgent
             failed = true;
         }
 
-        ArtifactFetcher.Delete(workload.ArtifactPath);
+        DeleteArtifact(workload.Request, workload.ArtifactPath);
         if (workload.StopRequested)
         {
             return;
@@ -247,6 +249,15 @@ internal sealed partial class NexAgent
             failed ? $"Workload {name} failed to deploy" : $"Workload {name} exited",
             cancellationToken).ConfigureAwait(false);
         await Publisher.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // A fetched artifact is ours to delete; a command that was already in the sandbox is not.
+    private static void DeleteArtifact(AgentDeployRequest request, string path)
+    {
+        if (request.Command is not { Length: > 0 })
+        {
+            ArtifactFetcher.Delete(path);
+        }
     }
 
     private async Task ServeTriggersAsync(ActiveWorkload workload)

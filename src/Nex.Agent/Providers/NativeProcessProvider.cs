@@ -72,6 +72,11 @@ internal sealed partial class NativeProcessProvider : IWorkloadProvider
             info.ArgumentList.Add(arg);
         }
 
+        if (request.WorkingDirectory is { Length: > 0 } workingDirectory)
+        {
+            info.WorkingDirectory = workingDirectory;
+        }
+
         info.Environment.Clear();
         foreach (var (key, value) in request.Environment)
         {

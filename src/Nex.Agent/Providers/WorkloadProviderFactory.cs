@@ -26,7 +26,10 @@ internal sealed class WorkloadProviderFactory : IWorkloadProviderFactory
 
         if (Is(type, WorkloadTypes.Oci))
         {
-            throw new WorkloadProviderException("oci execution provider not yet implemented");
+            // The node made the image this sandbox's root; its entrypoint runs as a native process.
+            return context.Request.Command is { Length: > 0 }
+                ? new NativeProcessProvider(context)
+                : throw new WorkloadProviderException("oci workloads run only in the container sandbox, whose root is the image");
         }
 
         throw new WorkloadProviderException($"invalid workload type provided: {type}");

@@ -123,7 +123,7 @@ internal sealed partial class AgentPool : IAsyncDisposable
 
             try
             {
-                var agent = await StartAgentAsync(_stopping.Token).ConfigureAwait(false);
+                var agent = await StartAgentAsync(null, _stopping.Token).ConfigureAwait(false);
                 lock (_warm)
                 {
                     _warm.Add(agent);
@@ -153,7 +153,16 @@ internal sealed partial class AgentPool : IAsyncDisposable
         }
     }
 
-    private async Task<Agent> StartAgentAsync(CancellationToken cancellationToken)
+    /// <summary>Whether <see cref="StartDedicatedAsync"/> can take an OCI image root (the container driver).</summary>
+    public bool SupportsImages => _driver.SupportsImages;
+
+    /// <summary>Starts an agent outside the pool, in a machine whose root is <paramref name="imageRoot"/> (an OCI workload).</summary>
+    /// <param name="imageRoot">The unpacked image.</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <returns>The hand-shaken agent; its owner watches it.</returns>
+    public Task<Agent> StartDedicatedAsync(string imageRoot, CancellationToken cancellationToken) => StartAgentAsync(imageRoot, cancellationToken);
+
+    private async Task<Agent> StartAgentAsync(string? imageRoot, CancellationToken cancellationToken)
     {
         var id = Xid.NewId();
         var credentials = await _internalNats.AddWorkloadAsync(id, cancellationToken).ConfigureAwait(false);
@@ -162,7 +171,7 @@ internal sealed partial class AgentPool : IAsyncDisposable
         try
         {
             link = await AgentLink.OpenAsync(_internalNats, id, credentials, _listener, _logger, cancellationToken).ConfigureAwait(false);
-            machine = await _driver.StartAsync(new MachineSpec(id, InternalNatsServer.Host, _internalNats.Port, credentials.AgentSeed, _config.MachineTemplate), cancellationToken).ConfigureAwait(false);
+            machine = await _driver.StartAsync(new MachineSpec(id, InternalNatsServer.Host, _internalNats.Port, credentials.AgentSeed, _config.MachineTemplate, imageRoot), cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -182,6 +191,7 @@ internal sealed partial class AgentPool : IAsyncDisposable
         {
             timeout = floor;
         }
+
         var handshake = link.Handshake;
         var first = await Task.WhenAny(handshake, machine.Exited, Task.Delay(timeout, cancellationToken)).ConfigureAwait(false);
         if (first != handshake || !handshake.IsCompletedSuccessfully)
@@ -202,8 +212,12 @@ internal sealed partial class AgentPool : IAsyncDisposable
             throw new InvalidOperationException($"agent {id} did not answer its first ping");
         }
 
-        _ = WatchWarmAgentAsync(agent);
-        LogAgentReady(_logger, id);
+        if (imageRoot is null)
+        {
+            _ = WatchWarmAgentAsync(agent);
+            LogAgentReady(_logger, id);
+        }
+
         return agent;
     }
 

@@ -2,8 +2,9 @@ using Nex.Node.Config;
 
 namespace Nex.Node.Machines;
 
-/// <summary>What a new machine needs: its id and how its agent reaches the internal NATS server (spec §5.4).</summary>
-internal sealed record MachineSpec(string Id, string NatsHost, int NatsPort, string UserSeed, MachineTemplate Template);
+/// <summary>What a new machine needs: its id and how its agent reaches the internal NATS server (spec §5.4);
+/// <paramref name="ImageRoot"/>, when set, is an unpacked OCI image to use as the machine's root filesystem.</summary>
+internal sealed record MachineSpec(string Id, string NatsHost, int NatsPort, string UserSeed, MachineTemplate Template, string? ImageRoot = null);
 
 /// <summary>
 /// A sandbox technology: starts machines, each running one agent. The deploy and trigger paths
@@ -20,6 +21,9 @@ internal interface IMachineDriver : IAsyncDisposable
     /// <summary>The <c>NATS_URL</c> a native service inside a machine gets for the node's NATS server, or null when it may not reach it.</summary>
     /// <param name="mainUrl">The node's own NATS URL.</param>
     string? WorkloadNatsUrl(string mainUrl);
+
+    /// <summary>Whether machines can take an OCI image as their root (<see cref="MachineSpec.ImageRoot"/>).</summary>
+    bool SupportsImages => false;
 
     /// <summary>Starts a machine whose agent will hand-shake as <see cref="MachineSpec.Id"/>.</summary>
     Task<IMachine> StartAsync(MachineSpec spec, CancellationToken cancellationToken);

@@ -150,13 +150,6 @@ public static class SandboxPreflight
         return true;
     }
 
-    /// <summary>What OCI image services need.</summary>
-    /// <returns>The checks.</returns>
-    public static IEnumerable<PreflightCheck> Oci()
-    {
-        yield return Program("oci", "runc", "runc");
-    }
-
     /// <summary>The checks of the named driver, after the node's own.</summary>
     /// <param name="driver"><c>none</c>, <c>container</c>, <c>microvm</c> or <c>all</c>.</param>
     /// <param name="rootfs">The container root filesystem.</param>
@@ -173,11 +166,6 @@ public static class SandboxPreflight
         if (driver is "microvm" or "all")
         {
             checks.AddRange(MicroVm(microVmImages ?? Path.Combine(Path.GetDirectoryName(rootfs) ?? rootfs, "vm")));
-        }
-
-        if (driver is "all")
-        {
-            checks.AddRange(Oci());
         }
 
         return checks;

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Nex.Node.Agents;
+using Nex.Node.Machines.Container;
 using NATS.Client.Core;
 using Nex.Node.Events;
 using Nex.Protocol;
@@ -63,9 +64,19 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
     {
         // Step 11 (0.2's bug 15 fixed: only hand-shaken agents are in the pool). A cold pool is
         // waited for, up to a handshake's time, instead of failing at once.
-        var wait = TimeSpan.FromMilliseconds(_node.Config.AgentHandshakeTimeoutMs + 1000);
-        var agent = await _pool.TakeAsync(wait, cancellationToken).ConfigureAwait(false)
-            ?? throw new ControlRejectedException("Failed to get agent client from pool: no available agent client in pool");
+        OciImageConfig? image = null;
+        Agent agent;
+        if (string.Equals(deploy.Request.Type, WorkloadTypes.Oci, StringComparison.OrdinalIgnoreCase))
+        {
+            (agent, image) = await StartImageAgentAsync(deploy, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var wait = TimeSpan.FromMilliseconds(_node.Config.AgentHandshakeTimeoutMs + 1000);
+            agent = await _pool.TakeAsync(wait, cancellationToken).ConfigureAwait(false)
+                ?? throw new ControlRejectedException("Failed to get agent client from pool: no available agent client in pool");
+        }
+
         try
         {
             var artifact = await CacheArtifactAsync(agent, deploy, cancellationToken).ConfigureAwait(false);
@@ -80,7 +91,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
             AgentDeployResponse response;
             try
             {
-                response = await agent.Link.DeployAsync(BuildAgentRequest(deploy, artifact, workload.FunctionTimeout), AgentDeployTimeout, cancellationToken).ConfigureAwait(false);
+                response = await agent.Link.DeployAsync(BuildAgentRequest(deploy, artifact, workload.FunctionTimeout, image), AgentDeployTimeout, cancellationToken).ConfigureAwait(false);
             }
             catch (AgentRequestException ex)
             {
@@ -124,6 +135,13 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
     // bucket as in 0.2: reloads of the internal server briefly stall JetStream in every account).
     private async Task<Artifact> CacheArtifactAsync(Agent agent, ValidatedDeploy deploy, CancellationToken cancellationToken)
     {
+        var artifact = await LoadArtifactAsync(deploy, cancellationToken).ConfigureAwait(false);
+        agent.Link.OfferArtifact(artifact.Bytes);
+        return artifact;
+    }
+
+    private async Task<Artifact> LoadArtifactAsync(ValidatedDeploy deploy, CancellationToken cancellationToken)
+    {
         var location = deploy.Request.Location;
         Artifact artifact;
         try
@@ -143,8 +161,43 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
             throw new ControlRejectedException($"Failed to cache workload bytes: the artifact's SHA-256 {artifact.Sha256} does not match the workload JWT hash claim {deploy.Claims.Hash}");
         }
 
-        agent.Link.OfferArtifact(artifact.Bytes);
         return artifact;
+    }
+
+    // OCI (a Nex for .NET addition): the image, unpacked once per digest, becomes the root of a container
+    // sandbox started for this workload alone; the agent inside runs the image's entrypoint.
+    private async Task<(Agent Agent, OciImageConfig Image)> StartImageAgentAsync(ValidatedDeploy deploy, CancellationToken cancellationToken)
+    {
+        if (!_pool.SupportsImages)
+        {
+            throw new ControlRejectedException("Failed to deploy workload: oci workloads need the container sandbox (\"sandbox\": \"container\")");
+        }
+
+        var artifact = await LoadArtifactAsync(deploy, cancellationToken).ConfigureAwait(false);
+        OciImageConfig image;
+        string root;
+        try
+        {
+            (root, image) = await OciImageCache.UnpackAsync(artifact.Bytes, artifact.Sha256, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new ControlRejectedException($"Failed to deploy workload: invalid OCI image: {ex.Message}");
+        }
+
+        if (image.Entrypoint.Count == 0 && image.Cmd.Count == 0 && deploy.Request.Argv is not { Count: > 0 })
+        {
+            throw new ControlRejectedException("Failed to deploy workload: the image has neither Entrypoint nor Cmd, and no argv was given");
+        }
+
+        try
+        {
+            return (await _pool.StartDedicatedAsync(root, cancellationToken).ConfigureAwait(false), image);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new ControlRejectedException($"Failed to deploy workload: the image's sandbox did not start: {ex.Message}");
+        }
     }
 
     private void CheckSizeLimits(long size)
@@ -161,21 +214,49 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
         }
     }
 
-    private AgentDeployRequest BuildAgentRequest(ValidatedDeploy deploy, Artifact artifact, TimeSpan functionTimeout)
+    private AgentDeployRequest BuildAgentRequest(ValidatedDeploy deploy, Artifact artifact, TimeSpan functionTimeout, OciImageConfig? image)
     {
         var request = deploy.Request;
-        var environment = new Dictionary<string, string>(deploy.Environment, StringComparer.Ordinal);
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in image?.Env ?? [])
+        {
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq > 0)
+            {
+                environment[pair[..eq]] = pair[(eq + 1)..];
+            }
+        }
+
+        foreach (var (key, value) in deploy.Environment)
+        {
+            environment[key] = value;
+        }
+
+        // Docker's rule: the entrypoint, then the deploy's argv or else the image's Cmd; without an
+        // entrypoint, the argv or the Cmd is the whole command.
+        string? command = null;
+        var argv = request.Argv;
+        if (image is not null)
+        {
+            var full = image.Entrypoint.Count > 0
+                ? [.. image.Entrypoint, .. request.Argv is { Count: > 0 } given ? given : image.Cmd]
+                : request.Argv is { Count: > 0 } own ? own : image.Cmd;
+            command = full[0];
+            argv = [.. full.Skip(1)];
+        }
 
         // Services usually need NATS: give them the node's own server unless the deployer chose one.
         // (A sandboxed service sees it through the sandbox's relay; with none configured it gets no URL.)
-        if (request.Type == WorkloadTypes.Native && _workloadNatsUrl is not null && !environment.Keys.Any(k => string.Equals(k, "NATS_URL", StringComparison.OrdinalIgnoreCase)))
+        if (request.Type is WorkloadTypes.Native or WorkloadTypes.Oci && _workloadNatsUrl is not null && !environment.Keys.Any(k => string.Equals(k, "NATS_URL", StringComparison.OrdinalIgnoreCase)))
         {
             environment["NATS_URL"] = _workloadNatsUrl;
         }
 
         return new AgentDeployRequest
         {
-            Argv = request.Argv,
+            Argv = argv,
+            Command = command,
+            WorkingDirectory = image?.WorkingDir is { Length: > 0 } dir ? dir : null,
             Description = request.Description ?? "",
             Environment = environment,
             Essential = request.Essential == true,
@@ -190,7 +271,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
             FunctionTimeoutMs = (int)functionTimeout.TotalMilliseconds,
             MaxSourceBytes = _node.Config.V8MaxSourceBytes,
             MaxMemoryBytes = _node.Config.FunctionMemoryMib * 1024L * 1024L,
-            InlineArtifact = artifact.Bytes.Length <= AgentDeployRequest.InlineArtifactLimit ? artifact.Bytes : null,
+            InlineArtifact = image is null && artifact.Bytes.Length <= AgentDeployRequest.InlineArtifactLimit ? artifact.Bytes : null,
         };
     }
 

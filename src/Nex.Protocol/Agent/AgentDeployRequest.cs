@@ -92,6 +92,19 @@ public sealed record AgentDeployRequest
     public long MaxMemoryBytes { get; init; }
 
     /// <summary>
+    /// Nex for .NET extension (omitted when null): a program already in the sandbox to run instead of an
+    /// artifact (an OCI image's entrypoint, the image being the sandbox's root). Nothing is fetched.
+    /// </summary>
+    [JsonPropertyName("command")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Command { get; init; }
+
+    /// <summary>Nex for .NET extension (omitted when null): the working directory of a native process.</summary>
+    [JsonPropertyName("working_dir")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? WorkingDirectory { get; init; }
+
+    /// <summary>
     /// Nex for .NET extension (omitted when null): the artifact itself (base64 on the wire), sent by the node
     /// when it is small (<see cref="InlineArtifactLimit"/>), so the agent needs no round trip to fetch it.
     /// Larger artifacts are fetched from the node in chunks, as before.

@@ -23,7 +23,7 @@ public sealed class ContainerSandboxTests(NatsServerFixture nats)
         {
             Sandbox = "container",
             RootFsFilePath = rootfs,
-            WorkloadTypes = ["native", "v8", "wasm"],
+            WorkloadTypes = ["native", "v8", "wasm", "oci"],
             MachineTemplate = new MachineTemplate { MemSizeMib = memoryMib, VcpuCount = 1 },
         });
     }
@@ -103,6 +103,60 @@ public sealed class ContainerSandboxTests(NatsServerFixture nats)
         Assert.Equal("2", facts["Seccomp"]); // filter mode
         Assert.Equal("0000000000000000", facts["CapEff"]);
         Assert.Equal("lo,", facts["ifaces"]);
+    }
+
+    [Fact]
+    public async Task AnOciImageTarball_DeploysAsAService_AndAnswers()
+    {
+        await using var node = await ContainerNodeAsync(nats.Url);
+        var rootfs = await SandboxImages.RootfsAsync(Ct);
+        var subject = FunctionTests.Unique("oci");
+
+        // A small "distroless" image: glibc, OpenSSL and the NATS C client libraries, busybox, and the
+        // echo service, whose entrypoint answers on the subject the image's Cmd names.
+        var image = OciLayouts.Image(
+            [
+                [.. OciLayouts.Tree(Path.Combine(rootfs, "lib"), "lib"), .. OciLayouts.Tree(Path.Combine(rootfs, "lib64"), "lib64"),
+                 .. OciLayouts.Tree(Path.Combine(rootfs, "usr", "lib"), "usr/lib"),
+                 new("etc/"), new("etc/ld.so.cache", await File.ReadAllBytesAsync(Path.Combine(rootfs, "etc", "ld.so.cache"), Ct)),
+                 new("bin/"), new("bin/busybox", await File.ReadAllBytesAsync(Path.Combine(rootfs, "bin", "busybox"), Ct)), new("bin/sh", LinkTarget: "busybox")],
+                [new("app/"), new("app/echoservice", await File.ReadAllBytesAsync(Examples.EchoService, Ct))],
+            ],
+            entrypoint: ["/app/echoservice"],
+            cmd: [subject],
+            env: ["PATH=/bin"],
+            workingDir: "/app");
+        var location = await Artifacts.UploadAsync(node.Connection, "O" + Guid.NewGuid().ToString("N")[..10].ToUpperInvariant(), "image", image);
+        var (_, error) = await Wire.DeployAsync(node.Connection, node.NodeId, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "ociecho", type: "oci", location: location));
+        Assert.True(error is null, error);
+
+        string? answer = null;
+        for (var attempt = 0; attempt < 50 && answer is null; attempt++)
+        {
+            try
+            {
+                var reply = await node.Connection.RequestAsync<byte[], byte[]>(subject, "from oci"u8.ToArray(), replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromMilliseconds(500) }, cancellationToken: Ct);
+                answer = Encoding.UTF8.GetString(reply.Data ?? []);
+            }
+            catch (NatsNoRespondersException)
+            {
+                await Task.Delay(100, Ct);
+            }
+            catch (NatsNoReplyException)
+            {
+            }
+        }
+
+        Assert.Equal("from oci", answer);
+    }
+
+    [Fact]
+    public async Task AnOciDeploy_OnANodeWithoutTheContainerSandbox_IsRefusedWithAReason()
+    {
+        await using var node = await TestNode.StartAsync(nats.Url, c => c with { WorkloadTypes = ["native", "oci"] });
+        var location = await Artifacts.UploadAsync(node.Connection, "O" + Guid.NewGuid().ToString("N")[..10].ToUpperInvariant(), "image", OciLayouts.Image([[new("x", [1])]], ["/x"], [], []));
+        var (_, error) = await Wire.DeployAsync(node.Connection, node.NodeId, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "oci", type: "oci", location: location));
+        Assert.Equal("Failed to deploy workload: oci workloads need the container sandbox (\"sandbox\": \"container\")", error);
     }
 
     [Fact]

@@ -125,6 +125,6 @@ public sealed class MicroVmSandboxTests(NatsServerFixture nats)
             (s, b) => s.EndsWith(".workload_undeployed", StringComparison.Ordinal) && b.GetRawText().Contains(id, StringComparison.Ordinal),
             TimeSpan.FromSeconds(30),
             "workload_undeployed after the VM was killed");
-        Assert.Contains("lost", undeployed.Body.GetRawText(), StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("Agent exited unexpectedly", undeployed.Body.GetRawText(), StringComparison.Ordinal);
     }
 }

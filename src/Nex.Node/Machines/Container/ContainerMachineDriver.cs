@@ -32,6 +32,9 @@ internal sealed class ContainerMachineDriver : IMachineDriver
     /// <summary>The agent's path inside the root filesystem.</summary>
     public const string AgentPath = "/nex/agent/nex-agent";
 
+    /// <summary>Where our rootfs appears inside a machine whose root is an OCI image.</summary>
+    public const string ImageToolsDirectory = "/.nex";
+
     /// <summary>Where the machine's sockets appear inside.</summary>
     public const string SocketDirectory = "/run/nex";
 
@@ -63,6 +66,8 @@ internal sealed class ContainerMachineDriver : IMachineDriver
     }
 
     public string Name => "container";
+
+    public bool SupportsImages => true;
 
     /// <summary>Checks the host and prepares the driver.</summary>
     /// <param name="settings">Resolved settings.</param>
@@ -255,7 +260,7 @@ internal sealed class ContainerMachineDriver : IMachineDriver
             "--unshare-user", "--uid", uid.ToString(CultureInfo.InvariantCulture), "--gid", gid.ToString(CultureInfo.InvariantCulture),
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--unshare-cgroup-try",
             "--hostname", spec.Id,
-            "--ro-bind", rootfs, "/",
+            "--ro-bind", spec.ImageRoot ?? rootfs, "/",
             "--proc", "/proc",
             "--dev", "/dev",
             "--tmpfs", "/tmp",
@@ -273,14 +278,32 @@ internal sealed class ContainerMachineDriver : IMachineDriver
             args.Add(value);
         }
 
-        Env("PATH", "/usr/local/bin:/usr/bin:/bin");
+        if (spec.ImageRoot is not null)
+        {
+            // An OCI image is the root: our rootfs (agent, its glibc, busybox) sits beside it at /.nex, and
+            // the agent runs through that glibc's loader, whatever libc the image has, or none.
+            args.AddRange(["--ro-bind", rootfs, ImageToolsDirectory]);
+        }
+
+        Env("PATH", spec.ImageRoot is null ? "/usr/local/bin:/usr/bin:/bin" : $"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:{ImageToolsDirectory}/bin");
         Env("HOME", "/tmp");
         Env("TMPDIR", "/tmp");
         Env("NEX_SANDBOX", "true");
         Env("NEX_METADATA_FILE", $"{SocketDirectory}/metadata.json");
         Env("NEX_RELAYS", agentRelays);
         Env("DOTNET_gcServer", "0");
-        args.Add(AgentPath);
+        if (spec.ImageRoot is null)
+        {
+            args.Add(AgentPath);
+        }
+        else
+        {
+            args.AddRange([
+                $"{ImageToolsDirectory}/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+                "--library-path", $"{ImageToolsDirectory}/lib/x86_64-linux-gnu:{ImageToolsDirectory}/usr/lib/x86_64-linux-gnu",
+                ImageToolsDirectory + AgentPath]);
+        }
+
         return args;
     }
 

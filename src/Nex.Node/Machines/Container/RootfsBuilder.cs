@@ -278,4 +278,5 @@ public static class RootfsBuilder
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(WriteIndented = true)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, object>))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(SortedDictionary<string, string>))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(OciImageConfig))]
 internal sealed partial class ManifestJson : System.Text.Json.Serialization.JsonSerializerContext;
