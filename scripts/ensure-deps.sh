@@ -9,8 +9,9 @@ nex_log() { printf '%s\n' "$*" >&2; }
 # clang's wasm32-wasi target for the WASM functions.
 NEX_EXAMPLE_PACKAGES="gcc libc6-dev libnats-dev clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32"
 
-# What the container sandbox driver runs with (bubblewrap namespaces, libseccomp for its filter).
-NEX_SANDBOX_PACKAGES="bubblewrap libseccomp2"
+# What the sandbox drivers run with: bubblewrap and libseccomp (container); QEMU, socat for the guest's
+# NATS forward, and the kernel decompressors `nex rootfs build` uses (microvm).
+NEX_SANDBOX_PACKAGES="bubblewrap libseccomp2 qemu-system-x86 socat zstd lz4 xz-utils"
 
 # What the NativeAOT agent links with (the .NET SDK uses clang when there is one, else gcc).
 NEX_AOT_PACKAGES="gcc libc6-dev"

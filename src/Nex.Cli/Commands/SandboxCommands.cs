@@ -56,6 +56,7 @@ internal static class SandboxCommands
             var which = parse.GetValue(driver) ?? "all";
             var vm = SandboxPreflight.MicroVmImages(cfg, NexHome.Directory);
             var checks = SandboxPreflight.For(which, rootfs, vm);
+            string? buildError = null;
             if (parse.GetValue(install) && checks.Any(c => !c.Ready))
             {
                 var apt = checks.Where(c => !c.Ready && c.AptPackage is not null).Select(c => c.AptPackage!).Distinct().ToArray();
@@ -66,7 +67,14 @@ internal static class SandboxCommands
 
                 if (SandboxPreflight.For(which, rootfs, vm).Any(c => c is { Ready: false, Fix: var fix } && fix.StartsWith("nex rootfs build", StringComparison.Ordinal)))
                 {
-                    await BuildRootfsAsync(new RootfsBuildOptions(Path.GetDirectoryName(rootfs)!, AppContext.BaseDirectory, [], MicroVm: which is "microvm" or "all"), cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await BuildRootfsAsync(new RootfsBuildOptions(Path.GetDirectoryName(rootfs)!, AppContext.BaseDirectory, [], MicroVm: which is "microvm" or "all"), cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (CliException ex)
+                    {
+                        buildError = ex.Message; // the table still shows what is ready
+                    }
                 }
 
                 checks = SandboxPreflight.For(which, rootfs, vm);
@@ -75,6 +83,11 @@ internal static class SandboxCommands
             Output.Table(
                 ["Driver", "Check", "Status", "Found", "Fix"],
                 checks.Select(c => (IReadOnlyList<string>)[c.Driver, c.Name, c.Ready ? "ready" : "MISSING", c.Detail, c.Ready ? "" : c.Fix]));
+            if (buildError is not null)
+            {
+                Output.Error(buildError);
+            }
+
             var missing = checks.Count(c => !c.Ready);
             Console.Out.WriteLine(missing == 0
                 ? $"ready: sandbox '{cfg.EffectiveSandbox}' is configured"
