@@ -100,7 +100,7 @@ public sealed partial class NexNode : IAsyncDisposable
             var state = new NodeState(config, identity, options.Version, options.Nexus, options.Time);
             var events = new EventPublisher(nats.Connection, state, loggerFactory.CreateLogger<EventPublisher>());
             internalNats = await InternalNatsServer.StartAsync(loggerFactory.CreateLogger<InternalNatsServer>(), cancellationToken).ConfigureAwait(false);
-            var driver = CreateDriver(config, options, agentCommand, nats, loggerFactory);
+            var driver = await CreateDriverAsync(config, options, agentCommand, nats, loggerFactory, cancellationToken).ConfigureAwait(false);
             if (driver is MicroVmMachineDriver vm)
             {
                 state.SetTag("nex.microvm.accel", vm.Accelerator);
@@ -236,7 +236,7 @@ public sealed partial class NexNode : IAsyncDisposable
         }
     }
 
-    private static IMachineDriver CreateDriver(NodeConfig config, NexNodeOptions options, AgentCommand agent, MainNats nats, ILoggerFactory loggers)
+    private static async Task<IMachineDriver> CreateDriverAsync(NodeConfig config, NexNodeOptions options, AgentCommand agent, MainNats nats, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         // Run directories hold unix sockets, whose paths are limited to 107 bytes: short, under /tmp.
         var run = Path.Combine(Path.GetTempPath(), $"nex-sandbox-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}");
@@ -246,9 +246,10 @@ public sealed partial class NexNode : IAsyncDisposable
             "container" => ContainerMachineDriver.Create(
                 new ContainerSettings(SandboxPreflight.ContainerRootfs(config, options.HomeDirectory), run, config.SandboxUid, config.SandboxGid, workloadNats),
                 loggers),
-            "microvm" => MicroVmMachineDriver.Create(
+            "microvm" => await MicroVmMachineDriver.CreateAsync(
                 new MicroVmSettings(SandboxPreflight.MicroVmImages(config, options.HomeDirectory), run, config.SandboxUid, config.SandboxGid, workloadNats, config.MicroVmAccelerator),
-                loggers),
+                loggers,
+                cancellationToken).ConfigureAwait(false),
             _ => new ProcessMachineDriver(agent, loggers),
         };
     }

@@ -60,7 +60,7 @@ public sealed class AgentContractTests
         Assert.StartsWith("Failed to validate workload: ", v8.Message, StringComparison.Ordinal); // a shell script is no JavaScript
 
         var oci = await node.DeployAsync(FakeNode.NativeRequest("o") with { WorkloadType = WorkloadTypes.Oci }, Token);
-        Assert.Equal("Failed to initialize workload execution provider; oci execution provider not yet implemented", oci.Message);
+        Assert.Equal("Failed to initialize workload execution provider; oci workloads run only in the container sandbox, whose root is the image", oci.Message);
         Assert.False(File.Exists(node.ArtifactPath));
 
         var deployed = await node.DeployAsync(FakeNode.NativeRequest("hello", new Dictionary<string, string> { ["greeting"] = "hi" }), Token);

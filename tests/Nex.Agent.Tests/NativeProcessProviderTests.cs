@@ -139,7 +139,7 @@ public sealed class NativeProcessProviderTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("oci", "oci execution provider not yet implemented")]
+    [InlineData("oci", "oci workloads run only in the container sandbox, whose root is the image")]
     [InlineData("elf", "invalid workload type provided: elf")]
     public void Factory_RejectsWhatItCannotRun(string type, string expected)
     {

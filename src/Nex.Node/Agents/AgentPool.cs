@@ -153,6 +153,13 @@ internal sealed partial class AgentPool : IAsyncDisposable
         }
     }
 
+    /// <summary>How long a new agent may take to hand-shake: the config's, or longer when the driver needs it
+    /// (a VM booting under software emulation).</summary>
+    public TimeSpan HandshakeTimeout =>
+        _driver.HandshakeTimeout is { } floor && floor > TimeSpan.FromMilliseconds(_config.AgentHandshakeTimeoutMs)
+            ? floor
+            : TimeSpan.FromMilliseconds(_config.AgentHandshakeTimeoutMs);
+
     /// <summary>Whether <see cref="StartDedicatedAsync"/> can take an OCI image root (the container driver).</summary>
     public bool SupportsImages => _driver.SupportsImages;
 
@@ -185,13 +192,7 @@ internal sealed partial class AgentPool : IAsyncDisposable
         }
 
         var agent = new Agent(id, machine, link, _internalNats);
-        // A VM booting under software emulation needs longer than a process: the driver may raise the floor.
-        var timeout = TimeSpan.FromMilliseconds(_config.AgentHandshakeTimeoutMs);
-        if (_driver.HandshakeTimeout is { } floor && floor > timeout)
-        {
-            timeout = floor;
-        }
-
+        var timeout = HandshakeTimeout;
         var handshake = link.Handshake;
         var first = await Task.WhenAny(handshake, machine.Exited, Task.Delay(timeout, cancellationToken)).ConfigureAwait(false);
         if (first != handshake || !handshake.IsCompletedSuccessfully)

@@ -115,8 +115,15 @@ public static class SandboxPreflight
                 : new PreflightCheck(driver, name, false, $"{path} is missing", $"nex rootfs build --output {Path.GetDirectoryName(images)}");
         }
 
+        // Whether KVM really works: a probe boot, when the cheap checks pass and the images exist.
         var kvm = KvmLooksUsable(out var why);
-        yield return new PreflightCheck(driver, "accelerator", true, kvm ? "kvm" : $"tcg (software emulation, slow): {why}");
+        if (kvm && File.Exists(Path.Combine(images, Nex.Node.Machines.MicroVm.VmImageBuilder.InitramfsName)) && ChildProcessLauncher.FindOnPath("qemu-system-x86_64") is { } qemu)
+        {
+            kvm = Nex.Node.Machines.MicroVm.MicroVmMachineDriver.ProbeBootAsync(qemu, images, "kvm", TimeSpan.FromSeconds(15), CancellationToken.None).GetAwaiter().GetResult();
+            why = kvm ? "" : "a KVM probe boot did not reach the guest's init in 15 s";
+        }
+
+        yield return new PreflightCheck(driver, "accelerator", true, kvm ? "kvm (probe boot succeeded)" : $"tcg (software emulation, slow): {why}");
     }
 
     /// <summary>

@@ -72,7 +72,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
         }
         else
         {
-            var wait = TimeSpan.FromMilliseconds(_node.Config.AgentHandshakeTimeoutMs + 1000);
+            var wait = _pool.HandshakeTimeout + TimeSpan.FromSeconds(1);
             agent = await _pool.TakeAsync(wait, cancellationToken).ConfigureAwait(false)
                 ?? throw new ControlRejectedException("Failed to get agent client from pool: no available agent client in pool");
         }

@@ -93,6 +93,15 @@ public sealed class MicroVmSandboxTests(NatsServerFixture nats)
     }
 
     [Fact]
+    public async Task AProbeBoot_ReachesTheGuestsInit_UnderTcg()
+    {
+        Assert.SkipWhen(SandboxImages.NotRoot is not null, SandboxImages.NotRoot ?? "");
+        var images = await SandboxImages.MicroVmAsync(Ct);
+        var qemu = ChildProcessLauncher.FindOnPath("qemu-system-x86_64")!;
+        Assert.True(await Nex.Node.Machines.MicroVm.MicroVmMachineDriver.ProbeBootAsync(qemu, images, "tcg", TimeSpan.FromSeconds(60), Ct));
+    }
+
+    [Fact]
     public async Task TheEchoService_DeploysIntoAMicroVm_AndAnswers_AndTheNodeSaysWhichAccelerator()
     {
         await using var node = await VmNodeAsync(nats.Url, pool: 1);

@@ -59,7 +59,7 @@ internal sealed class MicroVmMachineDriver : IMachineDriver
 
     /// <summary>Checks the host and prepares the driver.</summary>
     /// <exception cref="NodeStartException">Something is missing; the message names the fix.</exception>
-    public static MicroVmMachineDriver Create(MicroVmSettings settings, ILoggerFactory loggers)
+    public static async Task<MicroVmMachineDriver> CreateAsync(MicroVmSettings settings, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
         var problems = SandboxPreflight.MicroVm(settings.Images).Where(c => !c.Ready).ToArray();
@@ -69,11 +69,14 @@ internal sealed class MicroVmMachineDriver : IMachineDriver
         }
 
         Directory.CreateDirectory(settings.RunDirectory);
-        var accelerator = settings.Accelerator ?? (SandboxPreflight.KvmLooksUsable(out _) ? "kvm" : "tcg");
+        // KVM only when a VM really boots with it (a PVM host's KVM fails ordinary guests, sandboxes.md §2).
+        var qemu = ChildProcessLauncher.FindOnPath("qemu-system-x86_64")!;
+        var accelerator = settings.Accelerator
+            ?? (SandboxPreflight.KvmLooksUsable(out _) && await ProbeBootAsync(qemu, settings.Images, "kvm", TimeSpan.FromSeconds(15), cancellationToken).ConfigureAwait(false) ? "kvm" : "tcg");
         return new MicroVmMachineDriver(
             settings,
             accelerator,
-            ChildProcessLauncher.FindOnPath("qemu-system-x86_64")!,
+            qemu,
             ChildProcessLauncher.FindOnPath("socat")!,
             Posix.EffectiveUserId == 0 ? ChildProcessLauncher.FindOnPath("setpriv") : null,
             loggers.CreateLogger("Nex.Agent"));
@@ -164,6 +167,52 @@ internal sealed class MicroVmMachineDriver : IMachineDriver
         }
 
         return info;
+    }
+
+    /// <summary>Boots the images with <paramref name="accelerator"/> and no network, to the initramfs's probe marker.</summary>
+    /// <param name="qemu">The QEMU binary.</param>
+    /// <param name="images">The image directory.</param>
+    /// <param name="accelerator"><c>kvm</c> or <c>tcg</c>.</param>
+    /// <param name="timeout">How long the boot may take (a failing KVM guest pauses instead of exiting).</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>True when the guest reached its init.</returns>
+    public static async Task<bool> ProbeBootAsync(string qemu, string images, string accelerator, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var info = new ProcessStartInfo(qemu) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var arg in new[]
+        {
+            "-M", "microvm", "-accel", accelerator, "-cpu", accelerator == "kvm" ? "host" : "max", "-m", "256", "-no-reboot",
+            "-display", "none", "-nodefaults", "-serial", "stdio",
+            "-kernel", Path.Combine(images, VmImageBuilder.KernelName), "-initrd", Path.Combine(images, VmImageBuilder.InitramfsName),
+            "-append", "console=ttyS0 quiet panic=-1 tsc_early_khz=2400000 random.trust_cpu=on nex.probe",
+        })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var process = await ChildProcessLauncher.StartAsync(info).ConfigureAwait(false);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            while (await process.StandardOutput.ReadLineAsync(deadline.Token).ConfigureAwait(false) is { } line)
+            {
+                if (line.Contains(VmImageBuilder.ProbeMarker, StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+        finally
+        {
+            await ProcessTree.TerminateAsync(process, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+        }
     }
 
     /// <summary>The QEMU command line (pure; unit-tested).</summary>
