@@ -46,7 +46,15 @@ public sealed class ProcessTreeTests
         // The parent-death signal itself is tested end to end (kill -9 of a node leaves no nats-server).
         using var process = await ChildProcessLauncher.StartAsync(Shell("echo ready; exec sleep 300"), newProcessGroup: true);
         await process.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken);
-        var cmdline = await File.ReadAllTextAsync($"/proc/{process.Id}/cmdline", TestContext.Current.CancellationToken);
+
+        // "ready" comes before the shell's own exec of sleep: wait for that exec, in the same pid.
+        var cmdline = "";
+        for (var i = 0; i < 100 && !cmdline.StartsWith("sleep", StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+            cmdline = await File.ReadAllTextAsync($"/proc/{process.Id}/cmdline", TestContext.Current.CancellationToken);
+        }
+
         Assert.StartsWith("sleep", cmdline, StringComparison.Ordinal);
         await ProcessTree.TerminateAsync(process, TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
     }
