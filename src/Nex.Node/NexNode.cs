@@ -238,16 +238,14 @@ public sealed partial class NexNode : IAsyncDisposable
 
     private static async Task<IMachineDriver> CreateDriverAsync(NodeConfig config, NexNodeOptions options, AgentCommand agent, MainNats nats, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        // Run directories hold unix sockets, whose paths are limited to 107 bytes: short, under /tmp.
-        var run = Path.Combine(Path.GetTempPath(), $"nex-sandbox-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}");
         var workloadNats = config.SandboxWorkloadNats ? nats.Endpoint : null;
         return config.EffectiveSandbox switch
         {
             "container" => ContainerMachineDriver.Create(
-                new ContainerSettings(SandboxPreflight.ContainerRootfs(config, options.HomeDirectory), run, config.SandboxUid, config.SandboxGid, workloadNats),
+                new ContainerSettings(SandboxPreflight.ContainerRootfs(config, options.HomeDirectory), RunDirectory.Create(), config.SandboxUid, config.SandboxGid, workloadNats),
                 loggers),
             "microvm" => await MicroVmMachineDriver.CreateAsync(
-                new MicroVmSettings(SandboxPreflight.MicroVmImages(config, options.HomeDirectory), run, config.SandboxUid, config.SandboxGid, workloadNats, config.MicroVmAccelerator),
+                new MicroVmSettings(SandboxPreflight.MicroVmImages(config, options.HomeDirectory), RunDirectory.Create(), config.SandboxUid, config.SandboxGid, workloadNats, config.MicroVmAccelerator),
                 loggers,
                 cancellationToken).ConfigureAwait(false),
             _ => new ProcessMachineDriver(agent, loggers),

@@ -96,8 +96,9 @@ public static class SandboxPreflight
 
     /// <summary>What the microVM driver needs.</summary>
     /// <param name="images">The directory with the kernel and initramfs.</param>
+    /// <param name="probeKvm">Whether to prove KVM with a probe boot when the cheap checks pass.</param>
     /// <returns>The checks.</returns>
-    public static IEnumerable<PreflightCheck> MicroVm(string images)
+    public static IEnumerable<PreflightCheck> MicroVm(string images, bool probeKvm = true)
     {
         const string driver = "microvm";
         yield return Program(driver, "qemu-system-x86_64", "qemu-system-x86");
@@ -117,7 +118,7 @@ public static class SandboxPreflight
 
         // Whether KVM really works: a probe boot, when the cheap checks pass and the images exist.
         var kvm = KvmLooksUsable(out var why);
-        if (kvm && File.Exists(Path.Combine(images, Nex.Node.Machines.MicroVm.VmImageBuilder.InitramfsName)) && ChildProcessLauncher.FindOnPath("qemu-system-x86_64") is { } qemu)
+        if (kvm && probeKvm && File.Exists(Path.Combine(images, Nex.Node.Machines.MicroVm.VmImageBuilder.InitramfsName)) && ChildProcessLauncher.FindOnPath("qemu-system-x86_64") is { } qemu)
         {
             kvm = Nex.Node.Machines.MicroVm.MicroVmMachineDriver.ProbeBootAsync(qemu, images, "kvm", TimeSpan.FromSeconds(15), CancellationToken.None).GetAwaiter().GetResult();
             why = kvm ? "" : "a KVM probe boot did not reach the guest's init in 15 s";

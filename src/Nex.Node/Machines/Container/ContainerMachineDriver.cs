@@ -9,7 +9,7 @@ namespace Nex.Node.Machines.Container;
 
 /// <summary>What the container driver needs, resolved from the node config.</summary>
 /// <param name="Rootfs">The read-only root filesystem (from <c>nex rootfs build</c>), agent included.</param>
-/// <param name="RunDirectory">Where per-machine sockets live (short: unix socket paths are limited to 107 bytes).</param>
+/// <param name="RunDirectory">Where per-machine sockets live (see <see cref="Machines.RunDirectory"/>).</param>
 /// <param name="Uid">Host user the sandbox runs as when the node is root.</param>
 /// <param name="Gid">Host group the sandbox runs as when the node is root.</param>
 /// <param name="WorkloadNats">The main NATS server a service may reach through a relay, or null for none.</param>
@@ -80,13 +80,12 @@ internal sealed class ContainerMachineDriver : IMachineDriver
         var problems = SandboxPreflight.Container(settings.Rootfs).Where(c => !c.Ready).ToArray();
         if (problems.Length > 0)
         {
+            RunDirectory.Delete(settings.RunDirectory);
             throw new NodeStartException("the container sandbox is not ready: " + string.Join("; ", problems.Select(p => $"{p.Name}: {p.Detail} (fix: {p.Fix})")));
         }
 
         var cgroups = Cgroup.Detect(out _)!.Value;
         Cgroup.SweepStale(cgroups);
-        SweepStaleRunDirectories(settings.RunDirectory);
-        Directory.CreateDirectory(settings.RunDirectory);
         var seccompFile = Path.Combine(settings.RunDirectory, "seccomp.bpf");
         SeccompFilter.Export(seccompFile);
         var root = Posix.EffectiveUserId == 0;
@@ -97,31 +96,6 @@ internal sealed class ContainerMachineDriver : IMachineDriver
             ChildProcessLauncher.FindOnPath("bwrap")!,
             root ? ChildProcessLauncher.FindOnPath("setpriv") : null,
             loggers.CreateLogger("Nex.Agent"));
-    }
-
-    // Run directories are named nex-sandbox-<node pid>-<random>: those of dead nodes are removed.
-    private static void SweepStaleRunDirectories(string runDirectory)
-    {
-        var parent = Path.GetDirectoryName(runDirectory);
-        if (parent is null || !Directory.Exists(parent))
-        {
-            return;
-        }
-
-        foreach (var dir in Directory.EnumerateDirectories(parent, "nex-sandbox-*"))
-        {
-            var parts = Path.GetFileName(dir).Split('-');
-            if (parts.Length >= 3 && int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && !Posix.IsAlive(pid))
-            {
-                try
-                {
-                    Directory.Delete(dir, recursive: true);
-                }
-                catch (IOException)
-                {
-                }
-            }
-        }
     }
 
     /// <summary>The <c>NATS_URL</c> a service inside sees for the main NATS server, or null when it has none.</summary>
@@ -309,15 +283,7 @@ internal sealed class ContainerMachineDriver : IMachineDriver
 
     public ValueTask DisposeAsync()
     {
-        try
-        {
-            Directory.Delete(_settings.RunDirectory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A machine still shutting down holds its directory; the next node start uses another.
-        }
-
+        RunDirectory.Delete(_settings.RunDirectory);
         return ValueTask.CompletedTask;
     }
 }

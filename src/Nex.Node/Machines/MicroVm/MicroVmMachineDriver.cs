@@ -62,13 +62,14 @@ internal sealed class MicroVmMachineDriver : IMachineDriver
     public static async Task<MicroVmMachineDriver> CreateAsync(MicroVmSettings settings, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var problems = SandboxPreflight.MicroVm(settings.Images).Where(c => !c.Ready).ToArray();
+        // The accelerator is probed below, once: not by the preflight checks as well.
+        var problems = SandboxPreflight.MicroVm(settings.Images, probeKvm: false).Where(c => !c.Ready).ToArray();
         if (problems.Length > 0)
         {
+            RunDirectory.Delete(settings.RunDirectory);
             throw new NodeStartException("the microvm sandbox is not ready: " + string.Join("; ", problems.Select(p => $"{p.Name}: {p.Detail} (fix: {p.Fix})")));
         }
 
-        Directory.CreateDirectory(settings.RunDirectory);
         // KVM only when a VM really boots with it (a PVM host's KVM fails ordinary guests, sandboxes.md §2).
         var qemu = ChildProcessLauncher.FindOnPath("qemu-system-x86_64")!;
         var accelerator = settings.Accelerator
@@ -243,14 +244,7 @@ internal sealed class MicroVmMachineDriver : IMachineDriver
 
     public ValueTask DisposeAsync()
     {
-        try
-        {
-            Directory.Delete(_settings.RunDirectory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-
+        RunDirectory.Delete(_settings.RunDirectory);
         return ValueTask.CompletedTask;
     }
 }
