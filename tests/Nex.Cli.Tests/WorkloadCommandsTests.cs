@@ -82,6 +82,11 @@ public sealed partial class WorkloadCommandsTests(NatsServerFixture nats) : ICla
         Assert.Contains("echoservice", ls.StdOut, StringComparison.Ordinal);
         Assert.Contains(node.Node.Tags["node_name"], ls.StdOut, StringComparison.Ordinal);
 
+        // node info shows what the workload's machine uses (no sandbox: no limit).
+        var nodeInfo = AssertSuccess(await NexAsync("node", "info", node.NodeId));
+        Assert.Matches(@"\d+\.\d MiB", nodeInfo.StdOut);
+        Assert.Matches(@"\d+\.\d\d s", nodeInfo.StdOut);
+
         var json = AssertSuccess(await NexAsync("workload", "list", "--timeout", "1s", "--json"));
         using (var doc = JsonDocument.Parse(json.StdOut))
         {

@@ -184,12 +184,23 @@ internal static class NodeCommands
             }
 
             Output.Table(
-                ["ID", "Name", "Type", "Healthy", "Uptime", "Runtime", "SHA-256"],
-                response.Machines.Select(m => (IReadOnlyList<string>)[m.Id, m.Workload.Name, m.Workload.Type, m.Healthy ? "yes" : "no", m.Uptime, m.Workload.Runtime, m.Workload.Hash]));
+                ["ID", "Name", "Type", "Healthy", "Uptime", "Runtime", "Memory", "CPU", "SHA-256"],
+                response.Machines.Select(m => (IReadOnlyList<string>)[m.Id, m.Workload.Name, m.Workload.Type, m.Healthy ? "yes" : "no", m.Uptime, m.Workload.Runtime, FormatMemory(m.Resources), FormatCpu(m.Resources), m.Workload.Hash]));
             return 0;
         });
         return info;
     }
+
+    // "23.4 MiB", or "23.4 / 256 MiB" under a limit; "-" when the node did not say (0.2 nodes).
+    private static string FormatMemory(MachineResources? resources) => resources switch
+    {
+        null => "-",
+        { MemoryLimitBytes: { } limit } => string.Create(CultureInfo.InvariantCulture, $"{resources.MemoryBytes / 1048576.0:0.0} / {limit / 1048576.0:0} MiB"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{resources.MemoryBytes / 1048576.0:0.0} MiB"),
+    };
+
+    private static string FormatCpu(MachineResources? resources) =>
+        resources is null ? "-" : string.Create(CultureInfo.InvariantCulture, $"{resources.CpuSeconds:0.00} s");
 
     /// <summary><c>lameduck &lt;node&gt;</c>, both as <c>nex lameduck</c> (0.2) and <c>nex node lameduck</c>.</summary>
     public static Command CreateLameDuck()

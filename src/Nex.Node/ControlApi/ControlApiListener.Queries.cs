@@ -75,6 +75,7 @@ internal sealed partial class ControlApiListener
     {
         var ns = NexSubjects.TryGetToken(msg.Subject, 2) ?? "";
         var now = _node.Time.GetUtcNow();
+        var usage = _workloads.ReadUsage();
         var machines = _workloads.Running
             .Where(w => string.Equals(w.Namespace, ns, StringComparison.OrdinalIgnoreCase))
             .Select(w =>
@@ -96,6 +97,9 @@ internal sealed partial class ControlApiListener
                     },
                     RetryCount = w.RetryCount,
                     Essential = w.Essential,
+                    Resources = usage.TryGetValue(w.Id, out var used)
+                        ? new MachineResources { MemoryBytes = used.MemoryBytes, MemoryLimitBytes = used.MemoryLimitBytes, CpuSeconds = Math.Round(used.CpuTime.TotalSeconds, 2), Processes = used.Processes }
+                        : null,
                 };
             })
             .ToList();

@@ -13,6 +13,7 @@ internal sealed partial class AgentProcessMachine : IMachine
     private readonly Process _process;
     private readonly bool _wrapped;
     private readonly Func<ValueTask>? _cleanup;
+    private readonly Func<ProcessTreeUsage, MachineUsage>? _usage;
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _cleaned;
 
@@ -22,12 +23,14 @@ internal sealed partial class AgentProcessMachine : IMachine
     /// <param name="wrapped">True when the agent is the process's first child, not the process itself.</param>
     /// <param name="logger">Where the agent's lines go.</param>
     /// <param name="cleanup">Runs once after the process has gone (relays, cgroups, files).</param>
-    public AgentProcessMachine(string id, Process process, bool wrapped, ILogger logger, Func<ValueTask>? cleanup = null)
+    /// <param name="usage">Turns the process tree's usage into the machine's (a cgroup's figures, a limit); by default the tree's, with no limit.</param>
+    public AgentProcessMachine(string id, Process process, bool wrapped, ILogger logger, Func<ValueTask>? cleanup = null, Func<ProcessTreeUsage, MachineUsage>? usage = null)
     {
         Id = id;
         _process = process;
         _wrapped = wrapped;
         _cleanup = cleanup;
+        _usage = usage;
         ProcessId = process.Id;
         process.OutputDataReceived += (_, e) =>
         {
@@ -57,6 +60,16 @@ internal sealed partial class AgentProcessMachine : IMachine
     public int? ProcessId { get; }
 
     public Task Exited => _exited.Task;
+
+    public MachineUsage? ReadUsage(ProcessTable processes)
+    {
+        if (_exited.Task.IsCompleted || processes.TreeUsage(ProcessId!.Value) is not { } tree)
+        {
+            return null;
+        }
+
+        return _usage is null ? new MachineUsage(tree.ResidentBytes, null, tree.CpuTime, tree.Processes) : _usage(tree);
+    }
 
     public Task StopAsync(TimeSpan grace, CancellationToken cancellationToken)
     {

@@ -1,4 +1,5 @@
 using Nex.Node.Config;
+using Nex.Processes;
 
 namespace Nex.Node.Machines;
 
@@ -29,6 +30,13 @@ internal interface IMachineDriver : IAsyncDisposable
     Task<IMachine> StartAsync(MachineSpec spec, CancellationToken cancellationToken);
 }
 
+/// <summary>What a machine uses now (INFO's <c>resources</c>).</summary>
+/// <param name="MemoryBytes">Memory in use: the sandbox's cgroup, the VM's QEMU process, or the agent's process tree.</param>
+/// <param name="MemoryLimitBytes">The machine's memory limit, or null when it has none (no sandbox).</param>
+/// <param name="CpuTime">CPU time used so far.</param>
+/// <param name="Processes">Host processes embodying the machine (agent, workload, wrappers).</param>
+internal sealed record MachineUsage(long MemoryBytes, long? MemoryLimitBytes, TimeSpan CpuTime, int Processes);
+
 /// <summary>One running machine (a process, a container, a VM) with its agent.</summary>
 internal interface IMachine : IAsyncDisposable
 {
@@ -40,6 +48,10 @@ internal interface IMachine : IAsyncDisposable
 
     /// <summary>Completes when the machine has gone, for whatever reason.</summary>
     Task Exited { get; }
+
+    /// <summary>What the machine uses now, or null once it has gone.</summary>
+    /// <param name="processes">One snapshot of the host's processes, shared by every machine asked at the same time.</param>
+    MachineUsage? ReadUsage(ProcessTable processes);
 
     /// <summary>Stops the machine: politely, then by force after <paramref name="grace"/>. Returns when it is gone.</summary>
     Task StopAsync(TimeSpan grace, CancellationToken cancellationToken);

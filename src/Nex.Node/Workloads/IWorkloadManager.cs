@@ -1,3 +1,4 @@
+using Nex.Node.Machines;
 using Nex.Protocol;
 using Nex.Security;
 
@@ -32,6 +33,9 @@ internal interface IWorkloadManager : IAsyncDisposable
 
     /// <summary>How many there are, without building snapshots.</summary>
     int RunningCount { get; }
+
+    /// <summary>What each deployed workload's machine uses, by workload id; at most a second old.</summary>
+    IReadOnlyDictionary<string, MachineUsage> ReadUsage();
 
     /// <summary>Spec §1.8.2 steps 11–16.</summary>
     /// <exception cref="ControlRejectedException">With the spec's message.</exception>

@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Nex.Node.Agents;
+using Nex.Node.Machines;
 using Nex.Node.Machines.Container;
 using NATS.Client.Core;
 using Nex.Node.Events;
+using Nex.Processes;
 using Nex.Protocol;
 using Nex.Security;
 
@@ -20,6 +22,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
     private static readonly TimeSpan UndeployTimeout = TimeSpan.FromSeconds(8);
     private static readonly TimeSpan AgentStopGrace = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan RecentlyEndedKept = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan UsageMaxAge = TimeSpan.FromSeconds(1);
 
     private readonly NodeState _node;
     private readonly AgentPool _pool;
@@ -33,6 +36,9 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
     private readonly ConcurrentDictionary<string, (Workload Workload, DateTimeOffset EndedAt)> _recentlyEnded = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Task, byte> _background = new();
+    private readonly Lock _usageGate = new();
+    private Dictionary<string, MachineUsage>? _usage;
+    private DateTimeOffset _usageAt;
 
     public WorkloadManager(NodeState node, Func<IAgentListener, AgentPool> createPool, INatsConnection mainNats, EventPublisher events, string? workloadNatsUrl, ILoggerFactory loggers)
     {
@@ -56,6 +62,32 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
     public IReadOnlyList<WorkloadSnapshot> Running => [.. _running.Values.Select(w => w.Snapshot())];
 
     public int RunningCount => _running.Count;
+
+    public IReadOnlyDictionary<string, MachineUsage> ReadUsage()
+    {
+        lock (_usageGate)
+        {
+            // One pass over /proc serves every machine; INFO may come often, so reuse it for a second.
+            var now = _node.Time.GetUtcNow();
+            if (_usage is null || now - _usageAt >= UsageMaxAge)
+            {
+                var processes = ProcessTable.Read();
+                var usage = new Dictionary<string, MachineUsage>(StringComparer.Ordinal);
+                foreach (var workload in _running.Values)
+                {
+                    if (workload.Agent.Machine.ReadUsage(processes) is { } machine)
+                    {
+                        usage[workload.Id] = machine;
+                    }
+                }
+
+                _usage = usage;
+                _usageAt = now;
+            }
+
+            return _usage;
+        }
+    }
 
     public Task<RunResponse> DeployAsync(ValidatedDeploy deploy, CancellationToken cancellationToken) =>
         DeployAsync(deploy, consecutiveFailures: 0, cancellationToken);

@@ -91,6 +91,32 @@ public sealed record MachineSummary
     [JsonPropertyName("essential")]
     [OmitEmpty]
     public bool Essential { get; init; }
+
+    /// <summary>Nex for .NET extension (omitted when unknown): what the workload's machine uses now.</summary>
+    [JsonPropertyName("resources")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public MachineResources? Resources { get; init; }
+}
+
+/// <summary>What one machine (sandbox, VM, or agent process tree) uses, as INFO reports it; at most a second old.</summary>
+public sealed record MachineResources
+{
+    /// <summary>Memory in use, in bytes: the sandbox's cgroup, the VM's QEMU process, or the resident memory of the agent's process tree.</summary>
+    [JsonPropertyName("memory_bytes")]
+    public long MemoryBytes { get; init; }
+
+    /// <summary>The machine's memory limit in bytes (omitted without a sandbox: no limit).</summary>
+    [JsonPropertyName("memory_limit_bytes")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? MemoryLimitBytes { get; init; }
+
+    /// <summary>CPU time used so far by the machine's live processes, in seconds.</summary>
+    [JsonPropertyName("cpu_seconds")]
+    public double CpuSeconds { get; init; }
+
+    /// <summary>Host processes that embody the machine (wrappers, agent, workload).</summary>
+    [JsonPropertyName("processes")]
+    public int Processes { get; init; }
 }
 
 /// <summary>Workload details inside a <see cref="MachineSummary"/>.</summary>

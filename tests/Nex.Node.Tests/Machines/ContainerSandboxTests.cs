@@ -2,6 +2,7 @@ using System.Text;
 using NATS.Client.Core;
 using Nex.Node.Config;
 using Nex.Node.Tests.Functions;
+using Nex.Protocol;
 using Nex.Testing;
 using Xunit;
 
@@ -55,6 +56,12 @@ public sealed class ContainerSandboxTests(NatsServerFixture nats)
         }
 
         Assert.Equal("ping", answer);
+
+        // INFO reports the sandbox's cgroup memory against the template's limit.
+        var resources = Assert.IsType<MachineResources>(Assert.Single((await node.Client.InfoAsync(node.NodeId, Ct)).Machines).Resources);
+        Assert.Equal(256L * 1024 * 1024, resources.MemoryLimitBytes);
+        Assert.InRange(resources.MemoryBytes, 1024 * 1024, 256L * 1024 * 1024);
+        Assert.True(resources.Processes >= 2, $"processes {resources.Processes}");
     }
 
     [Fact]

@@ -45,6 +45,12 @@ public sealed class WorkloadLifecycleTests(NatsServerFixture nats)
         Assert.Equal(id, machine.Id);
         Assert.Equal(Artifacts.Sha256(bytes), machine.Workload.Hash);
         Assert.Equal("echoservice", machine.Workload.Name);
+        // The machine's use: without a sandbox, the agent's process tree (agent and service at least), no limit.
+        var resources = Assert.IsType<MachineResources>(machine.Resources);
+        Assert.True(resources.MemoryBytes > 1024 * 1024, $"memory {resources.MemoryBytes}");
+        Assert.True(resources.Processes >= 2, $"processes {resources.Processes}");
+        Assert.True(resources.CpuSeconds >= 0);
+        Assert.Null(resources.MemoryLimitBytes);
         Assert.Equal(1, (await node.Client.PingNodeAsync(node.NodeId, Ct)).RunningMachines);
         Assert.NotEmpty(LiveProcesses.WithCommandLine($"workload-{id}"));
 

@@ -137,12 +137,20 @@ internal sealed class ContainerMachineDriver : IMachineDriver
             var process = await ChildProcessLauncher.StartAsync(info).ConfigureAwait(false);
             var group = cgroup;
             var owned = relays;
-            return new AgentProcessMachine(spec.Id, process, wrapped: true, _logger, async () =>
-            {
-                await NatsRelays.StopAsync(owned).ConfigureAwait(false);
-                await group.RemoveAsync().ConfigureAwait(false);
-                Directory.Delete(dir, recursive: true);
-            });
+            var limit = (long)spec.Template.MemSizeMib * 1024 * 1024;
+            return new AgentProcessMachine(
+                spec.Id,
+                process,
+                wrapped: true,
+                _logger,
+                async () =>
+                {
+                    await NatsRelays.StopAsync(owned).ConfigureAwait(false);
+                    await group.RemoveAsync().ConfigureAwait(false);
+                    Directory.Delete(dir, recursive: true);
+                },
+                // The cgroup's memory is what the limit is checked against (page cache included).
+                tree => new MachineUsage(group.MemoryBytes ?? tree.ResidentBytes, limit, tree.CpuTime, tree.Processes));
         }
         catch
         {

@@ -132,11 +132,20 @@ internal sealed class MicroVmMachineDriver : IMachineDriver
 
             var process = await ChildProcessLauncher.StartAsync(BuildStartInfo(spec, dir)).ConfigureAwait(false);
             var owned = relays;
-            return new AgentProcessMachine(spec.Id, process, wrapped: false, _logger, async () =>
-            {
-                await NatsRelays.StopAsync(owned).ConfigureAwait(false);
-                Directory.Delete(dir, recursive: true);
-            });
+            var limit = (long)spec.Template.MemSizeMib * 1024 * 1024;
+            return new AgentProcessMachine(
+                spec.Id,
+                process,
+                wrapped: false,
+                _logger,
+                async () =>
+                {
+                    await NatsRelays.StopAsync(owned).ConfigureAwait(false);
+                    Directory.Delete(dir, recursive: true);
+                },
+                // QEMU's resident memory is the guest's RAM as touched so far (plus QEMU itself); the
+                // guest never gets more than the template's memory.
+                tree => new MachineUsage(tree.ResidentBytes, limit, tree.CpuTime, tree.Processes));
         }
         catch
         {
