@@ -243,7 +243,8 @@ public sealed partial class NexNode : IAsyncDisposable
         {
             "container" => ContainerMachineDriver.Create(
                 new ContainerSettings(SandboxPreflight.ContainerRootfs(config, options.HomeDirectory), RunDirectory.Create(), config.SandboxUid, config.SandboxGid, workloadNats),
-                loggers),
+                loggers,
+                options.Time),
             "microvm" => await MicroVmMachineDriver.CreateAsync(
                 new MicroVmSettings(SandboxPreflight.MicroVmImages(config, options.HomeDirectory), RunDirectory.Create(), config.SandboxUid, config.SandboxGid, workloadNats, config.MicroVmAccelerator),
                 loggers,

@@ -15,6 +15,65 @@ public sealed class OciImageTests : IDisposable
     private static byte[] Text(string s) => Encoding.UTF8.GetBytes(s);
 
     [Fact]
+    public void Prune_RemovesImagesNobodyHoldsOrUsed_AndKeepsTheRest()
+    {
+        var cache = Path.Combine(_dir.Path, "cache");
+        var old = DateTime.UtcNow - TimeSpan.FromDays(2);
+        string Image(string name)
+        {
+            var root = Path.Combine(cache, name, "rootfs");
+            Directory.CreateDirectory(root);
+            File.WriteAllText(Path.Combine(root, "file"), name);
+            return root;
+        }
+
+        void Age(string name)
+        {
+            File.WriteAllBytes(Path.Combine(cache, name, "last-used"), []);
+            File.SetLastWriteTimeUtc(Path.Combine(cache, name, "last-used"), old);
+        }
+
+        Image("unused");
+        Age("unused");
+        using var held = OciImageCache.Hold(Image("running"), "m1");
+        Age("running");
+        Image("orphaned");
+        var holders = Path.Combine(cache, "orphaned", "holders");
+        Directory.CreateDirectory(holders);
+        File.WriteAllBytes(Path.Combine(holders, $"{DeadPid()}.m2"), []); // its node died
+        Age("orphaned");
+        Image("recent");
+        var staging = Path.Combine(cache, ".abc-123");
+        Directory.CreateDirectory(staging);
+        Directory.SetLastWriteTimeUtc(staging, old);
+
+        var removed = OciImageCache.Prune(cache, TimeSpan.FromHours(24), DateTimeOffset.UtcNow);
+
+        Assert.Equal(["orphaned", "unused"], removed.Order());
+        Assert.False(Directory.Exists(staging), "a staging tree a crash left behind");
+        Assert.True(File.Exists(Path.Combine(cache, "running", "rootfs", "file")));
+        Assert.True(File.Exists(Path.Combine(cache, "recent", "rootfs", "file")));
+        Assert.Equal(["recent", "running"], Directory.EnumerateDirectories(cache).Select(Path.GetFileName).Order());
+
+        // Let go: the image's clock starts again, so it stays for another day.
+        held.Dispose();
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(cache, "running", "holders")));
+        Assert.Empty(OciImageCache.Prune(cache, TimeSpan.FromHours(24), DateTimeOffset.UtcNow));
+        Assert.Equal(["running"], OciImageCache.Prune(cache, TimeSpan.FromHours(24), DateTimeOffset.UtcNow + TimeSpan.FromDays(2)).Where(n => n == "running"));
+    }
+
+    private static int DeadPid()
+    {
+        for (var pid = 4_000_000; ; pid--)
+        {
+            if (!Nex.Processes.Posix.IsAlive(pid))
+            {
+                return pid;
+            }
+        }
+    }
+
+    [Fact]
     public void Layers_ApplyInOrder_WithWhiteoutsAndOpaqueDirectories_AndTheConfigIsRead()
     {
         var image = OciLayouts.Image(

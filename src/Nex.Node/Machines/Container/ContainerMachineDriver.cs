@@ -27,7 +27,7 @@ internal sealed record ContainerSettings(string Rootfs, string RunDirectory, int
 /// bubblewrap rather than runc for agents: about 8 ms per start against 45 ms (sandboxes.md), no bundle
 /// to write per machine, and it runs unprivileged. runc remains the runtime for OCI images.
 /// </remarks>
-internal sealed class ContainerMachineDriver : IMachineDriver
+internal sealed partial class ContainerMachineDriver : IMachineDriver
 {
     /// <summary>The agent's path inside the root filesystem.</summary>
     public const string AgentPath = "/nex/agent/nex-agent";
@@ -55,7 +55,9 @@ internal sealed class ContainerMachineDriver : IMachineDriver
     private readonly string? _setpriv;
     private readonly ILogger _logger;
 
-    private ContainerMachineDriver(ContainerSettings settings, CgroupVersion cgroups, string seccompFile, string bwrap, string? setpriv, ILogger logger)
+    private readonly ITimer _pruneTimer;
+
+    private ContainerMachineDriver(ContainerSettings settings, CgroupVersion cgroups, string seccompFile, string bwrap, string? setpriv, ILogger logger, TimeProvider time)
     {
         _settings = settings;
         _cgroups = cgroups;
@@ -63,6 +65,9 @@ internal sealed class ContainerMachineDriver : IMachineDriver
         _bwrap = bwrap;
         _setpriv = setpriv;
         _logger = logger;
+
+        // Unpacked OCI images nobody ran for a day go: now, and every hour while the node runs.
+        _pruneTimer = time.CreateTimer(_ => PruneImages(time), null, TimeSpan.Zero, TimeSpan.FromHours(1));
     }
 
     public string Name => "container";
@@ -72,9 +77,10 @@ internal sealed class ContainerMachineDriver : IMachineDriver
     /// <summary>Checks the host and prepares the driver.</summary>
     /// <param name="settings">Resolved settings.</param>
     /// <param name="loggers">Logging.</param>
+    /// <param name="time">Clock for the image cache's pruning.</param>
     /// <returns>The driver.</returns>
     /// <exception cref="NodeStartException">Something the driver needs is missing; the message names the fix.</exception>
-    public static ContainerMachineDriver Create(ContainerSettings settings, ILoggerFactory loggers)
+    public static ContainerMachineDriver Create(ContainerSettings settings, ILoggerFactory loggers, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(settings);
         var problems = SandboxPreflight.Container(settings.Rootfs).Where(c => !c.Ready).ToArray();
@@ -95,8 +101,30 @@ internal sealed class ContainerMachineDriver : IMachineDriver
             seccompFile,
             ChildProcessLauncher.FindOnPath("bwrap")!,
             root ? ChildProcessLauncher.FindOnPath("setpriv") : null,
-            loggers.CreateLogger("Nex.Agent"));
+            loggers.CreateLogger("Nex.Agent"),
+            time);
     }
+
+    private void PruneImages(TimeProvider time)
+    {
+        try
+        {
+            foreach (var digest in OciImageCache.Prune(OciImageCache.Directory, OciImageCache.UnusedFor, time.GetUtcNow()))
+            {
+                LogImagePruned(_logger, digest);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            LogImagePruneFailed(_logger, ex.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Removed the unpacked OCI image {Digest}: unused for a day")]
+    private static partial void LogImagePruned(ILogger logger, string digest);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not prune the OCI image cache: {Reason}")]
+    private static partial void LogImagePruneFailed(ILogger logger, string reason);
 
     /// <summary>The <c>NATS_URL</c> a service inside sees for the main NATS server, or null when it has none.</summary>
     /// <param name="mainUrl">The node's own NATS URL (its credentials are kept).</param>
@@ -118,8 +146,14 @@ internal sealed class ContainerMachineDriver : IMachineDriver
         Directory.CreateDirectory(dir);
         SocketRelay[] relays = [];
         Cgroup? cgroup = null;
+        IDisposable? image = null;
         try
         {
+            if (spec.ImageRoot is not null)
+            {
+                image = OciImageCache.Hold(spec.ImageRoot, spec.Id);
+            }
+
             relays = await NatsRelays.StartAsync(dir, spec, _settings.WorkloadNats).ConfigureAwait(false);
             var agentRelays = $"127.0.0.1:{AgentNatsPort}={SocketDirectory}/{NatsRelays.AgentSocket}";
             if (_settings.WorkloadNats is not null)
@@ -137,6 +171,7 @@ internal sealed class ContainerMachineDriver : IMachineDriver
             var process = await ChildProcessLauncher.StartAsync(info).ConfigureAwait(false);
             var group = cgroup;
             var owned = relays;
+            var held = image;
             var limit = (long)spec.Template.MemSizeMib * 1024 * 1024;
             return new AgentProcessMachine(
                 spec.Id,
@@ -146,6 +181,7 @@ internal sealed class ContainerMachineDriver : IMachineDriver
                 async () =>
                 {
                     await NatsRelays.StopAsync(owned).ConfigureAwait(false);
+                    held?.Dispose();
                     await group.RemoveAsync().ConfigureAwait(false);
                     Directory.Delete(dir, recursive: true);
                 },
@@ -160,6 +196,7 @@ internal sealed class ContainerMachineDriver : IMachineDriver
                 await cgroup.RemoveAsync(CancellationToken.None).ConfigureAwait(false);
             }
 
+            image?.Dispose();
             throw;
         }
     }
@@ -291,6 +328,7 @@ internal sealed class ContainerMachineDriver : IMachineDriver
 
     public ValueTask DisposeAsync()
     {
+        _pruneTimer.Dispose();
         RunDirectory.Delete(_settings.RunDirectory);
         return ValueTask.CompletedTask;
     }
