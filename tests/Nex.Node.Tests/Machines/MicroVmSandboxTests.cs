@@ -112,6 +112,12 @@ public sealed class MicroVmSandboxTests(NatsServerFixture nats)
         var subject = FunctionTests.Unique("vm");
         await DeployEchoAsync(node, subject);
         Assert.Equal("ping", await AskAsync(node, subject, TimeSpan.FromSeconds(30)));
+
+        // INFO reports the VM's QEMU process against the template's memory.
+        var resources = Assert.IsType<Nex.Protocol.MachineResources>(Assert.Single((await node.Client.InfoAsync(node.NodeId, TestContext.Current.CancellationToken)).Machines).Resources);
+        Assert.Equal(256L * 1024 * 1024, resources.MemoryLimitBytes);
+        Assert.True(resources.MemoryBytes > 32L * 1024 * 1024, $"memory {resources.MemoryBytes}");
+        Assert.True(resources.CpuSeconds > 0, $"cpu {resources.CpuSeconds}");
     }
 
     [Fact]
