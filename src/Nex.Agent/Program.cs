@@ -26,6 +26,15 @@ internal static class Program
 
         await stderr.WriteLineAsync($"Starting Nex Agent - {Version}").ConfigureAwait(false);
 
+        // A microVM restored from a snapshot shares its kernel's random state with every other clone of
+        // that snapshot. Its init has mixed a seed from the host into the pool; make the kernel rekey from
+        // it before anything here (NATS, TLS, nkeys) draws a random number.
+        if (Environment.GetEnvironmentVariable(ReseedVariable) == "1" && Posix.ReseedKernelRandom() is { } reseedError)
+        {
+            await stderr.WriteLineAsync($"nex-agent: cannot reseed the kernel's random generator after a snapshot restore: {reseedError}").ConfigureAwait(false);
+            return 1;
+        }
+
         // In a sandbox without a network (the container driver) NATS arrives as unix sockets bound in
         // from the node: relay loopback ports to them, so the agent and its workload connect as usual.
         var relays = new List<SocketRelay>();
@@ -57,6 +66,9 @@ internal static class Program
 
     /// <summary><c>listen=target,…</c>: loopback <c>host:port</c> relayed to a unix socket path.</summary>
     internal const string RelaysVariable = "NEX_RELAYS";
+
+    /// <summary>Set to 1 by a restored microVM's init: reseed the kernel's random generator first.</summary>
+    internal const string ReseedVariable = "NEX_RESEED_CRNG";
 
     /// <summary>Parses <see cref="RelaysVariable"/>.</summary>
     /// <param name="text">The variable's value (null or empty: no relays).</param>

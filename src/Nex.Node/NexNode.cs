@@ -246,7 +246,7 @@ public sealed partial class NexNode : IAsyncDisposable
                 loggers,
                 options.Time),
             "microvm" => await MicroVmMachineDriver.CreateAsync(
-                new MicroVmSettings(SandboxPreflight.MicroVmImages(config, options.HomeDirectory), RunDirectory.Create(), config.SandboxUid, config.SandboxGid, workloadNats, config.MicroVmAccelerator),
+                new MicroVmSettings(SandboxPreflight.MicroVmImages(config, options.HomeDirectory), RunDirectory.Create(), config.SandboxUid, config.SandboxGid, workloadNats, config.MicroVmAccelerator, config.MicroVmSnapshots),
                 loggers,
                 cancellationToken).ConfigureAwait(false),
             _ => new ProcessMachineDriver(agent, loggers),

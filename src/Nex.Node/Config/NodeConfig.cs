@@ -79,6 +79,10 @@ public sealed record NodeConfig
     [JsonPropertyName("microvm_accelerator")]
     public string? MicroVmAccelerator { get; init; }
 
+    /// <summary>Under TCG, restore new microVMs from a saved template VM (about 0.4 s) instead of booting each (about 4 s).</summary>
+    [JsonPropertyName("microvm_snapshots")]
+    public bool MicroVmSnapshots { get; init; } = true;
+
     /// <summary>Host user id that container sandboxes run as when the node is root (default: nobody).</summary>
     [JsonPropertyName("sandbox_uid")]
     public int SandboxUid { get; init; } = 65534;

@@ -121,6 +121,33 @@ public sealed class MicroVmSandboxTests(NatsServerFixture nats)
     }
 
     [Fact]
+    public async Task VmsRestoredFromOneSnapshot_DoNotShareTheKernelsRandomStream()
+    {
+        await using var node = await VmNodeAsync(nats.Url, pool: 2);
+        await using var logs = await Recorder.StartAsync(node.Connection, "$NEX.logs.>");
+        await WaitForAsync(() => OurVms().Length >= 2, TimeSpan.FromSeconds(90), "a warm pool of 2 VMs");
+        Assert.All(OurVms(), pid => Assert.Contains("-incoming", File.ReadAllText($"/proc/{pid}/cmdline"), StringComparison.Ordinal));
+
+        // Each clone prints 16 bytes of the kernel's random stream. Without a reseed after the restore,
+        // clones draw the same bytes in the same order (the agent's own draws included).
+        var script = Artifacts.Script("echo \"random=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n')\"; exec sleep 300");
+        var bucket = "V" + Guid.NewGuid().ToString("N")[..10].ToUpperInvariant();
+        var draws = new List<string>();
+        foreach (var name in new[] { "first", "second" })
+        {
+            var location = await Artifacts.UploadAsync(node.Connection, bucket, name, script);
+            var (id, error) = await Wire.DeployAsync(node.Connection, node.NodeId, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: name, location: location));
+            Assert.True(error is null, error);
+            var line = await logs.WaitAsync((s, b) => s.EndsWith("." + id, StringComparison.Ordinal) && b.GetProperty("text").GetString()!.Contains("random=", StringComparison.Ordinal), TimeSpan.FromSeconds(60), $"{name}'s random line");
+            var text = line.Body.GetProperty("text").GetString()!;
+            draws.Add(text[(text.IndexOf("random=", StringComparison.Ordinal) + 7)..].Trim());
+        }
+
+        Assert.All(draws, d => Assert.Matches("^[0-9a-f]{32}$", d));
+        Assert.NotEqual(draws[0], draws[1]);
+    }
+
+    [Fact]
     public async Task AWarmPoolOfTwo_RefillsAfterADeploy_AndAKilledQemuIsReportedUndeployed()
     {
         await using var node = await VmNodeAsync(nats.Url, pool: 2);
@@ -134,7 +161,7 @@ public sealed class MicroVmSandboxTests(NatsServerFixture nats)
         // One VM serves the workload; the pool boots another so that two are warm again.
         await WaitForAsync(() => OurVms().Length >= 3, TimeSpan.FromSeconds(90), "the pool to refill to 2 warm VMs beside the deployed one");
 
-        var workloadVm = OurVms().Single(pid => File.ReadAllText($"/proc/{pid}/cmdline").Contains($"/{id}/initrd", StringComparison.Ordinal));
+        var workloadVm = OurVms().Single(pid => File.ReadAllText($"/proc/{pid}/cmdline").Contains($"/{id}/", StringComparison.Ordinal));
         Posix.Signal(workloadVm, Posix.SIGKILL);
         var undeployed = await events.WaitAsync(
             (s, b) => s.EndsWith(".workload_undeployed", StringComparison.Ordinal) && b.GetRawText().Contains(id, StringComparison.Ordinal),

@@ -42,6 +42,18 @@ internal static class VmImageBuilder
         ip addr add 10.0.2.15/24 dev eth0
         echo "nex-vm: booted in $(cut -d' ' -f1 /proc/uptime)s"
         export PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp TMPDIR=/tmp NEX_SANDBOX=true NEX_METADATA_FILE=/nex/metadata.json
+        case " $(cat /proc/cmdline) " in *" nex.snapshot "*)
+          # A snapshot template: the node saves the VM while it waits here; each restored clone then gets a
+          # seed for the kernel's random pool and its own identity on the console (not echoed back).
+          stty -echo
+          echo NEX_SNAPSHOT_READY
+          IFS= read -r seed
+          IFS= read -r metadata
+          echo "$seed" > /dev/urandom
+          (umask 077; printf '%s\n' "$metadata" > /nex/metadata.json)
+          unset seed metadata
+          export NEX_RESEED_CRNG=1;;
+        esac
         exec /nex/agent/nex-agent
         """;
 
@@ -114,6 +126,12 @@ internal static class VmImageBuilder
 
     /// <summary>What a probe boot prints once the initramfs runs.</summary>
     public const string ProbeMarker = "NEX_PROBE_OK";
+
+    /// <summary>What a snapshot template prints once it waits for a clone's seed and metadata on its console.</summary>
+    public const string SnapshotMarker = "NEX_SNAPSHOT_READY";
+
+    /// <summary>The kernel command-line word that makes the init wait for a snapshot.</summary>
+    public const string SnapshotArgument = "nex.snapshot";
 
     /// <summary>A small second archive with one VM's metadata, appended to the shared initramfs (the kernel unpacks both).</summary>
     /// <param name="metadataJson">The metadata document.</param>
