@@ -148,6 +148,30 @@ public sealed class MicroVmSandboxTests(NatsServerFixture nats)
     }
 
     [Fact]
+    public async Task ADamagedSnapshot_MakesThePoolBootInstead_AndDeploysStillAnswer()
+    {
+        await using var node = await VmNodeAsync(nats.Url, pool: 1);
+        await WaitForAsync(() => OurVms().Any(pid => File.ReadAllText($"/proc/{pid}/cmdline").Contains("-incoming", StringComparison.Ordinal)), TimeSpan.FromSeconds(90), "a restored warm VM");
+        var state = Assert.Single(
+            Directory.EnumerateDirectories(Path.GetTempPath(), $"nex-sandbox-{Environment.ProcessId}-*")
+                .Select(dir => Path.Combine(dir, "snapshot-256-1", "state")),
+            File.Exists);
+        // Replaced, not truncated: a restore already reading the old file finishes; every later one fails at once.
+        File.WriteAllBytes(state + ".damaged", []);
+        File.Move(state + ".damaged", state, overwrite: true);
+
+        var first = FunctionTests.Unique("vm");
+        await DeployEchoAsync(node, first);
+        Assert.Equal("ping", await AskAsync(node, first, TimeSpan.FromSeconds(30)));
+
+        // Three failed restores in a row, then the pool boots its VMs.
+        await WaitForAsync(() => OurVms().Any(pid => !File.ReadAllText($"/proc/{pid}/cmdline").Contains("-incoming", StringComparison.Ordinal)), TimeSpan.FromSeconds(90), "a booted VM after the failed restores");
+        var second = FunctionTests.Unique("vm");
+        await DeployEchoAsync(node, second);
+        Assert.Equal("ping", await AskAsync(node, second, TimeSpan.FromSeconds(60)));
+    }
+
+    [Fact]
     public async Task AWarmPoolOfTwo_RefillsAfterADeploy_AndAKilledQemuIsReportedUndeployed()
     {
         await using var node = await VmNodeAsync(nats.Url, pool: 2);

@@ -34,6 +34,8 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
     private const int GuestAgentPort = 4222;
     private const int GuestWorkloadPort = 4223;
     private const string QmpSocket = "qmp.sock";
+    private const int RestoreFailuresBeforeBooting = 3;
+    private static readonly TimeSpan RestoreGrace = TimeSpan.FromSeconds(10);
 
     private readonly MicroVmSettings _settings;
     private readonly string _qemu;
@@ -43,6 +45,7 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
     private readonly byte[] _initramfs;
     private readonly Dictionary<(int Memory, int Cpus), Task<string?>> _snapshots = [];
     private readonly CancellationTokenSource _disposing = new();
+    private readonly Dictionary<(int Memory, int Cpus), int> _restoreFailures = [];
 
     private MicroVmMachineDriver(MicroVmSettings settings, string accelerator, string qemu, string socat, string? setpriv, ILogger logger)
     {
@@ -125,8 +128,15 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
             if (snapshot is not null)
             {
                 // A clone of the template, which waits on its console for a seed for the kernel's random
-                // pool and this VM's metadata (echo off: neither comes back as a log line).
+                // pool and this VM's metadata (echo off: neither comes back as a log line). QEMU, as the
+                // sandbox user, makes its control socket in the machine's directory.
+                if (_setpriv is not null)
+                {
+                    Posix.Chown(dir, _settings.Uid, _settings.Gid);
+                }
+
                 process = await ChildProcessLauncher.StartAsync(BuildStartInfo(spec, dir, snapshot)).ConfigureAwait(false);
+                WatchRestore(process, spec.Template, Path.Combine(dir, QmpSocket));
                 var seed = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(64));
                 await process.StandardInput.WriteAsync($"{seed}\n{System.Text.Encoding.UTF8.GetString(metadata)}\n".AsMemory(), cancellationToken).ConfigureAwait(false);
                 await process.StandardInput.FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -187,18 +197,67 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
             return Task.FromResult<string?>(null);
         }
 
-        var key = (Math.Max(128, template.MemSizeMib), Math.Max(1, template.VcpuCount));
+        var key = SnapshotKey(template);
         lock (_snapshots)
         {
             if (!_snapshots.TryGetValue(key, out var task))
             {
                 // Not tied to the first caller's cancellation: every later machine waits for the same one.
-                _snapshots[key] = task = CreateSnapshotAsync(template, key.Item1, key.Item2);
+                _snapshots[key] = task = CreateSnapshotAsync(template, key.Memory, key.Cpus);
             }
 
             return task.WaitAsync(cancellationToken);
         }
     }
+
+    /// <summary>
+    /// A clone that is not running <see cref="RestoreGrace"/> after it started could not load the state (a
+    /// damaged file leaves QEMU waiting, not exiting): it is killed, and after
+    /// <see cref="RestoreFailuresBeforeBooting"/> of those in a row the template's VMs boot instead.
+    /// </summary>
+    private void WatchRestore(Process process, Config.MachineTemplate template, string qmpSocket) => _ = WatchRestoreAsync(process, template, qmpSocket);
+
+    private async Task WatchRestoreAsync(Process process, Config.MachineTemplate template, string qmpSocket)
+    {
+        string status;
+        try
+        {
+            await Task.Delay(RestoreGrace, _disposing.Token).ConfigureAwait(false);
+            if (process.HasExited)
+            {
+                return; // stopped or killed meanwhile: nothing to learn
+            }
+
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token);
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            status = await Qmp.StatusAsync(qmpSocket, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or InvalidOperationException)
+        {
+            return;
+        }
+
+        var key = SnapshotKey(template);
+        var failed = status != "running";
+        lock (_snapshots)
+        {
+            var failures = failed ? _restoreFailures.GetValueOrDefault(key) + 1 : 0;
+            _restoreFailures[key] = failures;
+            if (failures == RestoreFailuresBeforeBooting)
+            {
+                _snapshots[key] = Task.FromResult<string?>(null);
+                LogSnapshotFailed(_logger, key.Memory, key.Cpus, $"{failures} clones in a row could not restore it");
+            }
+        }
+
+        if (failed)
+        {
+            Posix.Signal(process.Id, Posix.SIGKILL); // its machine ends; the pool starts another
+        }
+    }
+
+    private static (int Memory, int Cpus) SnapshotKey(Config.MachineTemplate template) =>
+        (Math.Max(128, template.MemSizeMib), Math.Max(1, template.VcpuCount));
 
     // Never throws: any failure is logged and means "boot instead".
     private async Task<string?> CreateSnapshotAsync(Config.MachineTemplate template, int memory, int cpus)
@@ -353,7 +412,7 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
         {
             null => ["-initrd", Path.Combine(dir, "initrd"), "-append", Append],
             "" => ["-initrd", Path.Combine(images, VmImageBuilder.InitramfsName), "-append", $"{Append} {VmImageBuilder.SnapshotArgument}", "-qmp", $"unix:{Path.Combine(dir, QmpSocket)},server=on,wait=off"],
-            _ => ["-initrd", Path.Combine(images, VmImageBuilder.InitramfsName), "-append", $"{Append} {VmImageBuilder.SnapshotArgument}", "-incoming", $"exec:cat {snapshot}"],
+            _ => ["-initrd", Path.Combine(images, VmImageBuilder.InitramfsName), "-append", $"{Append} {VmImageBuilder.SnapshotArgument}", "-incoming", $"exec:cat {snapshot}", "-qmp", $"unix:{Path.Combine(dir, QmpSocket)},server=on,wait=off"],
         };
         return
         [

@@ -56,6 +56,24 @@ internal static class Qmp
         }
     }
 
+    /// <summary>The VM's run state (<c>running</c>, <c>inmigrate</c>, <c>paused</c>, …).</summary>
+    /// <param name="socket">The VM's QMP socket.</param>
+    /// <param name="cancellationToken">Gives up.</param>
+    /// <returns>The status QEMU reports.</returns>
+    /// <exception cref="IOException">QEMU refused or closed the socket.</exception>
+    public static async Task<string> StatusAsync(string socket, CancellationToken cancellationToken)
+    {
+        using var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await client.ConnectAsync(new UnixDomainSocketEndPoint(socket), cancellationToken).ConfigureAwait(false);
+        await using var stream = new NetworkStream(client, ownsSocket: false);
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        await using var writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
+        await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false); // the greeting
+        await CommandAsync(reader, writer, """{"execute":"qmp_capabilities"}""", cancellationToken).ConfigureAwait(false);
+        var status = await CommandAsync(reader, writer, """{"execute":"query-status"}""", cancellationToken).ConfigureAwait(false);
+        return status?["status"]?.GetValue<string>() ?? "unknown";
+    }
+
     private static async Task<JsonNode?> CommandAsync(StreamReader reader, StreamWriter writer, string command, CancellationToken cancellationToken)
     {
         await writer.WriteLineAsync(command.AsMemory(), cancellationToken).ConfigureAwait(false);
