@@ -109,7 +109,7 @@ public sealed partial class NexNode : IAsyncDisposable
             var internalServer = internalNats;
             workloads = new WorkloadManager(
                 state,
-                listener => new AgentPool(driver, internalServer, listener, config, loggerFactory.CreateLogger<AgentPool>()),
+                listener => new AgentPool(driver, internalServer, listener, config, options.Time, loggerFactory.CreateLogger<AgentPool>()),
                 nats.Connection,
                 events,
                 driver.WorkloadNatsUrl(nats.Url),

@@ -33,21 +33,25 @@ public static class ChildProcessLauncher
     public static Task<Process> StartAsync(ProcessStartInfo info, bool newProcessGroup = false)
     {
         ArgumentNullException.ThrowIfNull(info);
-        _ = Worker.Value;
         var done = new TaskCompletionSource<Process>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (newProcessGroup && OperatingSystem.IsLinux() && SetSid.Value is { } setsid)
         {
             info = Prefix(info, setsid, []);
         }
 
-        Requests.Add((WrapWithDeathSignal(info), done));
+        if (OperatingSystem.IsLinux() && Environment.ProcessId != 1 && SetPriv.Value is { } setpriv)
+        {
+            _ = Worker.Value;
+            Requests.Add((Prefix(info, setpriv, ["--pdeathsig", "KILL"]), done));
+            return done.Task;
+        }
+
+        // No death signal to arm: as the init (pid 1) of a PID namespace (an agent the node runs under
+        // `unshare --pid`), our exit makes the kernel kill every process in the namespace. So neither
+        // setpriv's exec nor the hop to the launcher thread buys anything; start it here.
+        Start(info, done);
         return done.Task;
     }
-
-    // As the init (pid 1) of a PID namespace (an agent the node runs under `unshare --pid`), our exit
-    // makes the kernel kill every process in the namespace: the extra exec of setpriv buys nothing.
-    private static ProcessStartInfo WrapWithDeathSignal(ProcessStartInfo info) =>
-        OperatingSystem.IsLinux() && Environment.ProcessId != 1 && SetPriv.Value is { } setpriv ? Prefix(info, setpriv, ["--pdeathsig", "KILL"]) : info;
 
     // Runs `wrapper [wrapperArgs] -- file args`: util-linux wrappers exec the real program, same pid.
     private static ProcessStartInfo Prefix(ProcessStartInfo info, string wrapper, string[] wrapperArgs)
@@ -86,16 +90,21 @@ public static class ChildProcessLauncher
     {
         foreach (var (info, done) in Requests.GetConsumingEnumerable())
         {
-            try
-            {
-                var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-                process.Start();
-                done.SetResult(process);
-            }
-            catch (Exception ex)
-            {
-                done.SetException(ex);
-            }
+            Start(info, done);
+        }
+    }
+
+    private static void Start(ProcessStartInfo info, TaskCompletionSource<Process> done)
+    {
+        try
+        {
+            var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+            process.Start();
+            done.SetResult(process);
+        }
+        catch (Exception ex)
+        {
+            done.SetException(ex);
         }
     }
 

@@ -59,6 +59,19 @@ internal static class NKeyPrefixes
     }
 }
 
+/// <summary>The raw bytes inside NKey strings.</summary>
+internal static class NKeyBytes
+{
+    /// <summary>The 32-byte key inside a public NKey that <see cref="KeyPair.FromPublicKey"/> accepted.</summary>
+    public static byte[] RawPublic(string key)
+    {
+        // A public key is base32 of: one prefix byte, the 32-byte key, a CRC-16.
+        var decoded = new byte[Base32.GetDataLength(key.AsSpan())];
+        Base32.FromBase32(key.AsSpan(), decoded);
+        return decoded.AsSpan(1, 32).ToArray();
+    }
+}
+
 /// <summary>RFC 4648 base32 (standard alphabet) without padding, as used for NATS JWT <c>jti</c>.</summary>
 internal static class Base32NoPadding
 {

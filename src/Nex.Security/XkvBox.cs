@@ -83,7 +83,7 @@ internal static class XkvBox
         var shared = new byte[32];
         try
         {
-            Curve25519.ScalarMult(secret, 0, RawPublic(peerPublic), 0, shared, 0);
+            Curve25519.ScalarMult(secret, 0, NKeyBytes.RawPublic(peerPublic), 0, shared, 0);
             var key = HSalsa20ZeroNonce(shared);
             if (BoxKeys.Count >= MaxCachedKeys)
             {
@@ -151,11 +151,4 @@ internal static class XkvBox
         return raw;
     }
 
-    private static byte[] RawPublic(string key)
-    {
-        // A public key is base32 of: one prefix byte, the 32-byte key, a CRC-16.
-        var decoded = new byte[Base32.GetDataLength(key.AsSpan())];
-        Base32.FromBase32(key.AsSpan(), decoded);
-        return decoded.AsSpan(1, 32).ToArray();
-    }
 }

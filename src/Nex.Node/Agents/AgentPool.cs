@@ -16,20 +16,24 @@ namespace Nex.Node.Agents;
 internal sealed partial class AgentPool : IAsyncDisposable
 {
     private static readonly TimeSpan PingInterval = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan ReplaceDelay = TimeSpan.FromMilliseconds(5);
     private readonly IMachineDriver _driver;
     private readonly InternalNatsServer _internalNats;
     private readonly IAgentListener _listener;
     private readonly NodeConfig _config;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly Channel<Agent> _ready = Channel.CreateUnbounded<Agent>();
     private readonly SemaphoreSlim _refill = new(0);
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<Agent> _warm = [];
     private Task _fillLoop = Task.CompletedTask;
     private Task _pingLoop = Task.CompletedTask;
+    private int _takers;
 
-    public AgentPool(IMachineDriver driver, InternalNatsServer internalNats, IAgentListener listener, NodeConfig config, ILogger<AgentPool> logger)
+    public AgentPool(IMachineDriver driver, InternalNatsServer internalNats, IAgentListener listener, NodeConfig config, TimeProvider time, ILogger<AgentPool> logger)
     {
+        _time = time;
         _driver = driver;
         _internalNats = internalNats;
         _listener = listener;
@@ -55,13 +59,22 @@ internal sealed partial class AgentPool : IAsyncDisposable
         _pingLoop = Task.Run(PingLoopAsync, CancellationToken.None);
     }
 
-    /// <summary>Takes a warm agent, waiting up to <paramref name="wait"/> for one; null if none came.</summary>
+    /// <summary>
+    /// Takes a warm agent, waiting up to <paramref name="wait"/> for one; null if none came. The pool
+    /// starts its replacement only when the taker calls <see cref="Replace"/>.
+    /// </summary>
+    /// <remarks>
+    /// Starting an agent costs CPU (key pairs, a reload of the internal NATS server, a process start),
+    /// and the reload briefly holds up the internal server's traffic. Done while the deploy that took
+    /// the agent still runs, it made that deploy several milliseconds slower on a 2-core machine.
+    /// </remarks>
     public async Task<Agent?> TakeAsync(TimeSpan wait, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
         timeout.CancelAfter(wait);
         try
         {
+            Interlocked.Increment(ref _takers);
             while (true)
             {
                 var agent = await _ready.Reader.ReadAsync(timeout.Token).ConfigureAwait(false);
@@ -73,13 +86,30 @@ internal sealed partial class AgentPool : IAsyncDisposable
                     }
                 }
 
-                _refill.Release();
                 return agent;
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             return null;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _takers);
+        }
+    }
+
+    /// <summary>Starts the replacement for an agent <see cref="TakeAsync"/> handed out: call it once per
+    /// taken agent, when the work that took it is done (or failed).</summary>
+    public void Replace()
+    {
+        try
+        {
+            _refill.Release();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The pool is gone: nothing to refill.
         }
     }
 
@@ -112,6 +142,12 @@ internal sealed partial class AgentPool : IAsyncDisposable
                 try
                 {
                     await _refill.WaitAsync(_stopping.Token).ConfigureAwait(false);
+
+                    // Let the deploy that took the agent send its reply first, unless a deploy waits.
+                    if (Volatile.Read(ref _takers) == 0)
+                    {
+                        await Task.Delay(ReplaceDelay, _time, _stopping.Token).ConfigureAwait(false);
+                    }
                 }
                 catch (OperationCanceledException)
                 {

@@ -96,19 +96,28 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
     {
         // Step 11 (0.2's bug 15 fixed: only hand-shaken agents are in the pool). A cold pool is
         // waited for, up to a handshake's time, instead of failing at once.
-        OciImageConfig? image = null;
-        Agent agent;
         if (string.Equals(deploy.Request.Type, WorkloadTypes.Oci, StringComparison.OrdinalIgnoreCase))
         {
-            (agent, image) = await StartImageAgentAsync(deploy, cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            var wait = _pool.HandshakeTimeout + TimeSpan.FromSeconds(1);
-            agent = await _pool.TakeAsync(wait, cancellationToken).ConfigureAwait(false)
-                ?? throw new ControlRejectedException("Failed to get agent client from pool: no available agent client in pool");
+            var (dedicated, image) = await StartImageAgentAsync(deploy, cancellationToken).ConfigureAwait(false);
+            return await DeployToAsync(dedicated, image, deploy, consecutiveFailures, cancellationToken).ConfigureAwait(false);
         }
 
+        var wait = _pool.HandshakeTimeout + TimeSpan.FromSeconds(1);
+        var agent = await _pool.TakeAsync(wait, cancellationToken).ConfigureAwait(false)
+            ?? throw new ControlRejectedException("Failed to get agent client from pool: no available agent client in pool");
+        try
+        {
+            return await DeployToAsync(agent, null, deploy, consecutiveFailures, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The replacement starts once this deploy is done, so it does not slow it down.
+            _pool.Replace();
+        }
+    }
+
+    private async Task<RunResponse> DeployToAsync(Agent agent, OciImageConfig? image, ValidatedDeploy deploy, int consecutiveFailures, CancellationToken cancellationToken)
+    {
         try
         {
             var artifact = await CacheArtifactAsync(agent, deploy, cancellationToken).ConfigureAwait(false);

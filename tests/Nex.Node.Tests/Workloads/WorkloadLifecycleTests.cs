@@ -183,6 +183,25 @@ public sealed class WorkloadLifecycleTests(NatsServerFixture nats)
     }
 
     [Fact]
+    public async Task RejectedDeploys_StillGetTheirAgentsReplaced()
+    {
+        // The pool replaces a taken agent when its deploy is done, failed ones included: with a pool
+        // of one, a deploy that found no replacement would wait for none and fail.
+        await using var node = await TestNode.StartAsync(nats.Url, c => c with { MachinePoolSize = 1 });
+        var bucket = Bucket();
+        var location = await Artifacts.UploadAsync(node.Connection, bucket, "sleeper", Artifacts.Script("/bin/sleep 300"));
+        for (var i = 0; i < 3; i++)
+        {
+            var (_, rejected) = await Wire.DeployAsync(node.Connection, node.NodeId, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, location: $"nats://{bucket}/missing"));
+            Assert.Equal($"Failed to cache workload bytes: object 'missing' not found in bucket '{bucket}'", rejected);
+        }
+
+        var (id, error) = await Wire.DeployAsync(node.Connection, node.NodeId, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "sleeper", location: location));
+        Assert.Null(error);
+        Assert.NotEmpty(LiveProcesses.WithCommandLine($"workload-{id}"));
+    }
+
+    [Fact]
     public async Task Stop_ChecksIssuerNamespaceAndReplay()
     {
         await using var node = await TestNode.StartAsync(nats.Url);
