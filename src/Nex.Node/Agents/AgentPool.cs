@@ -25,6 +25,7 @@ internal sealed partial class AgentPool : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Channel<Agent> _ready = Channel.CreateUnbounded<Agent>();
     private readonly SemaphoreSlim _refill = new(0);
+    private readonly SemaphoreSlim _takerWaits = new(0);
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<Agent> _warm = [];
     private Task _fillLoop = Task.CompletedTask;
@@ -60,24 +61,31 @@ internal sealed partial class AgentPool : IAsyncDisposable
     }
 
     /// <summary>
-    /// Takes a warm agent, waiting up to <paramref name="wait"/> for one; null if none came. The pool
-    /// starts its replacement only when the taker calls <see cref="Replace"/>.
+    /// Takes a warm agent, waiting up to <paramref name="wait"/> for one; null if none came. The taker
+    /// calls <see cref="Replace"/> when its deploy is done, and the pool then starts a replacement.
     /// </summary>
     /// <remarks>
     /// Starting an agent costs CPU (key pairs, a reload of the internal NATS server, a process start),
     /// and the reload briefly holds up the internal server's traffic. Done while the deploy that took
-    /// the agent still runs, it made that deploy several milliseconds slower on a 2-core machine.
+    /// the agent still ran, it made that deploy several milliseconds slower on a 2-core machine. A taker
+    /// that finds the pool empty has nothing to protect: the start begins at once.
     /// </remarks>
     public async Task<Agent?> TakeAsync(TimeSpan wait, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
         timeout.CancelAfter(wait);
+        Interlocked.Increment(ref _takers);
         try
         {
-            Interlocked.Increment(ref _takers);
             while (true)
             {
-                var agent = await _ready.Reader.ReadAsync(timeout.Token).ConfigureAwait(false);
+                if (!_ready.Reader.TryRead(out var agent))
+                {
+                    Replace();
+                    _takerWaits.Release();
+                    agent = await _ready.Reader.ReadAsync(timeout.Token).ConfigureAwait(false);
+                }
+
                 lock (_warm)
                 {
                     if (!_warm.Remove(agent))
@@ -99,8 +107,8 @@ internal sealed partial class AgentPool : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the replacement for an agent <see cref="TakeAsync"/> handed out: call it once per
-    /// taken agent, when the work that took it is done (or failed).</summary>
+    /// <summary>Lets the pool replace an agent <see cref="TakeAsync"/> handed out: call it once per taken
+    /// agent, when the work that took it is done (or failed). Extra calls are harmless.</summary>
     public void Replace()
     {
         try
@@ -130,6 +138,7 @@ internal sealed partial class AgentPool : IAsyncDisposable
         await _driver.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
         _refill.Dispose();
+        _takerWaits.Dispose();
     }
 
     private async Task FillLoopAsync()
@@ -143,10 +152,15 @@ internal sealed partial class AgentPool : IAsyncDisposable
                 {
                     await _refill.WaitAsync(_stopping.Token).ConfigureAwait(false);
 
-                    // Let the deploy that took the agent send its reply first, unless a deploy waits.
+                    // Let the deploy that just finished send its reply first, unless a deploy waits.
+                    // (Signals of takers that were already served are dropped first.)
+                    while (_takerWaits.Wait(0))
+                    {
+                    }
+
                     if (Volatile.Read(ref _takers) == 0)
                     {
-                        await Task.Delay(ReplaceDelay, _time, _stopping.Token).ConfigureAwait(false);
+                        await PauseUnlessTakerWaitsAsync().ConfigureAwait(false);
                     }
                 }
                 catch (OperationCanceledException)
@@ -186,6 +200,20 @@ internal sealed partial class AgentPool : IAsyncDisposable
                     return;
                 }
             }
+        }
+    }
+
+    private async Task PauseUnlessTakerWaitsAsync()
+    {
+        using var pause = new CancellationTokenSource(ReplaceDelay, _time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(pause.Token, _stopping.Token);
+        try
+        {
+            await _takerWaits.WaitAsync(either.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
+        {
+            // The pause is over.
         }
     }
 
