@@ -53,6 +53,7 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
     private int _disposed;
     private int _reloads;
     private string? _lastReloadError;
+    private TaskCompletionSource _reloadLogged = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private NatsServerProcess(Process process, ILogger logger, string? ownedStoreDirectory)
     {
@@ -163,8 +164,15 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
         }
 
         var deadline = DateTime.UtcNow + timeout;
-        while (Volatile.Read(ref _reloads) == before)
+        while (true)
         {
+            // Taken before the checks: a log line that arrives after them completes it.
+            var logged = Volatile.Read(ref _reloadLogged).Task;
+            if (Volatile.Read(ref _reloads) != before)
+            {
+                return;
+            }
+
             if (Volatile.Read(ref _lastReloadError) is { } error)
             {
                 throw new InvalidOperationException($"nats-server rejected its new configuration: {error}");
@@ -175,9 +183,20 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
                 throw new InvalidOperationException($"nats-server did not confirm a configuration reload within {timeout.TotalSeconds:0.#}s");
             }
 
-            await Task.Delay(2, cancellationToken).ConfigureAwait(false);
+            // Woken by the log line (polling every 2 ms cost each agent start 1–2 ms); the short
+            // timeout only re-checks for an exited server.
+            try
+            {
+                await logged.WaitAsync(TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
         }
     }
+
+    private void SignalReloadLogged() =>
+        Interlocked.Exchange(ref _reloadLogged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     /// <summary>The server's last log lines, for error messages.</summary>
     public string RecentLog()
@@ -265,10 +284,12 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
         else if (line.Contains("Reloaded server configuration", StringComparison.Ordinal))
         {
             Interlocked.Increment(ref _reloads);
+            SignalReloadLogged();
         }
         else if (line.Contains("Failed to reload server configuration", StringComparison.Ordinal))
         {
             Volatile.Write(ref _lastReloadError, line[(line.IndexOf("Failed", StringComparison.Ordinal) + 38)..].Trim(':', ' '));
+            SignalReloadLogged();
         }
 
         // Authentication errors are routine: agents reconnecting after their account was removed.

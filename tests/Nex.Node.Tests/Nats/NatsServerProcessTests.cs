@@ -34,4 +34,30 @@ public sealed class NatsServerProcessTests
             File.Delete(file);
         }
     }
+
+    [Fact]
+    public async Task Reload_ReturnsOnceTheServerConfirms_AndReportsARejectedConfig()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, "listen: 127.0.0.1:-1\nmax_payload: 1048576\n", ct);
+            await using var server = await NatsServerProcess.StartAsync(new NatsServerOptions { ConfigFile = file, Host = null, Port = null }, cancellationToken: ct);
+            for (var i = 0; i < 3; i++)
+            {
+                // Back to back, each waits for its own confirmation.
+                await File.WriteAllTextAsync(file, $"listen: 127.0.0.1:{server.Port}\nmax_payload: {1048576 - i}\n", ct);
+                await server.ReloadAsync(TimeSpan.FromSeconds(10), ct);
+            }
+
+            await File.WriteAllTextAsync(file, $"listen: 127.0.0.1:{server.Port}\nmax_payload: \"lots\"\n", ct);
+            var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => server.ReloadAsync(TimeSpan.FromSeconds(10), ct));
+            Assert.StartsWith("nats-server rejected its new configuration", ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }
