@@ -205,6 +205,10 @@ public sealed record MachineTemplate
     [JsonPropertyName("memsize_mib")]
     public int MemSizeMib { get; init; } = 256;
 
+    /// <summary><see cref="MemSizeMib"/> in bytes.</summary>
+    [JsonIgnore]
+    public long MemSizeBytes => (long)MemSizeMib * 1024 * 1024;
+
     /// <summary>Most tasks (processes and threads) per sandbox (container driver; a Nex for .NET addition).</summary>
     [JsonPropertyName("pids_max")]
     public int PidsMax { get; init; } = 1024;

@@ -162,7 +162,7 @@ internal sealed partial class ContainerMachineDriver : IMachineDriver
             }
 
             cgroup = Cgroup.Create(_cgroups, spec.Id, new CgroupLimits(
-                (long)spec.Template.MemSizeMib * 1024 * 1024,
+                spec.Template.MemSizeBytes,
                 Math.Max(1, spec.Template.VcpuCount),
                 Math.Max(16, spec.Template.PidsMax)));
 
@@ -172,7 +172,7 @@ internal sealed partial class ContainerMachineDriver : IMachineDriver
             var group = cgroup;
             var owned = relays;
             var held = image;
-            var limit = (long)spec.Template.MemSizeMib * 1024 * 1024;
+            var limit = spec.Template.MemSizeBytes;
             return new AgentProcessMachine(
                 spec.Id,
                 process,

@@ -163,7 +163,7 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
             }
 
             var owned = relays;
-            var limit = (long)spec.Template.MemSizeMib * 1024 * 1024;
+            var limit = (long)VmMemoryMib(spec.Template) * 1024 * 1024;
             return new AgentProcessMachine(
                 spec.Id,
                 process,
@@ -257,7 +257,12 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
     }
 
     private static (int Memory, int Cpus) SnapshotKey(Config.MachineTemplate template) =>
-        (Math.Max(128, template.MemSizeMib), Math.Max(1, template.VcpuCount));
+        (VmMemoryMib(template), VmCpus(template));
+
+    // What a VM gets: at least 128 MiB (the kernel and the initramfs's rootfs must fit) and one vCPU.
+    private static int VmMemoryMib(Config.MachineTemplate template) => Math.Max(128, template.MemSizeMib);
+
+    private static int VmCpus(Config.MachineTemplate template) => Math.Max(1, template.VcpuCount);
 
     // Never throws: any failure is logged and means "boot instead".
     private async Task<string?> CreateSnapshotAsync(Config.MachineTemplate template, int memory, int cpus)
@@ -419,8 +424,8 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
             "-M", "microvm",
             "-accel", accelerator,
             "-cpu", accelerator == "kvm" ? "host" : "max",
-            "-m", Math.Max(128, spec.Template.MemSizeMib).ToString(CultureInfo.InvariantCulture),
-            "-smp", Math.Max(1, spec.Template.VcpuCount).ToString(CultureInfo.InvariantCulture),
+            "-m", VmMemoryMib(spec.Template).ToString(CultureInfo.InvariantCulture),
+            "-smp", VmCpus(spec.Template).ToString(CultureInfo.InvariantCulture),
             "-no-reboot", "-display", "none", "-nodefaults", "-serial", "stdio",
             "-kernel", Path.Combine(images, VmImageBuilder.KernelName),
             .. mode,
