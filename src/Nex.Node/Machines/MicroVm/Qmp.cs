@@ -17,29 +17,22 @@ internal static class Qmp
     /// <exception cref="IOException">QEMU refused or the migration failed.</exception>
     public static async Task SaveAsync(string socket, string stateFile, CancellationToken cancellationToken)
     {
-        using var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        await client.ConnectAsync(new UnixDomainSocketEndPoint(socket), cancellationToken).ConfigureAwait(false);
-        await using var stream = new NetworkStream(client, ownsSocket: false);
-        using var reader = new StreamReader(stream, Encoding.UTF8);
-        await using var writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
-        await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false); // the greeting
-
-        await CommandAsync(reader, writer, """{"execute":"qmp_capabilities"}""", cancellationToken).ConfigureAwait(false);
+        await using var session = await Session.OpenAsync(socket, cancellationToken).ConfigureAwait(false);
         var migrate = new JsonObject
         {
             ["execute"] = "migrate",
             ["arguments"] = new JsonObject { ["uri"] = $"exec:cat > {stateFile}" },
         };
-        await CommandAsync(reader, writer, migrate.ToJsonString(), cancellationToken).ConfigureAwait(false);
+        await session.CommandAsync(migrate.ToJsonString(), cancellationToken).ConfigureAwait(false);
         while (true)
         {
-            var status = await CommandAsync(reader, writer, """{"execute":"query-migrate"}""", cancellationToken).ConfigureAwait(false);
+            var status = await session.CommandAsync("""{"execute":"query-migrate"}""", cancellationToken).ConfigureAwait(false);
             switch (status?["status"]?.GetValue<string>())
             {
                 case "completed":
                     try
                     {
-                        await CommandAsync(reader, writer, """{"execute":"quit"}""", cancellationToken).ConfigureAwait(false);
+                        await session.CommandAsync("""{"execute":"quit"}""", cancellationToken).ConfigureAwait(false);
                     }
                     catch (IOException)
                     {
@@ -63,36 +56,82 @@ internal static class Qmp
     /// <exception cref="IOException">QEMU refused or closed the socket.</exception>
     public static async Task<string> StatusAsync(string socket, CancellationToken cancellationToken)
     {
-        using var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        await client.ConnectAsync(new UnixDomainSocketEndPoint(socket), cancellationToken).ConfigureAwait(false);
-        await using var stream = new NetworkStream(client, ownsSocket: false);
-        using var reader = new StreamReader(stream, Encoding.UTF8);
-        await using var writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
-        await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false); // the greeting
-        await CommandAsync(reader, writer, """{"execute":"qmp_capabilities"}""", cancellationToken).ConfigureAwait(false);
-        var status = await CommandAsync(reader, writer, """{"execute":"query-status"}""", cancellationToken).ConfigureAwait(false);
+        await using var session = await Session.OpenAsync(socket, cancellationToken).ConfigureAwait(false);
+        var status = await session.CommandAsync("""{"execute":"query-status"}""", cancellationToken).ConfigureAwait(false);
         return status?["status"]?.GetValue<string>() ?? "unknown";
     }
 
-    private static async Task<JsonNode?> CommandAsync(StreamReader reader, StreamWriter writer, string command, CancellationToken cancellationToken)
+    /// <summary>One connection, past the greeting and the capabilities negotiation.</summary>
+    private sealed class Session : IAsyncDisposable
     {
-        await writer.WriteLineAsync(command.AsMemory(), cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        private readonly Socket _client;
+        private readonly StreamReader _reader;
+        private readonly StreamWriter _writer;
+
+        private Session(Socket client)
         {
-            var reply = JsonNode.Parse(line);
-            if (reply?["error"] is { } error)
-            {
-                throw new IOException($"QEMU refused {command}: {error["desc"]?.GetValue<string>()}");
-            }
-
-            if (reply?["return"] is { } result)
-            {
-                return result;
-            }
-
-            // An event (e.g. MIGRATION status changes): not the reply.
+            _client = client;
+            var stream = new NetworkStream(client, ownsSocket: false);
+            _reader = new StreamReader(stream, Encoding.UTF8, leaveOpen: true);
+            _writer = new StreamWriter(stream, new UTF8Encoding(false), leaveOpen: false) { AutoFlush = true, NewLine = "\n" };
         }
 
-        throw new IOException("QEMU closed its control socket");
+        public static async Task<Session> OpenAsync(string socket, CancellationToken cancellationToken)
+        {
+            var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            Session? session = null;
+            try
+            {
+                await client.ConnectAsync(new UnixDomainSocketEndPoint(socket), cancellationToken).ConfigureAwait(false);
+                session = new Session(client);
+                await session._reader.ReadLineAsync(cancellationToken).ConfigureAwait(false); // the greeting
+                await session.CommandAsync("""{"execute":"qmp_capabilities"}""", cancellationToken).ConfigureAwait(false);
+                return session;
+            }
+            catch
+            {
+                if (session is not null)
+                {
+                    await session.DisposeAsync().ConfigureAwait(false);
+                }
+                else
+                {
+                    client.Dispose();
+                }
+
+                throw;
+            }
+        }
+
+        public async Task<JsonNode?> CommandAsync(string command, CancellationToken cancellationToken)
+        {
+            await _writer.WriteLineAsync(command.AsMemory(), cancellationToken).ConfigureAwait(false);
+            while (await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+            {
+                var reply = JsonNode.Parse(line);
+                if (reply?["error"] is { } error)
+                {
+                    throw new IOException($"QEMU refused {command}: {error["desc"]?.GetValue<string>()}");
+                }
+
+                if (reply?["return"] is { } result)
+                {
+                    return result;
+                }
+
+                // An event (e.g. MIGRATION status changes): not the reply.
+            }
+
+            throw new IOException("QEMU closed its control socket");
+        }
+
+        // The writer goes first and closes the stream (as the usings this replaced did); it has nothing
+        // buffered (AutoFlush), so a socket QEMU already closed after "quit" cannot make it throw.
+        public async ValueTask DisposeAsync()
+        {
+            await _writer.DisposeAsync().ConfigureAwait(false);
+            _reader.Dispose();
+            _client.Dispose();
+        }
     }
 }
