@@ -4,7 +4,7 @@ using System.Text;
 namespace Nex.Node.InternalNats;
 
 /// <summary>One workload's account on the internal server: the agent's user and the node's.</summary>
-/// <param name="Id">Workload (agent) id; also the account name.</param>
+/// <param name="Id">The account's name: the workload (agent) id it was created for, or a spare's name.</param>
 /// <param name="AgentUserPublicKey">The agent's user nkey.</param>
 /// <param name="NodeUserPublicKey">The node's user nkey inside this account.</param>
 internal sealed record WorkloadAccount(string Id, string AgentUserPublicKey, string NodeUserPublicKey);

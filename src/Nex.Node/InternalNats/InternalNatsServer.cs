@@ -14,13 +14,19 @@ internal sealed record WorkloadCredentials(string AgentSeed, string NodeSeed);
 /// <summary>
 /// The node's private nats-server (spec §5.2): loopback, a free port, no JetStream, one
 /// account per workload. The configuration is rewritten and hot-reloaded whenever a workload
-/// comes or goes; each change returns only once the server has confirmed it.
+/// goes, and when one comes and no spare account is left; each change returns only once the
+/// server has confirmed it.
 /// </summary>
 internal sealed partial class InternalNatsServer : IAsyncDisposable
 {
     private static readonly TimeSpan ReloadTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>Accounts added ahead with each reload that adds one (see <see cref="AddWorkloadAsync"/>).</summary>
+    internal const int SpareAccounts = 3;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    // Keyed by workload id (a spare: by its name); the value's Id is the account's name in the config.
     private readonly Dictionary<string, WorkloadAccount> _accounts = new(StringComparer.Ordinal);
+    private readonly Queue<(WorkloadAccount Account, WorkloadCredentials Credentials)> _spares = new();
     private readonly KeyPair _hostUser;
     private readonly string _directory;
     private readonly string _configFile;
@@ -38,6 +44,9 @@ internal sealed partial class InternalNatsServer : IAsyncDisposable
 
     /// <summary>Host agents connect to (loopback).</summary>
     public static string Host => "127.0.0.1";
+
+    /// <summary>Configuration reloads so far (changes are made under the gate).</summary>
+    internal int Reloads { get; private set; }
 
     /// <summary>The client port.</summary>
     public int Port => _port;
@@ -61,13 +70,53 @@ internal sealed partial class InternalNatsServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Adds a workload account with fresh users for its agent and for the node.</summary>
+    /// <summary>Gives workload <paramref name="id"/> an account of its own, with fresh users for its agent and for the node.</summary>
+    /// <remarks>
+    /// Each reload costs a few milliseconds and holds up the server's traffic, so a reload that adds an
+    /// account also adds <see cref="SpareAccounts"/> spare ones, and the next starts take those without
+    /// a reload. An account's name is only a label (no permission names it), so a spare keeps the one it
+    /// was created with: renaming it would change it, and nats-server 2.9 drops the subscriptions of
+    /// an account a reload changes. A spare's seeds never leave the node until an agent gets them.
+    /// </remarks>
     public async Task<WorkloadCredentials> AddWorkloadAsync(string id, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_spares.TryDequeue(out var spare))
+            {
+                _accounts.Remove(spare.Account.Id);
+                _accounts[id] = spare.Account;
+                return spare.Credentials;
+            }
+
+            var (account, credentials) = NewAccount(id);
+            _accounts[id] = account;
+            var spares = Enumerable.Range(0, SpareAccounts).Select(_ => NewAccount($"spare-{Guid.NewGuid():N}")).ToList();
+            foreach (var added in spares)
+            {
+                _accounts[added.Account.Id] = added.Account;
+            }
+
+            await ApplyAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var added in spares)
+            {
+                _spares.Enqueue(added);
+            }
+
+            return credentials;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private static (WorkloadAccount Account, WorkloadCredentials Credentials) NewAccount(string name)
     {
         var agent = NexKeys.CreateUser();
         var node = NexKeys.CreateUser();
-        await ChangeAsync(a => a[id] = new WorkloadAccount(id, agent.GetPublicKey(), node.GetPublicKey()), cancellationToken).ConfigureAwait(false);
-        return new WorkloadCredentials(agent.GetSeed(), node.GetSeed());
+        return (new WorkloadAccount(name, agent.GetPublicKey(), node.GetPublicKey()), new WorkloadCredentials(agent.GetSeed(), node.GetSeed()));
     }
 
     /// <summary>Removes a workload's account: its agent, if still connected, is cut off.</summary>
@@ -102,13 +151,19 @@ internal sealed partial class InternalNatsServer : IAsyncDisposable
         try
         {
             change(_accounts);
-            await File.WriteAllTextAsync(_configFile, Render(), cancellationToken).ConfigureAwait(false);
-            await _server.ReloadAsync(ReloadTimeout, cancellationToken).ConfigureAwait(false);
+            await ApplyAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {
             _gate.Release();
         }
+    }
+
+    private async Task ApplyAsync(CancellationToken cancellationToken)
+    {
+        await File.WriteAllTextAsync(_configFile, Render(), cancellationToken).ConfigureAwait(false);
+        await _server.ReloadAsync(ReloadTimeout, cancellationToken).ConfigureAwait(false);
+        Reloads++;
     }
 
     private string Render() => InternalNatsConfig.Render(Host, _port, _hostUser.GetPublicKey(), _accounts.Values);

@@ -100,6 +100,28 @@ public sealed class InternalNatsServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SpareAccounts_SaveReloads_AndAreRevokedLikeAnyOther()
+    {
+        await _server.AddWorkloadAsync("first", Ct);
+        var reloads = _server.Reloads;
+        var spares = new List<WorkloadCredentials>();
+        for (var i = 0; i < InternalNatsServer.SpareAccounts; i++)
+        {
+            spares.Add(await _server.AddWorkloadAsync($"spare{i}", Ct));
+        }
+
+        Assert.Equal(reloads, _server.Reloads);
+        await _server.AddWorkloadAsync("next", Ct);
+        Assert.Equal(reloads + 1, _server.Reloads);
+
+        await (await _server.ConnectAsWorkloadAsync(spares[0].AgentSeed, "spare0", Ct)).DisposeAsync();
+        await _server.RemoveWorkloadAsync("spare0", Ct);
+        await Assert.ThrowsAnyAsync<NatsException>(async () => await _server.ConnectAsWorkloadAsync(spares[0].AgentSeed, "spare0", Ct));
+        await using var other = await _server.ConnectAsWorkloadAsync(spares[1].NodeSeed, "spare1", Ct);
+        await other.PingAsync(Ct);
+    }
+
+    [Fact]
     public async Task ManyWorkloads_AreAddedWithConfirmedReloads()
     {
         var all = new List<(string Id, WorkloadCredentials Credentials)>();
