@@ -82,7 +82,7 @@ internal sealed partial class AgentPool : IAsyncDisposable
                 if (!_ready.Reader.TryRead(out var agent))
                 {
                     Replace();
-                    _takerWaits.Release();
+                    Signal(_takerWaits);
                     agent = await _ready.Reader.ReadAsync(timeout.Token).ConfigureAwait(false);
                 }
 
@@ -109,11 +109,13 @@ internal sealed partial class AgentPool : IAsyncDisposable
 
     /// <summary>Lets the pool replace an agent <see cref="TakeAsync"/> handed out: call it once per taken
     /// agent, when the work that took it is done (or failed). Extra calls are harmless.</summary>
-    public void Replace()
+    public void Replace() => Signal(_refill);
+
+    private static void Signal(SemaphoreSlim semaphore)
     {
         try
         {
-            _refill.Release();
+            semaphore.Release();
         }
         catch (ObjectDisposedException)
         {

@@ -23,6 +23,7 @@ internal sealed partial class InternalNatsServer : IAsyncDisposable
 
     /// <summary>Accounts added ahead with each reload that adds one (see <see cref="AddWorkloadAsync"/>).</summary>
     internal const int SpareAccounts = 3;
+
     private readonly SemaphoreSlim _gate = new(1, 1);
     // Keyed by workload id (a spare: by its name); the value's Id is the account's name in the config.
     private readonly Dictionary<string, WorkloadAccount> _accounts = new(StringComparer.Ordinal);
@@ -98,7 +99,22 @@ internal sealed partial class InternalNatsServer : IAsyncDisposable
                 _accounts[added.Account.Id] = added.Account;
             }
 
-            await ApplyAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await ApplyAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // Not confirmed: none of them is handed out, so none is kept for the next reload.
+                _accounts.Remove(id);
+                foreach (var added in spares)
+                {
+                    _accounts.Remove(added.Account.Id);
+                }
+
+                throw;
+            }
+
             foreach (var added in spares)
             {
                 _spares.Enqueue(added);
