@@ -31,10 +31,10 @@ public static class Wire
         }
     }
 
-    /// <summary>Sends a DEPLOY and returns (id, error).</summary>
-    public static async Task<(string? Id, string? Error)> DeployAsync(INatsConnection connection, string nodeId, string body, string ns = "default")
+    /// <summary>Sends a DEPLOY and returns (id, error); the reply is awaited up to <paramref name="timeout"/> (default 30 s).</summary>
+    public static async Task<(string? Id, string? Error)> DeployAsync(INatsConnection connection, string nodeId, string body, string ns = "default", TimeSpan? timeout = null)
     {
-        using var reply = await RequestAsync(connection, $"$NEX.DEPLOY.{ns}.{nodeId}", body, TimeSpan.FromSeconds(30))
+        using var reply = await RequestAsync(connection, $"$NEX.DEPLOY.{ns}.{nodeId}", body, timeout ?? TimeSpan.FromSeconds(30))
             ?? throw new TimeoutException("no reply to DEPLOY");
         var root = reply.RootElement;
         return root.TryGetProperty("error", out var error)
