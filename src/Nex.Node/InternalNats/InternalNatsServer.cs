@@ -57,7 +57,7 @@ internal sealed partial class InternalNatsServer : IAsyncDisposable
 
     public static async Task<InternalNatsServer> StartAsync(ILogger logger, CancellationToken cancellationToken)
     {
-        var directory = Directory.CreateTempSubdirectory("nex-internal-nats-").FullName;
+        var directory = Machines.RunDirectory.Create("nex-internal-nats-");
         var server = new InternalNatsServer(NexKeys.CreateUser(), directory, logger);
         try
         {
@@ -151,14 +151,7 @@ internal sealed partial class InternalNatsServer : IAsyncDisposable
         }
 
         _gate.Dispose();
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Best effort.
-        }
+        Machines.RunDirectory.Delete(_directory);
     }
 
     private async Task ChangeAsync(Action<Dictionary<string, WorkloadAccount>> change, CancellationToken cancellationToken)

@@ -4,28 +4,30 @@ using Nex.Processes;
 namespace Nex.Node.Machines;
 
 /// <summary>
-/// A sandbox driver's directory of per-machine sockets, initrds and metadata:
-/// <c>$TMPDIR/nex-sandbox-&lt;node pid&gt;-&lt;random&gt;</c>, short because unix socket paths are limited to
-/// 107 bytes. Directories of nodes that died without cleaning up are removed when a new one is made.
+/// A node's run directories: <c>$TMPDIR/&lt;prefix&gt;&lt;node pid&gt;-&lt;random&gt;</c>. A sandbox driver's holds
+/// per-machine sockets, initrds and metadata (short, because unix socket paths are limited to 107
+/// bytes); the internal NATS server's holds its configuration. Directories of nodes that died without
+/// cleaning up (<c>kill -9</c>) are removed when a new one with the same prefix is made.
 /// </summary>
 internal static class RunDirectory
 {
-    private const string Prefix = "nex-sandbox-";
+    /// <summary>A sandbox driver's directory.</summary>
+    public const string SandboxPrefix = "nex-sandbox-";
 
-    /// <summary>Removes stale directories, then creates and returns a new one.</summary>
-    public static string Create()
+    /// <summary>Removes stale directories with <paramref name="prefix"/>, then creates and returns a new one.</summary>
+    public static string Create(string prefix = SandboxPrefix)
     {
         var parent = Path.GetTempPath();
-        foreach (var dir in Directory.EnumerateDirectories(parent, Prefix + "*"))
+        foreach (var dir in Directory.EnumerateDirectories(parent, prefix + "*"))
         {
-            var parts = Path.GetFileName(dir)[Prefix.Length..].Split('-');
+            var parts = Path.GetFileName(dir)[prefix.Length..].Split('-');
             if (int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && !Posix.IsAlive(pid))
             {
                 Delete(dir);
             }
         }
 
-        var path = Path.Combine(parent, $"{Prefix}{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}");
+        var path = Path.Combine(parent, $"{prefix}{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}");
         Directory.CreateDirectory(path);
         return path;
     }

@@ -17,6 +17,30 @@ public sealed class InternalNatsServerTests : IAsyncLifetime
     public async ValueTask DisposeAsync() => await _server.DisposeAsync();
 
     [Fact]
+    public async Task ItsDirectory_IsNamedByThePid_AndAKilledNodesIsRemovedAtTheNextStart()
+    {
+        // A node killed with -9 cannot remove its directory; the next one to start does.
+        var deadPid = Enumerable.Range(4_000_000, 1000).First(pid => !Nex.Processes.Posix.IsAlive(pid));
+        var stale = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), $"nex-internal-nats-{deadPid}-abcdef")).FullName;
+        var live = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), $"nex-internal-nats-{Environment.ProcessId}-abcdef")).FullName;
+        try
+        {
+            await using var another = await InternalNatsServer.StartAsync(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, Ct);
+            Assert.False(Directory.Exists(stale));
+            Assert.True(Directory.Exists(live));
+            Assert.Contains(Directory.EnumerateDirectories(Path.GetTempPath(), $"nex-internal-nats-{Environment.ProcessId}-*"), d => d != live);
+        }
+        finally
+        {
+            Directory.Delete(live, recursive: true);
+            if (Directory.Exists(stale))
+            {
+                Directory.Delete(stale, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
     public async Task UnauthenticatedClients_AreRefused()
     {
         await using var anonymous = new NatsConnection(NatsOpts.Default with { Url = _server.Url, MaxReconnectRetry = 0 });
