@@ -25,7 +25,6 @@ internal sealed partial class AgentPool : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Channel<Agent> _ready = Channel.CreateUnbounded<Agent>();
     private readonly SemaphoreSlim _refill = new(0);
-    private readonly SemaphoreSlim _takerWaits = new(0);
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<Agent> _warm = [];
     private Task _fillLoop = Task.CompletedTask;
@@ -68,7 +67,8 @@ internal sealed partial class AgentPool : IAsyncDisposable
     /// Starting an agent costs CPU (key pairs, a reload of the internal NATS server, a process start),
     /// and the reload briefly holds up the internal server's traffic. Done while the deploy that took
     /// the agent still ran, it made that deploy several milliseconds slower on a 2-core machine. A taker
-    /// that finds the pool empty has nothing to protect: the start begins at once.
+    /// that finds the pool empty has nothing to protect: the start begins at once (at most one 5 ms
+    /// pause late, if it comes while the pool pauses for an earlier deploy's reply).
     /// </remarks>
     public async Task<Agent?> TakeAsync(TimeSpan wait, CancellationToken cancellationToken)
     {
@@ -82,7 +82,6 @@ internal sealed partial class AgentPool : IAsyncDisposable
                 if (!_ready.Reader.TryRead(out var agent))
                 {
                     Replace();
-                    Signal(_takerWaits);
                     agent = await _ready.Reader.ReadAsync(timeout.Token).ConfigureAwait(false);
                 }
 
@@ -109,13 +108,11 @@ internal sealed partial class AgentPool : IAsyncDisposable
 
     /// <summary>Lets the pool replace an agent <see cref="TakeAsync"/> handed out: call it once per taken
     /// agent, when the work that took it is done (or failed). Extra calls are harmless.</summary>
-    public void Replace() => Signal(_refill);
-
-    private static void Signal(SemaphoreSlim semaphore)
+    public void Replace()
     {
         try
         {
-            semaphore.Release();
+            _refill.Release();
         }
         catch (ObjectDisposedException)
         {
@@ -140,7 +137,6 @@ internal sealed partial class AgentPool : IAsyncDisposable
         await _driver.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
         _refill.Dispose();
-        _takerWaits.Dispose();
     }
 
     private async Task FillLoopAsync()
@@ -155,14 +151,9 @@ internal sealed partial class AgentPool : IAsyncDisposable
                     await _refill.WaitAsync(_stopping.Token).ConfigureAwait(false);
 
                     // Let the deploy that just finished send its reply first, unless a deploy waits.
-                    // (Signals of takers that were already served are dropped first.)
-                    while (_takerWaits.Wait(0))
-                    {
-                    }
-
                     if (Volatile.Read(ref _takers) == 0)
                     {
-                        await PauseUnlessTakerWaitsAsync().ConfigureAwait(false);
+                        await Task.Delay(ReplaceDelay, _time, _stopping.Token).ConfigureAwait(false);
                     }
                 }
                 catch (OperationCanceledException)
@@ -202,20 +193,6 @@ internal sealed partial class AgentPool : IAsyncDisposable
                     return;
                 }
             }
-        }
-    }
-
-    private async Task PauseUnlessTakerWaitsAsync()
-    {
-        using var pause = new CancellationTokenSource(ReplaceDelay, _time);
-        using var either = CancellationTokenSource.CreateLinkedTokenSource(pause.Token, _stopping.Token);
-        try
-        {
-            await _takerWaits.WaitAsync(either.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
-        {
-            // The pause is over.
         }
     }
 

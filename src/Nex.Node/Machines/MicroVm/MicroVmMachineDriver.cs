@@ -136,7 +136,7 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
                 }
 
                 process = await ChildProcessLauncher.StartAsync(BuildStartInfo(spec, dir, snapshot)).ConfigureAwait(false);
-                WatchRestore(process, spec.Template, Path.Combine(dir, QmpSocket));
+                _ = WatchRestoreAsync(process, spec.Template, Path.Combine(dir, QmpSocket));
                 var seed = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(64));
                 await process.StandardInput.WriteAsync($"{seed}\n{System.Text.Encoding.UTF8.GetString(metadata)}\n".AsMemory(), cancellationToken).ConfigureAwait(false);
                 await process.StandardInput.FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -215,8 +215,6 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
     /// damaged file leaves QEMU waiting, not exiting): it is killed, and after
     /// <see cref="RestoreFailuresBeforeBooting"/> of those in a row the template's VMs boot instead.
     /// </summary>
-    private void WatchRestore(Process process, Config.MachineTemplate template, string qmpSocket) => _ = WatchRestoreAsync(process, template, qmpSocket);
-
     private async Task WatchRestoreAsync(Process process, Config.MachineTemplate template, string qmpSocket)
     {
         string status;
@@ -413,12 +411,14 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
 
         // tsc_early_khz: without it most TCG boots hang calibrating; trust_cpu: .NET waits for entropy otherwise.
         const string Append = "console=ttyS0 quiet panic=-1 tsc_early_khz=2400000 random.trust_cpu=on";
-        string[] mode = snapshot switch
-        {
-            null => ["-initrd", Path.Combine(dir, "initrd"), "-append", Append],
-            "" => ["-initrd", Path.Combine(images, VmImageBuilder.InitramfsName), "-append", $"{Append} {VmImageBuilder.SnapshotArgument}", "-qmp", $"unix:{Path.Combine(dir, QmpSocket)},server=on,wait=off"],
-            _ => ["-initrd", Path.Combine(images, VmImageBuilder.InitramfsName), "-append", $"{Append} {VmImageBuilder.SnapshotArgument}", "-incoming", $"exec:cat {snapshot}", "-qmp", $"unix:{Path.Combine(dir, QmpSocket)},server=on,wait=off"],
-        };
+        string[] mode = snapshot is null
+            ? ["-initrd", Path.Combine(dir, "initrd"), "-append", Append]
+            : [
+                "-initrd", Path.Combine(images, VmImageBuilder.InitramfsName),
+                "-append", $"{Append} {VmImageBuilder.SnapshotArgument}",
+                .. snapshot.Length > 0 ? ["-incoming", $"exec:cat {snapshot}"] : Array.Empty<string>(),
+                "-qmp", $"unix:{Path.Combine(dir, QmpSocket)},server=on,wait=off",
+            ];
         return
         [
             "-M", "microvm",
