@@ -125,6 +125,7 @@ internal sealed class Bench
 
         var call = Call(caller, "bench.raw.echo");
         var sequential = await Measure.SequentialAsync(_settings.Warmup, _settings.Samples, call, cancellationToken).ConfigureAwait(false);
+        var afterIdle = await Measure.AfterIdleAsync(TimeSpan.FromMilliseconds(_settings.IdleGapMs), _settings.IdleSamples, call, cancellationToken).ConfigureAwait(false);
         var concurrent = new List<ConcurrentStats>();
         foreach (var callers in _settings.CallerCounts)
         {
@@ -133,7 +134,7 @@ internal sealed class Bench
 
         await sub.UnsubscribeAsync().ConfigureAwait(false);
         await serve.ConfigureAwait(false);
-        return new BaselineResult(sequential, concurrent);
+        return new BaselineResult(sequential, afterIdle, concurrent);
     }
 
     private async Task<FunctionResult> FunctionAsync(BenchNode node, Workloads workloads, NatsConnection caller, string kind, string path, BaselineResult? baseline, CancellationToken cancellationToken)

@@ -10,6 +10,7 @@ internal sealed record BenchSettings
         IsSmoke = true,
         Warmup = 3,
         Samples = 20,
+        IdleSamples = 3,
         ConcurrentSeconds = 0.2,
         CallerCounts = [1, 8],
         DeployRuns = 1,
@@ -25,6 +26,12 @@ internal sealed record BenchSettings
 
     /// <summary>Measured sequential calls per series.</summary>
     public int Samples { get; init; } = 3000;
+
+    /// <summary>Raw NATS requests measured after an idle gap, the way every deploy starts.</summary>
+    public int IdleSamples { get; init; } = 200;
+
+    /// <summary>The idle gap before each of <see cref="IdleSamples"/>, milliseconds.</summary>
+    public int IdleGapMs { get; init; } = 20;
 
     /// <summary>How long each concurrent series runs.</summary>
     public double ConcurrentSeconds { get; init; } = 3;

@@ -29,7 +29,8 @@ internal sealed record BenchReport
 
 internal sealed record MachineInfo(string Cpu, int Cores, double MemoryGiB, string Kernel, string Dotnet, string NatsServer, string Agent);
 
-internal sealed record BaselineResult(LatencyStats Sequential, List<ConcurrentStats> Concurrent);
+/// <summary>The raw NATS figures: back to back (the RTT every ratio uses), after an idle gap, and concurrent.</summary>
+internal sealed record BaselineResult(LatencyStats Sequential, LatencyStats AfterIdle, List<ConcurrentStats> Concurrent);
 
 internal sealed record DriverResult(string Driver)
 {

@@ -13,6 +13,7 @@ internal static class ReportTables
     {
         var tables = new List<ReportTable>();
         var rtt = report.Baseline?.Sequential.P50Us ?? 0;
+        var idleRtt = report.Baseline?.AfterIdle.P50Us ?? 0;
         if (report.Baseline is { } baseline)
         {
             tables.Add(new ReportTable(
@@ -20,6 +21,7 @@ internal static class ReportTables
                 ["series", "p50", "p90", "p99", "max", "req/s"],
                 [
                     ["sequential", Us(baseline.Sequential.P50Us), Us(baseline.Sequential.P90Us), Us(baseline.Sequential.P99Us), Us(baseline.Sequential.MaxUs), Rate(baseline.Sequential.PerSecond)],
+                    [$"each after {report.Settings.IdleGapMs} ms idle", Us(baseline.AfterIdle.P50Us), Us(baseline.AfterIdle.P90Us), Us(baseline.AfterIdle.P99Us), Us(baseline.AfterIdle.MaxUs), "–"],
                     .. baseline.Concurrent.Select(c => (IReadOnlyList<string>)[$"{c.Callers} callers", Us(c.Latency.P50Us), Us(c.Latency.P90Us), Us(c.Latency.P99Us), Us(c.Latency.MaxUs), Rate(c.Latency.PerSecond)]),
                 ]));
         }
@@ -48,6 +50,7 @@ internal static class ReportTables
         var deployRows = report.Drivers.Where(d => d.Deploy is not null).Select(d => d.Deploy is { } x ? (IReadOnlyList<string>)[
             d.Driver,
             $"{Ms(x.WarmRun.P50Us)} ({X(x.WarmRunP50Ratio)})",
+            X(idleRtt > 0 ? x.WarmRun.P50Us / idleRtt : 0),
             Ms(x.WarmRun.P90Us),
             Ms(x.WarmFirstAnswer.P50Us),
             $"{Ms(x.ColdRun.P50Us)} ({X(rtt > 0 ? x.ColdRun.P50Us / rtt : 0)})",
@@ -58,8 +61,8 @@ internal static class ReportTables
         if (deployRows.Count > 0)
         {
             tables.Add(new ReportTable(
-                "Native service deploy (p50 unless noted; ratio to the NATS RTT)",
-                ["driver", "warm: run reply", "warm p90", "warm: first answer", "cold: run reply", "cold: first answer", "stop", "runs"],
+                "Native service deploy (p50 unless noted; ratio to the NATS RTT, and to a raw request after the same idle)",
+                ["driver", "warm: run reply", "warm / idle RTT", "warm p90", "warm: first answer", "cold: run reply", "cold: first answer", "stop", "runs"],
                 deployRows));
         }
 

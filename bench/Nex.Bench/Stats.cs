@@ -59,6 +59,25 @@ internal static class Measure
         return LatencyStats.From(samples, wall.Elapsed);
     }
 
+    /// <summary>
+    /// One call after each idle <paramref name="gap"/>: what a request costs when every process on its path
+    /// has gone to sleep, as before a deploy (on a VM, each wake-up can cost far more than the hop itself).
+    /// </summary>
+    public static async Task<LatencyStats> AfterIdleAsync(TimeSpan gap, int count, Func<CancellationToken, Task> call, CancellationToken cancellationToken)
+    {
+        var samples = new List<long>(count);
+        var wall = Stopwatch.StartNew();
+        for (var i = 0; i < count; i++)
+        {
+            await Task.Delay(gap, cancellationToken).ConfigureAwait(false);
+            var start = Stopwatch.GetTimestamp();
+            await call(cancellationToken).ConfigureAwait(false);
+            samples.Add(Stopwatch.GetTimestamp() - start);
+        }
+
+        return LatencyStats.From(samples, wall.Elapsed);
+    }
+
     /// <summary><paramref name="callers"/> callers, each calling in a loop for <paramref name="duration"/>.</summary>
     public static async Task<ConcurrentStats> ConcurrentAsync(int callers, TimeSpan duration, Func<CancellationToken, Task> call, CancellationToken cancellationToken)
     {

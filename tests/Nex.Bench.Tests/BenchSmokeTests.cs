@@ -19,6 +19,7 @@ public sealed class BenchSmokeTests(ITestOutputHelper output)
 
         Assert.Empty(report.Errors);
         Assert.True(report.Baseline!.Sequential.Count > 0);
+        Assert.Equal(BenchSettings.Smoke.IdleSamples, report.Baseline.AfterIdle.Count);
         Assert.Equal(BenchSettings.Smoke.CallerCounts.Count, report.Baseline.Concurrent.Count);
         var driver = Assert.Single(report.Drivers);
         Assert.Equal("none", driver.Driver);

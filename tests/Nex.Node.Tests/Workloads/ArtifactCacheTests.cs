@@ -42,6 +42,21 @@ public sealed class ArtifactCacheTests(NatsServerFixture nats)
     }
 
     [Fact]
+    public async Task ARedeploy_LooksTheObjectUpWithOneDirectGet()
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var bucket = "D" + Guid.NewGuid().ToString("N")[..10].ToUpperInvariant();
+        var location = await Artifacts.UploadAsync(node.Connection, bucket, "svc", Artifacts.Script("/bin/sleep 60"));
+        var deploy = Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "svc", location: location);
+        Assert.Null((await Wire.DeployAsync(node.Connection, node.NodeId, deploy)).Error);
+
+        await using var lookups = await Recorder.StartAsync(node.Connection, $"$JS.API.*.*.OBJ_{bucket}");
+        Assert.Null((await Wire.DeployAsync(node.Connection, node.NodeId, deploy)).Error);
+        await lookups.WaitAsync((subject, _) => subject.StartsWith("$JS.API.DIRECT.GET.", StringComparison.Ordinal), TimeSpan.FromSeconds(5), "direct get");
+        Assert.Equal([$"$JS.API.DIRECT.GET.OBJ_{bucket}"], lookups.All.Select(m => m.Subject));
+    }
+
+    [Fact]
     public async Task AnArtifactTooLargeToSendInline_IsFetchedInChunks_AndRunsExactly()
     {
         await using var node = await TestNode.StartAsync(nats.Url);

@@ -1,3 +1,6 @@
+using NATS.Client.JetStream;
+using NATS.Client.JetStream.Models;
+using NATS.Client.ObjectStore;
 using Nex.Security;
 using Nex.Testing;
 using Xunit;
@@ -19,6 +22,42 @@ public sealed class DeployRejectionTests(NatsServerFixture nats)
         Assert.Equal($"Failed to cache workload bytes: object store bucket '{bucket}' not found", await DeployError(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, location: $"nats://{bucket}/echoservice")));
         await Artifacts.UploadAsync(node.Connection, bucket, "other", Artifacts.Script("exit 0"));
         Assert.Equal($"Failed to cache workload bytes: object 'echoservice' not found in bucket '{bucket}'", await DeployError(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, location: $"nats://{bucket}/echoservice")));
+    }
+
+    [Fact]
+    public async Task AnObjectOrBucketDeletedAfterADeploy_IsReportedMissing_NotServedFromTheCache()
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var bucket = Bucket();
+        var location = await Artifacts.UploadAsync(node.Connection, bucket, "gone", Artifacts.Script("/bin/sleep 60"));
+        await Artifacts.UploadAsync(node.Connection, bucket, "kept", Artifacts.Script("/bin/sleep 60"));
+        Assert.Null(await DeployError(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "gone", location: location)));
+
+        var objects = new NatsObjContext(new NatsJSContext(node.Connection));
+        await (await objects.GetObjectStoreAsync(bucket, TestContext.Current.CancellationToken)).DeleteAsync("gone", TestContext.Current.CancellationToken);
+        Assert.Equal($"Failed to cache workload bytes: object 'gone' not found in bucket '{bucket}'", await DeployError(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "gone", location: location)));
+
+        // The node knows the bucket now; once deleted it must read as missing.
+        Assert.Null(await DeployError(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "kept", location: $"nats://{bucket}/kept")));
+        await objects.DeleteObjectStore(bucket, TestContext.Current.CancellationToken);
+        Assert.Equal($"Failed to cache workload bytes: object store bucket '{bucket}' not found", await DeployError(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "kept", location: $"nats://{bucket}/kept")));
+    }
+
+    [Fact]
+    public async Task ABucketWithoutDirectGets_IsReadTheUsualWay()
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var bucket = Bucket();
+        var js = new NatsJSContext(node.Connection);
+
+        // An object store as older clients made it: the same stream, without allow_direct.
+        await js.CreateStreamAsync(
+            new StreamConfig($"OBJ_{bucket}", [$"$O.{bucket}.C.>", $"$O.{bucket}.M.>"]) { Storage = StreamConfigStorage.Memory, AllowRollupHdrs = true, Discard = StreamConfigDiscard.New, AllowDirect = false },
+            TestContext.Current.CancellationToken);
+        var store = await new NatsObjContext(js).GetObjectStoreAsync(bucket, TestContext.Current.CancellationToken);
+        await store.PutAsync("old", Artifacts.Script("/bin/sleep 60"), cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Null(await DeployError(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "old", location: $"nats://{bucket}/old")));
+        Assert.Equal($"Failed to cache workload bytes: object 'nope' not found in bucket '{bucket}'", await DeployError(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "nope", location: $"nats://{bucket}/nope")));
     }
 
     [Fact]
