@@ -39,7 +39,7 @@ internal sealed record BenchSettings
     public IReadOnlyList<int> CallerCounts { get; init; } = [1, 8, 32];
 
     /// <summary>Warm deploys, cold deploys and stops measured per driver.</summary>
-    public int DeployRuns { get; init; } = 10;
+    public int DeployRuns { get; init; } = 30;
 
     /// <summary>PING and INFO requests per workload count.</summary>
     public int ControlSamples { get; init; } = 500;
