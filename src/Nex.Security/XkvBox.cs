@@ -150,5 +150,4 @@ internal static class XkvBox
         CryptographicOperations.ZeroMemory(decoded);
         return raw;
     }
-
 }

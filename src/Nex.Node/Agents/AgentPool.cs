@@ -112,7 +112,12 @@ internal sealed partial class AgentPool : IAsyncDisposable
     {
         try
         {
-            _refill.Release();
+            // One pending wake-up is enough: the fill loop refills up to the pool size each time it
+            // wakes. Piled-up ones would wake it later for nothing, possibly during another deploy.
+            if (_refill.CurrentCount == 0)
+            {
+                _refill.Release();
+            }
         }
         catch (ObjectDisposedException)
         {
