@@ -124,7 +124,7 @@ internal sealed class Bench
         await responder.PingAsync(cancellationToken).ConfigureAwait(false);
 
         var call = Call(caller, "bench.raw.echo");
-        var sequential = await Measure.SequentialAsync(_settings.Warmup, _settings.Samples, call, cancellationToken).ConfigureAwait(false);
+        var sequential = await Measure.SequentialAsync(_settings.Warmup, TimeSpan.FromSeconds(_settings.WarmupSeconds), _settings.Samples, call, cancellationToken).ConfigureAwait(false);
         var afterIdle = await Measure.AfterIdleAsync(TimeSpan.FromMilliseconds(_settings.IdleGapMs), _settings.IdleSamples, call, cancellationToken).ConfigureAwait(false);
         var concurrent = new List<ConcurrentStats>();
         foreach (var callers in _settings.CallerCounts)
@@ -145,35 +145,39 @@ internal sealed class Bench
         try
         {
             var call = Call(caller, subject);
-            for (var i = 0; i < _settings.Warmup; i++)
-            {
-                await call(cancellationToken).ConfigureAwait(false);
-            }
-
-            // The engine's own time per call, as the node reports it (function_exec_succeeded), read on a
-            // connection of its own so the watcher does not share the caller's socket.
-            var engineNanos = new List<long>();
-            using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            await using var watcherConnection = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = _natsUrl, ConnectionName = "bench-events" }, cancellationToken).ConfigureAwait(false);
-            var watcher = WatchEngineTimeAsync(new NexClient(watcherConnection), workload.Name, engineNanos, watching.Token);
-            await watcherConnection.PingAsync(cancellationToken).ConfigureAwait(false);
-            var sequential = await Measure.SequentialAsync(0, _settings.Samples, call, cancellationToken).ConfigureAwait(false);
-            await Task.Delay(200, cancellationToken).ConfigureAwait(false);
-            await watching.CancelAsync().ConfigureAwait(false);
-            await watcher.ConfigureAwait(false);
+            var sequential = await Measure.SequentialAsync(_settings.Warmup, TimeSpan.FromSeconds(_settings.WarmupSeconds), _settings.Samples, call, cancellationToken).ConfigureAwait(false);
+            var engine = await EngineTimeAsync(workload.Name, call, cancellationToken).ConfigureAwait(false);
             var concurrent = new List<ConcurrentStats>();
             foreach (var callers in _settings.CallerCounts)
             {
                 concurrent.Add(await Measure.ConcurrentAsync(callers, TimeSpan.FromSeconds(_settings.ConcurrentSeconds), call, cancellationToken).ConfigureAwait(false));
             }
 
-            var engine = LatencyStats.From(engineNanos.Select(n => n * Stopwatch.Frequency / 1_000_000_000).ToList(), TimeSpan.Zero);
             return new FunctionResult(kind, sequential, Ratio(sequential.P50Us, baseline), concurrent) { EngineP50Us = engine.P50Us, EngineP99Us = engine.P99Us };
         }
         finally
         {
             await workloads.StopAsync(workload, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The engine's own time per call, as the node reports it (function_exec_succeeded), over a pass of its own:
+    /// reading those events costs the bench CPU on every call, which would land in the latencies measured
+    /// alongside. Read on a connection of its own so the watcher does not share the caller's socket.
+    /// </summary>
+    private async Task<LatencyStats> EngineTimeAsync(string workloadName, Func<CancellationToken, Task> call, CancellationToken cancellationToken)
+    {
+        var engineNanos = new List<long>();
+        using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        await using var watcherConnection = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = _natsUrl, ConnectionName = "bench-events" }, cancellationToken).ConfigureAwait(false);
+        var watcher = WatchEngineTimeAsync(new NexClient(watcherConnection), workloadName, engineNanos, watching.Token);
+        await watcherConnection.PingAsync(cancellationToken).ConfigureAwait(false);
+        await Measure.WarmUpAsync(Math.Min(_settings.Samples, 1000), TimeSpan.Zero, call, cancellationToken).ConfigureAwait(false);
+        await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+        await watching.CancelAsync().ConfigureAwait(false);
+        await watcher.ConfigureAwait(false);
+        return LatencyStats.From(engineNanos.Select(n => n * Stopwatch.Frequency / 1_000_000_000).ToList(), TimeSpan.Zero);
     }
 
     private static async Task WatchEngineTimeAsync(NexClient client, string name, List<long> nanos, CancellationToken cancellationToken)
@@ -267,8 +271,8 @@ internal sealed class Bench
                 await node.WaitIdleAgentsAsync(1, TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
                 await Task.Delay(TimeSpan.FromSeconds(_settings.IsSmoke ? 0.2 : 2), cancellationToken).ConfigureAwait(false);
 
-                var ping = await Measure.SequentialAsync(10, _settings.ControlSamples, async ct => await client.PingNodeAsync(node.NodeId, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
-                var info = await Measure.SequentialAsync(10, _settings.ControlSamples, async ct =>
+                var ping = await Measure.SequentialAsync(10, TimeSpan.Zero, _settings.ControlSamples, async ct => await client.PingNodeAsync(node.NodeId, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+                var info = await Measure.SequentialAsync(10, TimeSpan.Zero, _settings.ControlSamples, async ct =>
                 {
                     var reply = await client.InfoAsync(node.NodeId, ct).ConfigureAwait(false);
                     if (reply.Machines.Count != count)

@@ -39,13 +39,13 @@ internal sealed record ConcurrentStats(int Callers, LatencyStats Latency);
 /// <summary>Runs calls and collects their latencies.</summary>
 internal static class Measure
 {
-    /// <summary><paramref name="count"/> sequential calls after <paramref name="warmup"/> unmeasured ones.</summary>
-    public static async Task<LatencyStats> SequentialAsync(int warmup, int count, Func<CancellationToken, Task> call, CancellationToken cancellationToken)
+    /// <summary>
+    /// <paramref name="count"/> sequential calls after at least <paramref name="warmup"/> unmeasured ones that
+    /// together last at least <paramref name="warmupTime"/>.
+    /// </summary>
+    public static async Task<LatencyStats> SequentialAsync(int warmup, TimeSpan warmupTime, int count, Func<CancellationToken, Task> call, CancellationToken cancellationToken)
     {
-        for (var i = 0; i < warmup; i++)
-        {
-            await call(cancellationToken).ConfigureAwait(false);
-        }
+        await WarmUpAsync(warmup, warmupTime, call, cancellationToken).ConfigureAwait(false);
 
         var samples = new List<long>(count);
         var wall = Stopwatch.StartNew();
@@ -57,6 +57,16 @@ internal static class Measure
         }
 
         return LatencyStats.From(samples, wall.Elapsed);
+    }
+
+    /// <summary>At least <paramref name="count"/> unmeasured calls, going on for at least <paramref name="time"/>.</summary>
+    public static async Task WarmUpAsync(int count, TimeSpan time, Func<CancellationToken, Task> call, CancellationToken cancellationToken)
+    {
+        var until = Stopwatch.GetTimestamp() + (long)(time.TotalSeconds * Stopwatch.Frequency);
+        for (var i = 0; i < count || Stopwatch.GetTimestamp() < until; i++)
+        {
+            await call(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>
