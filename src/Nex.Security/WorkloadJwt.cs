@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -151,7 +152,7 @@ public static class WorkloadJwt
     /// </summary>
     /// <param name="hash">The hash claim.</param>
     /// <returns>Whether it is a 64-character hex string.</returns>
-    public static bool IsRealDigest(string? hash)
+    public static bool IsRealDigest([NotNullWhen(true)] string? hash)
     {
         if (hash is not { Length: 64 })
         {

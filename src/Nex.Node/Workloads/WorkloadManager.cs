@@ -184,6 +184,13 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
     private async Task<Artifact> LoadArtifactAsync(ValidatedDeploy deploy, CancellationToken cancellationToken)
     {
         var location = deploy.Request.Location;
+        var pinned = WorkloadJwt.IsRealDigest(deploy.Claims.Hash) ? deploy.Claims.Hash : null;
+        if (pinned is not null && _artifacts.TryGetPinned(location, deploy.Request.JsDomain, pinned) is { } known)
+        {
+            CheckSizeLimits(known.Bytes.LongLength);
+            return known;
+        }
+
         Artifact artifact;
         try
         {
@@ -197,7 +204,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
         }
 
         CheckSizeLimits(artifact.Bytes.LongLength);
-        if (WorkloadJwt.IsRealDigest(deploy.Claims.Hash) && !string.Equals(deploy.Claims.Hash, artifact.Sha256, StringComparison.OrdinalIgnoreCase))
+        if (pinned is not null && !string.Equals(pinned, artifact.Sha256, StringComparison.OrdinalIgnoreCase))
         {
             throw new ControlRejectedException($"Failed to cache workload bytes: the artifact's SHA-256 {artifact.Sha256} does not match the workload JWT hash claim {deploy.Claims.Hash}");
         }

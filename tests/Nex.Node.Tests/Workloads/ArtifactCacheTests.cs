@@ -1,5 +1,8 @@
 using System.Text;
 using NATS.Client.Core;
+using NATS.Client.JetStream;
+using NATS.Client.ObjectStore;
+using Nex.Security;
 using Nex.Node.Tests.Functions;
 using Nex.Testing;
 using Xunit;
@@ -54,6 +57,29 @@ public sealed class ArtifactCacheTests(NatsServerFixture nats)
         Assert.Null((await Wire.DeployAsync(node.Connection, node.NodeId, deploy)).Error);
         await lookups.WaitAsync((subject, _) => subject.StartsWith("$JS.API.DIRECT.GET.", StringComparison.Ordinal), TimeSpan.FromSeconds(5), "direct get");
         Assert.Equal([$"$JS.API.DIRECT.GET.OBJ_{bucket}"], lookups.All.Select(m => m.Subject));
+    }
+
+    [Fact]
+    public async Task ARedeployPinnedToTheBytesDigest_IsServedFromTheCache_WithoutAskingTheStore()
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var bucket = "P" + Guid.NewGuid().ToString("N")[..10].ToUpperInvariant();
+        var script = Artifacts.Script("/bin/sleep 60");
+        var location = await Artifacts.UploadAsync(node.Connection, bucket, "svc", script);
+        var issuer = NexKeys.CreateAccount();
+        string Deploy(string hash) => Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "svc", location: location, jwt: WorkloadJwt.Issue(issuer, "svc", hash, DateTimeOffset.UtcNow));
+        Assert.Null((await Wire.DeployAsync(node.Connection, node.NodeId, Deploy(Artifacts.Sha256(script)))).Error);
+
+        // With the object gone, only a deploy that never asks the store can succeed; one with 0.2's
+        // placeholder claim still asks, and learns that the object is gone.
+        var objects = new NatsObjContext(new NatsJSContext(node.Connection));
+        await (await objects.GetObjectStoreAsync(bucket, Ct)).DeleteAsync("svc", Ct);
+        Assert.Null((await Wire.DeployAsync(node.Connection, node.NodeId, Deploy(Artifacts.Sha256(script)))).Error);
+        Assert.Equal($"Failed to cache workload bytes: object 'svc' not found in bucket '{bucket}'", (await Wire.DeployAsync(node.Connection, node.NodeId, Deploy(WorkloadJwt.PlaceholderHash))).Error);
+
+        // A claim pinning other bytes is not served from the cache either.
+        var other = new string('0', 64);
+        Assert.Equal($"Failed to cache workload bytes: object 'svc' not found in bucket '{bucket}'", (await Wire.DeployAsync(node.Connection, node.NodeId, Deploy(other))).Error);
     }
 
     [Fact]
