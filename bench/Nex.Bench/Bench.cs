@@ -111,15 +111,7 @@ internal sealed class Bench
     {
         await using var responder = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = url, ConnectionName = "bench-responder" }, cancellationToken).ConfigureAwait(false);
         await using var sub = await responder.SubscribeCoreAsync<byte[]>("bench.raw.echo", cancellationToken: cancellationToken).ConfigureAwait(false);
-        var serve = Task.Run(
-            async () =>
-            {
-                await foreach (var msg in sub.Msgs.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    await msg.ReplyAsync(msg.Data, cancellationToken: cancellationToken).ConfigureAwait(false);
-                }
-            },
-            cancellationToken);
+        var serve = RawNats.ServeEchoAsync(sub, cancellationToken);
         await caller.PingAsync(cancellationToken).ConfigureAwait(false);
         await responder.PingAsync(cancellationToken).ConfigureAwait(false);
 
@@ -134,7 +126,12 @@ internal sealed class Bench
 
         await sub.UnsubscribeAsync().ConfigureAwait(false);
         await serve.ConfigureAwait(false);
-        return new BaselineResult(sequential, afterIdle, concurrent);
+        _progress("raw NATS relayed once (the function path's floor)");
+        var relayed = await RawNats.WithRelayAsync(
+            url,
+            () => Measure.SequentialAsync(_settings.Warmup, TimeSpan.FromSeconds(_settings.WarmupSeconds), _settings.Samples, Call(caller, RawNats.RelaySubject), cancellationToken),
+            cancellationToken).ConfigureAwait(false);
+        return new BaselineResult(sequential, afterIdle, concurrent) { Relayed = relayed };
     }
 
     private async Task<FunctionResult> FunctionAsync(BenchNode node, Workloads workloads, NatsConnection caller, string kind, string path, BaselineResult? baseline, CancellationToken cancellationToken)

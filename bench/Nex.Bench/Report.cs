@@ -30,7 +30,11 @@ internal sealed record BenchReport
 internal sealed record MachineInfo(string Cpu, int Cores, double MemoryGiB, string Kernel, string Dotnet, string NatsServer, string Agent);
 
 /// <summary>The raw NATS figures: back to back (the RTT every ratio uses), after an idle gap, and concurrent.</summary>
-internal sealed record BaselineResult(LatencyStats Sequential, LatencyStats AfterIdle, List<ConcurrentStats> Concurrent);
+internal sealed record BaselineResult(LatencyStats Sequential, LatencyStats AfterIdle, List<ConcurrentStats> Concurrent)
+{
+    /// <summary>Back to back, relayed once through a second server as the node relays a trigger (<see cref="RawNats"/>).</summary>
+    public LatencyStats? Relayed { get; init; }
+}
 
 internal sealed record DriverResult(string Driver)
 {

@@ -22,18 +22,20 @@ internal static class ReportTables
                 [
                     ["sequential", Us(baseline.Sequential.P50Us), Us(baseline.Sequential.P90Us), Us(baseline.Sequential.P99Us), Us(baseline.Sequential.MaxUs), Rate(baseline.Sequential.PerSecond)],
                     [$"each after {report.Settings.IdleGapMs} ms idle", Us(baseline.AfterIdle.P50Us), Us(baseline.AfterIdle.P90Us), Us(baseline.AfterIdle.P99Us), Us(baseline.AfterIdle.MaxUs), "–"],
+                    .. baseline.Relayed is { } r ? [(IReadOnlyList<string>)["relayed once (the function path's floor)", Us(r.P50Us), Us(r.P90Us), Us(r.P99Us), Us(r.MaxUs), Rate(r.PerSecond)]] : Array.Empty<IReadOnlyList<string>>(),
                     .. baseline.Concurrent.Select(c => (IReadOnlyList<string>)[$"{c.Callers} callers", Us(c.Latency.P50Us), Us(c.Latency.P90Us), Us(c.Latency.P99Us), Us(c.Latency.MaxUs), Rate(c.Latency.PerSecond)]),
                 ]));
         }
 
         var functionRows = new List<IReadOnlyList<string>>();
+        var floor = report.Baseline?.Relayed?.P50Us ?? 0;
         var callerCounts = report.Settings.CallerCounts;
         foreach (var driver in report.Drivers)
         {
             foreach (var f in driver.Functions)
             {
                 functionRows.Add([
-                    driver.Driver, f.Kind, Us(f.Sequential.P50Us), Us(f.Sequential.P90Us), Us(f.Sequential.P99Us), X(f.P50Ratio), $"{Us(f.EngineP50Us)} / {Us(f.EngineP99Us)}",
+                    driver.Driver, f.Kind, Us(f.Sequential.P50Us), Us(f.Sequential.P90Us), Us(f.Sequential.P99Us), X(f.P50Ratio), floor > 0 ? Us(f.Sequential.P50Us - floor) : "–", $"{Us(f.EngineP50Us)} / {Us(f.EngineP99Us)}",
                     .. callerCounts.Select(n => f.Concurrent.FirstOrDefault(c => c.Callers == n) is { } c ? $"{Rate(c.Latency.PerSecond)} ({X(ThroughputShare(report, n, c))})" : "–"),
                 ]);
             }
@@ -43,7 +45,7 @@ internal static class ReportTables
         {
             tables.Add(new ReportTable(
                 "Function round trip (echo; req/s with the share of raw NATS req/s at the same concurrency)",
-                ["driver", "kind", "p50", "p90", "p99", "p50 / RTT", "engine p50 / p99", .. callerCounts.Select(n => $"{n} callers req/s")],
+                ["driver", "kind", "p50", "p90", "p99", "p50 / RTT", "p50 above the floor", "engine p50 / p99", .. callerCounts.Select(n => $"{n} callers req/s")],
                 functionRows));
         }
 

@@ -21,6 +21,7 @@ public sealed class BenchSmokeTests(ITestOutputHelper output)
         Assert.True(report.Baseline!.Sequential.Count > 0);
         Assert.Equal(BenchSettings.Smoke.IdleSamples, report.Baseline.AfterIdle.Count);
         Assert.Equal(BenchSettings.Smoke.CallerCounts.Count, report.Baseline.Concurrent.Count);
+        Assert.Equal(BenchSettings.Smoke.Samples, report.Baseline.Relayed!.Count);
         var driver = Assert.Single(report.Drivers);
         Assert.Equal("none", driver.Driver);
         Assert.Equal(["v8", "wasm"], driver.Functions.Select(f => f.Kind));
