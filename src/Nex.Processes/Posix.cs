@@ -17,6 +17,20 @@ public static partial class Posix
     /// <summary>Terminate.</summary>
     public const int SIGTERM = 15;
 
+    /// <summary>
+    /// Sets the calling thread's (not the process's) nice value. Without privileges a thread can only lower its
+    /// priority, never raise it back.
+    /// </summary>
+    /// <param name="nice">The nice value, -20 (highest priority) to 19 (lowest).</param>
+    /// <returns>Whether it was set.</returns>
+    public static bool SetThreadNice(int nice) => SetPriorityNative(0 /* PRIO_PROCESS: one thread, by tid */, GetTidNative(), nice) == 0;
+
+    [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    private static partial int SetPriorityNative(int which, int who, int prio);
+
+    [LibraryImport("libc", EntryPoint = "gettid")]
+    private static partial int GetTidNative();
+
     /// <summary>Signals every process in the group led by <paramref name="pgid"/>.</summary>
     public static bool SignalGroup(int pgid, int signal) => pgid > 1 && KillNative(-pgid, signal) == 0;
 

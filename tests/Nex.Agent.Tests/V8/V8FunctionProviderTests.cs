@@ -23,6 +23,34 @@ public sealed class V8FunctionProviderTests
     }
 
     [Fact]
+    public async Task ContextsArePreparedOnLowPriorityThreads_CallsRunAtTheAgentsOwn()
+    {
+        await using var fn = await V8Harness.StartAsync(Echo, Token);
+        Assert.NotNull(await fn.Provider.ExecuteAsync("hello", "x"u8.ToArray(), Token));
+
+        // Per thread: /proc/self/task/<tid>/comm is the .NET thread name, field 19 of its stat the nice value.
+        var threads = Directory.GetDirectories("/proc/self/task")
+            .Select(task => (Name: ReadOrEmpty(Path.Combine(task, "comm")).Trim(), Stat: ReadOrEmpty(Path.Combine(task, "stat"))))
+            .Where(t => t.Stat.Length > 0)
+            .Select(t => (t.Name, Nice: int.Parse(t.Stat[(t.Stat.LastIndexOf(')') + 2)..].Split(' ')[16], System.Globalization.CultureInfo.InvariantCulture)))
+            .ToList();
+        Assert.True(threads.Count(t => t.Name == "nex-v8-prep" && t.Nice == 19) >= new V8Options().Lanes, string.Join(", ", threads));
+        Assert.DoesNotContain(threads, t => t.Name == "nex-v8" && t.Nice == 19);
+
+        static string ReadOrEmpty(string path)
+        {
+            try
+            {
+                return File.ReadAllText(path);
+            }
+            catch (IOException)
+            {
+                return ""; // the thread ended meanwhile
+            }
+        }
+    }
+
+    [Fact]
     public async Task ReturnValues_Uint8ArrayRaw_StringQuoted_PromiseAwaited_UndefinedEmpty()
     {
         await using var fn = await V8Harness.StartAsync(

@@ -17,13 +17,13 @@ namespace Nex.Agent.Providers.V8;
 /// <b>Isolation.</b> As 0.2, every call runs in a context nobody used before, so a global set by one call is
 /// invisible to the next. Creating a ClearScript context, running the prelude and the compiled script and
 /// binding the function costs ~0.5–1 ms, so it is kept off the hot path: each <see cref="V8EngineHost"/> (one
-/// <c>V8Runtime</c>, i.e. one isolate, owned by one thread) keeps a pool of <see cref="V8Options.PoolSize"/>
-/// prepared contexts, takes one per call, and disposes the used one and prepares the next when no call
-/// waits. With one host, calls that come back to back (less than a preparation apart) found it busy
-/// preparing and waited for it: the pool degraded to fresh-context-per-call cost. So there are
-/// <see cref="V8Options.Lanes"/> (2) hosts, and a call goes to the one with a context ready and nothing to
-/// do: while one lane prepares, the other answers. Calls still run one at a time (the agent serves
-/// triggers in order); the price is a second isolate (a few MiB) once a V8 function is deployed.
+/// <c>V8Runtime</c>, i.e. one isolate) keeps a pool of <see cref="V8Options.PoolSize"/> prepared contexts,
+/// takes one per call and disposes it after the reply, while a low-priority thread prepares the next. With
+/// one host, calls that come back to back (less than a preparation apart) found it busy preparing and waited
+/// for it: the pool degraded to fresh-context-per-call cost. So there are <see cref="V8Options.Lanes"/> (3)
+/// hosts, and a call goes to one with a context ready and nothing to do: while some prepare, another
+/// answers. Calls still run one at a time (the agent serves triggers in order); the price is two more
+/// isolates (about 5 MiB each) once a V8 function is deployed.
 /// </para>
 /// <para>
 /// Measured earlier (2-core machine under load; µs, median / p99): create a context and run the script
