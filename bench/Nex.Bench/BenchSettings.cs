@@ -27,7 +27,7 @@ internal sealed record BenchSettings
 
     /// <summary>
     /// Unmeasured calls go on for at least this long before each sequential series: on the VMs we measure on,
-    /// a request/reply loop gets about twice as fast after its first 2–3 s of calls, whatever the count.
+    /// a request/reply loop often got about twice as fast after its first 2–3 s of calls, whatever the count.
     /// </summary>
     public double WarmupSeconds { get; init; } = 3;
 
