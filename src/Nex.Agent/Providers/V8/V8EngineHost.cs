@@ -143,7 +143,7 @@ internal sealed class V8EngineHost : IDisposable
     /// <summary>Prepared contexts ready for a call right now (read from any thread; a hint).</summary>
     public int ReadyContexts => _pool.Count;
 
-    /// <summary>True while the owner thread runs something (a call, a preparation, a disposal); a hint.</summary>
+    /// <summary>True while either thread runs something (a call, a preparation, a disposal); a hint.</summary>
     public bool IsWorking => Volatile.Read(ref _working) || Volatile.Read(ref _prepWorking);
 
     /// <summary>Calls accepted and not yet finished (read from any thread; a hint).</summary>

@@ -47,7 +47,7 @@ internal sealed record V8Options
     /// </summary>
     public int Lanes { get; init; } = 3;
 
-    /// <summary>Nice value of the threads that prepare and dispose contexts (calls run at the agent's own).</summary>
+    /// <summary>Nice value of the threads that prepare contexts (calls and disposals run at the agent's own).</summary>
     public int PreparationNice { get; init; } = 19;
 
     /// <summary>The options of a deploy request (0 → defaults).</summary>
