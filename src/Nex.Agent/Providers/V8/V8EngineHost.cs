@@ -32,7 +32,9 @@ internal sealed class V8EngineHost : IDisposable
     private readonly HostServicesClient? _hostServices;
     private readonly ChannelWriter<(WorkloadStream Stream, string Text)> _output;
     private readonly TimeProvider _time;
-    private readonly object _queueGate = new();
+    // Each thread waits on its own gate, so a call never wakes the preparing thread for nothing.
+    private readonly object _queueGate = new(); // _high, _live
+    private readonly object _prepGate = new(); // _low, _refillQueued
     private readonly Queue<Action> _high = new();
     private readonly Queue<Action> _low = new();
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -43,7 +45,7 @@ internal sealed class V8EngineHost : IDisposable
     private readonly V8FastHostFunction _logFunction;
     private Thread? _thread;
     private Thread? _prepThread;
-    private bool _stopping;
+    private volatile bool _stopping;
 
     // Filled by the preparing thread, taken by the owner thread; others read its count to pick a lane.
     private readonly System.Collections.Concurrent.ConcurrentQueue<PreparedEngine> _pool = new();
@@ -56,7 +58,6 @@ internal sealed class V8EngineHost : IDisposable
     private PreparedEngine? _shared;
     private Invocation? _current;
 
-    // Guarded by _queueGate.
     private bool _refillQueued;
 
     // Read from other threads to pick a lane.
@@ -183,7 +184,7 @@ internal sealed class V8EngineHost : IDisposable
 
             _live.Add(invocation);
             _high.Enqueue(() => Start(invocation));
-            Monitor.PulseAll(_queueGate);
+            Monitor.Pulse(_queueGate);
         }
 
         return invocation.Completion.Task.WaitAsync(cancellationToken);
@@ -221,6 +222,11 @@ internal sealed class V8EngineHost : IDisposable
             Monitor.PulseAll(_queueGate);
         }
 
+        lock (_prepGate)
+        {
+            Monitor.PulseAll(_prepGate);
+        }
+
         return _exited.Task;
     }
 
@@ -229,15 +235,16 @@ internal sealed class V8EngineHost : IDisposable
 
     private bool Post(bool high, Action action)
     {
-        lock (_queueGate)
+        var (gate, queue) = high ? (_queueGate, _high) : (_prepGate, _low);
+        lock (gate)
         {
             if (_stopping)
             {
                 return false;
             }
 
-            (high ? _high : _low).Enqueue(action);
-            Monitor.PulseAll(_queueGate);
+            queue.Enqueue(action);
+            Monitor.Pulse(gate);
             return true;
         }
     }
@@ -253,12 +260,12 @@ internal sealed class V8EngineHost : IDisposable
         while (true)
         {
             Action action;
-            lock (_queueGate)
+            var (gate, queue) = prep ? (_prepGate, _low) : (_queueGate, _high);
+            lock (gate)
             {
-                var queue = prep ? _low : _high;
                 while (!_stopping && queue.Count == 0)
                 {
-                    Monitor.Wait(_queueGate);
+                    Monitor.Wait(gate);
                 }
 
                 if (_stopping)
@@ -395,7 +402,7 @@ internal sealed class V8EngineHost : IDisposable
 
     private void Refill()
     {
-        lock (_queueGate)
+        lock (_prepGate)
         {
             _refillQueued = false;
         }
@@ -423,7 +430,7 @@ internal sealed class V8EngineHost : IDisposable
 
     private void QueueRefill()
     {
-        lock (_queueGate)
+        lock (_prepGate)
         {
             if (!_refillQueued && _options.Mode == V8IsolationMode.PooledContexts)
             {
