@@ -50,10 +50,10 @@ public sealed partial class NexClient
     public async IAsyncEnumerable<NexEventMessage> WatchEventsAsync(string? ns = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ns = string.IsNullOrEmpty(ns) ? Options.Namespace : ns;
-        var subjects = new List<string> { $"$NEX.events.{ns}.*" };
+        var subjects = new List<string> { NexSubjects.Event(ns, "*") };
         if (ns is not ("*" or NexSubjects.SystemNamespace))
         {
-            subjects.Add($"$NEX.events.{NexSubjects.SystemNamespace}.*");
+            subjects.Add(NexSubjects.Event(NexSubjects.SystemNamespace, "*"));
         }
 
         await foreach (var msg in MergeAsync(subjects, cancellationToken).ConfigureAwait(false))
@@ -91,7 +91,7 @@ public sealed partial class NexClient
         var node = Any(filter.NodeId) ? "*" : filter.NodeId!;
         var minRank = filter.MinLevel is { Length: > 0 } level ? LogLevels.Rank(level.ToUpperInvariant()) : int.MinValue;
 
-        await foreach (var msg in MergeAsync([$"$NEX.logs.{ns}.{node}.*.*"], cancellationToken).ConfigureAwait(false))
+        await foreach (var msg in MergeAsync([NexSubjects.Log(ns, node, "*", "*")], cancellationToken).ConfigureAwait(false))
         {
             var tokens = msg.Subject.Split('.');
             if (tokens.Length != 6)

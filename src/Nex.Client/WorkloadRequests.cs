@@ -17,6 +17,10 @@ public static class WorkloadRequests
     // Per clock: the last whole Unix second in which this process issued a deploy JWT.
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TimeProvider, StrongBox> LastDeploySecond = [];
 
+    // Per clock: the last second of a stop JWT issued here. Two stops of one name in one second would carry
+    // the same jti (it hashes the claims), and a node refuses a jti that already stopped something.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TimeProvider, StrongBox> LastStopSecond = [];
+
     /// <summary>
     /// Builds a DEPLOY request: a workload JWT (<c>sub</c> = <paramref name="name"/>, <c>nats.hash</c> =
     /// <paramref name="hash"/> or <see cref="WorkloadJwt.PlaceholderHash"/>), the environment sealed from
@@ -109,8 +113,9 @@ public static class WorkloadRequests
     /// deploy this stop targets was issued either earlier in this process (its second is remembered by
     /// <see cref="BuildDeploy"/>) or before this process started (e.g. <c>nex devrun</c> followed at once by
     /// <c>nex stop</c>). So when the system clock is still in the second of the last deploy issued here, or
-    /// in the second this process started, this method <b>blocks until the next whole second</b> (at most
-    /// about one second) before issuing; <see cref="BuildStopAsync"/> waits without blocking. With another
+    /// in the second this process started, or in the second of the last stop issued here (two stops of one
+    /// name in one second would share a <c>jti</c>, and a node spends each <c>jti</c> once), this method
+    /// <b>blocks until the next whole second</b> (at most about one second) before issuing; <see cref="BuildStopAsync"/> waits without blocking. With another
     /// <see cref="TimeProvider"/> nothing waits: the <c>iat</c> is set to the second after the last deploy
     /// issued with that clock.
     /// </remarks>
@@ -173,6 +178,8 @@ public static class WorkloadRequests
             now = DateTimeOffset.FromUnixTimeSeconds(earliest);
         }
 
+        Record(LastStopSecond, clock, now.ToUnixTimeSeconds());
+
         return new StopRequest
         {
             WorkloadId = workloadId,
@@ -203,11 +210,11 @@ public static class WorkloadRequests
         return delay > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : delay;
     }
 
-    /// <summary>The first whole second a stop JWT may carry: one after the last deploy issued here, and,
-    /// with the system clock, one after this process started.</summary>
+    /// <summary>The first whole second a stop JWT may carry: one after the last deploy and the last stop
+    /// issued here, and, with the system clock, one after this process started.</summary>
     private static long StopNotBeforeSecond(TimeProvider clock)
     {
-        var reference = LastDeploySecond.TryGetValue(clock, out var box) ? Interlocked.Read(ref box.Value) : 0;
+        var reference = Math.Max(Last(LastDeploySecond, clock), Last(LastStopSecond, clock));
         if (ReferenceEquals(clock, TimeProvider.System))
         {
             reference = Math.Max(reference, ProcessStart.Second);
@@ -216,9 +223,14 @@ public static class WorkloadRequests
         return reference == 0 ? 0 : reference + 1;
     }
 
-    private static void RecordDeploySecond(TimeProvider clock, long second)
+    private static long Last(System.Runtime.CompilerServices.ConditionalWeakTable<TimeProvider, StrongBox> table, TimeProvider clock) =>
+        table.TryGetValue(clock, out var box) ? Interlocked.Read(ref box.Value) : 0;
+
+    private static void RecordDeploySecond(TimeProvider clock, long second) => Record(LastDeploySecond, clock, second);
+
+    private static void Record(System.Runtime.CompilerServices.ConditionalWeakTable<TimeProvider, StrongBox> table, TimeProvider clock, long second)
     {
-        var box = LastDeploySecond.GetValue(clock, static _ => new StrongBox());
+        var box = table.GetValue(clock, static _ => new StrongBox());
         long current;
         do
         {

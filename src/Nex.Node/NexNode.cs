@@ -98,6 +98,8 @@ public sealed partial class NexNode : IAsyncDisposable
             }
 
             var state = new NodeState(config, identity, options.Version, options.Nexus, options.Time);
+            var mainNats = nats;
+            state.MainNatsDisconnects = () => mainNats.Disconnects;
             var events = new EventPublisher(nats.Connection, state, loggerFactory.CreateLogger<EventPublisher>());
             internalNats = await InternalNatsServer.StartAsync(loggerFactory.CreateLogger<InternalNatsServer>(), cancellationToken).ConfigureAwait(false);
             var driver = await CreateDriverAsync(config, options, agentCommand, nats, loggerFactory, cancellationToken).ConfigureAwait(false);

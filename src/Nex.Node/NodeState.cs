@@ -50,6 +50,9 @@ internal sealed class NodeState
 
     public TimeProvider Time { get; }
 
+    /// <summary>How often the main NATS connection was lost since start (INFO's <c>nats_disconnects</c>).</summary>
+    public Func<long> MainNatsDisconnects { get; set; } = static () => 0;
+
     public DateTimeOffset StartedAt { get; }
 
     public bool IsLameDuck => Volatile.Read(ref _lameDuck) != 0;

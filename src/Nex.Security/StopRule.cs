@@ -17,6 +17,46 @@ public static class StopRule
     public const string IssuerMismatch =
         "the only entity allowed to terminate a workload is the issuer that originally started it";
 
+    /// <summary>Rejection when a stop token's <c>jti</c> already stopped a workload (a Nex for .NET addition).</summary>
+    public const string ReusedClaims =
+        "stop claims were already used to stop a workload. Rejecting for security reasons";
+
+    /// <summary>Oldest stop token accepted: its <c>iat</c> at most this long before the node's clock.</summary>
+    public static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(5);
+
+    /// <summary>Clock skew allowed the other way: an <c>iat</c> at most this far after the node's clock.</summary>
+    public static readonly TimeSpan MaxClockSkew = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// <see cref="Check(WorkloadClaims, WorkloadClaims)"/>, then (a Nex for .NET addition; 0.2 had no window,
+    /// so a captured token stopped any later deployment of the name) freshness: the stop's <c>iat</c> must
+    /// lie within <see cref="MaxAge"/> before <paramref name="now"/> and <see cref="MaxClockSkew"/> after it.
+    /// </summary>
+    /// <param name="original">The claims of the deploy that started the workload.</param>
+    /// <param name="stop">The claims of the stop request.</param>
+    /// <param name="now">The node's clock.</param>
+    /// <returns>Null when the stop is allowed; otherwise the reason, one line.</returns>
+    public static string? Check(WorkloadClaims original, WorkloadClaims stop, DateTimeOffset now)
+    {
+        if (Check(original, stop) is { } reason)
+        {
+            return reason;
+        }
+
+        var age = now.ToUnixTimeSeconds() - stop.Iat;
+        if (age > (long)MaxAge.TotalSeconds)
+        {
+            return $"stop claims were issued {age} seconds ago; stop tokens older than {(long)MaxAge.TotalSeconds} seconds are refused. Rejecting for security reasons";
+        }
+
+        if (-age > (long)MaxClockSkew.TotalSeconds)
+        {
+            return $"stop claims are dated {-age} seconds ahead of the node's clock; at most {(long)MaxClockSkew.TotalSeconds} seconds of clock skew are allowed";
+        }
+
+        return null;
+    }
+
     /// <summary>
     /// Checks, in order: equal <c>jti</c> or equal <c>iat</c> (so a stop signed in the same second as the
     /// deploy is rejected), then a different <c>sub</c>, then a different <c>iss</c>.

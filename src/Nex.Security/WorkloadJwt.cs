@@ -20,6 +20,13 @@ public static class WorkloadJwt
     /// <summary>The workload name rule applied to <c>sub</c>, as shown in error messages.</summary>
     public const string NamePattern = "^[a-zA-Z0-9_-]+$";
 
+    /// <summary>
+    /// Longest workload name (a Nex for .NET limit; 0.2 had none). The name is a token of every log and
+    /// event subject: a 4,100-character one made nats-server drop the node's connection. Equal to
+    /// <c>Nex.Protocol.SubjectToken.MaxLength</c>.
+    /// </summary>
+    public const int MaxNameLength = 64;
+
     private const string DecodeFailurePrefix = "could not decode workload JWT: ";
     private const int SignatureLength = 64;
 
@@ -91,7 +98,7 @@ public static class WorkloadJwt
 
     /// <summary>
     /// The node's validation of a deploy request's JWT: <see cref="Decode"/>, then the workload name rule
-    /// (<see cref="NamePattern"/>) on <c>sub</c>, then <c>exp</c> (must not be past) and <c>nbf</c> (must not be future).
+    /// (at most <see cref="MaxNameLength"/> characters, then <see cref="NamePattern"/>) on <c>sub</c>, then <c>exp</c> (must not be past) and <c>nbf</c> (must not be future).
     /// </summary>
     /// <param name="jwt">The compact JWT.</param>
     /// <param name="now">The current time.</param>
@@ -104,6 +111,12 @@ public static class WorkloadJwt
     public static WorkloadClaims Validate(string jwt, DateTimeOffset now)
     {
         var claims = Decode(jwt);
+        if (claims.Sub.Length > MaxNameLength)
+        {
+            throw new NexSecurityException(
+                $"workload name claim ('{claims.Sub[..MaxNameLength]}…') is {claims.Sub.Length} characters long; at most {MaxNameLength} are allowed");
+        }
+
         if (!IsValidWorkloadName(claims.Sub))
         {
             throw new NexSecurityException(
@@ -125,12 +138,13 @@ public static class WorkloadJwt
         return claims;
     }
 
-    /// <summary>True when <paramref name="name"/> matches <see cref="NamePattern"/> (ASCII letters, digits, '_' and '-', non-empty).</summary>
+    /// <summary>True when <paramref name="name"/> matches <see cref="NamePattern"/> (ASCII letters, digits, '_' and '-', non-empty)
+    /// and has at most <see cref="MaxNameLength"/> characters.</summary>
     /// <param name="name">The candidate workload name.</param>
     /// <returns>Whether the name is acceptable.</returns>
     public static bool IsValidWorkloadName(string? name)
     {
-        if (string.IsNullOrEmpty(name))
+        if (string.IsNullOrEmpty(name) || name.Length > MaxNameLength)
         {
             return false;
         }

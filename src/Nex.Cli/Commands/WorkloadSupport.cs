@@ -93,7 +93,7 @@ internal static class WorkloadSupport
     {
         if (!WorkloadJwt.IsValidWorkloadName(name))
         {
-            throw new CliException($"workload name '{name}' ({origin}) does not match {WorkloadJwt.NamePattern}; give one with --name");
+            throw new CliException($"workload name '{Nex.Protocol.SubjectToken.Shorten(name)}' ({origin}) does not match {WorkloadJwt.NamePattern} with at most {WorkloadJwt.MaxNameLength} characters; give one with --name");
         }
     }
 

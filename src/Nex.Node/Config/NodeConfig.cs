@@ -144,6 +144,12 @@ public sealed record NodeConfig
     [JsonPropertyName("deny_trigger_subjects")]
     public IReadOnlyList<string> DenyTriggerSubjects { get; init; } = [];
 
+    /// <summary>Accept trigger subjects whose first token is a wildcard (<c>*</c>, <c>*.*</c>, <c>*.foo</c>); off by
+    /// default, since such a function answers other workloads' service subjects (a Nex for .NET addition).
+    /// <c>$</c>/<c>_INBOX</c> subjects and overlaps with the deny list stay refused either way.</summary>
+    [JsonPropertyName("allow_wildcard_triggers")]
+    public bool AllowWildcardTriggers { get; init; }
+
     /// <summary>Admission limits; 0 means unlimited.</summary>
     [JsonPropertyName("node_limits")]
     public NodeLimits NodeLimits { get; init; } = new();

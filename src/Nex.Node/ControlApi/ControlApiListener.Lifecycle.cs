@@ -42,6 +42,11 @@ internal sealed partial class ControlApiListener
                 throw new ControlRejectedException("Invalid subject for workload stop");
             }
 
+            if (SubjectToken.NamespaceProblem(ns) is { } problem)
+            {
+                throw new ControlRejectedException($"Invalid subject for workload stop: {problem}");
+            }
+
             StopRequest request;
             try
             {

@@ -13,12 +13,26 @@ namespace Nex.Node.Nats;
 /// </summary>
 internal sealed partial class MainNats : IAsyncDisposable
 {
-    private MainNats(NatsConnection connection, NatsServerProcess? embedded, string url)
+    private readonly ILogger _logger;
+    private long _disconnects;
+
+    private MainNats(NatsConnection connection, NatsServerProcess? embedded, string url, ILogger logger)
     {
         Connection = connection;
         Embedded = embedded;
         Url = url;
+        _logger = logger;
+
+        // A lost connection silently turns every DEPLOY into "no responders": say so, and count it.
+        // (A subject over the server's control line, for one, makes nats-server close the connection.)
+        connection.ConnectionDisconnected += OnDisconnectedAsync;
+        connection.ConnectionOpened += OnReconnectedAsync;
+        connection.ReconnectFailed += OnReconnectFailedAsync;
+        connection.ServerError += OnServerErrorAsync;
     }
+
+    /// <summary>How often the connection was lost since the node connected.</summary>
+    public long Disconnects => Interlocked.Read(ref _disconnects);
 
     public NatsConnection Connection { get; }
 
@@ -82,7 +96,7 @@ internal sealed partial class MainNats : IAsyncDisposable
             }
 
             var nats = await NexConnection.ConnectAsync(connection, cancellationToken).ConfigureAwait(false);
-            return new MainNats(nats, embedded, connection.EffectiveServer);
+            return new MainNats(nats, embedded, connection.EffectiveServer, logger);
         }
         catch (Exception ex)
         {
@@ -134,6 +148,10 @@ internal sealed partial class MainNats : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Connection.ConnectionDisconnected -= OnDisconnectedAsync;
+        Connection.ConnectionOpened -= OnReconnectedAsync;
+        Connection.ReconnectFailed -= OnReconnectFailedAsync;
+        Connection.ServerError -= OnServerErrorAsync;
         try
         {
             await Connection.DisposeAsync().ConfigureAwait(false);
@@ -160,6 +178,43 @@ internal sealed partial class MainNats : IAsyncDisposable
             throw new NodeStartException($"no NATS server answers at {options.Host}:{options.Port} and an embedded nats-server could not start: {lastLine.Trim()}", ex);
         }
     }
+
+    private ValueTask OnDisconnectedAsync(object? sender, NatsEventArgs args)
+    {
+        var count = Interlocked.Increment(ref _disconnects);
+        LogDisconnected(_logger, Url, args.Message, count);
+        return ValueTask.CompletedTask;
+    }
+
+    private ValueTask OnReconnectedAsync(object? sender, NatsEventArgs args)
+    {
+        LogReconnected(_logger, Url, Disconnects);
+        return ValueTask.CompletedTask;
+    }
+
+    private ValueTask OnReconnectFailedAsync(object? sender, NatsEventArgs args)
+    {
+        LogReconnectFailed(_logger, Url, args.Message);
+        return ValueTask.CompletedTask;
+    }
+
+    private ValueTask OnServerErrorAsync(object? sender, NatsServerErrorEventArgs args)
+    {
+        LogServerError(_logger, Url, args.Error);
+        return ValueTask.CompletedTask;
+    }
+
+    [LoggerMessage(EventId = 112, Level = LogLevel.Error, Message = "Lost the connection to NATS at {Url} ({Reason}); control requests go unanswered until it is back (disconnect {Count} since start)")]
+    private static partial void LogDisconnected(ILogger logger, string url, string reason, long count);
+
+    [LoggerMessage(EventId = 113, Level = LogLevel.Warning, Message = "Reconnected to NATS at {Url} ({Count} disconnects since start)")]
+    private static partial void LogReconnected(ILogger logger, string url, long count);
+
+    [LoggerMessage(EventId = 114, Level = LogLevel.Warning, Message = "Reconnecting to NATS at {Url} failed: {Reason}")]
+    private static partial void LogReconnectFailed(ILogger logger, string url, string reason);
+
+    [LoggerMessage(EventId = 115, Level = LogLevel.Error, Message = "NATS server at {Url} reported an error: {Error}")]
+    private static partial void LogServerError(ILogger logger, string url, string error);
 
     [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "No NATS server at {Url}: started an embedded nats-server with JetStream (data in {Store}); it stops with the node")]
     private static partial void LogEmbedded(ILogger logger, string url, string store);

@@ -12,10 +12,14 @@ internal sealed class DeployValidator(NodeState node, Func<int> runningCount)
 {
     private static readonly string[] MandatoryDenied = ["$SYS.>", "$JS.>", "$NEX.>"];
 
+    // A trigger is subscribed on the main connection: keep it far below nats-server's 4096-byte control line.
+    private const int MaxTriggerLength = 1024;
+
     /// <summary>Checks a request received on the wire.</summary>
     /// <exception cref="ControlRejectedException">With the spec's message.</exception>
     public ValidatedDeploy Validate(string ns, ReadOnlySpan<byte> body)
     {
+        CheckNamespace(ns);
         CheckAdmission();
         DeployRequest request;
         try
@@ -32,10 +36,12 @@ internal sealed class DeployValidator(NodeState node, Func<int> runningCount)
     }
 
     /// <summary>Checks a request the node built itself. <paramref name="trusted"/> (autostart) skips
-    /// the limits, the deny list and the issuer allow-list, as 0.2 does.</summary>
+    /// the limits, the node's <c>deny_trigger_subjects</c> and the issuer allow-list, as 0.2 does; unlike
+    /// 0.2 it does not skip the system-subject rules (see <see cref="TriggerProblem"/>).</summary>
     /// <exception cref="ControlRejectedException">With the spec's message.</exception>
     public ValidatedDeploy Validate(string ns, DeployRequest request, bool trusted)
     {
+        CheckNamespace(ns);
         if (!trusted)
         {
             CheckAdmission();
@@ -59,14 +65,9 @@ internal sealed class DeployValidator(NodeState node, Func<int> runningCount)
 
         foreach (var trigger in triggers)
         {
-            if (!SubjectMatcher.IsValidSubject(trigger, allowWildcards: true))
+            if (TriggerProblem(trigger, trusted ? [] : node.Config.DenyTriggerSubjects, node.Config.AllowWildcardTriggers) is { } problem)
             {
-                throw new ControlRejectedException($"Invalid trigger subject: {trigger}");
-            }
-
-            if (!trusted && node.Config.DenyTriggerSubjects.Concat(MandatoryDenied).Any(denied => SubjectMatcher.Collides(trigger, denied)))
-            {
-                throw new ControlRejectedException($"The trigger subject {trigger} overlaps with subject(s) in this node's deny list");
+                throw new ControlRejectedException(problem);
             }
         }
 
@@ -96,6 +97,50 @@ internal sealed class DeployValidator(NodeState node, Func<int> runningCount)
         }
 
         return new ValidatedDeploy(ns, request, claims, environment);
+    }
+
+    /// <summary>
+    /// Why a trigger subject is refused, or null. In order: not a valid subject; a system subject (first
+    /// token starting with <c>$</c> or <c>_INBOX</c>: <c>$KV</c>, <c>$O</c>, <c>$JS</c>, replies of other
+    /// clients…) or one that overlaps 0.2's mandatory <c>$SYS.&gt;</c>, <c>$JS.&gt;</c>, <c>$NEX.&gt;</c> or
+    /// <paramref name="denied"/> (0.2's message); then a first token that is a wildcard (<c>*</c>,
+    /// <c>*.*</c>, <c>*.foo</c>…), which would answer other tenants' subjects, unless
+    /// <paramref name="allowWildcards"/>.
+    /// </summary>
+    /// <param name="trigger">The trigger subject.</param>
+    /// <param name="denied">The node's <c>deny_trigger_subjects</c> (empty for autostart).</param>
+    /// <param name="allowWildcards">The node's <c>allow_wildcard_triggers</c>.</param>
+    /// <returns>The one-line reason, or null when the trigger is accepted.</returns>
+    public static string? TriggerProblem(string trigger, IReadOnlyList<string> denied, bool allowWildcards)
+    {
+        if (!SubjectMatcher.IsValidSubject(trigger, allowWildcards: true) || trigger.Length > MaxTriggerLength)
+        {
+            return $"Invalid trigger subject: {SubjectToken.Shorten(trigger)}";
+        }
+
+        var first = NexSubjects.TryGetToken(trigger, 0)!;
+        if (first.StartsWith('$') || first.StartsWith("_INBOX", StringComparison.Ordinal)
+            || denied.Concat(MandatoryDenied).Any(d => SubjectMatcher.Collides(trigger, d)))
+        {
+            return $"The trigger subject {trigger} overlaps with subject(s) in this node's deny list";
+        }
+
+        if (first is "*" or ">" && !allowWildcards)
+        {
+            return $"The trigger subject {trigger} starts with a wildcard and would take other workloads' subjects; this node does not allow wildcard triggers (allow_wildcard_triggers)";
+        }
+
+        return null;
+    }
+
+    // Step 1 (the subject's namespace token): a subject token that is also safe in bucket names.
+    // A client can publish to $NEX.DEPLOY.*.<node> or .>.<node>: the token then arrives literally.
+    private static void CheckNamespace(string ns)
+    {
+        if (SubjectToken.NamespaceProblem(ns) is { } problem)
+        {
+            throw new ControlRejectedException($"Invalid subject for workload deployment: {problem}");
+        }
     }
 
     // Steps 2–3: lame duck, then the workload-count limit.

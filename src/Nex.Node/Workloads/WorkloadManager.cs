@@ -37,12 +37,14 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Task, byte> _background = new();
     private readonly Lock _usageGate = new();
+    private readonly StopTokenLedger _stopTokens;
     private Dictionary<string, MachineUsage>? _usage;
     private DateTimeOffset _usageAt;
 
     public WorkloadManager(NodeState node, Func<IAgentListener, AgentPool> createPool, INatsConnection mainNats, EventPublisher events, string? workloadNatsUrl, ILoggerFactory loggers)
     {
         _node = node;
+        _stopTokens = new StopTokenLedger(node.Time);
         _mainNats = mainNats;
         _loggers = loggers;
         _pool = createPool(this);
@@ -340,7 +342,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
             throw new ControlRejectedException($"Invalid stop request: {ex.Message}");
         }
 
-        if (StopRule.Check(workload.Claims, stopClaims) is { } reason)
+        if (StopRule.Check(workload.Claims, stopClaims, _node.Time.GetUtcNow()) is { } reason)
         {
             throw new ControlRejectedException($"Invalid stop request: {reason}");
         }
@@ -349,6 +351,12 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
         if (!string.Equals(workload.Namespace, ns, StringComparison.Ordinal))
         {
             throw new ControlRejectedException("No such workload");
+        }
+
+        // Last, so only a token that really stops something is spent (and a refused one can be corrected).
+        if (!_stopTokens.TryConsume(stopClaims))
+        {
+            throw new ControlRejectedException($"Invalid stop request: {StopRule.ReusedClaims}");
         }
 
         await EndAsync(workload, WorkloadEnd.Stopped, exitCode: 0, message: null).ConfigureAwait(false);

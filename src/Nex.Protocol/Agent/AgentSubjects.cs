@@ -15,23 +15,23 @@ public static class AgentSubjects
     /// <summary>Agent → node handshake request: <c>hostint.&lt;id&gt;.handshake</c>.</summary>
     /// <param name="id">Workload/agent id.</param>
     /// <returns>The subject.</returns>
-    public static string Handshake(string id) => $"hostint.{id}.handshake";
+    public static string Handshake(string id) => $"hostint.{Id(id)}.handshake";
 
     /// <summary>Agent → node event: <c>hostint.&lt;id&gt;.events.&lt;type&gt;</c>.</summary>
     /// <param name="id">Workload/agent id.</param>
     /// <param name="eventType">Event type.</param>
     /// <returns>The subject.</returns>
-    public static string Events(string id, string eventType) => $"hostint.{id}.events.{eventType}";
+    public static string Events(string id, string eventType) => $"hostint.{Id(id)}.events.{SubjectToken.Require(eventType, "event type")}";
 
     /// <summary>Node subscription for agent events: <c>hostint.&lt;id&gt;.events.*</c>.</summary>
     /// <param name="id">Workload/agent id.</param>
     /// <returns>The subject pattern.</returns>
-    public static string EventsWildcard(string id) => $"hostint.{id}.events.*";
+    public static string EventsWildcard(string id) => $"hostint.{Id(id)}.events.*";
 
     /// <summary>Agent → node log entries: <c>hostint.&lt;id&gt;.logs</c>.</summary>
     /// <param name="id">Workload/agent id.</param>
     /// <returns>The subject.</returns>
-    public static string Logs(string id) => $"hostint.{id}.logs";
+    public static string Logs(string id) => $"hostint.{Id(id)}.logs";
 
     /// <summary>
     /// Agent → node artifact download: <c>hostint.&lt;id&gt;.artifact</c> (replaces 0.2's per-account
@@ -41,7 +41,7 @@ public static class AgentSubjects
     /// </summary>
     /// <param name="id">Workload/agent id.</param>
     /// <returns>The subject.</returns>
-    public static string Artifact(string id) => $"hostint.{id}.artifact";
+    public static string Artifact(string id) => $"hostint.{Id(id)}.artifact";
 
     /// <summary>Request header: byte offset of the chunk wanted.</summary>
     public const string ArtifactOffsetHeader = "x-nex-offset";
@@ -58,22 +58,22 @@ public static class AgentSubjects
     /// <summary>Node → agent deploy request: <c>agentint.&lt;id&gt;.deploy</c>.</summary>
     /// <param name="id">Workload/agent id.</param>
     /// <returns>The subject.</returns>
-    public static string Deploy(string id) => $"agentint.{id}.deploy";
+    public static string Deploy(string id) => $"agentint.{Id(id)}.deploy";
 
     /// <summary>Node → agent undeploy request: <c>agentint.&lt;id&gt;.undeploy</c>.</summary>
     /// <param name="id">Workload/agent id.</param>
     /// <returns>The subject.</returns>
-    public static string Undeploy(string id) => $"agentint.{id}.undeploy";
+    public static string Undeploy(string id) => $"agentint.{Id(id)}.undeploy";
 
     /// <summary>Node → agent liveness ping: <c>agentint.&lt;id&gt;.ping</c> (reply <c>OK</c>).</summary>
     /// <param name="id">Workload/agent id.</param>
     /// <returns>The subject.</returns>
-    public static string AgentPing(string id) => $"agentint.{id}.ping";
+    public static string AgentPing(string id) => $"agentint.{Id(id)}.ping";
 
     /// <summary>Node → agent function trigger: <c>agentint.&lt;id&gt;.trigger</c>.</summary>
     /// <param name="id">Workload/agent id.</param>
     /// <returns>The subject.</returns>
-    public static string Trigger(string id) => $"agentint.{id}.trigger";
+    public static string Trigger(string id) => $"agentint.{Id(id)}.trigger";
 
     /// <summary>Agent → node host-services call: <c>hostint.&lt;id&gt;.rpc.&lt;ns&gt;.&lt;name&gt;.&lt;service&gt;.&lt;method&gt;</c>.</summary>
     /// <param name="id">Workload/agent id.</param>
@@ -83,5 +83,8 @@ public static class AgentSubjects
     /// <param name="method">Method name.</param>
     /// <returns>The subject.</returns>
     public static string HostServicesRpc(string id, string ns, string name, string service, string method)
-        => $"hostint.{id}.rpc.{ns}.{name}.{service}.{method}";
+        => $"hostint.{Id(id)}.rpc.{SubjectToken.Require(ns, "namespace")}.{SubjectToken.Require(name, "workload name")}.{SubjectToken.Require(service, "service")}.{SubjectToken.Require(method, "method")}";
+
+    // Ids are xids in practice; checked so that no caller can build an oversized or dotted subject.
+    private static string Id(string id) => SubjectToken.Require(id, "workload id");
 }

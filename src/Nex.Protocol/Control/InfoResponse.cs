@@ -39,6 +39,12 @@ public sealed record InfoResponse
     [JsonPropertyName("supported_workload_types")]
     [OmitEmpty]
     public IReadOnlyList<string>? SupportedWorkloadTypes { get; init; }
+
+    /// <summary>How often the node lost its main NATS connection since it started (a Nex for .NET
+    /// addition; omitted while 0, so a healthy node answers exactly as 0.2).</summary>
+    [JsonPropertyName("nats_disconnects")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public long NatsDisconnects { get; init; }
 }
 
 /// <summary>Host memory figures from <c>/proc/meminfo</c>, in kB.</summary>

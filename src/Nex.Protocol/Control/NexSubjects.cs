@@ -21,58 +21,58 @@ public static class NexSubjects
     /// <summary>Direct ping of one node: <c>$NEX.PING.&lt;node&gt;</c>.</summary>
     /// <param name="nodeId">The node's public server NKey.</param>
     /// <returns>The subject.</returns>
-    public static string PingNode(string nodeId) => $"{Ping}.{nodeId}";
+    public static string PingNode(string nodeId) => $"{Ping}.{Node(nodeId)}";
 
     /// <summary>Workload ping: <c>$NEX.WPING.&lt;ns&gt;[.&lt;filter&gt;]</c>.</summary>
     /// <param name="ns">Namespace.</param>
     /// <param name="filter">Optional workload id or name.</param>
     /// <returns>The subject.</returns>
     public static string WPing(string ns, string? filter = null)
-        => string.IsNullOrEmpty(filter) ? $"$NEX.WPING.{ns}" : $"$NEX.WPING.{ns}.{filter}";
+        => string.IsNullOrEmpty(filter) ? $"$NEX.WPING.{Ns(ns, true)}" : $"$NEX.WPING.{Ns(ns, true)}.{SubjectToken.Require(filter, "workload filter")}";
 
     /// <summary>Node info request: <c>$NEX.INFO.&lt;ns&gt;.&lt;node&gt;</c>.</summary>
     /// <param name="ns">Namespace used to filter the machine list.</param>
     /// <param name="nodeId">Node id.</param>
     /// <returns>The subject.</returns>
-    public static string Info(string ns, string nodeId) => $"$NEX.INFO.{ns}.{nodeId}";
+    public static string Info(string ns, string nodeId) => $"$NEX.INFO.{Ns(ns, true)}.{Node(nodeId)}";
 
     /// <summary>The pattern a node subscribes to for info requests: <c>$NEX.INFO.*.&lt;node&gt;</c>.</summary>
     /// <param name="nodeId">Node id.</param>
     /// <returns>The subject pattern.</returns>
-    public static string InfoPattern(string nodeId) => $"$NEX.INFO.*.{nodeId}";
+    public static string InfoPattern(string nodeId) => $"$NEX.INFO.*.{Node(nodeId)}";
 
     /// <summary>Deploy request: <c>$NEX.DEPLOY.&lt;ns&gt;.&lt;node&gt;</c>.</summary>
     /// <param name="ns">Workload namespace.</param>
     /// <param name="nodeId">Target node id.</param>
     /// <returns>The subject.</returns>
-    public static string Deploy(string ns, string nodeId) => $"$NEX.DEPLOY.{ns}.{nodeId}";
+    public static string Deploy(string ns, string nodeId) => $"$NEX.DEPLOY.{Ns(ns)}.{Node(nodeId)}";
 
     /// <summary>The pattern a node subscribes to for deploy requests: <c>$NEX.DEPLOY.*.&lt;node&gt;</c>.</summary>
     /// <param name="nodeId">Node id.</param>
     /// <returns>The subject pattern.</returns>
-    public static string DeployPattern(string nodeId) => $"$NEX.DEPLOY.*.{nodeId}";
+    public static string DeployPattern(string nodeId) => $"$NEX.DEPLOY.*.{Node(nodeId)}";
 
     /// <summary>Stop request: <c>$NEX.STOP.&lt;ns&gt;.&lt;node&gt;</c>.</summary>
     /// <param name="ns">Workload namespace.</param>
     /// <param name="nodeId">Target node id.</param>
     /// <returns>The subject.</returns>
-    public static string Stop(string ns, string nodeId) => $"$NEX.STOP.{ns}.{nodeId}";
+    public static string Stop(string ns, string nodeId) => $"$NEX.STOP.{Ns(ns)}.{Node(nodeId)}";
 
     /// <summary>The pattern a node subscribes to for stop requests: <c>$NEX.STOP.*.&lt;node&gt;</c>.</summary>
     /// <param name="nodeId">Node id.</param>
     /// <returns>The subject pattern.</returns>
-    public static string StopPattern(string nodeId) => $"$NEX.STOP.*.{nodeId}";
+    public static string StopPattern(string nodeId) => $"$NEX.STOP.*.{Node(nodeId)}";
 
     /// <summary>Lame duck request: <c>$NEX.LAMEDUCK.&lt;node&gt;</c>.</summary>
     /// <param name="nodeId">Node id.</param>
     /// <returns>The subject.</returns>
-    public static string LameDuck(string nodeId) => $"$NEX.LAMEDUCK.{nodeId}";
+    public static string LameDuck(string nodeId) => $"$NEX.LAMEDUCK.{Node(nodeId)}";
 
     /// <summary>Event subject: <c>$NEX.events.&lt;ns&gt;.&lt;type&gt;</c>.</summary>
     /// <param name="ns">Namespace (<see cref="SystemNamespace"/> for node events), or <c>*</c>.</param>
     /// <param name="eventType">Event type (see <see cref="EventTypes"/>), or <c>*</c>.</param>
     /// <returns>The subject.</returns>
-    public static string Event(string ns, string eventType) => $"$NEX.events.{ns}.{eventType}";
+    public static string Event(string ns, string eventType) => $"$NEX.events.{Ns(ns, true)}.{SubjectToken.Require(eventType, "event type", allowWildcard: true)}";
 
     /// <summary>Log subject: <c>$NEX.logs.&lt;ns&gt;.&lt;node&gt;.&lt;a&gt;.&lt;b&gt;</c>.</summary>
     /// <remarks>
@@ -84,7 +84,13 @@ public static class NexSubjects
     /// <param name="a">Fifth token.</param>
     /// <param name="b">Sixth token.</param>
     /// <returns>The subject.</returns>
-    public static string Log(string ns, string nodeId, string a, string b) => $"$NEX.logs.{ns}.{nodeId}.{a}.{b}";
+    public static string Log(string ns, string nodeId, string a, string b) =>
+        $"$NEX.logs.{Ns(ns, true)}.{SubjectToken.Require(nodeId, "node id", allowWildcard: true)}.{SubjectToken.Require(a, "log subject token", allowWildcard: true)}.{SubjectToken.Require(b, "log subject token", allowWildcard: true)}";
+
+    // Every token is checked (SubjectToken): a dotted or over-long value must fail here, not at nats-server.
+    private static string Ns(string ns, bool allowWildcard = false) => SubjectToken.Require(ns, "namespace", allowWildcard);
+
+    private static string Node(string nodeId) => SubjectToken.Require(nodeId, "node id");
 
     /// <summary>Reads the namespace (token index 2) from a control subject such as <c>$NEX.DEPLOY.ns.node</c>.</summary>
     /// <param name="subject">The subject.</param>
