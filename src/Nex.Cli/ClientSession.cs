@@ -22,6 +22,7 @@ internal sealed class ClientSession : IAsyncDisposable
 
     public static async Task<ClientSession> OpenAsync(ParseResult parse, CancellationToken cancellationToken, TimeSpan? defaultTimeout = null)
     {
+        var ns = GlobalOptions.GetNamespace(parse); // a bad -n is refused before anything connects
         var options = GlobalOptions.GetConnection(parse);
         if (defaultTimeout is { } fallback && string.IsNullOrEmpty(parse.GetValue(GlobalOptions.Timeout)))
         {
@@ -38,7 +39,7 @@ internal sealed class ClientSession : IAsyncDisposable
             throw new CliException($"{ex.Message} (is a node running? start one with './nex node up', or name a server with -s)");
         }
 
-        var client = new NexClient(connection, new NexClientOptions { Namespace = GlobalOptions.GetNamespace(parse), Timeout = options.Timeout });
+        var client = new NexClient(connection, new NexClientOptions { Namespace = ns, Timeout = options.Timeout });
         return new ClientSession(connection, client, new Output(parse.GetValue(GlobalOptions.Json)));
     }
 

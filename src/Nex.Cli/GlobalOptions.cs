@@ -36,7 +36,15 @@ internal static class GlobalOptions
         return string.IsNullOrEmpty(text) ? fallback : GoDuration.Parse(text, "--timeout");
     }
 
-    public static string GetNamespace(ParseResult parse) => parse.GetValue(Namespace) is { Length: > 0 } ns ? ns : "default";
+    /// <summary>The namespace, refused here in one line when no node would accept it (<c>*</c> is kept:
+    /// <c>nex events</c> and <c>nex logs</c> take it to mean every namespace).</summary>
+    public static string GetNamespace(ParseResult parse)
+    {
+        var ns = parse.GetValue(Namespace) is { Length: > 0 } given ? given : "default";
+        return ns == "*" || Nex.Protocol.SubjectToken.NamespaceProblem(ns) is not { } problem
+            ? ns
+            : throw new CliException($"invalid --namespace: {problem}");
+    }
 
     public static NexConnectionOptions GetConnection(ParseResult parse, string connectionName = "nex") => new NexConnectionOptions
     {

@@ -70,6 +70,20 @@ public class WorkloadJwtTests
     }
 
     [Fact]
+    public void NameRule_AllowsAtMost64Characters_AndSaysSoInOneShortLine()
+    {
+        var longest = new string('a', WorkloadJwt.MaxNameLength);
+        Assert.Equal(longest, WorkloadJwt.Validate(WorkloadJwt.Issue(Issuer, longest, null, Now), Now).Sub);
+
+        // 4,100 characters passed 0.2's pattern, and its log subjects then broke the node's NATS connection.
+        var huge = new string('a', 4100);
+        Assert.False(WorkloadJwt.IsValidWorkloadName(huge));
+        Assert.False(WorkloadJwt.IsValidWorkloadName(longest + "b"));
+        var ex = Assert.Throws<NexSecurityException>(() => WorkloadJwt.Validate(WorkloadJwt.Issue(Issuer, huge, null, Now), Now));
+        Assert.Equal($"workload name claim ('{longest}…') is 4100 characters long; at most 64 are allowed", ex.Message);
+    }
+
+    [Fact]
     public void ExpAndNbf_AreEnforced()
     {
         const string Invalid = "standard claims within JWT are not valid";
