@@ -41,6 +41,13 @@ public sealed class CliErrorTests
     [Fact]
     public async Task UnknownContext() => AssertOneLine(await CliProcess.RunAsync(["node", "ls", "--context", "no-such-context"]), "unknown NATS context 'no-such-context'");
 
+    [Theory]
+    [InlineData("a.b")]
+    [InlineData(">")]
+    [InlineData("$SYS")]
+    public async Task BadNamespace_IsRefusedBeforeConnecting(string ns) =>
+        AssertOneLine(await CliProcess.RunAsync(["workload", "ls", "-n", ns, "-s", "nats://127.0.0.1:1"]), $"invalid --namespace: namespace '{ns}' does not match requirements (^[a-zA-Z0-9_-]{{1,64}}$)");
+
     [Fact]
     public async Task BadLogLevel() => AssertOneLine(await CliProcess.RunAsync(["logs", "--level", "loud"]), "loud");
 }

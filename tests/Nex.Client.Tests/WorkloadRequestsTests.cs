@@ -172,6 +172,25 @@ public sealed class WorkloadRequestsTests
     }
 
     [Fact]
+    public void BuildStop_TwiceInOneSecond_GivesTwoTokens_ANodeAcceptsBoth()
+    {
+        // A node spends each jti once, and the jti hashes the claims: the second stop of a name must carry
+        // a later second (nex devrun --stop stops every running copy of a name in a row).
+        using var issuer = NexKeys.CreateAccount();
+        var time = new FixedTime(DateTimeOffset.FromUnixTimeMilliseconds(1_719_900_000_250));
+        var first = WorkloadJwt.Decode(WorkloadRequests.BuildStop("NNODE", "id1", "echoservice", issuer, time).WorkloadJwt);
+        var second = WorkloadJwt.Decode(WorkloadRequests.BuildStop("NNODE", "id2", "echoservice", issuer, time).WorkloadJwt);
+        Assert.NotEqual(first.Jti, second.Jti);
+        Assert.Equal(first.Iat + 1, second.Iat);
+
+        var ledger = new StopTokenLedger(time);
+        Assert.True(ledger.TryConsume(first));
+        Assert.True(ledger.TryConsume(second));
+        var original = new WorkloadClaims("J0", first.Iat - 10, issuer.GetPublicKey(), "echoservice");
+        Assert.Null(StopRule.Check(original, second, time.GetUtcNow())); // one second ahead: within the skew allowed
+    }
+
+    [Fact]
     public void BuildStop_WithAnotherIssuer_FailsTheStopRule()
     {
         using var issuer = NexKeys.CreateAccount();

@@ -144,9 +144,10 @@ public sealed record NodeConfig
     [JsonPropertyName("deny_trigger_subjects")]
     public IReadOnlyList<string> DenyTriggerSubjects { get; init; } = [];
 
-    /// <summary>Accept trigger subjects whose first token is a wildcard (<c>*</c>, <c>*.*</c>, <c>*.foo</c>); off by
-    /// default, since such a function answers other workloads' service subjects (a Nex for .NET addition).
-    /// <c>$</c>/<c>_INBOX</c> subjects and overlaps with the deny list stay refused either way.</summary>
+    /// <summary>Accept the trigger subject <c>*</c> (a first-token wildcard); off by default, since such a function
+    /// answers every other workload's single-token service subject (a Nex for .NET addition). Longer ones
+    /// (<c>*.foo</c>, <c>*.&gt;</c>, <c>&gt;</c>) overlap the always-denied <c>$SYS.&gt;</c> and stay refused, as do
+    /// <c>$</c>/<c>_INBOX</c> subjects.</summary>
     [JsonPropertyName("allow_wildcard_triggers")]
     public bool AllowWildcardTriggers { get; init; }
 

@@ -188,7 +188,12 @@ internal sealed partial class MainNats : IAsyncDisposable
 
     private ValueTask OnReconnectedAsync(object? sender, NatsEventArgs args)
     {
-        LogReconnected(_logger, Url, Disconnects);
+        // The first connect's own event may arrive after we subscribed: only a reconnect is news.
+        if (Disconnects > 0)
+        {
+            LogReconnected(_logger, Url, Disconnects);
+        }
+
         return ValueTask.CompletedTask;
     }
 

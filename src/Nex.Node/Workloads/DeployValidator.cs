@@ -103,9 +103,9 @@ internal sealed class DeployValidator(NodeState node, Func<int> runningCount)
     /// Why a trigger subject is refused, or null. In order: not a valid subject; a system subject (first
     /// token starting with <c>$</c> or <c>_INBOX</c>: <c>$KV</c>, <c>$O</c>, <c>$JS</c>, replies of other
     /// clients…) or one that overlaps 0.2's mandatory <c>$SYS.&gt;</c>, <c>$JS.&gt;</c>, <c>$NEX.&gt;</c> or
-    /// <paramref name="denied"/> (0.2's message); then a first token that is a wildcard (<c>*</c>,
-    /// <c>*.*</c>, <c>*.foo</c>…), which would answer other tenants' subjects, unless
-    /// <paramref name="allowWildcards"/>.
+    /// <paramref name="denied"/> (0.2's message); then a first token that is a wildcard, which would
+    /// answer other tenants' subjects, unless <paramref name="allowWildcards"/>. (Only <c>*</c> itself gets
+    /// that far: <c>*.foo</c>, <c>*.&gt;</c> and <c>&gt;</c> overlap <c>$SYS.&gt;</c>.)
     /// </summary>
     /// <param name="trigger">The trigger subject.</param>
     /// <param name="denied">The node's <c>deny_trigger_subjects</c> (empty for autostart).</param>

@@ -38,11 +38,65 @@ public sealed class DeployValidationTests(NatsServerFixture nats)
     [InlineData("$NEX.x")]
     [InlineData("*.foo")]
     [InlineData("secret.stuff")]
+    [InlineData("$KV.>")]
+    [InlineData("$O.>")]
+    [InlineData("_INBOX.>")]
+    [InlineData("$SYS")]
     public async Task DeniedTriggerSubjects_AreRejected(string trigger)
     {
         await using var node = await TestNode.StartAsync(nats.Url, c => c with { WorkloadTypes = ["native", "v8", "wasm"], DenyTriggerSubjects = ["secret.>"] });
         var error = await DeployErrorAsync(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, type: "v8", triggers: ["ok.subject", trigger]));
         Assert.Equal($"The trigger subject {trigger} overlaps with subject(s) in this node's deny list", error);
+    }
+
+    [Fact]
+    public async Task WildcardTrigger_IsRejected_UnlessTheNodeAllowsIt()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using (var node = await TestNode.StartAsync(nats.Url, c => c with { WorkloadTypes = ["native", "v8", "wasm"] }))
+        {
+            var error = await DeployErrorAsync(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, type: "v8", triggers: ["*"]));
+            Assert.Equal("The trigger subject * starts with a wildcard and would take other workloads' subjects; this node does not allow wildcard triggers (allow_wildcard_triggers)", error);
+        }
+
+        // Allowed: the trigger passes, and the deploy goes on to the next step (here: no such artifact).
+        await using var open = await TestNode.StartAsync(nats.Url, c => c with { WorkloadTypes = ["native", "v8", "wasm"], AllowWildcardTriggers = true });
+        var next = await DeployErrorAsync(open, Wire.DeployJson(open.NodeId, open.Node.PublicXKey, type: "v8", triggers: ["*"]));
+        Assert.StartsWith("Failed to cache workload bytes: ", next, StringComparison.Ordinal);
+        Assert.NotNull(await open.Client.PingNodeAsync(open.NodeId, ct));
+    }
+
+    [Theory]
+    [InlineData("*")]
+    [InlineData(">")]
+    [InlineData("$SYS")]
+    [InlineData("a*b")]
+    [InlineData("nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn")] // 65
+    public async Task InvalidNamespaces_AreRefused_AtDeployAndStop(string ns)
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var shown = ns.Length > 64 ? $"{ns[..64]}…({ns.Length} characters)" : ns;
+        var requirement = $"namespace '{shown}' does not match requirements (^[a-zA-Z0-9_-]{{1,64}}$)";
+        Assert.Equal($"Invalid subject for workload deployment: {requirement}", await DeployErrorAsync(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey), ns));
+
+        var stop = JsonSerializer.Serialize(new Nex.Protocol.StopRequest { WorkloadId = "x", WorkloadJwt = "y", TargetNode = node.NodeId }, Nex.Protocol.NexJson.Context.StopRequest);
+        using var reply = await Wire.RequestAsync(node.Connection, $"$NEX.STOP.{ns}.{node.NodeId}", stop, TimeSpan.FromSeconds(5));
+        Assert.Equal($"Invalid subject for workload stop: {requirement}", reply!.RootElement.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task A4100CharacterName_IsRefused_AndTheNodeKeepsItsConnection()
+    {
+        // 0.2 accepted it (it matches the pattern); its log subjects then exceeded nats-server's 4096-byte
+        // control line and the server closed the node's connection.
+        var ct = TestContext.Current.CancellationToken;
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var name = new string('a', 4100);
+        var error = await DeployErrorAsync(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: name));
+        Assert.Equal($"Invalid deploy request: workload name claim ('{name[..64]}…') is 4100 characters long; at most 64 are allowed", error);
+
+        Assert.NotNull(await node.Client.PingNodeAsync(node.NodeId, ct));
+        Assert.Equal(0, (await node.Client.InfoAsync(node.NodeId, ct)).NatsDisconnects);
     }
 
     [Fact]

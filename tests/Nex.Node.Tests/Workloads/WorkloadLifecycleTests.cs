@@ -227,6 +227,64 @@ public sealed class WorkloadLifecycleTests(NatsServerFixture nats)
         Assert.Null(await StopError("default", WorkloadJwt.Issue(issuer, "sleeper", null, later), id!));
     }
 
+    [Fact]
+    public async Task Stop_TokensMustBeFresh_AndStopOnlyOnce()
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var issuer = NexKeys.CreateAccount();
+        var location = await Artifacts.UploadAsync(node.Connection, Bucket(), "sleeper", Artifacts.Script("/bin/sleep 300"));
+        var now = DateTimeOffset.UtcNow;
+
+        async Task<string> Deploy(DateTimeOffset at)
+        {
+            var (id, error) = await Wire.DeployAsync(node.Connection, node.NodeId, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "sleeper", location: location, jwt: WorkloadJwt.Issue(issuer, "sleeper", null, at)));
+            Assert.Null(error);
+            return id!;
+        }
+
+        async Task<string?> StopError(string jwt, string workloadId)
+        {
+            using var reply = await Wire.RequestAsync(node.Connection, $"$NEX.STOP.default.{node.NodeId}", JsonSerializer.Serialize(new StopRequest { WorkloadId = workloadId, WorkloadJwt = jwt, TargetNode = node.NodeId }, NexJson.Context.StopRequest), TimeSpan.FromSeconds(10));
+            return reply!.RootElement.TryGetProperty("error", out var e) ? e.GetString() : null;
+        }
+
+        var first = await Deploy(now);
+        Assert.StartsWith("Invalid stop request: stop claims were issued ", await StopError(WorkloadJwt.Issue(issuer, "sleeper", null, DateTimeOffset.FromUnixTimeSeconds(1)), first), StringComparison.Ordinal);
+        Assert.StartsWith("Invalid stop request: stop claims are dated ", await StopError(WorkloadJwt.Issue(issuer, "sleeper", null, now.AddHours(1)), first), StringComparison.Ordinal);
+        var captured = WorkloadJwt.Issue(issuer, "sleeper", null, now.AddSeconds(1));
+        Assert.Null(await StopError(captured, first));
+
+        // A later deployment of the same name by the same issuer: the captured token is spent.
+        var second = await Deploy(now.AddSeconds(2));
+        Assert.Equal("Invalid stop request: stop claims were already used to stop a workload. Rejecting for security reasons", await StopError(captured, second));
+        Assert.NotEmpty(LiveProcesses.WithCommandLine($"workload-{second}"));
+        Assert.Null(await StopError(WorkloadJwt.Issue(issuer, "sleeper", null, now.AddSeconds(3)), second));
+    }
+
+    [Fact]
+    public async Task TwoStopsOfOneName_FromTheClient_BothPass()
+    {
+        // nex devrun --stop stops every running copy of a name: each stop token must differ (jti).
+        await using var node = await TestNode.StartAsync(nats.Url, c => c with { MachinePoolSize = 2 });
+        var issuer = NexKeys.CreateAccount();
+        var location = await Artifacts.UploadAsync(node.Connection, Bucket(), "sleeper", Artifacts.Script("/bin/sleep 300"));
+        var jwt = WorkloadJwt.Issue(issuer, "sleeper", null, DateTimeOffset.UtcNow.AddSeconds(-5));
+        var ids = new List<string>();
+        for (var i = 0; i < 2; i++)
+        {
+            var (id, error) = await Wire.DeployAsync(node.Connection, node.NodeId, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "sleeper", location: location, jwt: jwt));
+            Assert.Null(error);
+            ids.Add(id!);
+        }
+
+        var client = new NexClient(node.Connection, new NexClientOptions { Timeout = TimeSpan.FromSeconds(15) });
+        foreach (var id in ids)
+        {
+            var request = await WorkloadRequests.BuildStopAsync(node.NodeId, id, "sleeper", issuer, cancellationToken: Ct);
+            Assert.True((await client.StopAsync(node.NodeId, request, Ct)).Stopped);
+        }
+    }
+
     // The agent itself (not the unshare that holds its PID namespace, when there is one).
     private static IEnumerable<int> AgentPids(string id) =>
         LiveProcesses.WithCommandLine("nex-agent").Where(pid =>
