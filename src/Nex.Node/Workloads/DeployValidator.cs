@@ -71,6 +71,13 @@ internal sealed class DeployValidator(NodeState node, Func<int> runningCount)
             }
         }
 
+        // The queue group goes into the SUB line as is: whitespace or a huge one would break the connection.
+        if (request.TriggerQueueGroup is { Length: > 0 } group
+            && (group.Length > SubjectToken.MaxLength || group.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
+        {
+            throw new ControlRejectedException($"Invalid trigger queue group: '{SubjectToken.Shorten(group)}' (1-{SubjectToken.MaxLength} characters, no whitespace)");
+        }
+
         IReadOnlyDictionary<string, string> environment;
         try
         {

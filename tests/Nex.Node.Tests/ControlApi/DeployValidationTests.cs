@@ -67,6 +67,18 @@ public sealed class DeployValidationTests(NatsServerFixture nats)
     }
 
     [Theory]
+    [InlineData("a b")]
+    [InlineData("qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq")] // 65
+    public async Task InvalidQueueGroup_IsRefused(string group)
+    {
+        await using var node = await TestNode.StartAsync(nats.Url, c => c with { WorkloadTypes = ["native", "v8", "wasm"] });
+        var request = JsonSerializer.Deserialize(Wire.DeployJson(node.NodeId, node.Node.PublicXKey, type: "v8", triggers: ["echo"]), Nex.Protocol.NexJson.Context.DeployRequest)!;
+        var body = JsonSerializer.Serialize(request with { TriggerQueueGroup = group }, Nex.Protocol.NexJson.Context.DeployRequest);
+        var shown = group.Length > 64 ? $"{group[..64]}…({group.Length} characters)" : group;
+        Assert.Equal($"Invalid trigger queue group: '{shown}' (1-64 characters, no whitespace)", await DeployErrorAsync(node, body));
+    }
+
+    [Theory]
     [InlineData("*")]
     [InlineData(">")]
     [InlineData("$SYS")]
