@@ -140,6 +140,19 @@ public static class NodeConfigLoader
             }
         }
 
+        // Autostart entries face the deploy rules at start; a bad name or namespace is caught here instead.
+        foreach (var entry in config.Autostart?.Workloads ?? [])
+        {
+            if (!Nex.Security.WorkloadJwt.IsValidWorkloadName(entry.Name))
+            {
+                errors.Add($"autostart workload name '{SubjectToken.Shorten(entry.Name)}' does not match {SubjectToken.NamePattern}");
+            }
+            else if (entry.Namespace.Length > 0 && SubjectToken.NamespaceProblem(entry.Namespace) is { } problem)
+            {
+                errors.Add($"autostart workload '{entry.Name}': {problem}");
+            }
+        }
+
         if (config.NodeLimits.MaxWorkloads < 0 || config.NodeLimits.MaxTotalBytes < 0 || config.NodeLimits.MaxWorkloadBytes < 0)
         {
             errors.Add("node_limits must not be negative");

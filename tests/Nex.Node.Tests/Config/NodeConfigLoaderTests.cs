@@ -79,11 +79,21 @@ public sealed class NodeConfigLoaderTests
     [InlineData("{\"valid_issuers\":[\"nope\"]}", "valid_issuers entry 'nope' is not a public nkey")]
     [InlineData("{\"sandbox\":\"docker\"}", "sandbox must be one of none, container, microvm")]
     [InlineData("{\"node_limits\":{\"max_workloads\":-1}}", "node_limits must not be negative")]
+    [InlineData("{\"allow_wildcard_triggers\":\"yes\"}", "invalid configuration file config at allow_wildcard_triggers")]
+    [InlineData("{\"autostart\":{\"workloads\":[{\"name\":\"a.b\",\"type\":\"native\",\"location\":\"nats://B/k\"}]}}", "autostart workload name 'a.b' does not match ^[a-zA-Z0-9_-]{1,64}$")]
+    [InlineData("{\"autostart\":{\"workloads\":[{\"name\":\"ok\",\"namespace\":\"*\",\"type\":\"native\",\"location\":\"nats://B/k\"}]}}", "autostart workload 'ok': namespace '*' does not match requirements")]
     public void BadConfig_IsOneClearLine(string json, string expected)
     {
         var ex = Assert.Throws<NodeConfigException>(() => NodeConfigLoader.Parse(json));
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', ex.Message);
+    }
+
+    [Fact]
+    public void AllowWildcardTriggers_IsOffByDefault_AndReadFromTheFile()
+    {
+        Assert.False(NodeConfigLoader.Parse("{}").AllowWildcardTriggers);
+        Assert.True(NodeConfigLoader.Parse("{\"allow_wildcard_triggers\": true}").AllowWildcardTriggers);
     }
 
     [Fact]
