@@ -15,6 +15,7 @@ internal sealed partial class MainNats : IAsyncDisposable
 {
     private readonly ILogger _logger;
     private long _disconnects;
+    private int _up = 1;
 
     private MainNats(NatsConnection connection, NatsServerProcess? embedded, string url, ILogger logger)
     {
@@ -179,17 +180,21 @@ internal sealed partial class MainNats : IAsyncDisposable
         }
     }
 
+    // Counted per loss, not per event: a failed reconnect attempt is no new loss, and the first
+    // connect's own "opened" event may arrive after we subscribed.
     private ValueTask OnDisconnectedAsync(object? sender, NatsEventArgs args)
     {
-        var count = Interlocked.Increment(ref _disconnects);
-        LogDisconnected(_logger, Url, args.Message, count);
+        if (Interlocked.Exchange(ref _up, 0) == 1)
+        {
+            LogDisconnected(_logger, Url, Interlocked.Increment(ref _disconnects));
+        }
+
         return ValueTask.CompletedTask;
     }
 
     private ValueTask OnReconnectedAsync(object? sender, NatsEventArgs args)
     {
-        // The first connect's own event may arrive after we subscribed: only a reconnect is news.
-        if (Disconnects > 0)
+        if (Interlocked.Exchange(ref _up, 1) == 0)
         {
             LogReconnected(_logger, Url, Disconnects);
         }
@@ -209,13 +214,13 @@ internal sealed partial class MainNats : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    [LoggerMessage(EventId = 112, Level = LogLevel.Error, Message = "Lost the connection to NATS at {Url} ({Reason}); control requests go unanswered until it is back (disconnect {Count} since start)")]
-    private static partial void LogDisconnected(ILogger logger, string url, string reason, long count);
+    [LoggerMessage(EventId = 112, Level = LogLevel.Error, Message = "Lost the connection to NATS at {Url}; control requests go unanswered until it is back (disconnect {Count} since start; the server's reason, if it gave one, is logged before this)")]
+    private static partial void LogDisconnected(ILogger logger, string url, long count);
 
     [LoggerMessage(EventId = 113, Level = LogLevel.Warning, Message = "Reconnected to NATS at {Url} ({Count} disconnects since start)")]
     private static partial void LogReconnected(ILogger logger, string url, long count);
 
-    [LoggerMessage(EventId = 114, Level = LogLevel.Warning, Message = "Reconnecting to NATS at {Url} failed: {Reason}")]
+    [LoggerMessage(EventId = 114, Level = LogLevel.Debug, Message = "Reconnecting to NATS at {Url} failed: {Reason}")]
     private static partial void LogReconnectFailed(ILogger logger, string url, string reason);
 
     [LoggerMessage(EventId = 115, Level = LogLevel.Error, Message = "NATS server at {Url} reported an error: {Error}")]
