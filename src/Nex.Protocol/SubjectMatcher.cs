@@ -114,6 +114,43 @@ public static class SubjectMatcher
         return true;
     }
 
+    /// <summary>
+    /// True when the literal <paramref name="subject"/> is matched by <paramref name="pattern"/>, as a
+    /// nats-server permission or subscription would match it: <c>*</c> matches one token, <c>&gt;</c> one
+    /// or more trailing tokens, anything else only itself. A subject that contains wildcards is never a
+    /// match (a caller that sends to subjects validates them as literals first).
+    /// </summary>
+    /// <param name="subject">A literal subject.</param>
+    /// <param name="pattern">A subject that may contain wildcards.</param>
+    /// <returns>Whether the pattern covers the subject.</returns>
+    public static bool Matches(string subject, string pattern)
+    {
+        ArgumentNullException.ThrowIfNull(subject);
+        ArgumentNullException.ThrowIfNull(pattern);
+        var tokens = subject.Split('.');
+        if (AnalyzeTokens(tokens) != (false, false))
+        {
+            return false;
+        }
+
+        var test = pattern.Split('.');
+        for (var i = 0; i < test.Length; i++)
+        {
+            if (test[i] == ">")
+            {
+                // '>' must be last and needs at least one token to stand for.
+                return i == test.Length - 1 && tokens.Length > i;
+            }
+
+            if (i >= tokens.Length || (test[i] != "*" && test[i] != tokens[i]))
+            {
+                return false;
+            }
+        }
+
+        return tokens.Length == test.Length;
+    }
+
     private static (bool Partial, bool Full) AnalyzeTokens(string[] tokens)
     {
         bool partial = false, full = false;
