@@ -46,11 +46,12 @@ internal sealed class HttpDestinationPolicy
     private readonly Func<IReadOnlyCollection<IPAddress>> _ownAddresses;
 
     /// <param name="allow">Destinations opened despite the rules above.</param>
-    /// <param name="ownAddresses">The node's interface addresses; the machine's by default.</param>
+    /// <param name="ownAddresses">The node's interface addresses; the machine's by default (read at most
+    /// every few seconds: one read costs about 1.6 ms, too much for every new connection).</param>
     public HttpDestinationPolicy(IReadOnlyList<HttpAllowEntry> allow, Func<IReadOnlyCollection<IPAddress>>? ownAddresses = null)
     {
         Allow = allow;
-        _ownAddresses = ownAddresses ?? InterfaceAddresses;
+        _ownAddresses = ownAddresses ?? new InterfaceAddresses(TimeProvider.System).Get;
     }
 
     /// <summary>Nothing opened.</summary>
@@ -144,15 +145,40 @@ internal sealed class HttpDestinationPolicy
         return SixToFour.Contains(address) ? new IPAddress(bytes.AsSpan(2, 4)) : address;
     }
 
-    private static IReadOnlyCollection<IPAddress> InterfaceAddresses()
+    /// <summary>The machine's interface addresses, re-read when older than <see cref="MaxAge"/>.</summary>
+    internal sealed class InterfaceAddresses(TimeProvider time, Func<IReadOnlyCollection<IPAddress>>? read = null)
     {
-        try
+        public static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(5);
+
+        private readonly Lock _gate = new();
+        private IReadOnlyCollection<IPAddress> _addresses = [];
+        private DateTimeOffset _readAt = DateTimeOffset.MinValue;
+
+        public IReadOnlyCollection<IPAddress> Get()
         {
-            return [.. NetworkInterface.GetAllNetworkInterfaces().SelectMany(n => n.GetIPProperties().UnicastAddresses).Select(u => u.Address)];
+            lock (_gate)
+            {
+                var now = time.GetUtcNow();
+                if (now - _readAt >= MaxAge)
+                {
+                    _addresses = (read ?? Read)();
+                    _readAt = now;
+                }
+
+                return _addresses;
+            }
         }
-        catch (NetworkInformationException)
+
+        private static IReadOnlyCollection<IPAddress> Read()
         {
-            return [];
+            try
+            {
+                return [.. NetworkInterface.GetAllNetworkInterfaces().SelectMany(n => n.GetIPProperties().UnicastAddresses).Select(u => u.Address)];
+            }
+            catch (NetworkInformationException)
+            {
+                return [];
+            }
         }
     }
 }

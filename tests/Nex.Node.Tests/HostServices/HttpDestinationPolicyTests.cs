@@ -75,6 +75,29 @@ public sealed class HttpDestinationPolicyTests
     }
 
     [Fact]
+    public void InterfaceAddresses_AreReRead_OnlyAfterTheirMaxAge()
+    {
+        var time = new ManualTime();
+        var reads = 0;
+        var cache = new HttpDestinationPolicy.InterfaceAddresses(time, () =>
+        {
+            reads++;
+            return [IPAddress.Parse("203.0.113." + reads.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+        });
+        var policy = new HttpDestinationPolicy([], cache.Get);
+
+        Assert.Equal("this node's own address", policy.Check("a", 80, IPAddress.Parse("203.0.113.1")));
+        time.Advance(HttpDestinationPolicy.InterfaceAddresses.MaxAge - TimeSpan.FromMilliseconds(1));
+        Assert.Equal("this node's own address", policy.Check("a", 80, IPAddress.Parse("203.0.113.1")));
+        Assert.Equal(1, reads);
+
+        // An address the node gained is refused once the cache is re-read.
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal("this node's own address", policy.Check("a", 80, IPAddress.Parse("203.0.113.2")));
+        Assert.Equal(2, reads);
+    }
+
+    [Fact]
     public void Allow_Cidr_OpensItsRange_OnAnyPort()
     {
         var policy = Policy("""["10.0.0.0/8", "fd00::/8"]""");
@@ -120,4 +143,13 @@ public sealed class HttpDestinationPolicyTests
         HttpDestinationPolicy.Parse(JsonDocument.Parse(json).RootElement.Clone(), out var error);
         Assert.Equal(expected, error);
     }
+}
+
+internal sealed class ManualTime : TimeProvider
+{
+    private DateTimeOffset _now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    public override DateTimeOffset GetUtcNow() => _now;
+
+    public void Advance(TimeSpan by) => _now += by;
 }
