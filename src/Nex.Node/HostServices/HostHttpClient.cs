@@ -103,6 +103,7 @@ internal sealed class HostHttpClient : IDisposable
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(lastError);
         }
 
-        throw new HttpDestinationRefusedException(refusal ?? $"http: {host} has no address");
+        // No address at all is a lookup failure (a 500 like any transport error), not a refusal.
+        throw refusal is null ? new IOException($"{host} has no address") : new HttpDestinationRefusedException(refusal);
     }
 }
