@@ -127,28 +127,56 @@ public static class SubjectMatcher
     {
         ArgumentNullException.ThrowIfNull(subject);
         ArgumentNullException.ThrowIfNull(pattern);
-        var tokens = subject.Split('.');
-        if (AnalyzeTokens(tokens) != (false, false))
-        {
-            return false;
-        }
 
-        var test = pattern.Split('.');
-        for (var i = 0; i < test.Length; i++)
+        // Token by token without splitting: this runs on every host-service message.
+        ReadOnlySpan<char> rest = subject, test = pattern;
+        while (true)
         {
-            if (test[i] == ">")
-            {
-                // '>' must be last and needs at least one token to stand for.
-                return i == test.Length - 1 && tokens.Length > i;
-            }
-
-            if (i >= tokens.Length || (test[i] != "*" && test[i] != tokens[i]))
+            var token = NextToken(ref rest, out var subjectDone);
+            var want = NextToken(ref test, out var patternDone);
+            if (token is "*" or ">")
             {
                 return false;
             }
+
+            if (want is ">")
+            {
+                // '>' must be last; the subject's remaining tokens must be literal too.
+                return patternDone && !ContainsWildcardToken(rest);
+            }
+
+            if (!(want is "*" || token.SequenceEqual(want)))
+            {
+                return false;
+            }
+
+            if (subjectDone || patternDone)
+            {
+                return subjectDone && patternDone;
+            }
+        }
+    }
+
+    private static ReadOnlySpan<char> NextToken(ref ReadOnlySpan<char> rest, out bool last)
+    {
+        var dot = rest.IndexOf('.');
+        last = dot < 0;
+        var token = last ? rest : rest[..dot];
+        rest = last ? [] : rest[(dot + 1)..];
+        return token;
+    }
+
+    private static bool ContainsWildcardToken(ReadOnlySpan<char> rest)
+    {
+        while (!rest.IsEmpty)
+        {
+            if (NextToken(ref rest, out _) is "*" or ">")
+            {
+                return true;
+            }
         }
 
-        return tokens.Length == test.Length;
+        return false;
     }
 
     private static (bool Partial, bool Full) AnalyzeTokens(string[] tokens)
