@@ -3,7 +3,8 @@
 //
 //   ./nex devrun examples/js/http.js --trigger hellohttp
 //   ./nex invoke hellohttp                              # example.org
-//   ./nex invoke hellohttp 'http://127.0.0.1:8080/'     # a server of yours
+//   ./nex invoke hellohttp 'http://127.0.0.1:8080/'     # a server of yours: loopback and private
+//                                                       # addresses need host_services.services.http.config.allow
 //   → {"get":{"status":200,…},"post":{"status":…},…,"head":{"status":200,…}}
 //
 // Each call resolves to {status, headers, response}: response is the body as text (undefined

@@ -114,6 +114,71 @@ public static class SubjectMatcher
         return true;
     }
 
+    /// <summary>
+    /// True when the literal <paramref name="subject"/> is matched by <paramref name="pattern"/>, as a
+    /// nats-server permission or subscription would match it: <c>*</c> matches one token, <c>&gt;</c> one
+    /// or more trailing tokens, anything else only itself. A subject that contains wildcards is never a
+    /// match (a caller that sends to subjects validates them as literals first).
+    /// </summary>
+    /// <param name="subject">A literal subject.</param>
+    /// <param name="pattern">A subject that may contain wildcards.</param>
+    /// <returns>Whether the pattern covers the subject.</returns>
+    public static bool Matches(string subject, string pattern)
+    {
+        ArgumentNullException.ThrowIfNull(subject);
+        ArgumentNullException.ThrowIfNull(pattern);
+
+        // Token by token without splitting: this runs on every host-service message.
+        ReadOnlySpan<char> rest = subject, test = pattern;
+        while (true)
+        {
+            var token = NextToken(ref rest, out var subjectDone);
+            var want = NextToken(ref test, out var patternDone);
+            if (token is "*" or ">")
+            {
+                return false;
+            }
+
+            if (want is ">")
+            {
+                // '>' must be last; the subject's remaining tokens must be literal too.
+                return patternDone && !ContainsWildcardToken(rest);
+            }
+
+            if (!(want is "*" || token.SequenceEqual(want)))
+            {
+                return false;
+            }
+
+            if (subjectDone || patternDone)
+            {
+                return subjectDone && patternDone;
+            }
+        }
+    }
+
+    private static ReadOnlySpan<char> NextToken(ref ReadOnlySpan<char> rest, out bool last)
+    {
+        var dot = rest.IndexOf('.');
+        last = dot < 0;
+        var token = last ? rest : rest[..dot];
+        rest = last ? [] : rest[(dot + 1)..];
+        return token;
+    }
+
+    private static bool ContainsWildcardToken(ReadOnlySpan<char> rest)
+    {
+        while (!rest.IsEmpty)
+        {
+            if (NextToken(ref rest, out _) is "*" or ">")
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static (bool Partial, bool Full) AnalyzeTokens(string[] tokens)
     {
         bool partial = false, full = false;

@@ -37,6 +37,29 @@ public class SubjectMatcherTests
     }
 
     [Theory]
+    [InlineData("foo.bar", "foo.bar", true)]
+    [InlineData("foo.bar", "foo.*", true)]
+    [InlineData("foo.bar", "foo.>", true)]
+    [InlineData("foo.bar.baz", "foo.>", true)]
+    [InlineData("foo", "foo.>", false)]
+    [InlineData("foo", ">", true)]
+    [InlineData("foo.bar.baz", "foo.*", false)]
+    [InlineData("foo.bar", "*.bar", true)]
+    [InlineData("foo.bar", "foo.baz", false)]
+    [InlineData("$JS.API.STREAM.NAMES", "$JS.>", true)]
+    [InlineData("$JS.API.STREAM.NAMES", "$JS.API.*", false)]
+    [InlineData("$KV.hs_a_b_kv.key", "$KV.*.*", true)]
+    [InlineData("foo.*", "foo.*", false)]
+    [InlineData("foo.>", ">", false)]
+    [InlineData("foo.bar", "foo.*x", false)]
+    [InlineData("foo.*x", "foo.*x", true)]
+    [InlineData("foo.bar", "foo.>.baz", false)]
+    public void Matches_a_literal_subject_like_a_nats_permission(string subject, string pattern, bool expected)
+    {
+        Assert.Equal(expected, SubjectMatcher.Matches(subject, pattern));
+    }
+
+    [Theory]
     [InlineData("foo", true, true)]
     [InlineData("foo.bar.baz", true, true)]
     [InlineData("$NEX.PING", true, true)]

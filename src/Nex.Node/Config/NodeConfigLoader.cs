@@ -153,6 +153,8 @@ public static class NodeConfigLoader
             }
         }
 
+        ValidateHostServices(config.HostServices, errors);
+
         if (config.NodeLimits.MaxWorkloads < 0 || config.NodeLimits.MaxTotalBytes < 0 || config.NodeLimits.MaxWorkloadBytes < 0)
         {
             errors.Add("node_limits must not be negative");
@@ -179,6 +181,34 @@ public static class NodeConfigLoader
         }
 
         return errors.Count == 0 ? config : throw new NodeConfigException("invalid configuration: " + string.Join("; ", errors));
+    }
+
+    // The policy lists guard what functions reach, so a malformed one stops the node instead of
+    // silently meaning "no restriction" (other service settings stay lenient, as in 0.2).
+    private static void ValidateHostServices(HostServicesConfig? hostServices, List<string> errors)
+    {
+        if (hostServices is null)
+        {
+            return;
+        }
+
+        if (hostServices.Services.TryGetValue(HostServicesProtocol.Messaging, out var messaging))
+        {
+            Nex.Node.HostServices.MessagingPermissions.Parse(messaging?.Config, out var error);
+            if (error is not null)
+            {
+                errors.Add($"host_services.services.messaging.config: {error}");
+            }
+        }
+
+        if (hostServices.Services.TryGetValue(HostServicesProtocol.Http, out var http))
+        {
+            Nex.Node.HostServices.HttpDestinationPolicy.Parse(http?.Config, out var error);
+            if (error is not null)
+            {
+                errors.Add($"host_services.services.http.config: {error}");
+            }
+        }
     }
 
     // Go's encoding/json decodes on top of the defaults: objects (and so maps) merge key by key,

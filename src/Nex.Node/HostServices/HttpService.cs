@@ -10,10 +10,11 @@ namespace Nex.Node.HostServices;
 /// The <c>http</c> host service (spec §6.3). The URL in <c>x-http-url</c> is used as is, path and query
 /// string included (0.2 rebuilt it, doubling the slash and dropping the query: spec §11 #10).
 /// The reply body is always an <see cref="HttpServiceResult"/>; the HTTP status goes in it, not in the code.
+/// Destinations go through <see cref="HostHttpClient"/>'s policy: a refused one is a 403 with one line.
 /// </summary>
-internal sealed class HttpService(HttpClient http) : IHostService
+internal sealed class HttpService(HostHttpClient http) : IHostService
 {
-    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2.5);
+    public static readonly TimeSpan Timeout = HostHttpClient.Timeout;
 
     public async Task<HostServiceResponse> HandleAsync(string method, IReadOnlyDictionary<string, string> headers, ReadOnlyMemory<byte> body, CancellationToken ct)
     {
@@ -67,7 +68,7 @@ internal sealed class HttpService(HttpClient http) : IHostService
         timeout.CancelAfter(Timeout);
         try
         {
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+            using var response = await http.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
             var text = httpMethod == HttpMethod.Head ? string.Empty : await ReadBodyAsync(response.Content, timeout.Token).ConfigureAwait(false);
             var result = new HttpServiceResult
             {
@@ -81,10 +82,27 @@ internal sealed class HttpService(HttpClient http) : IHostService
         {
             return TransportError($"request to {url} timed out after {Timeout.TotalSeconds} s");
         }
+        catch (HttpRequestException ex) when (Refusal(ex) is { } refused)
+        {
+            return HostServiceResponse.Fail(HostServiceResponse.Forbidden, refused.Message);
+        }
         catch (HttpRequestException ex)
         {
             return TransportError(ex.InnerException is { } inner ? $"{ex.Message} ({inner.Message})" : ex.Message);
         }
+    }
+
+    private static HttpDestinationRefusedException? Refusal(Exception ex)
+    {
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is HttpDestinationRefusedException refused)
+            {
+                return refused;
+            }
+        }
+
+        return null;
     }
 
     private static HostServiceResponse TransportError(string error) =>

@@ -6,8 +6,9 @@ using Nex.Protocol;
 namespace Nex.Node.HostServices;
 
 /// <summary>The <c>messaging</c> host service: publish, request, requestMany (spec §6.3, §6.4). Uses the
-/// trigger connection when the deploy request gave one, so traffic stays in the trigger's subject space.</summary>
-internal sealed class MessagingService(INatsConnection connection, TimeSpan requestTimeout, TimeSpan requestManyTimeout) : IHostService
+/// trigger connection when the deploy request gave one, so traffic stays in the trigger's subject space.
+/// Every subject is checked against <see cref="MessagingPermissions"/> first (system subjects never pass).</summary>
+internal sealed class MessagingService(INatsConnection connection, TimeSpan requestTimeout, TimeSpan requestManyTimeout, MessagingPermissions permissions) : IHostService
 {
     /// <summary>Default for both timeouts: 750 ms, which 0.2 meant but never applied (spec §11 #11).</summary>
     public const int DefaultTimeoutMs = 750;
@@ -19,11 +20,25 @@ internal sealed class MessagingService(INatsConnection connection, TimeSpan requ
 
     public TimeSpan RequestManyTimeout => requestManyTimeout;
 
-    public static MessagingService From(INatsConnection connection, JsonElement? config) =>
-        new(
+    public MessagingPermissions Permissions => permissions;
+
+    /// <summary>Builds the service from its <c>config</c>.</summary>
+    /// <exception cref="ArgumentException">The allow or deny list is malformed (the node config
+    /// loader refuses such a file before it gets here).</exception>
+    public static MessagingService From(INatsConnection connection, JsonElement? config)
+    {
+        var permissions = MessagingPermissions.Parse(config, out var error);
+        if (error is not null)
+        {
+            throw new ArgumentException($"host_services.services.messaging.config: {error}");
+        }
+
+        return new(
             connection,
             Millis(ServiceSettings.Int64(config, "request_timeout_ms", DefaultTimeoutMs)),
-            Millis(ServiceSettings.Int64(config, "request_many_timeout_ms", DefaultTimeoutMs)));
+            Millis(ServiceSettings.Int64(config, "request_many_timeout_ms", DefaultTimeoutMs)),
+            permissions);
+    }
 
     public async Task<HostServiceResponse> HandleAsync(string method, IReadOnlyDictionary<string, string> headers, ReadOnlyMemory<byte> body, CancellationToken ct)
     {
@@ -36,6 +51,11 @@ internal sealed class MessagingService(INatsConnection connection, TimeSpan requ
         if (subject is null)
         {
             return HostServiceResponse.Fail(HostServiceResponse.BadRequest, "subject is required");
+        }
+
+        if (permissions.Check(subject) is { } refused)
+        {
+            return HostServiceResponse.Fail(refused.Code, refused.Message);
         }
 
         return method switch

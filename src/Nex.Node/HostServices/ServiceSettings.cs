@@ -35,6 +35,39 @@ internal static class ServiceSettings
             ? value.GetBoolean()
             : fallback;
 
+    /// <summary>
+    /// A list of strings, read strictly because it guards access: absent or null is empty, anything
+    /// but an array of non-empty strings is an error (one line), never silently the default.
+    /// </summary>
+    public static IReadOnlyList<string> StringList(JsonElement? config, string name, out string? error)
+    {
+        error = null;
+        if (!TryGet(config, name, out var value) || value.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
+        {
+            return [];
+        }
+
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            error = $"{name} must be an array of strings";
+            return [];
+        }
+
+        var list = new List<string>();
+        foreach (var item in value.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(item.GetString()))
+            {
+                error = $"{name} must be an array of non-empty strings";
+                return [];
+            }
+
+            list.Add(item.GetString()!.Trim());
+        }
+
+        return list;
+    }
+
     /// <summary>Replaces <c>${namespace}</c> and <c>${workload_name}</c>, case-insensitively (spec §6.4).</summary>
     public static string BucketName(string template, HostServiceCaller caller) =>
         template

@@ -62,7 +62,7 @@ internal sealed partial class WorkloadHostServices : IAsyncDisposable
     /// <param name="requestHostServices">Deploy request's <c>host_services</c>.</param>
     /// <param name="triggerConnection">Deploy request's <c>trigger_connection</c>.</param>
     /// <param name="mainConnection">The node's main NATS connection (never disposed here).</param>
-    /// <param name="http">The node's HTTP client (automatic decompression on).</param>
+    /// <param name="http">The node's HTTP client for the http service (its destination policy built in).</param>
     /// <param name="loggers">Logger factory.</param>
     /// <param name="ct">Cancellation.</param>
     /// <exception cref="NexClientException">A connection this needs could not be made.</exception>
@@ -72,7 +72,7 @@ internal sealed partial class WorkloadHostServices : IAsyncDisposable
         NatsJwtConnectionInfo? requestHostServices,
         NatsJwtConnectionInfo? triggerConnection,
         INatsConnection mainConnection,
-        HttpClient http,
+        HostHttpClient http,
         ILoggerFactory loggers,
         CancellationToken ct)
     {
@@ -111,7 +111,18 @@ internal sealed partial class WorkloadHostServices : IAsyncDisposable
                 LogConnected(logger, caller.WorkloadId, TriggerConnectionName, url, "trigger_connection");
             }
 
-            var services = BuildServices(config ?? HostServicesConfig.Default, caller, connection, trigger ?? connection, http);
+            Dictionary<string, IHostService> services;
+            try
+            {
+                services = BuildServices(config ?? HostServicesConfig.Default, caller, connection, trigger ?? connection, http);
+            }
+            catch (ArgumentException ex)
+            {
+                // A service config the loader would have refused (a config built in code skips it).
+                throw new NexClientException(ex.Message, ex);
+            }
+
+
             return new WorkloadHostServices(caller, connection, trigger, services, owned, logger);
         }
         catch
@@ -181,7 +192,7 @@ internal sealed partial class WorkloadHostServices : IAsyncDisposable
         }
     }
 
-    private static Dictionary<string, IHostService> BuildServices(HostServicesConfig config, HostServiceCaller caller, INatsConnection connection, INatsConnection messaging, HttpClient http)
+    private static Dictionary<string, IHostService> BuildServices(HostServicesConfig config, HostServiceCaller caller, INatsConnection connection, INatsConnection messaging, HostHttpClient http)
     {
         var services = new Dictionary<string, IHostService>(StringComparer.Ordinal);
         foreach (var (name, settings) in config.Services)

@@ -14,10 +14,7 @@ namespace Nex.Node.Workloads;
 internal sealed partial class WorkloadManager
 {
     private static readonly TimeSpan TriggerMargin = TimeSpan.FromSeconds(2);
-    private readonly HttpClient _http = new(new SocketsHttpHandler { AutomaticDecompression = System.Net.DecompressionMethods.All, PooledConnectionLifetime = TimeSpan.FromMinutes(2) })
-    {
-        Timeout = TimeSpan.FromSeconds(2.5),
-    };
+    private readonly HostHttpClient _http;
 
     /// <summary>
     /// After the agent accepted a function: its host services, then its trigger subscriptions

@@ -49,6 +49,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
         _loggers = loggers;
         _pool = createPool(this);
         _artifacts = new ArtifactFetcher(mainNats);
+        _http = HostServices.HostHttpClient.From(node.Config.HostServices);
         _events = events;
         _workloadNatsUrl = workloadNatsUrl;
         _logger = loggers.CreateLogger<WorkloadManager>();

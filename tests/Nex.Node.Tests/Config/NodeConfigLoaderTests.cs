@@ -119,4 +119,33 @@ public sealed class NodeConfigLoaderTests
     {
         Assert.Equal(expected, NodeConfigLoader.Parse(json).EffectiveSandbox);
     }
+
+    [Theory]
+    [InlineData("""{"messaging":{"config":{"allow":"orders.>"}}}""", "invalid configuration: host_services.services.messaging.config: allow must be an array of strings")]
+    [InlineData("""{"messaging":{"config":{"deny":["a..b"]}}}""", "invalid configuration: host_services.services.messaging.config: 'a..b' in deny is not a valid subject")]
+    [InlineData("""{"messaging":{"config":{"allow":["$JS.>"]}}}""", "invalid configuration: host_services.services.messaging.config: '$JS.>' in allow names system subjects, which workloads never reach")]
+    [InlineData("""{"http":{"config":{"allow":["127.0.0.1:99999"]}}}""", "invalid configuration: host_services.services.http.config: '127.0.0.1:99999' in allow is neither a CIDR (10.0.0.0/8), an address nor a host[:port]")]
+    [InlineData("""{"http":{"config":{"allow":[7]}}}""", "invalid configuration: host_services.services.http.config: allow must be an array of non-empty strings")]
+    public void HostServicePolicyLists_AreRefusedWithOneLine_WhenMalformed(string services, string expected)
+    {
+        var ex = Assert.Throws<NodeConfigException>(() => NodeConfigLoader.Parse("{\"host_services\":{\"services\":" + services + "}}"));
+        Assert.Equal(expected, ex.Message);
+    }
+
+    [Fact]
+    public void HostServicePolicyLists_AreReadFromTheServicesConfig()
+    {
+        var config = NodeConfigLoader.Parse("""
+            {"host_services":{"services":{
+              "messaging":{"config":{"allow":["orders.>"],"deny":["orders.secret.>"],"request_timeout_ms":500}},
+              "http":{"config":{"allow":["10.0.0.0/8","localhost:8080"]}}}}}
+            """);
+        Assert.Equal(4, config.HostServices!.Services.Count); // merged with the defaults
+        var messaging = Nex.Node.HostServices.MessagingPermissions.Parse(config.HostServices.Services["messaging"].Config, out var error);
+        Assert.Null(error);
+        Assert.Equal(["orders.>"], messaging.Allow);
+        Assert.Equal(["orders.secret.>"], messaging.Deny);
+        using var http = Nex.Node.HostServices.HostHttpClient.From(config.HostServices);
+        Assert.Equal(["10.0.0.0/8", "localhost:8080"], http.Policy.Allow.Select(e => e.ToString()));
+    }
 }

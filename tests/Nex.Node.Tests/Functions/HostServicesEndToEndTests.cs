@@ -10,7 +10,8 @@ namespace Nex.Node.Tests.Functions;
 /// <summary>
 /// Every host service method from JavaScript and from WebAssembly, through the whole stack:
 /// function → agent → node → a real JetStream server (KV, object store, messaging) or a local
-/// HTTP server (spec §6, the V8 scenarios of §12.1).
+/// HTTP server (spec §6, the V8 scenarios of §12.1); and what a function must not reach through them
+/// (issue 15): system subjects, loopback addresses other than the one HTTP server the node allow-lists.
 /// </summary>
 public sealed class HostServicesEndToEndTests(NatsServerFixture nats) : IAsyncLifetime
 {
@@ -43,13 +44,22 @@ public sealed class HostServicesEndToEndTests(NatsServerFixture nats) : IAsyncLi
 
     public async ValueTask InitializeAsync()
     {
-        _node = await FunctionTests.FunctionNodeAsync(nats.Url, pool: 2);
+        StartHttpServer();
+
+        // Loopback is refused by default: the node opens exactly this test's HTTP server.
+        var http = new Nex.Node.Config.HostServiceSettings { Config = JsonDocument.Parse($$"""{"allow":["127.0.0.1:{{new Uri(_httpUrl).Port}}"]}""").RootElement.Clone() };
+        var services = new Dictionary<string, Nex.Node.Config.HostServiceSettings>(Nex.Node.Config.HostServicesConfig.Default.Services) { ["http"] = http };
+        _node = await TestNode.StartAsync(nats.Url, c => c with
+        {
+            WorkloadTypes = ["native", "v8", "wasm"],
+            MachinePoolSize = 2,
+            HostServices = Nex.Node.Config.HostServicesConfig.Default with { Services = services },
+        });
         _js = FunctionTests.Unique("probe.js");
         _wasm = FunctionTests.Unique("probe.wasm");
         await FunctionTests.DeployFunctionAsync(_node, "v8", Encoding.UTF8.GetBytes(JsProbe), "jsprobe", _js);
         var wasm = Path.Combine(Examples.RepositoryRoot, "examples", "wasm", "hostcall", "build", "hostcall.wasm");
         await FunctionTests.DeployFunctionAsync(_node, "wasm", await File.ReadAllBytesAsync(wasm), "wasmprobe", _wasm);
-        StartHttpServer();
     }
 
     public async ValueTask DisposeAsync()
@@ -57,7 +67,10 @@ public sealed class HostServicesEndToEndTests(NatsServerFixture nats) : IAsyncLi
         _http.Stop();
         _http.Close();
         await _httpLoop.ContinueWith(_ => { }, TaskScheduler.Default);
-        await _node.DisposeAsync();
+        if (_node is not null)
+        {
+            await _node.DisposeAsync();
+        }
     }
 
     private async Task<JsonElement> Js(string service, string method, params object?[] args)
@@ -184,6 +197,54 @@ public sealed class HostServicesEndToEndTests(NatsServerFixture nats) : IAsyncLi
             Assert.Equal(200, code);
             Assert.Equal(status, JsonDocument.Parse(result).RootElement.GetProperty("status").GetInt32());
         }
+    }
+
+    [Fact]
+    public async Task Messaging_SystemSubjects_AreRefused_FromJavaScript_AndWebAssembly()
+    {
+        // The WASM probe's bucket holds a value the JS probe must neither read nor overwrite.
+        const string bucket = "hs_default_wasmprobe_kv";
+        Assert.Equal(200, (await Wasm("kv", "set", """{"x-keyvalue-key":"mine"}""", "wasm secret")).Code);
+
+        var attacks = new (string Method, string Subject, string Body)[]
+        {
+            ("request", $"$JS.API.DIRECT.GET.KV_{bucket}", $$"""{"last_by_subj":"$KV.{{bucket}}.mine"}"""),
+            ("publish", $"$KV.{bucket}.mine", "overwritten"),
+            ("request", "$JS.API.STREAM.NAMES", ""),
+            ("requestMany", "$JS.API.STREAM.NAMES", ""),
+            ("request", $"$NEX.LAMEDUCK.{_node.NodeId}", ""),
+            ("publish", "_INBOX.x", "x"),
+        };
+        foreach (var (method, subject, body) in attacks)
+        {
+            var error = (await Js("messaging", method, subject, Bytes(body))).GetProperty("error").GetString();
+            Assert.Contains($"messaging: subject '{subject}' is not allowed for workloads", error, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("must not contain wildcards", (await Js("messaging", "publish", "$KV.>", Bytes("x"))).GetProperty("error").GetString(), StringComparison.Ordinal);
+        var (code, message) = await Wasm("messaging", "request", """{"x-subject":"$JS.API.STREAM.NAMES"}""");
+        Assert.Equal(403, code);
+        Assert.Equal("messaging: subject '$JS.API.STREAM.NAMES' is not allowed for workloads (403)", message);
+
+        // Nothing happened: the value is intact and the node is not in lame duck.
+        Assert.Equal((200, "wasm secret"), await Wasm("kv", "get", """{"x-keyvalue-key":"mine"}"""));
+        var ping = await _node.Client.PingNodeAsync(_node.NodeId, Ct);
+        Assert.NotEqual("true", ping.Tags!.GetValueOrDefault("nex.lameduck"));
+    }
+
+    [Fact]
+    public async Task Http_Loopback_IsRefused_FromJavaScript_AndWebAssembly_ExceptTheAllowListedServer()
+    {
+        var natsPort = new Uri(nats.Url).Port;
+        var url = $"http://127.0.0.1:{natsPort}/connz";
+        var expected = $"http: destination 127.0.0.1:{natsPort} is not allowed for workloads (loopback address)";
+        Assert.Contains(expected, (await Js("http", "get", url)).GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Contains("(loopback address)", (await Js("http", "get", $"http://localhost:{natsPort}/")).GetProperty("error").GetString(), StringComparison.Ordinal);
+        var (code, message) = await Wasm("http", "get", $$"""{"x-http-url":"{{url}}"}""");
+        Assert.Equal(403, code);
+        Assert.Equal(expected + " (403)", message);
+
+        Assert.Equal(200, (await Js("http", "get", _httpUrl + "open")).GetProperty("ok").GetProperty("status").GetInt32());
     }
 
     [Fact]

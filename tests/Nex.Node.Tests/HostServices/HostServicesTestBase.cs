@@ -14,10 +14,9 @@ namespace Nex.Node.Tests.HostServices;
 public abstract class HostServicesTestBase(NatsServerFixture nats) : IAsyncLifetime
 {
     private readonly List<WorkloadHostServices> _created = [];
+    private readonly List<HostHttpClient> _clients = [];
 
     protected NatsConnection Main { get; private set; } = null!;
-
-    protected HttpClient Http { get; } = new(new HttpClientHandler { AutomaticDecompression = System.Net.DecompressionMethods.All });
 
     protected string NatsUrl => nats.Url;
 
@@ -37,7 +36,10 @@ public abstract class HostServicesTestBase(NatsServerFixture nats) : IAsyncLifet
         }
 
         await Main.DisposeAsync();
-        Http.Dispose();
+        foreach (var client in _clients)
+        {
+            client.Dispose();
+        }
     }
 
     internal static HostServiceCaller NewCaller(string? ns = null, string? name = null)
@@ -53,13 +55,17 @@ public abstract class HostServicesTestBase(NatsServerFixture nats) : IAsyncLifet
         NatsJwtConnectionInfo? requestHostServices = null,
         NatsJwtConnectionInfo? trigger = null)
     {
+        // As the node does: one HTTP client built from the same config (its destination policy).
+        var effective = nullConfig ? null : config ?? HostServicesConfig.Default;
+        var http = HostHttpClient.From(effective);
+        _clients.Add(http);
         var services = await WorkloadHostServices.CreateAsync(
-            nullConfig ? null : config ?? HostServicesConfig.Default,
+            effective,
             caller ?? NewCaller(),
             requestHostServices,
             trigger,
             Main,
-            Http,
+            http,
             NullLoggerFactory.Instance,
             Ct);
         _created.Add(services);

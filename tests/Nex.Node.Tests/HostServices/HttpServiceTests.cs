@@ -8,7 +8,8 @@ using Xunit;
 
 namespace Nex.Node.Tests.HostServices;
 
-/// <summary>The http host service against a local HttpListener (spec §6.3, §11 #10).</summary>
+/// <summary>The http host service against a local HttpListener (spec §6.3, §11 #10), and its destination
+/// policy (issue 15 item 3): loopback is refused unless the node's allow list opens it, as these tests do.</summary>
 public sealed class HttpServiceTests(NatsServerFixture nats) : HostServicesTestBase(nats)
 {
     private const string Http_ = HostServicesProtocol.Http;
@@ -26,6 +27,8 @@ public sealed class HttpServiceTests(NatsServerFixture nats) : HostServicesTestB
         await base.DisposeAsync();
     }
 
+    private static Nex.Node.Config.HostServicesConfig AllowLoopback { get; } = WithService(Http_, configJson: """{"allow":["127.0.0.0/8"]}""");
+
     private Dictionary<string, string> Url(string pathAndQuery, string? headersJson = null)
     {
         var headers = Headers((HostServicesProtocol.UrlHeader, _server.BaseUrl + pathAndQuery));
@@ -40,7 +43,7 @@ public sealed class HttpServiceTests(NatsServerFixture nats) : HostServicesTestB
     [Fact]
     public async Task Get_KeepsPathAndQuery_AndSendsHeaders()
     {
-        var hs = await CreateAsync();
+        var hs = await CreateAsync(config: AllowLoopback);
         var r = await Call(hs, Http_, "get", Url("api/items?x=1&y=two", "{\"X-Test\":\"yes\",\"X-Multi\":[\"a\",\"b\"]}"));
         AssertOk(r);
         var result = Json(r);
@@ -62,7 +65,7 @@ public sealed class HttpServiceTests(NatsServerFixture nats) : HostServicesTestB
     [Fact]
     public async Task Post_SendsBodyAsTextPlain_And201()
     {
-        var hs = await CreateAsync();
+        var hs = await CreateAsync(config: AllowLoopback);
         var r = await Call(hs, Http_, "post", Url("things"), "payload"u8.ToArray());
         AssertOk(r);
         var result = Json(r);
@@ -77,7 +80,7 @@ public sealed class HttpServiceTests(NatsServerFixture nats) : HostServicesTestB
     [Fact]
     public async Task Post_ContentTypeFromHeaders_Wins()
     {
-        var hs = await CreateAsync();
+        var hs = await CreateAsync(config: AllowLoopback);
         AssertOk(await Call(hs, Http_, "post", Url("things", "{\"Content-Type\":\"application/json\"}"), "{}"u8.ToArray()));
         Assert.StartsWith("application/json", _server.Requests.Single().Headers["Content-Type"], StringComparison.Ordinal);
     }
@@ -88,7 +91,7 @@ public sealed class HttpServiceTests(NatsServerFixture nats) : HostServicesTestB
     [InlineData("delete")]
     public async Task PutPatchDelete_204(string method)
     {
-        var hs = await CreateAsync();
+        var hs = await CreateAsync(config: AllowLoopback);
         var r = await Call(hs, Http_, method, Url("thing/1?force=true"), "data"u8.ToArray());
         AssertOk(r);
         var result = Json(r);
@@ -103,7 +106,7 @@ public sealed class HttpServiceTests(NatsServerFixture nats) : HostServicesTestB
     [Fact]
     public async Task Head_200_EmptyBody()
     {
-        var hs = await CreateAsync();
+        var hs = await CreateAsync(config: AllowLoopback);
         var r = await Call(hs, Http_, "head", Url("thing"));
         AssertOk(r);
         var result = Json(r);
@@ -115,7 +118,7 @@ public sealed class HttpServiceTests(NatsServerFixture nats) : HostServicesTestB
     [Fact]
     public async Task GzipResponse_IsDecoded()
     {
-        var hs = await CreateAsync();
+        var hs = await CreateAsync(config: AllowLoopback);
         var r = await Call(hs, Http_, "get", Url("gzip"));
         AssertOk(r);
         Assert.Equal("compressed hello", Json(r).GetProperty("body").GetString());
@@ -124,7 +127,7 @@ public sealed class HttpServiceTests(NatsServerFixture nats) : HostServicesTestB
     [Fact]
     public async Task TransportFailure_Is500WithError()
     {
-        var hs = await CreateAsync();
+        var hs = await CreateAsync(config: AllowLoopback);
         var r = await Call(hs, Http_, "get", Headers((HostServicesProtocol.UrlHeader, $"http://127.0.0.1:{LocalHttpServer.FreePort()}/x")));
         Assert.Equal(500, r.Code);
         Assert.StartsWith("Failed to execute host service method: ", r.Message, StringComparison.Ordinal);
@@ -134,11 +137,79 @@ public sealed class HttpServiceTests(NatsServerFixture nats) : HostServicesTestB
     [Fact]
     public async Task BadInput_Is400()
     {
-        var hs = await CreateAsync();
+        var hs = await CreateAsync(config: AllowLoopback);
         Assert.Equal(400, (await Call(hs, Http_, "get")).Code);
         Assert.Equal(400, (await Call(hs, Http_, "get", Headers((HostServicesProtocol.UrlHeader, "not a url")))).Code);
         Assert.Equal(400, (await Call(hs, Http_, "get", Url("x", "[1,2]"))).Code);
         Assert.Equal(400, (await Call(hs, Http_, "options", Url("x"))).Code);
+    }
+
+    [Theory]
+    [InlineData("http://127.0.0.1:{0}/x", "loopback")]
+    [InlineData("http://localhost:{0}/x", "loopback")] // refused after resolution
+    [InlineData("http://[::1]:{0}/x", "loopback")]
+    [InlineData("http://[::ffff:127.0.0.1]:{0}/x", "loopback")]
+    [InlineData("http://2130706433:{0}/x", "loopback")]
+    [InlineData("http://127.1:{0}/x", "loopback")]
+    [InlineData("http://0.0.0.0:{0}/x", "unspecified")]
+    public async Task Loopback_IsRefusedByDefault_As403_BeforeAnyByteIsSent(string urlFormat, string kind)
+    {
+        var hs = await CreateAsync();
+        var url = string.Format(System.Globalization.CultureInfo.InvariantCulture, urlFormat, new Uri(_server.BaseUrl).Port);
+        var r = await Call(hs, Http_, "get", Headers((HostServicesProtocol.UrlHeader, url)));
+        Assert.Equal(403, r.Code);
+        Assert.StartsWith("http: destination ", r.Message, StringComparison.Ordinal);
+        Assert.EndsWith($" is not allowed for workloads ({kind} address)", r.Message, StringComparison.Ordinal);
+        Assert.Empty(_server.Requests);
+    }
+
+    [Fact]
+    public async Task TheNatsPort_IsRefused_ByDefault()
+    {
+        var hs = await CreateAsync();
+        var nats = new Uri(NatsUrl);
+        var r = await Call(hs, Http_, "get", Headers((HostServicesProtocol.UrlHeader, $"http://{nats.Host}:{nats.Port}/connz")));
+        Assert.Equal(403, r.Code);
+        Assert.Equal($"http: destination {nats.Host}:{nats.Port} is not allowed for workloads (loopback address)", r.Message);
+    }
+
+    [Fact]
+    public async Task AllowList_HostPort_OpensThatServerOnly()
+    {
+        var port = new Uri(_server.BaseUrl).Port;
+        var hs = await CreateAsync(config: WithService(Http_, configJson: $$"""{"allow":["127.0.0.1:{{port}}", "localhost:{{port}}"]}"""));
+        AssertOk(await Call(hs, Http_, "get", Url("open")));
+        AssertOk(await Call(hs, Http_, "get", Headers((HostServicesProtocol.UrlHeader, $"http://localhost:{port}/by-name"))));
+
+        var nats = new Uri(NatsUrl);
+        var r = await Call(hs, Http_, "get", Headers((HostServicesProtocol.UrlHeader, $"http://127.0.0.1:{nats.Port}/")));
+        Assert.Equal(403, r.Code);
+    }
+
+    [Fact]
+    public async Task Redirect_ToAHopTheListDoesNotOpen_IsRefused()
+    {
+        await using var other = LocalHttpServer.Start();
+        var port = new Uri(_server.BaseUrl).Port;
+        var hs = await CreateAsync(config: WithService(Http_, configJson: $$"""{"allow":["127.0.0.1:{{port}}"]}"""));
+
+        // The first hop is allowed; the server then sends the client to another loopback port.
+        var r = await Call(hs, Http_, "get", Url("redirect?to=" + Uri.EscapeDataString(other.BaseUrl + "secret")));
+        Assert.Equal(403, r.Code);
+        Assert.Equal($"http: destination 127.0.0.1:{new Uri(other.BaseUrl).Port} is not allowed for workloads (loopback address)", r.Message);
+        Assert.Single(_server.Requests);
+        Assert.Empty(other.Requests);
+    }
+
+    [Fact]
+    public async Task Redirect_BetweenOpenHops_IsFollowed()
+    {
+        await using var other = LocalHttpServer.Start();
+        var hs = await CreateAsync(config: AllowLoopback);
+        var r = await Call(hs, Http_, "get", Url("redirect?to=" + Uri.EscapeDataString(other.BaseUrl + "landed")));
+        AssertOk(r);
+        Assert.Equal("hello GET", Json(r).GetProperty("body").GetString());
+        Assert.Equal("/landed", other.Requests.Single().RawUrl);
     }
 
     [Fact]
@@ -251,6 +322,10 @@ internal sealed class LocalHttpServer : IAsyncDisposable
         byte[] reply = [];
         switch (request.HttpMethod)
         {
+            case "GET" when request.Url!.AbsolutePath == "/redirect":
+                response.StatusCode = 302;
+                response.RedirectLocation = request.QueryString["to"];
+                break;
             case "GET" when request.Url!.AbsolutePath == "/gzip":
                 response.StatusCode = 200;
                 response.Headers["Content-Encoding"] = "gzip";

@@ -151,6 +151,73 @@ public sealed class MessagingServiceTests(NatsServerFixture nats) : HostServices
         Assert.Equal(400, (await Call(hs, Messaging, "requestMany", headers, [0])).Code);
     }
 
+    [Fact]
+    public async Task SystemSubjects_AreRefused_ForPublishRequestAndRequestMany_AndOtherBucketsStayIntact()
+    {
+        // Another workload's bucket, with a value in it, on the same server and connection.
+        var victim = NewCaller(ns: "ns" + Guid.NewGuid().ToString("N")[..6], name: "victim");
+        var victimHs = await CreateAsync(victim);
+        AssertOk(await Call(victimHs, HostServicesProtocol.Kv, "set", Headers((HostServicesProtocol.KeyHeader, "secret")), "s3cret"u8.ToArray()));
+        var bucket = $"hs_{victim.Namespace}_{victim.WorkloadName}_kv";
+
+        var hs = await CreateAsync(NewCaller(ns: victim.Namespace));
+        var attacks = new (string Method, string Subject, byte[] Body)[]
+        {
+            ("request", $"$JS.API.DIRECT.GET.KV_{bucket}", System.Text.Encoding.UTF8.GetBytes($$"""{"last_by_subj":"$KV.{{bucket}}.secret"}""")),
+            ("request", $"$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}.secret", []),
+            ("publish", $"$KV.{bucket}.secret", "overwritten"u8.ToArray()),
+            ("request", $"$KV.{bucket}.secret", "overwritten"u8.ToArray()),
+            ("request", "$JS.API.STREAM.NAMES", []),
+            ("requestMany", "$JS.API.STREAM.NAMES", []),
+            ("request", "$JS.API.STREAM.DELETE.KV_" + bucket, []),
+            ("request", "$NEX.LAMEDUCK.NODE", []),
+            ("requestMany", "$NEX.PING", []),
+            ("request", "$SYS.REQ.SERVER.PING.CONNZ", []),
+            ("publish", "$O.x.M.y", []),
+            ("publish", "_INBOX.x", []),
+        };
+        foreach (var (method, subject, body) in attacks)
+        {
+            var r = await Call(hs, Messaging, method, Subject(subject), body);
+            Assert.True(r.Code == 403, $"{method} {subject}: {r.Code} {r.Message}");
+            Assert.Equal($"messaging: subject '{subject}' is not allowed for workloads", r.Message);
+        }
+
+        foreach (var method in new[] { "publish", "request", "requestMany" })
+        {
+            var r = await Call(hs, Messaging, method, Subject("$KV.>"), []);
+            Assert.Equal((400, "messaging: subject '$KV.>' must not contain wildcards"), (r.Code, r.Message));
+        }
+
+        var value = await Call(victimHs, HostServicesProtocol.Kv, "get", Headers((HostServicesProtocol.KeyHeader, "secret")));
+        AssertOk(value);
+        Assert.Equal("s3cret", Text(value));
+    }
+
+    [Fact]
+    public async Task ConfiguredAllowAndDeny_AreApplied()
+    {
+        var prefix = NewSubject();
+        var hs = await CreateAsync(config: WithService(Messaging, configJson: $$"""{"allow":["{{prefix}}.>"],"deny":["{{prefix}}.private.>"]}"""));
+        await using var open = await Responder(prefix + ".open", "yes"u8.ToArray());
+        await using var closed = await Responder(prefix + ".private.x", "leak"u8.ToArray());
+        await using var outside = await Responder(NewSubject(), "leak"u8.ToArray());
+
+        var ok = await Call(hs, Messaging, "request", Subject(prefix + ".open"), []);
+        AssertOk(ok);
+        Assert.Equal("yes", Text(ok));
+        Assert.Equal(403, (await Call(hs, Messaging, "request", Subject(prefix + ".private.x"), [])).Code);
+        Assert.Equal(403, (await Call(hs, Messaging, "publish", Subject("elsewhere"), [])).Code);
+        Assert.Equal(403, (await Call(hs, Messaging, "requestMany", Subject("elsewhere"), [])).Code);
+    }
+
+    [Fact]
+    public async Task MalformedPermissions_RefuseToBuildTheServices_WithOneLine()
+    {
+        var ex = await Assert.ThrowsAsync<Nex.Client.NexClientException>(() => CreateAsync(config: WithService(Messaging, configJson: """{"deny":"foo"}""")));
+        Assert.Equal("host_services.services.messaging.config: deny must be an array of strings", ex.Message);
+    }
+
     private async Task<Responder> Responder(string subject, byte[] reply)
     {
         var sub = await Main.SubscribeCoreAsync<byte[]>(subject, cancellationToken: Ct);
