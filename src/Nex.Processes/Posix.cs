@@ -43,11 +43,25 @@ public static partial class Posix
     /// <summary>access(2) with W_OK: may this process write (create entries in) <paramref name="path"/>?</summary>
     public static bool CanWrite(string path) => AccessNative(path, 2) == 0;
 
+    /// <summary>access(2) with the given mode bits (4 read, 2 write, 1 execute/search) for this process's real ids.</summary>
+    public static bool CanAccess(string path, int mode) => AccessNative(path, mode) == 0;
+
     /// <summary>chown(2); false on failure.</summary>
     public static bool Chown(string path, int uid, int gid) => ChownNative(path, uid, gid) == 0;
 
     [LibraryImport("libc", EntryPoint = "chown", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int ChownNative(string path, int uid, int gid);
+
+    /// <summary>
+    /// <c>prctl(PR_SET_DUMPABLE, 0)</c>: processes of the same user (a workload) may no longer read this
+    /// process's <c>/proc/&lt;pid&gt;/environ</c>, <c>mem</c> or <c>fd</c>, nor ptrace it. Children are
+    /// unaffected: exec makes them dumpable again.
+    /// </summary>
+    /// <returns>Whether it was set.</returns>
+    public static bool SetNotDumpable() => OperatingSystem.IsLinux() && PrctlNative(4 /* PR_SET_DUMPABLE */, 0, 0, 0, 0) == 0;
+
+    [LibraryImport("libc", EntryPoint = "prctl", SetLastError = true)]
+    private static partial int PrctlNative(int option, ulong arg2, ulong arg3, ulong arg4, ulong arg5);
 
     /// <summary>The effective user id.</summary>
     public static uint EffectiveUserId => GetEuidNative();
