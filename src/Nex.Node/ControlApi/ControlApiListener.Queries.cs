@@ -112,6 +112,7 @@ internal sealed partial class ControlApiListener
             Memory = HostStats.ReadMemory(),
             Machines = machines,
             SupportedWorkloadTypes = _node.Config.EffectiveWorkloadTypes,
+            AgentStartFailure = _workloads.AgentStartFailure,
         };
         return ReplyAsync(msg, NexEnvelope.Success(ResponseTypes.Info, response, NexJson.Context.InfoResponse)).AsTask();
     }

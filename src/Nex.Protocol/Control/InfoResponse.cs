@@ -39,6 +39,14 @@ public sealed record InfoResponse
     [JsonPropertyName("supported_workload_types")]
     [OmitEmpty]
     public IReadOnlyList<string>? SupportedWorkloadTypes { get; init; }
+
+    /// <summary>
+    /// Why the node's agents keep failing to start (the last start's error), while they do; omitted otherwise.
+    /// A Nex for .NET addition: deploys fail meanwhile, naming the same cause.
+    /// </summary>
+    [JsonPropertyName("agent_start_failure")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? AgentStartFailure { get; init; }
 }
 
 /// <summary>Host memory figures from <c>/proc/meminfo</c>, in kB.</summary>
