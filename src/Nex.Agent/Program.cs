@@ -22,6 +22,9 @@ internal static class Program
         // Before the seed is read: a workload runs as our user (no sandbox, or inside the sandbox), and
         // must not read it from our memory, environment or descriptors through /proc.
         Posix.SetNotDumpable();
+
+        // Nothing the node (or whoever started it) left open reaches the workload.
+        Posix.CloseInheritedDescriptorsOnExec();
         if (!AgentSettingsLoader.TryLoad(out var settings, out var error))
         {
             await stderr.WriteLineAsync($"nex-agent: {error}").ConfigureAwait(false);

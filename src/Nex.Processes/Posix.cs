@@ -106,6 +106,32 @@ public static partial class Posix
     [LibraryImport("libc", EntryPoint = "geteuid")]
     private static partial uint GetEuidNative();
 
+    /// <summary>
+    /// Marks every descriptor above 2 that this process inherited close-on-exec (<c>FIOCLEX</c>), so that the
+    /// programs it starts inherit none of them. .NET opens its own descriptors close-on-exec, but whatever
+    /// our parent leaked to us (its pipes, sockets) would otherwise pass on to them.
+    /// </summary>
+    /// <returns>How many descriptors were marked.</returns>
+    public static int CloseInheritedDescriptorsOnExec()
+    {
+        if (!OperatingSystem.IsLinux() || !Directory.Exists("/proc/self/fd"))
+        {
+            return 0;
+        }
+
+        var marked = 0;
+        foreach (var entry in Directory.GetFiles("/proc/self/fd"))
+        {
+            if (int.TryParse(Path.GetFileName(entry), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var fd)
+                && fd > 2 && IoctlNative(fd, 0x5451 /* FIOCLEX */) == 0)
+            {
+                marked++;
+            }
+        }
+
+        return marked;
+    }
+
     /// <summary>Signal 0: does a process with this pid exist?</summary>
     public static bool IsAlive(int pid) => pid > 0 && (KillNative(pid, 0) == 0 || Marshal.GetLastPInvokeError() == 1 /* EPERM: exists */);
 }

@@ -46,7 +46,7 @@ public sealed class SandboxImageReachabilityTests(NatsServerFixture nats)
             var location = await Artifacts.UploadAsync(node.Connection, "R" + Guid.NewGuid().ToString("N")[..10].ToUpperInvariant(), "hello", Artifacts.Script("echo reached-$(id -u)\nexec sleep 60"));
             var (id, error) = await Wire.DeployAsync(node.Connection, node.NodeId, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "hello", location: location));
             Assert.True(error is null, error);
-            await logs.WaitAsync((s, b) => s.EndsWith("." + id, StringComparison.Ordinal) && b.GetProperty("text").GetString() == "reached-65534", TimeSpan.FromSeconds(15), "the workload's line");
+            await logs.WaitAsync((s, b) => s.EndsWith("." + id, StringComparison.Ordinal) && b.GetProperty("text").GetString()!.Trim() == "reached-65534", TimeSpan.FromSeconds(15), "the workload's line");
         }
 
         // 3. Agents that cannot start for a reason preflight does not see (their libc unreadable by the
