@@ -13,7 +13,7 @@ public sealed class AgentCredentialTests(NatsServerFixture nats)
 {
     // Looks everywhere a same-user workload could, and prints what it found on one line. A user seed is
     // "SU" and base32; the variable's name is looked for too.
-    private const string Probe =
+    internal const string Probe =
         "hits=''; readable=''\n" +
         "for f in /proc/$PPID/environ /proc/1/environ /proc/self/environ /proc/$PPID/cmdline /proc/1/cmdline /run/nex/metadata.json /nex/metadata.json; do\n" +
         "  if c=$(tr '\\0' '\\n' < \"$f\" 2>/dev/null); then\n" +
@@ -71,14 +71,14 @@ public sealed class AgentCredentialTests(NatsServerFixture nats)
         Assert.Equal("", facts["inherited"]);
     }
 
-    private static async Task<Dictionary<string, string>> RunProbeAsync(TestNode node)
+    internal static async Task<Dictionary<string, string>> RunProbeAsync(TestNode node)
     {
         await using var logs = await Recorder.StartAsync(node.Connection, "$NEX.logs.>");
         var location = await Artifacts.UploadAsync(node.Connection, "P" + Guid.NewGuid().ToString("N")[..10].ToUpperInvariant(), "probe", Artifacts.Script(Probe));
         var (id, error) = await Wire.DeployAsync(node.Connection, node.NodeId, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "probe", location: location));
         Assert.True(error is null, error); // the agent connected with the seed it was handed
 
-        var line = (await logs.WaitAsync((s, b) => s.EndsWith("." + id, StringComparison.Ordinal) && b.GetProperty("text").GetString()!.StartsWith("probe ", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "the probe line"))
+        var line = (await logs.WaitAsync((s, b) => s.EndsWith("." + id, StringComparison.Ordinal) && b.GetProperty("text").GetString()!.StartsWith("probe ", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "the probe line"))
             .Body.GetProperty("text").GetString()!;
         TestContext.Current.SendDiagnosticMessage(line);
         return line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(p => p.Contains('=', StringComparison.Ordinal))
