@@ -9,7 +9,8 @@ namespace Nex.Node.Machines;
 /// No sandbox (spec §8.7): each agent is a child process of the node, given its settings in
 /// <c>NEX_*</c> environment variables, except its seed, which comes on its stdin (see
 /// <see cref="SeedHandover"/>). It dies with the node (parent-death signal). When the node may create
-/// PID namespaces (root), each agent is also the init of its own PID namespace, so that when it dies every process its workload started dies with it, grandchildren included.
+/// PID namespaces (root), each agent is also the init of its own PID namespace, so that when it dies
+/// every process its workload started dies with it, grandchildren included.
 /// Development only: there is no isolation.
 /// </summary>
 internal sealed class ProcessMachineDriver(AgentCommand agent, ILoggerFactory loggers) : IMachineDriver
