@@ -27,6 +27,12 @@ internal static class AgentSettingsLoader
     /// <summary>Workload user seed.</summary>
     public const string SeedVariable = "NEX_NODE_NATS_NKEY_SEED";
 
+    /// <summary>
+    /// <c>stdin</c>: the seed arrives as the first line on standard input, read once at start (how the node
+    /// hands it over), so that it never sits in an environment or a file a workload could read.
+    /// </summary>
+    public const string SeedSourceVariable = "NEX_NODE_NATS_NKEY_SEED_FROM";
+
     /// <summary>A JSON metadata file: <c>{"vmid","node_nats_host","node_nats_port","node_nats_nkey","message"}</c>.</summary>
     public const string MetadataFileVariable = "NEX_METADATA_FILE";
 
@@ -47,15 +53,16 @@ internal static class AgentSettingsLoader
     /// <param name="error">One line saying what is wrong, when not.</param>
     /// <returns>Whether the settings are usable.</returns>
     public static bool TryLoad(out AgentSettings? settings, out string error) =>
-        TryLoad(Environment.GetEnvironmentVariable, File.ReadAllText, out settings, out error);
+        TryLoad(Environment.GetEnvironmentVariable, File.ReadAllText, out settings, out error, ReadStandardInput);
 
     /// <summary>Loads settings from the given variables (empty values count as unset).</summary>
     /// <param name="variables">Environment lookup.</param>
     /// <param name="readFile">Reads the metadata file.</param>
     /// <param name="settings">The settings, when valid.</param>
     /// <param name="error">One line saying what is wrong, when not.</param>
+    /// <param name="readStandardInput">Reads standard input to its end (for <see cref="SeedSourceVariable"/>).</param>
     /// <returns>Whether the settings are usable.</returns>
-    public static bool TryLoad(Func<string, string?> variables, Func<string, string> readFile, out AgentSettings? settings, out string error)
+    public static bool TryLoad(Func<string, string?> variables, Func<string, string> readFile, out AgentSettings? settings, out string error, Func<string>? readStandardInput = null)
     {
         ArgumentNullException.ThrowIfNull(variables);
         ArgumentNullException.ThrowIfNull(readFile);
@@ -138,6 +145,31 @@ internal static class AgentSettingsLoader
         }
 
         var seed = Get(SeedVariable) ?? Blank(file?.NodeNatsNkey);
+        if (seed is null && Get(SeedSourceVariable) is { } source)
+        {
+            if (!string.Equals(source, "stdin", StringComparison.Ordinal))
+            {
+                error = $"{SeedSourceVariable} '{source}' is not supported (only stdin)";
+                return false;
+            }
+
+            try
+            {
+                seed = Blank((readStandardInput ?? (() => string.Empty))().Split('\n', 2)[0]);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                error = $"cannot read the seed from standard input: {OneLine(ex.Message)}";
+                return false;
+            }
+
+            if (seed is null)
+            {
+                error = $"{SeedSourceVariable}=stdin but standard input held no seed";
+                return false;
+            }
+        }
+
         string? publicKey = null;
         if (seed is not null)
         {
@@ -178,6 +210,23 @@ internal static class AgentSettingsLoader
         };
         error = string.Empty;
         return true;
+    }
+
+    // The node writes one line and closes the pipe; more than a few hundred bytes is not a seed.
+    private static string ReadStandardInput()
+    {
+        using var stdin = Console.OpenStandardInput();
+        var buffer = new byte[1024];
+        var length = 0;
+        int read;
+        while (length < buffer.Length && (read = stdin.Read(buffer, length, buffer.Length - length)) > 0)
+        {
+            length += read;
+        }
+
+        var text = System.Text.Encoding.UTF8.GetString(buffer, 0, length);
+        Array.Clear(buffer);
+        return text;
     }
 
     private static bool TryReadMilliseconds(string? text, string name, TimeSpan fallback, out TimeSpan value, out string error)

@@ -18,10 +18,31 @@ internal static class Program
     public static async Task<int> Main()
     {
         var stderr = Console.Error;
+
+        // Before the seed is read: a workload runs as our user (no sandbox, or inside the sandbox), and
+        // must not read it from our memory, environment or descriptors through /proc.
+        Posix.SetNotDumpable();
+
+        // Nothing the node (or whoever started it) left open reaches the workload.
+        Posix.CloseInheritedDescriptorsOnExec();
         if (!AgentSettingsLoader.TryLoad(out var settings, out var error))
         {
             await stderr.WriteLineAsync($"nex-agent: {error}").ConfigureAwait(false);
             return 1;
+        }
+
+        // A metadata file that carried the seed (a microVM's) goes once read; where we may not delete it
+        // (the container's, which carries none) it stays.
+        if (Environment.GetEnvironmentVariable(AgentSettingsLoader.MetadataFileVariable) is { Length: > 0 } metadataFile && settings!.Sandboxed)
+        {
+            try
+            {
+                File.Delete(metadataFile);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Read-only or not ours: it holds no secret then.
+            }
         }
 
         await stderr.WriteLineAsync($"Starting Nex Agent - {Version}").ConfigureAwait(false);

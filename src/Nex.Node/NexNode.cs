@@ -111,7 +111,18 @@ public sealed partial class NexNode : IAsyncDisposable
             var internalServer = internalNats;
             workloads = new WorkloadManager(
                 state,
-                listener => new AgentPool(driver, internalServer, listener, config, options.Time, loggerFactory.CreateLogger<AgentPool>()),
+                listener => new AgentPool(
+                    driver,
+                    internalServer,
+                    listener,
+                    config,
+                    options.Time,
+                    loggerFactory.CreateLogger<AgentPool>(),
+                    (reason, failures) => events.PublishAsync(
+                        NexSubjects.SystemNamespace,
+                        EventTypes.AgentStartFailed,
+                        new AgentStartFailedEvent { NodeId = state.NodeId, Failures = failures, Reason = reason },
+                        NexJson.Context.AgentStartFailedEvent)),
                 nats.Connection,
                 events,
                 driver.WorkloadNatsUrl(nats.Url),
@@ -241,14 +252,17 @@ public sealed partial class NexNode : IAsyncDisposable
     private static async Task<IMachineDriver> CreateDriverAsync(NodeConfig config, NexNodeOptions options, AgentCommand agent, MainNats nats, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var workloadNats = config.SandboxWorkloadNats ? nats.Endpoint : null;
+        var images = config.EffectiveSandbox is "container" or "microvm"
+            ? SandboxPreflight.DefaultImageDirectory(config, options.HomeDirectory, options.HomeDirectoryExplicit, options.SystemImageDirectory)
+            : "";
         return config.EffectiveSandbox switch
         {
             "container" => ContainerMachineDriver.Create(
-                new ContainerSettings(SandboxPreflight.ContainerRootfs(config, options.HomeDirectory), RunDirectory.Create(), config.SandboxUid, config.SandboxGid, workloadNats),
+                new ContainerSettings(SandboxPreflight.ContainerRootfs(config, images), RunDirectory.Create(), config.SandboxUid, config.SandboxGid, workloadNats),
                 loggers,
                 options.Time),
             "microvm" => await MicroVmMachineDriver.CreateAsync(
-                new MicroVmSettings(SandboxPreflight.MicroVmImages(config, options.HomeDirectory), RunDirectory.Create(), config.SandboxUid, config.SandboxGid, workloadNats, config.MicroVmAccelerator, config.MicroVmSnapshots),
+                new MicroVmSettings(SandboxPreflight.MicroVmImages(config, images), RunDirectory.Create(), config.SandboxUid, config.SandboxGid, workloadNats, config.MicroVmAccelerator, config.MicroVmSnapshots),
                 loggers,
                 cancellationToken).ConfigureAwait(false),
             _ => new ProcessMachineDriver(agent, loggers),

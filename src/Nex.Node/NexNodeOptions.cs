@@ -33,6 +33,13 @@ public sealed record NexNodeOptions
     /// <summary>Nex's home directory (keys, embedded NATS data): <c>$NEX_HOME</c> or <c>~/.nex</c>.</summary>
     public string HomeDirectory { get; init; } = NexHome.Directory;
 
+    /// <summary>Whether <see cref="HomeDirectory"/> was chosen (<c>NEX_HOME</c>), not defaulted: a root node then
+    /// keeps its sandbox images there when the sandbox user can reach them.</summary>
+    public bool HomeDirectoryExplicit { get; init; } = NexHome.IsExplicit;
+
+    /// <summary>A root node's default sandbox image directory (<c>/var/lib/nex/sandbox</c>; tests point it elsewhere).</summary>
+    public string SystemImageDirectory { get; init; } = Machines.SandboxPreflight.SystemImageDirectory;
+
     /// <summary>The clock.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 }
@@ -45,6 +52,9 @@ public static class NexHome
         Environment.GetEnvironmentVariable("NEX_HOME") is { Length: > 0 } home
             ? home
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nex");
+
+    /// <summary>Whether <c>NEX_HOME</c> chose <see cref="Directory"/>.</summary>
+    public static bool IsExplicit => Environment.GetEnvironmentVariable("NEX_HOME") is { Length: > 0 };
 }
 
 /// <summary>The product version, from the assembly.</summary>

@@ -43,11 +43,25 @@ public static partial class Posix
     /// <summary>access(2) with W_OK: may this process write (create entries in) <paramref name="path"/>?</summary>
     public static bool CanWrite(string path) => AccessNative(path, 2) == 0;
 
+    /// <summary>access(2) with the given mode bits (4 read, 2 write, 1 execute/search) for this process's real ids.</summary>
+    public static bool CanAccess(string path, int mode) => AccessNative(path, mode) == 0;
+
     /// <summary>chown(2); false on failure.</summary>
     public static bool Chown(string path, int uid, int gid) => ChownNative(path, uid, gid) == 0;
 
     [LibraryImport("libc", EntryPoint = "chown", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int ChownNative(string path, int uid, int gid);
+
+    /// <summary>
+    /// <c>prctl(PR_SET_DUMPABLE, 0)</c>: processes of the same user (a workload) may no longer read this
+    /// process's <c>/proc/&lt;pid&gt;/environ</c>, <c>mem</c> or <c>fd</c>, nor ptrace it. Children are
+    /// unaffected: exec makes them dumpable again.
+    /// </summary>
+    /// <returns>Whether it was set.</returns>
+    public static bool SetNotDumpable() => OperatingSystem.IsLinux() && PrctlNative(4 /* PR_SET_DUMPABLE */, 0, 0, 0, 0) == 0;
+
+    [LibraryImport("libc", EntryPoint = "prctl", SetLastError = true)]
+    private static partial int PrctlNative(int option, ulong arg2, ulong arg3, ulong arg4, ulong arg5);
 
     /// <summary>The effective user id.</summary>
     public static uint EffectiveUserId => GetEuidNative();
@@ -91,6 +105,32 @@ public static partial class Posix
 
     [LibraryImport("libc", EntryPoint = "geteuid")]
     private static partial uint GetEuidNative();
+
+    /// <summary>
+    /// Marks every descriptor above 2 that this process inherited close-on-exec (<c>FIOCLEX</c>), so that the
+    /// programs it starts inherit none of them. .NET opens its own descriptors close-on-exec, but whatever
+    /// our parent leaked to us (its pipes, sockets) would otherwise pass on to them.
+    /// </summary>
+    /// <returns>How many descriptors were marked.</returns>
+    public static int CloseInheritedDescriptorsOnExec()
+    {
+        if (!OperatingSystem.IsLinux() || !Directory.Exists("/proc/self/fd"))
+        {
+            return 0;
+        }
+
+        var marked = 0;
+        foreach (var entry in Directory.GetFiles("/proc/self/fd"))
+        {
+            if (int.TryParse(Path.GetFileName(entry), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var fd)
+                && fd > 2 && IoctlNative(fd, 0x5451 /* FIOCLEX */) == 0)
+            {
+                marked++;
+            }
+        }
+
+        return marked;
+    }
 
     /// <summary>Signal 0: does a process with this pid exist?</summary>
     public static bool IsAlive(int pid) => pid > 0 && (KillNative(pid, 0) == 0 || Marshal.GetLastPInvokeError() == 1 /* EPERM: exists */);

@@ -175,6 +175,20 @@ public sealed class AgentContractTests
         Assert.DoesNotContain(node.Published.Snapshot(), p => p.IsEvent(EventTypes.WorkloadUndeployed));
     }
 
+    [Fact]
+    public async Task SeedOnStdin_ReadOnce_TheAgentConnectsWithIt()
+    {
+        await using var node = await FakeNode.StartAsync(Token);
+        await node.AnswerHandshakesAsync(Token);
+        var environment = node.AgentEnvironment();
+        environment["NEX_NODE_NATS_NKEY_SEED"] = null;
+        environment["NEX_NODE_NATS_NKEY_SEED_FROM"] = "stdin";
+        await using var agent = AgentProcess.Start(environment);
+        await agent.WriteStandardInputAndCloseAsync(node.Seed + "\n");
+        await node.Handshakes.WaitForAsync(_ => true, Wait, "handshake");
+        Assert.False(string.IsNullOrEmpty(await node.PingAsync(Token)));
+    }
+
     [Theory]
     [InlineData(null, "NEX_WORKLOADID is required")]
     [InlineData("not a port", "NEX_NODE_NATS_PORT 'not a port' is not a valid port (1-65535)")]

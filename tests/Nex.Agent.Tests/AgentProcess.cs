@@ -80,6 +80,13 @@ internal sealed class AgentProcess : IAsyncDisposable
         return agent;
     }
 
+    /// <summary>Writes <paramref name="text"/> to the agent's stdin and closes it (how the node hands over the seed).</summary>
+    public async Task WriteStandardInputAndCloseAsync(string text)
+    {
+        await _process.StandardInput.WriteAsync(text);
+        _process.StandardInput.Close();
+    }
+
     public void Signal(int signal) => Nex.Processes.Posix.Signal(_process.Id, signal);
 
     /// <summary>Waits for the exit and returns the exit code.</summary>

@@ -45,6 +45,24 @@ public sealed class AgentSettingsTests
     }
 
     [Fact]
+    public void SeedFromStdin_IsTheFirstLine_AndOnlyStdinIsAccepted()
+    {
+        var variables = NoSandbox();
+        variables.Remove("NEX_NODE_NATS_NKEY_SEED");
+        variables["NEX_NODE_NATS_NKEY_SEED_FROM"] = "stdin";
+        bool TryLoad(string stdin, out AgentSettings? settings, out string error) =>
+            AgentSettingsLoader.TryLoad(name => variables.GetValueOrDefault(name), _ => throw new FileNotFoundException(), out settings, out error, () => stdin);
+
+        Assert.True(TryLoad(Seed + "\n", out var settings, out _));
+        Assert.Equal(Seed, settings!.NKeySeed);
+        Assert.False(TryLoad("", out _, out var error));
+        Assert.Equal("NEX_NODE_NATS_NKEY_SEED_FROM=stdin but standard input held no seed", error);
+        variables["NEX_NODE_NATS_NKEY_SEED_FROM"] = "file";
+        Assert.False(TryLoad(Seed, out _, out error));
+        Assert.Equal("NEX_NODE_NATS_NKEY_SEED_FROM 'file' is not supported (only stdin)", error);
+    }
+
+    [Fact]
     public void SandboxIsTheDefault()
     {
         var variables = NoSandbox();

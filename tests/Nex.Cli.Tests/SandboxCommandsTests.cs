@@ -10,6 +10,13 @@ public sealed class SandboxCommandsTests
     public async Task Preflight_ListsWhatIsMissing_WithTheExactFix_AndExitsNonZero()
     {
         using var home = new TempDirectory();
+        if (!OperatingSystem.IsWindows())
+        {
+            // As root, a NEX_HOME the sandbox user cannot reach (a temp directory is 0700) would give way to
+            // /var/lib/nex/sandbox; this one it can reach.
+            File.SetUnixFileMode(home.Path, (UnixFileMode)0b111_101_101);
+        }
+
         var cli = await CliProcess.RunAsync(["node", "preflight", "--driver", "container"], new Dictionary<string, string?> { ["NEX_HOME"] = home.Path });
         Assert.Equal(1, cli.ExitCode);
         var missing = cli.StdOut.Split('\n').Single(l => l.Contains("root filesystem", StringComparison.Ordinal));

@@ -175,6 +175,11 @@ internal static class NodeCommands
                 pairs.Add(("Memory (kB)", string.Create(CultureInfo.InvariantCulture, $"total {memory.Total}, free {memory.Free}, available {memory.Available}")));
             }
 
+            if (response.AgentStartFailure is { } failure)
+            {
+                pairs.Add(("Agents", $"cannot start: {failure}"));
+            }
+
             Output.Pairs(pairs);
             Output.Heading($"Workloads in namespace '{session.Client.Options.Namespace}'");
             if (response.Machines.Count == 0)

@@ -13,7 +13,7 @@ internal static class SandboxCommands
 {
     public static Command CreateRootfs()
     {
-        var output = new Option<string?>("--output", "-o") { Description = "directory that receives rootfs/ (default $NEX_HOME/sandbox)" };
+        var output = new Option<string?>("--output", "-o") { Description = "directory that receives rootfs/ and vm/ (default $NEX_HOME/sandbox; as root /var/lib/nex/sandbox unless NEX_HOME is set and the sandbox user can reach it)" };
         var agent = new Option<string?>("--agent") { Description = "directory of the published NativeAOT nex-agent (default: beside nex)" };
         var packages = new Option<string[]>("--package") { Description = "extra Debian package for the sandbox (repeatable; dependencies included)", AllowMultipleArgumentsPerToken = false };
         var noVm = new Option<bool>("--no-vm") { Description = "skip the microVM kernel and initramfs (vm/)" };
@@ -25,7 +25,7 @@ internal static class SandboxCommands
         build.SetAction(async (parse, cancellationToken) =>
         {
             var options = new RootfsBuildOptions(
-                parse.GetValue(output) ?? SandboxPreflight.DefaultImageDirectory(NexHome.Directory),
+                parse.GetValue(output) ?? SandboxPreflight.DefaultImageDirectory(new NodeConfig(), NexHome.Directory, NexHome.IsExplicit),
                 parse.GetValue(agent) ?? AppContext.BaseDirectory,
                 parse.GetValue(packages) ?? [],
                 MicroVm: !parse.GetValue(noVm));
@@ -52,10 +52,12 @@ internal static class SandboxCommands
         preflight.SetAction(async (parse, cancellationToken) =>
         {
             var cfg = NodeConfigLoader.Load(parse.GetValue(config), []);
-            var rootfs = SandboxPreflight.ContainerRootfs(cfg, NexHome.Directory);
+            var images = SandboxPreflight.DefaultImageDirectory(cfg, NexHome.Directory, NexHome.IsExplicit);
+            var rootfs = SandboxPreflight.ContainerRootfs(cfg, images);
             var which = parse.GetValue(driver) ?? "all";
-            var vm = SandboxPreflight.MicroVmImages(cfg, NexHome.Directory);
-            var checks = SandboxPreflight.For(which, rootfs, vm);
+            var vm = SandboxPreflight.MicroVmImages(cfg, images);
+            var user = (cfg.SandboxUid, cfg.SandboxGid);
+            var checks = SandboxPreflight.For(which, rootfs, vm, user);
             string? buildError = null;
             if (parse.GetValue(install) && checks.Any(c => !c.Ready))
             {
@@ -65,7 +67,7 @@ internal static class SandboxCommands
                     await AptInstallAsync(apt, cancellationToken).ConfigureAwait(false);
                 }
 
-                if (SandboxPreflight.For(which, rootfs, vm).Any(c => c is { Ready: false, Fix: var fix } && fix.StartsWith("nex rootfs build", StringComparison.Ordinal)))
+                if (SandboxPreflight.For(which, rootfs, vm, user).Any(c => c is { Ready: false, Fix: var fix } && fix.StartsWith("nex rootfs build", StringComparison.Ordinal)))
                 {
                     try
                     {
@@ -77,7 +79,7 @@ internal static class SandboxCommands
                     }
                 }
 
-                checks = SandboxPreflight.For(which, rootfs, vm);
+                checks = SandboxPreflight.For(which, rootfs, vm, user);
             }
 
             Output.Table(

@@ -15,6 +15,12 @@ namespace Nex.Node.Agents;
 /// </summary>
 internal sealed partial class AgentPool : IAsyncDisposable
 {
+    /// <summary>Consecutive failed agent starts after which the pool counts as failing: deploys fail at once,
+    /// naming the cause, INFO shows it, and an <c>agent_start_failed</c> event goes out.</summary>
+    internal const int FailingAfter = 3;
+
+    private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan PingInterval = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ReplaceDelay = TimeSpan.FromMilliseconds(5);
     private readonly IMachineDriver _driver;
@@ -27,12 +33,17 @@ internal sealed partial class AgentPool : IAsyncDisposable
     private readonly SemaphoreSlim _refill = new(0);
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<Agent> _warm = [];
+    private readonly Func<string, int, ValueTask>? _onFailing;
+    private int _failures;
+    private volatile string? _lastFailure;
     private Task _fillLoop = Task.CompletedTask;
     private Task _pingLoop = Task.CompletedTask;
     private int _takers;
 
-    public AgentPool(IMachineDriver driver, InternalNatsServer internalNats, IAgentListener listener, NodeConfig config, TimeProvider time, ILogger<AgentPool> logger)
+    // onFailing: called (reason, failures) once per run of failed starts, when it reaches FailingAfter.
+    public AgentPool(IMachineDriver driver, InternalNatsServer internalNats, IAgentListener listener, NodeConfig config, TimeProvider time, ILogger<AgentPool> logger, Func<string, int, ValueTask>? onFailing = null)
     {
+        _onFailing = onFailing;
         _time = time;
         _driver = driver;
         _internalNats = internalNats;
@@ -52,6 +63,16 @@ internal sealed partial class AgentPool : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>While agents keep failing to start (<see cref="FailingAfter"/> in a row): the last start's error; else null.</summary>
+    public string? StartFailure => Volatile.Read(ref _failures) >= FailingAfter ? _lastFailure : null;
+
+    /// <summary>How long the pool waits before the next start after <paramref name="failures"/> failed ones in a row:
+    /// 100 ms, doubling, at most 30 s (pure; unit-tested).</summary>
+    /// <param name="failures">Failed starts in a row (1 or more).</param>
+    /// <returns>The delay.</returns>
+    internal static TimeSpan Backoff(int failures) =>
+        TimeSpan.FromMilliseconds(Math.Min(FirstBackoff.TotalMilliseconds * Math.Pow(2, Math.Clamp(failures, 1, 30) - 1), MaxBackoff.TotalMilliseconds));
 
     public void Start()
     {
@@ -81,6 +102,11 @@ internal sealed partial class AgentPool : IAsyncDisposable
             {
                 if (!_ready.Reader.TryRead(out var agent))
                 {
+                    if (StartFailure is not null)
+                    {
+                        return null; // no agent starts: waiting would only hide the cause (the caller names it)
+                    }
+
                     Replace();
                     agent = await _ready.Reader.ReadAsync(timeout.Token).ConfigureAwait(false);
                 }
@@ -146,7 +172,6 @@ internal sealed partial class AgentPool : IAsyncDisposable
 
     private async Task FillLoopAsync()
     {
-        var failures = 0;
         while (!_stopping.IsCancellationRequested)
         {
             if (WarmCount >= _config.MachinePoolSize)
@@ -178,7 +203,10 @@ internal sealed partial class AgentPool : IAsyncDisposable
                 }
 
                 _ready.Writer.TryWrite(agent);
-                failures = 0;
+                if (Interlocked.Exchange(ref _failures, 0) >= FailingAfter)
+                {
+                    LogAgentStartRecovered(_logger);
+                }
             }
             catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
             {
@@ -186,12 +214,23 @@ internal sealed partial class AgentPool : IAsyncDisposable
             }
             catch (Exception ex)
             {
-                failures++;
-                LogAgentStartFailed(_logger, ex.Message);
-                var delay = TimeSpan.FromMilliseconds(Math.Min(100 * Math.Pow(2, failures - 1), 5000));
+                // Not a hot loop: a start that fails for a reason of the host (an unreachable rootfs, a
+                // broken agent) fails the same way next time. Back off, and say why once it is a pattern.
+                _lastFailure = ex.Message.ReplaceLineEndings(" ");
+                var failures = Interlocked.Increment(ref _failures);
+                LogAgentStartFailed(_logger, _lastFailure);
+                if (failures == FailingAfter)
+                {
+                    LogAgentStartsFailing(_logger, failures, _lastFailure);
+                    if (_onFailing is not null)
+                    {
+                        await _onFailing(_lastFailure, failures).ConfigureAwait(false);
+                    }
+                }
+
                 try
                 {
-                    await Task.Delay(delay, _stopping.Token).ConfigureAwait(false);
+                    await Task.Delay(Backoff(failures), _time, _stopping.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -248,7 +287,7 @@ internal sealed partial class AgentPool : IAsyncDisposable
             await agent.DestroyAsync(TimeSpan.Zero).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             throw new InvalidOperationException(first == machine.Exited
-                ? $"agent {id} exited before its handshake"
+                ? $"agent {id} exited before its handshake{(machine.LastError is { } last ? ": " + last : "")}"
                 : $"agent {id} did not hand-shake within {timeout.TotalMilliseconds:0}ms");
         }
 
@@ -329,6 +368,12 @@ internal sealed partial class AgentPool : IAsyncDisposable
 
     [LoggerMessage(EventId = 700, Level = LogLevel.Warning, Message = "Could not start a warm agent: {Reason}")]
     private static partial void LogAgentStartFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 704, Level = LogLevel.Error, Message = "No agent could be started ({Failures} attempts in a row); deploys fail until one does: {Reason}")]
+    private static partial void LogAgentStartsFailing(ILogger logger, int failures, string reason);
+
+    [LoggerMessage(EventId = 705, Level = LogLevel.Information, Message = "Agents start again")]
+    private static partial void LogAgentStartRecovered(ILogger logger);
 
     [LoggerMessage(EventId = 701, Level = LogLevel.Debug, Message = "Agent {Id} is warm")]
     private static partial void LogAgentReady(ILogger logger, string id);

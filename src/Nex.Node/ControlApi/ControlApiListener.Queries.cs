@@ -113,6 +113,7 @@ internal sealed partial class ControlApiListener
             Machines = machines,
             SupportedWorkloadTypes = _node.Config.EffectiveWorkloadTypes,
             NatsDisconnects = _node.MainNatsDisconnects(),
+            AgentStartFailure = _workloads.AgentStartFailure,
         };
         return ReplyAsync(msg, NexEnvelope.Success(ResponseTypes.Info, response, NexJson.Context.InfoResponse)).AsTask();
     }

@@ -15,6 +15,8 @@ internal sealed partial class AgentProcessMachine : IMachine
     private readonly Func<ValueTask>? _cleanup;
     private readonly Func<ProcessTreeUsage, MachineUsage>? _usage;
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _errorClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile string? _lastError;
     private int _cleaned;
 
     /// <summary>Wraps a started process (its output not yet read).</summary>
@@ -41,8 +43,13 @@ internal sealed partial class AgentProcessMachine : IMachine
         };
         process.ErrorDataReceived += (_, e) =>
         {
-            if (e.Data is { Length: > 0 } line)
+            if (e.Data is null)
             {
+                _errorClosed.TrySetResult();
+            }
+            else if (e.Data is { Length: > 0 } line)
+            {
+                _lastError = line;
                 LogAgentError(logger, id, line);
             }
         };
@@ -60,6 +67,8 @@ internal sealed partial class AgentProcessMachine : IMachine
     public int? ProcessId { get; }
 
     public Task Exited => _exited.Task;
+
+    public string? LastError => _lastError;
 
     public MachineUsage? ReadUsage(ProcessTable processes)
     {
@@ -95,6 +104,9 @@ internal sealed partial class AgentProcessMachine : IMachine
 
     private async Task OnExitedAsync()
     {
+        // The exit can be reported before its last words are read; whoever reports it wants them
+        // (bwrap's "Can't find source path …"). Bounded: something that escaped may hold the pipe.
+        await Task.WhenAny(_errorClosed.Task, Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
         await CleanupAsync().ConfigureAwait(false);
         _exited.TrySetResult();
     }

@@ -49,6 +49,9 @@ internal interface IMachine : IAsyncDisposable
     /// <summary>Completes when the machine has gone, for whatever reason.</summary>
     Task Exited { get; }
 
+    /// <summary>The last line the machine wrote on its error output (why it died, when it did), or null.</summary>
+    string? LastError => null;
+
     /// <summary>What the machine uses now, or null once it has gone.</summary>
     /// <param name="processes">One snapshot of the host's processes, shared by every machine asked at the same time.</param>
     MachineUsage? ReadUsage(ProcessTable processes);

@@ -7,9 +7,10 @@ namespace Nex.Node.Machines;
 
 /// <summary>
 /// No sandbox (spec §8.7): each agent is a child process of the node, given its settings in
-/// <c>NEX_*</c> environment variables. It dies with the node (parent-death signal). When the node
-/// may create PID namespaces (root), each agent is also the init of its own PID namespace, so
-/// that when it dies every process its workload started dies with it, grandchildren included.
+/// <c>NEX_*</c> environment variables, except its seed, which comes on its stdin (see
+/// <see cref="SeedHandover"/>). It dies with the node (parent-death signal). When the node may create
+/// PID namespaces (root), each agent is also the init of its own PID namespace, so that when it dies
+/// every process its workload started dies with it, grandchildren included.
 /// Development only: there is no isolation.
 /// </summary>
 internal sealed class ProcessMachineDriver(AgentCommand agent, ILoggerFactory loggers) : IMachineDriver
@@ -51,11 +52,13 @@ internal sealed class ProcessMachineDriver(AgentCommand agent, ILoggerFactory lo
         info.Environment["NEX_WORKLOADID"] = spec.Id;
         info.Environment["NEX_NODE_NATS_HOST"] = spec.NatsHost;
         info.Environment["NEX_NODE_NATS_PORT"] = spec.NatsPort.ToString(CultureInfo.InvariantCulture);
-        info.Environment["NEX_NODE_NATS_NKEY_SEED"] = spec.UserSeed;
+        info.Environment.Remove("NEX_NODE_NATS_NKEY_SEED"); // never inherited from the node's own environment
+        SeedHandover.Prepare(info);
         info.Environment["DOTNET_gcServer"] = "0";
         info.Environment["DOTNET_TieredPGO"] = "0";
 
         var process = await ChildProcessLauncher.StartAsync(info).ConfigureAwait(false);
+        await SeedHandover.WriteAsync(process, spec.UserSeed).ConfigureAwait(false);
         return new AgentProcessMachine(spec.Id, process, wrapped: Unshare.Value is not null, _logger);
     }
 

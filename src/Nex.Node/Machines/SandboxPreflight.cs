@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using Nex.Node.Machines.Container;
 using Nex.Processes;
@@ -21,21 +22,153 @@ public sealed record PreflightCheck(string Driver, string Name, bool Ready, stri
 /// </summary>
 public static class SandboxPreflight
 {
-    /// <summary>Where <c>nex rootfs build</c> puts the sandbox images by default: <c>&lt;home&gt;/sandbox</c>.</summary>
-    /// <param name="home">Nex's home directory.</param>
-    /// <returns>The directory.</returns>
-    public static string DefaultImageDirectory(string home) => Path.Combine(home, "sandbox");
+    /// <summary>Where a root node's sandbox images live by default: a directory every user can reach.</summary>
+    public const string SystemImageDirectory = "/var/lib/nex/sandbox";
 
-    /// <summary>The container root filesystem in effect: <c>rootfs_filepath</c> when it names a directory, else the default.</summary>
-    /// <param name="config">The node config.</param>
+    /// <summary>
+    /// Where <c>nex rootfs build</c> puts the sandbox images, and where the node looks for them, when no path
+    /// is configured (pure; unit-tested). Not root: <c>&lt;home&gt;/sandbox</c>. Root: the sandbox runs as
+    /// an unprivileged user (<c>sandbox_uid</c>) that cannot enter root's home (<c>/root</c> is 0700), so
+    /// <paramref name="systemDirectory"/> (<c>/var/lib/nex/sandbox</c>), unless <c>NEX_HOME</c> was set
+    /// explicitly and <c>&lt;home&gt;/sandbox</c> is reachable by that user.
+    /// </summary>
     /// <param name="home">Nex's home directory.</param>
+    /// <param name="homeExplicit">Whether it was chosen (<c>NEX_HOME</c>) rather than defaulted to <c>~/.nex</c>.</param>
+    /// <param name="root">Whether the node runs as root (and so drops to the sandbox user).</param>
+    /// <param name="reachable">Whether the sandbox user can reach a directory (its existing part).</param>
+    /// <param name="systemDirectory">The root default.</param>
     /// <returns>The directory.</returns>
-    public static string ContainerRootfs(Config.NodeConfig config, string home)
+    public static string DefaultImageDirectory(string home, bool homeExplicit, bool root, Func<string, bool> reachable, string systemDirectory = SystemImageDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(reachable);
+        var inHome = Path.Combine(home, "sandbox");
+        return !root || (homeExplicit && reachable(inHome)) ? inHome : systemDirectory;
+    }
+
+    /// <summary><see cref="DefaultImageDirectory(string, bool, bool, Func{string, bool}, string)"/> for this process and the config's sandbox user.</summary>
+    /// <param name="config">The node config (its <c>sandbox_uid</c>/<c>sandbox_gid</c>).</param>
+    /// <param name="home">Nex's home directory.</param>
+    /// <param name="homeExplicit">Whether <c>NEX_HOME</c> chose it.</param>
+    /// <param name="systemDirectory">The root default.</param>
+    /// <returns>The directory.</returns>
+    public static string DefaultImageDirectory(Config.NodeConfig config, string home, bool homeExplicit, string systemDirectory = SystemImageDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return DefaultImageDirectory(
+            home,
+            homeExplicit,
+            Posix.EffectiveUserId == 0,
+            dir => Unreachable(ExistingPart(dir), config.SandboxUid, config.SandboxGid, executable: true) is null,
+            systemDirectory);
+    }
+
+    /// <summary>The container root filesystem in effect: <c>rootfs_filepath</c> when it names a directory, else <c>rootfs</c>
+    /// in <c>default_resource_dir</c>, else in the default image directory.</summary>
+    /// <param name="config">The node config.</param>
+    /// <param name="imageDirectory">The default image directory (see <see cref="DefaultImageDirectory(Config.NodeConfig, string, bool, string)"/>).</param>
+    /// <returns>The directory.</returns>
+    public static string ContainerRootfs(Config.NodeConfig config, string imageDirectory)
     {
         ArgumentNullException.ThrowIfNull(config);
         return config.RootFsFilePath is { Length: > 0 } path && Directory.Exists(path)
             ? path
-            : Path.Combine(config.DefaultResourceDir is { Length: > 0 } dir ? dir : DefaultImageDirectory(home), "rootfs");
+            : Path.Combine(config.DefaultResourceDir is { Length: > 0 } dir ? dir : imageDirectory, "rootfs");
+    }
+
+    /// <summary>
+    /// Whether the sandbox user can reach <paramref name="path"/> (search every directory on the way, then read
+    /// it, or execute it when <paramref name="executable"/>): null when it can, else the first path that stops it.
+    /// A root node asks as that user (<c>setpriv</c>, so ACLs and every rule count); any other node's sandbox
+    /// runs as itself, and <c>access(2)</c> answers.
+    /// </summary>
+    /// <param name="path">An absolute path.</param>
+    /// <param name="uid">The sandbox user.</param>
+    /// <param name="gid">The sandbox group.</param>
+    /// <param name="executable">Whether it must be executable (a directory: searchable), not just readable.</param>
+    /// <returns>Null, or the blocking path.</returns>
+    public static string? Unreachable(string path, int uid, int gid, bool executable)
+    {
+        path = Path.GetFullPath(path);
+        if (Posix.EffectiveUserId != 0 || uid == 0)
+        {
+            return Posix.CanAccess(path, executable ? 1 : 4) ? null : FirstUnsearchable(path) ?? path;
+        }
+
+        if (ChildProcessLauncher.FindOnPath("setpriv") is not { } setpriv)
+        {
+            return null; // preflight reports setpriv missing on its own
+        }
+
+        var info = new ProcessStartInfo(setpriv) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var ancestors = new List<string>();
+        for (var dir = Path.GetDirectoryName(path); dir is not null; dir = Path.GetDirectoryName(dir))
+        {
+            ancestors.Insert(0, dir);
+        }
+
+        foreach (var arg in new[]
+        {
+            "--reuid", uid.ToString(CultureInfo.InvariantCulture), "--regid", gid.ToString(CultureInfo.InvariantCulture), "--clear-groups", "--",
+            "/bin/sh", "-c", "t=$1; m=$2; shift 2; for d; do [ -x \"$d\" ] || { echo \"$d\"; exit 1; }; done; test $m \"$t\" || { echo \"$t\"; exit 1; }",
+            "sh", path, executable ? "-x" : "-r",
+        })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var dir in ancestors)
+        {
+            info.ArgumentList.Add(dir);
+        }
+
+        try
+        {
+            using var process = System.Diagnostics.Process.Start(info)!;
+            var blocked = process.StandardOutput.ReadToEnd().Trim();
+            process.WaitForExit();
+            return process.ExitCode == 0 ? null : blocked is { Length: > 0 } ? blocked : path;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null;
+        }
+    }
+
+    // For a path not built yet: its deepest existing ancestor.
+    private static string ExistingPart(string path)
+    {
+        var full = Path.GetFullPath(path);
+        while (!Path.Exists(full) && Path.GetDirectoryName(full) is { } parent)
+        {
+            full = parent;
+        }
+
+        return full;
+    }
+
+    // Walking down from the root: the first directory we may not search is the one that stops us.
+    private static string? FirstUnsearchable(string path)
+    {
+        var chain = new List<string>();
+        for (var dir = Path.GetDirectoryName(path); dir is not null; dir = Path.GetDirectoryName(dir))
+        {
+            chain.Insert(0, dir);
+        }
+
+        return chain.FirstOrDefault(d => !Posix.CanAccess(d, 1));
+    }
+
+    // One line: what cannot be reached, by whom, why, and the fix.
+    private static PreflightCheck ReachabilityCheck(string driver, string name, string path, string blocked, int uid, int gid)
+    {
+        var mode = !OperatingSystem.IsWindows() && Path.Exists(blocked) ? " (mode " + Convert.ToString((int)File.GetUnixFileMode(blocked), 8).PadLeft(4, '0') + ")" : "";
+        var why = blocked == path ? $"{path}{mode} is not readable" : $"{blocked}{mode} is not searchable";
+        return new PreflightCheck(
+            driver,
+            name,
+            false,
+            $"the sandbox user {uid}:{gid} cannot reach {path}: {why}",
+            $"make it reachable (chmod o+{(blocked == path ? "r" : "x")} {blocked}), or build the images where uid {uid} can read them: nex rootfs build --output {SystemImageDirectory}, and set default_resource_dir to it");
     }
 
     /// <summary>What every node needs.</summary>
@@ -47,8 +180,10 @@ public static class SandboxPreflight
 
     /// <summary>What the container driver needs.</summary>
     /// <param name="rootfs">The root filesystem it would use.</param>
+    /// <param name="sandboxUser">The sandbox user (<c>sandbox_uid</c>, <c>sandbox_gid</c>), to check that it can reach the
+    /// root filesystem; null not to check.</param>
     /// <returns>The checks.</returns>
-    public static IEnumerable<PreflightCheck> Container(string rootfs)
+    public static IEnumerable<PreflightCheck> Container(string rootfs, (int Uid, int Gid)? sandboxUser = null)
     {
         const string driver = "container";
         var bwrap = Program(driver, "bwrap", "bubblewrap");
@@ -77,28 +212,39 @@ public static class SandboxPreflight
         yield return new PreflightCheck(driver, "libseccomp", seccomp, seccomp ? "libseccomp.so.2" : "libseccomp.so.2 not found", "apt-get install libseccomp2", "libseccomp2");
 
         var agent = Path.Combine(rootfs, ContainerMachineDriver.AgentPath.TrimStart('/'));
-        yield return File.Exists(agent)
-            ? new PreflightCheck(driver, "root filesystem", true, rootfs)
-            : new PreflightCheck(driver, "root filesystem", false, $"no agent at {agent}", $"nex rootfs build --output {Path.GetDirectoryName(rootfs)}");
+        if (!File.Exists(agent))
+        {
+            yield return new PreflightCheck(driver, "root filesystem", false, $"no agent at {agent}", $"nex rootfs build --output {Path.GetDirectoryName(rootfs)}");
+        }
+        else if (sandboxUser is { } user && Unreachable(agent, user.Uid, user.Gid, executable: true) is { } blocked)
+        {
+            // bwrap binds the rootfs as the sandbox user: what that user cannot reach, no agent starts from.
+            yield return ReachabilityCheck(driver, "root filesystem", agent, blocked, user.Uid, user.Gid);
+        }
+        else
+        {
+            yield return new PreflightCheck(driver, "root filesystem", true, rootfs);
+        }
     }
 
     /// <summary>The microVM image directory in effect: <c>kernel_filepath</c>'s directory when set, else <c>&lt;images&gt;/vm</c>.</summary>
     /// <param name="config">The node config.</param>
-    /// <param name="home">Nex's home directory.</param>
+    /// <param name="imageDirectory">The default image directory (see <see cref="DefaultImageDirectory(Config.NodeConfig, string, bool, string)"/>).</param>
     /// <returns>The directory.</returns>
-    public static string MicroVmImages(Config.NodeConfig config, string home)
+    public static string MicroVmImages(Config.NodeConfig config, string imageDirectory)
     {
         ArgumentNullException.ThrowIfNull(config);
         return config.KernelFilePath is { Length: > 0 } kernel
             ? Path.GetDirectoryName(Path.GetFullPath(kernel))!
-            : Path.Combine(config.DefaultResourceDir is { Length: > 0 } dir ? dir : DefaultImageDirectory(home), "vm");
+            : Path.Combine(config.DefaultResourceDir is { Length: > 0 } dir ? dir : imageDirectory, "vm");
     }
 
     /// <summary>What the microVM driver needs.</summary>
     /// <param name="images">The directory with the kernel and initramfs.</param>
     /// <param name="probeKvm">Whether to prove KVM with a probe boot when the cheap checks pass.</param>
+    /// <param name="sandboxUser">The user QEMU runs as, to check that it can read the images; null not to check.</param>
     /// <returns>The checks.</returns>
-    public static IEnumerable<PreflightCheck> MicroVm(string images, bool probeKvm = true)
+    public static IEnumerable<PreflightCheck> MicroVm(string images, bool probeKvm = true, (int Uid, int Gid)? sandboxUser = null)
     {
         const string driver = "microvm";
         yield return Program(driver, "qemu-system-x86_64", "qemu-system-x86");
@@ -111,9 +257,18 @@ public static class SandboxPreflight
         foreach (var name in new[] { Nex.Node.Machines.MicroVm.VmImageBuilder.KernelName, Nex.Node.Machines.MicroVm.VmImageBuilder.InitramfsName })
         {
             var path = Path.Combine(images, name);
-            yield return File.Exists(path)
-                ? new PreflightCheck(driver, name, true, path)
-                : new PreflightCheck(driver, name, false, $"{path} is missing", $"nex rootfs build --output {Path.GetDirectoryName(images)}");
+            if (!File.Exists(path))
+            {
+                yield return new PreflightCheck(driver, name, false, $"{path} is missing", $"nex rootfs build --output {Path.GetDirectoryName(images)}");
+            }
+            else if (sandboxUser is { } user && Unreachable(path, user.Uid, user.Gid, executable: false) is { } blocked)
+            {
+                yield return ReachabilityCheck(driver, name, path, blocked, user.Uid, user.Gid);
+            }
+            else
+            {
+                yield return new PreflightCheck(driver, name, true, path);
+            }
         }
 
         // Whether KVM really works: a probe boot, when the cheap checks pass and the images exist.
@@ -162,18 +317,19 @@ public static class SandboxPreflight
     /// <param name="driver"><c>none</c>, <c>container</c>, <c>microvm</c> or <c>all</c>.</param>
     /// <param name="rootfs">The container root filesystem.</param>
     /// <param name="microVmImages">The microVM images (default: <c>vm</c> beside the rootfs).</param>
+    /// <param name="sandboxUser">The sandbox user whose reach of the images is checked; null not to check.</param>
     /// <returns>The checks.</returns>
-    public static IReadOnlyList<PreflightCheck> For(string driver, string rootfs, string? microVmImages = null)
+    public static IReadOnlyList<PreflightCheck> For(string driver, string rootfs, string? microVmImages = null, (int Uid, int Gid)? sandboxUser = null)
     {
         var checks = new List<PreflightCheck>(Node());
         if (driver is "container" or "all")
         {
-            checks.AddRange(Container(rootfs));
+            checks.AddRange(Container(rootfs, sandboxUser));
         }
 
         if (driver is "microvm" or "all")
         {
-            checks.AddRange(MicroVm(microVmImages ?? Path.Combine(Path.GetDirectoryName(rootfs) ?? rootfs, "vm")));
+            checks.AddRange(MicroVm(microVmImages ?? Path.Combine(Path.GetDirectoryName(rootfs) ?? rootfs, "vm"), sandboxUser: sandboxUser));
         }
 
         return checks;

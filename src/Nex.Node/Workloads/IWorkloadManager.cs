@@ -47,4 +47,7 @@ internal interface IWorkloadManager : IAsyncDisposable
 
     /// <summary>Lame duck: essential restarts stop (spec §4.11).</summary>
     void EnterLameDuck();
+
+    /// <summary>Why agents keep failing to start, while they do; else null.</summary>
+    string? AgentStartFailure => null;
 }

@@ -56,6 +56,9 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
         Validator = new DeployValidator(node, () => _running.Count);
     }
 
+    /// <summary>Why agents keep failing to start, while they do (INFO shows it); else null.</summary>
+    public string? AgentStartFailure => _pool.StartFailure;
+
     /// <summary>Starts filling the warm pool.</summary>
     public void Start() => _pool.Start();
 
@@ -107,7 +110,9 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
 
         var wait = _pool.HandshakeTimeout + TimeSpan.FromSeconds(1);
         var agent = await _pool.TakeAsync(wait, cancellationToken).ConfigureAwait(false)
-            ?? throw new ControlRejectedException("Failed to get agent client from pool: no available agent client in pool");
+            ?? throw new ControlRejectedException(_pool.StartFailure is { } cause
+                ? $"Failed to get agent client from pool: no agent could be started: {cause}"
+                : "Failed to get agent client from pool: no available agent client in pool");
         try
         {
             return await DeployToAsync(agent, null, deploy, consecutiveFailures, cancellationToken).ConfigureAwait(false);

@@ -45,6 +45,13 @@ public sealed record InfoResponse
     [JsonPropertyName("nats_disconnects")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public long NatsDisconnects { get; init; }
+    /// <summary>
+    /// Why the node's agents keep failing to start (the last start's error), while they do; omitted otherwise.
+    /// A Nex for .NET addition: deploys fail meanwhile, naming the same cause.
+    /// </summary>
+    [JsonPropertyName("agent_start_failure")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? AgentStartFailure { get; init; }
 }
 
 /// <summary>Host memory figures from <c>/proc/meminfo</c>, in kB.</summary>

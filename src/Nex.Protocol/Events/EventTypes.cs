@@ -27,6 +27,12 @@ public static class EventTypes
     /// <summary>A function trigger failed.</summary>
     public const string FunctionExecFailed = "function_exec_failed";
 
+    /// <summary>
+    /// The node's agents keep failing to start (namespace <c>system</c>; a Nex for .NET addition): published
+    /// once per run of failures, when it reaches the pool's threshold.
+    /// </summary>
+    public const string AgentStartFailed = "agent_start_failed";
+
     /// <summary>Declared in Go but never emitted.</summary>
     public const string AgentStarted = "agent_started";
 

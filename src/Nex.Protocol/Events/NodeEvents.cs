@@ -31,6 +31,22 @@ public sealed record NodeStoppedEvent
     public bool Graceful { get; init; }
 }
 
+/// <summary>Data of <c>agent_start_failed</c> (a Nex for .NET addition): the warm pool's agents keep failing to start.</summary>
+public sealed record AgentStartFailedEvent
+{
+    /// <summary>Node id.</summary>
+    [JsonPropertyName("node_id")]
+    public string NodeId { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>Consecutive failed starts so far.</summary>
+    [JsonPropertyName("failures")]
+    public int Failures { get; init; }
+
+    /// <summary>The last start's error.</summary>
+    [JsonPropertyName("reason")]
+    public string Reason { get; init => field = value ?? string.Empty; } = string.Empty;
+}
+
 /// <summary>Data of <c>node_entered_lameduck</c>.</summary>
 public sealed record LameDuckEnteredEvent
 {

@@ -71,10 +71,76 @@ public sealed class ContainerDriverPartsTests
     }
 
     [Fact]
-    public void ContainerRootfs_PrefersAnExistingRootfsDirectory_ElseTheHomeDefault()
+    public void ContainerRootfs_PrefersAnExistingRootfsDirectory_ElseTheDefaultImageDirectory()
     {
-        var home = Path.Combine(Path.GetTempPath(), "home");
-        Assert.Equal(Path.Combine(home, "sandbox", "rootfs"), SandboxPreflight.ContainerRootfs(new NodeConfig(), home));
-        Assert.Equal(Path.GetTempPath(), SandboxPreflight.ContainerRootfs(new NodeConfig { RootFsFilePath = Path.GetTempPath() }, home));
+        var images = Path.Combine(Path.GetTempPath(), "home", "sandbox");
+        Assert.Equal(Path.Combine(images, "rootfs"), SandboxPreflight.ContainerRootfs(new NodeConfig(), images));
+        Assert.Equal(Path.GetTempPath(), SandboxPreflight.ContainerRootfs(new NodeConfig { RootFsFilePath = Path.GetTempPath() }, images));
+        Assert.Equal("/srv/nex/rootfs", SandboxPreflight.ContainerRootfs(new NodeConfig { DefaultResourceDir = "/srv/nex" }, images));
+    }
+
+    [Theory]
+    [InlineData(false, false, false, "/home/u/.nex/sandbox")] // not root: the sandbox runs as us, home is fine
+    [InlineData(false, true, false, "/home/u/.nex/sandbox")]
+    [InlineData(true, false, true, "/sys-images")] // root, ~/.nex by default (/root is 0700): the system directory
+    [InlineData(true, true, false, "/sys-images")] // root, NEX_HOME set but the sandbox user cannot reach it
+    [InlineData(true, true, true, "/home/u/.nex/sandbox")] // root, NEX_HOME set and reachable: kept
+    public void DefaultImageDirectory_AsRoot_IsWhereTheSandboxUserCanReachIt(bool root, bool homeExplicit, bool reachable, string expected)
+    {
+        string? asked = null;
+        var chosen = SandboxPreflight.DefaultImageDirectory("/home/u/.nex", homeExplicit, root, dir => { asked = dir; return reachable; }, "/sys-images");
+        Assert.Equal(expected, chosen);
+        Assert.True(asked is null or "/home/u/.nex/sandbox", asked);
+        Assert.Equal("/var/lib/nex/sandbox", SandboxPreflight.SystemImageDirectory);
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Unreachable_AsTheSandboxUser_NamesTheDirectoryThatStopsIt()
+    {
+        Assert.SkipWhen(Nex.Processes.Posix.EffectiveUserId != 0, "asking as another user needs root");
+        using var dir = new Nex.Testing.TempDirectory("nex-reach-"); // 0700, as /root is
+        File.SetUnixFileMode(dir.Path, (UnixFileMode)0b111_101_101);
+        var inner = Directory.CreateDirectory(Path.Combine(dir.Path, "private", "images")).FullName;
+        var file = Path.Combine(inner, "vmlinux");
+        File.WriteAllText(file, "x");
+        File.SetUnixFileMode(file, (UnixFileMode)0b110_100_100);
+        File.SetUnixFileMode(Path.Combine(dir.Path, "private"), (UnixFileMode)0b111_000_000);
+
+        Assert.Equal(Path.Combine(dir.Path, "private"), SandboxPreflight.Unreachable(file, 65534, 65534, executable: false));
+        var check = SandboxPreflight.MicroVm(inner, probeKvm: false, sandboxUser: (65534, 65534)).Single(c => c.Name == "vmlinux");
+        Assert.False(check.Ready);
+        Assert.Contains("cannot reach " + file, check.Detail, StringComparison.Ordinal);
+        Assert.Contains("mode 0700", check.Detail, StringComparison.Ordinal);
+        Assert.Contains("chmod o+x " + Path.Combine(dir.Path, "private"), check.Fix, StringComparison.Ordinal);
+
+        File.SetUnixFileMode(Path.Combine(dir.Path, "private"), (UnixFileMode)0b111_101_101);
+        Assert.Null(SandboxPreflight.Unreachable(file, 65534, 65534, executable: false));
+        File.SetUnixFileMode(file, (UnixFileMode)0b110_000_000);
+        Assert.Equal(file, SandboxPreflight.Unreachable(file, 65534, 65534, executable: false));
+        Assert.True(SandboxPreflight.MicroVm(inner, probeKvm: false).Single(c => c.Name == "vmlinux").Ready); // no user: not checked
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void MakeReadable_OpensATreeToEveryone_KeepingExecutablesExecutable()
+    {
+        using var dir = new Nex.Testing.TempDirectory("nex-modes-");
+        var sub = Directory.CreateDirectory(Path.Combine(dir.Path, "rootfs", "lib")).FullName;
+        var lib = Path.Combine(sub, "libc.so.6");
+        var tool = Path.Combine(sub, "tool");
+        File.WriteAllText(lib, "x");
+        File.WriteAllText(tool, "x");
+        File.SetUnixFileMode(lib, (UnixFileMode)0b110_000_000);
+        File.SetUnixFileMode(tool, (UnixFileMode)0b111_000_000);
+        File.SetUnixFileMode(sub, (UnixFileMode)0b111_000_000);
+        File.CreateSymbolicLink(Path.Combine(sub, "link"), "/etc/passwd");
+
+        RootfsBuilder.MakeReadable(Path.Combine(dir.Path, "rootfs"));
+
+        Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(sub));
+        Assert.Equal((UnixFileMode)0b110_100_100, File.GetUnixFileMode(lib));
+        Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(tool));
+        Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(Path.Combine(dir.Path, "rootfs")));
     }
 }

@@ -93,6 +93,16 @@ public sealed class MicroVmSandboxTests(NatsServerFixture nats)
     }
 
     [Fact]
+    public async Task AWorkload_FindsNoSeed_TheAgentDeletedItsMetadataFile()
+    {
+        await using var node = await VmNodeAsync(nats.Url, pool: 1);
+        var facts = await AgentCredentialTests.RunProbeAsync(node);
+        Assert.Equal("", facts["hits"]);
+        Assert.DoesNotContain("/nex/metadata.json", facts["readable"], StringComparison.Ordinal);
+        Assert.Equal("0", facts["nexenv"]);
+    }
+
+    [Fact]
     public async Task AProbeBoot_ReachesTheGuestsInit_UnderTcg()
     {
         Assert.SkipWhen(SandboxImages.NotRoot is not null, SandboxImages.NotRoot ?? "");

@@ -83,7 +83,7 @@ internal sealed partial class ContainerMachineDriver : IMachineDriver
     public static ContainerMachineDriver Create(ContainerSettings settings, ILoggerFactory loggers, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var problems = SandboxPreflight.Container(settings.Rootfs).Where(c => !c.Ready).ToArray();
+        var problems = SandboxPreflight.Container(settings.Rootfs, (settings.Uid, settings.Gid)).Where(c => !c.Ready).ToArray();
         if (problems.Length > 0)
         {
             RunDirectory.Delete(settings.RunDirectory);
@@ -169,6 +169,7 @@ internal sealed partial class ContainerMachineDriver : IMachineDriver
             WriteMetadata(Path.Combine(dir, "metadata.json"), spec);
             var info = BuildStartInfo(spec, dir, agentRelays, cgroup);
             var process = await ChildProcessLauncher.StartAsync(info).ConfigureAwait(false);
+            await SeedHandover.WriteAsync(process, spec.UserSeed).ConfigureAwait(false);
             var group = cgroup;
             var owned = relays;
             var held = image;
@@ -201,8 +202,9 @@ internal sealed partial class ContainerMachineDriver : IMachineDriver
         }
     }
 
-    // The agent's identity and seed travel in a file readable only by the sandbox user, not on a command
-    // line that every host user can read in ps.
+    // The agent's identity travels in a file readable only by the sandbox user, not on a command line that
+    // every host user can read in ps. Not its seed: the workload runs as the same user and could read the
+    // file; the seed comes on the agent's stdin (SeedHandover).
     private void WriteMetadata(string path, MachineSpec spec)
     {
         var metadata = new Nex.Protocol.AgentMetadata
@@ -210,7 +212,6 @@ internal sealed partial class ContainerMachineDriver : IMachineDriver
             VmId = spec.Id,
             NodeNatsHost = "127.0.0.1",
             NodeNatsPort = AgentNatsPort,
-            NodeNatsNkey = spec.UserSeed,
             Message = "Metadata supplied by the container sandbox",
         };
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
@@ -238,6 +239,7 @@ internal sealed partial class ContainerMachineDriver : IMachineDriver
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        SeedHandover.Prepare(info, setEnvironment: false); // bwrap clears the environment; see BubblewrapArguments
         info.Environment.Clear();
         info.Environment["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
         info.Environment["NEX_CGROUP_PROCS"] = string.Join(' ', cgroup.ProcsFiles);
@@ -309,6 +311,7 @@ internal sealed partial class ContainerMachineDriver : IMachineDriver
         Env("TMPDIR", "/tmp");
         Env("NEX_SANDBOX", "true");
         Env("NEX_METADATA_FILE", $"{SocketDirectory}/metadata.json");
+        Env(SeedHandover.SourceVariable, "stdin");
         Env("NEX_RELAYS", agentRelays);
         Env("DOTNET_gcServer", "0");
         if (spec.ImageRoot is null)

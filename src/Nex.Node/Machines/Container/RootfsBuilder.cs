@@ -44,7 +44,7 @@ public static class RootfsBuilder
             throw new InvalidOperationException($"no native agent at {agent}: publish it first (./nex does, into .build/nex), or pass --agent DIR");
         }
 
-        Directory.CreateDirectory(options.Output);
+        CreateReadableDirectory(options.Output);
         var final = Path.Combine(options.Output, "rootfs");
         var staging = Path.Combine(options.Output, $".rootfs-{Environment.ProcessId}");
         var debs = Path.Combine(options.Output, ".debs");
@@ -114,14 +114,16 @@ public static class RootfsBuilder
             };
             File.WriteAllText(Path.Combine(staging, "nex", "rootfs.json"), JsonSerializer.Serialize(manifest, ManifestJson.Default.DictionaryStringObject));
 
-            progress("fixing timestamps");
+            progress("fixing timestamps and modes");
             StampTree(staging);
+            MakeReadable(staging);
 
             DeleteTree(final);
             Directory.Move(staging, final);
             if (options.MicroVm)
             {
                 await MicroVm.VmImageBuilder.BuildAsync(Path.Combine(options.Output, "vm"), final, debs, progress, cancellationToken).ConfigureAwait(false);
+                MakeReadable(Path.Combine(options.Output, "vm"));
             }
 
             return final;
@@ -129,6 +131,57 @@ public static class RootfsBuilder
         finally
         {
             DeleteTree(staging);
+        }
+    }
+
+    // The output and the directories made for it (e.g. /var/lib/nex) whatever the umask: a root node's
+    // sandbox runs as an unprivileged user that must reach the images.
+    private static void CreateReadableDirectory(string path)
+    {
+        var full = Path.GetFullPath(path);
+        var missing = new List<string>();
+        for (var dir = full; dir is not null && !Directory.Exists(dir); dir = Path.GetDirectoryName(dir))
+        {
+            missing.Add(dir);
+        }
+
+        Directory.CreateDirectory(full);
+        if (!OperatingSystem.IsWindows())
+        {
+            foreach (var dir in missing.Append(full).Distinct())
+            {
+                File.SetUnixFileMode(dir, File.GetUnixFileMode(dir) | (UnixFileMode)0b111_101_101);
+            }
+        }
+    }
+
+    /// <summary>Adds read (and, for directories and executables, search/execute) permission for everyone to a
+    /// tree: directories 0755, files 0644 or 0755 at least. Symbolic links are left alone.</summary>
+    /// <param name="root">The tree.</param>
+    internal static void MakeReadable(string root)
+    {
+        if (OperatingSystem.IsWindows() || !Directory.Exists(root))
+        {
+            return;
+        }
+
+        const UnixFileMode everyoneReadsAndSearches = (UnixFileMode)0b111_101_101;
+        const UnixFileMode everyoneReads = (UnixFileMode)0b110_100_100;
+        const UnixFileMode anyExecute = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+        File.SetUnixFileMode(root, File.GetUnixFileMode(root) | everyoneReadsAndSearches);
+        foreach (var entry in new DirectoryInfo(root).EnumerateFileSystemInfos("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }))
+        {
+            if (entry.LinkTarget is not null)
+            {
+                continue;
+            }
+
+            var mode = entry.UnixFileMode;
+            var wanted = entry is DirectoryInfo || (mode & anyExecute) != 0 ? everyoneReadsAndSearches : everyoneReads;
+            if ((mode & wanted) != wanted)
+            {
+                entry.UnixFileMode = mode | wanted;
+            }
         }
     }
 

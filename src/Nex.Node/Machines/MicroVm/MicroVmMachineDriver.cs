@@ -72,7 +72,7 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
     {
         ArgumentNullException.ThrowIfNull(settings);
         // The accelerator is probed below, once: not by the preflight checks as well.
-        var problems = SandboxPreflight.MicroVm(settings.Images, probeKvm: false).Where(c => !c.Ready).ToArray();
+        var problems = SandboxPreflight.MicroVm(settings.Images, probeKvm: false, (settings.Uid, settings.Gid)).Where(c => !c.Ready).ToArray();
         if (problems.Length > 0)
         {
             RunDirectory.Delete(settings.RunDirectory);
