@@ -11,6 +11,13 @@ internal static class CliRunner
 {
     public static async Task<int> RunAsync(RootCommand root, string[] args)
     {
+        if (args.Length == 0)
+        {
+            // As git: plain 'nex' shows the help, and exits 1 because nothing was done.
+            await root.Parse(["--help"]).InvokeAsync().ConfigureAwait(false);
+            return 1;
+        }
+
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {

@@ -82,6 +82,17 @@ internal sealed class Output(bool json)
         Console.Out.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));
     }
 
+    public static void WriteJson(System.Text.Json.Nodes.JsonNode value)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            value.WriteTo(writer);
+        }
+
+        Console.Out.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));
+    }
+
     public static void WriteJsonLine(ReadOnlySpan<byte> raw) => Console.Out.WriteLine(System.Text.Encoding.UTF8.GetString(raw));
 
     public static void Error(string message) => Console.Error.WriteLine($"nex: {message}");

@@ -12,13 +12,25 @@ public sealed record NexClientOptions
     /// <summary>The namespace requests are made in.</summary>
     public string Namespace { get; init; } = "default";
 
-    /// <summary>Direct request timeout, and how long scatter/gather requests collect replies.</summary>
+    /// <summary>Direct request timeout, and the most scatter/gather requests wait for replies.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// A scatter/gather request ends this long after its last reply when no other arrives (as the
+    /// <c>nats</c> CLI's reply gap): nodes answer within milliseconds of each other, so waiting out the
+    /// whole <see cref="Timeout"/> only adds latency. <see cref="System.Threading.Timeout.InfiniteTimeSpan"/>
+    /// waits the full timeout, as 0.2 did.
+    /// </summary>
+    public TimeSpan GatherQuietGap { get; init; } = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>The clock of the timeout and the quiet gap.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 }
 
 /// <summary>
 /// Typed client for the Nex 0.2 control API (spec §1) over an existing NATS connection.
-/// Broadcasts (PING, AUCTION, WPING) gather every reply until the timeout; direct requests
+/// Broadcasts (PING, AUCTION, WPING) gather replies until the expected count is reached, a quiet gap
+/// follows the last reply (<see cref="NexClientOptions.GatherQuietGap"/>), or the timeout; direct requests
 /// (INFO, DEPLOY, STOP, LAMEDUCK) return the node's data or throw its error text.
 /// </summary>
 public sealed partial class NexClient
@@ -40,7 +52,7 @@ public sealed partial class NexClient
 
     /// <summary>Every node's ping reply (spec §1.4); empty when none answers.</summary>
     public Task<IReadOnlyList<PingResponse>> PingAsync(CancellationToken cancellationToken = default) =>
-        GatherAsync(NexSubjects.Ping, [], NexJson.Context.PingResponse, cancellationToken);
+        GatherAsync(NexSubjects.Ping, [], NexJson.Context.PingResponse, expected: null, cancellationToken);
 
     /// <summary>One node's ping reply (<c>$NEX.PING.&lt;node&gt;</c>).</summary>
     public Task<PingResponse> PingNodeAsync(string nodeId, CancellationToken cancellationToken = default) =>
@@ -52,11 +64,18 @@ public sealed partial class NexClient
             NexSubjects.Auction,
             request is null ? [] : System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(request, NexJson.Context.AuctionRequest),
             NexJson.Context.PingResponse,
+            expected: null,
             cancellationToken);
 
     /// <summary>Running workloads by node (spec §1.6), optionally filtered by id or name.</summary>
+    /// <remarks>A workload id (an xid, unique) is run by one node: its reply ends the wait.</remarks>
     public Task<IReadOnlyList<WorkloadPingResponse>> WorkloadPingAsync(string? workloadIdOrName = null, CancellationToken cancellationToken = default) =>
-        GatherAsync(NexSubjects.WPing(Options.Namespace, string.IsNullOrEmpty(workloadIdOrName) ? null : workloadIdOrName), [], NexJson.Context.WorkloadPingResponse, cancellationToken);
+        GatherAsync(
+            NexSubjects.WPing(Options.Namespace, string.IsNullOrEmpty(workloadIdOrName) ? null : workloadIdOrName),
+            [],
+            NexJson.Context.WorkloadPingResponse,
+            expected: workloadIdOrName is not null && LooksLikeWorkloadId(workloadIdOrName) ? 1 : null,
+            cancellationToken);
 
     /// <summary>A node's details and its workloads in this namespace (spec §1.7).</summary>
     public Task<InfoResponse> InfoAsync(string nodeId, CancellationToken cancellationToken = default) =>
@@ -149,15 +168,24 @@ public sealed partial class NexClient
         return result.Data ?? throw new NexClientException("the node replied without data");
     }
 
-    private async Task<IReadOnlyList<T>> GatherAsync<T>(string subject, byte[] payload, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
+    // Workload ids are xids (20 characters of 0-9a-v, mixing digits and letters); a name of that shape
+    // that is not an id only costs a missed second match, which STOP's own check then reports.
+    internal static bool LooksLikeWorkloadId(string value) => Xid.IsValid(value) && value.Any(char.IsAsciiDigit) && value.Any(char.IsAsciiLetter);
+
+    /// <summary>
+    /// Publishes once and collects replies until <paramref name="expected"/> of them arrived, a quiet gap
+    /// after the last one (<see cref="NexClientOptions.GatherQuietGap"/>), or the timeout, whichever is first.
+    /// </summary>
+    private async Task<IReadOnlyList<T>> GatherAsync<T>(string subject, byte[] payload, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo, int? expected, CancellationToken cancellationToken)
     {
         var results = new List<T>();
         var inbox = _connection.NewInbox();
         await using var sub = await _connection.SubscribeCoreAsync<byte[]>(inbox, cancellationToken: cancellationToken).ConfigureAwait(false);
         await _connection.PublishAsync(subject, payload, replyTo: inbox, cancellationToken: cancellationToken).ConfigureAwait(false);
 
-        using var window = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        window.CancelAfter(Options.Timeout);
+        using var overall = new CancellationTokenSource(Options.Timeout, Options.Time);
+        using var gap = new CancellationTokenSource(System.Threading.Timeout.InfiniteTimeSpan, Options.Time);
+        using var window = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, overall.Token, gap.Token);
         try
         {
             await foreach (var msg in sub.Msgs.ReadAllAsync(window.Token).ConfigureAwait(false))
@@ -177,6 +205,15 @@ public sealed partial class NexClient
                 if (string.IsNullOrEmpty(parsed.Error) && parsed.Data is { } item)
                 {
                     results.Add(item);
+                    if (results.Count >= expected)
+                    {
+                        break;
+                    }
+                }
+
+                if (Options.GatherQuietGap != System.Threading.Timeout.InfiniteTimeSpan)
+                {
+                    gap.CancelAfter(Options.GatherQuietGap);
                 }
             }
         }

@@ -65,6 +65,12 @@ public static class NexConnection
     /// <exception cref="NexClientException">The server cannot be reached or refuses us.</exception>
     public static async Task<NatsConnection> ConnectAsync(NexConnectionOptions options, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        if (InvalidServerUrl(options.EffectiveServer) is { } problem)
+        {
+            throw new NexClientException(problem);
+        }
+
         var opts = BuildOpts(options);
         var connection = new NatsConnection(opts);
         try
@@ -92,6 +98,34 @@ public static class NexConnection
         {
             return false;
         }
+    }
+
+    /// <summary>
+    /// Why a server list (comma separated, as <c>-s</c> and <c>NATS_URL</c> take it) cannot be used, or null when it
+    /// can: each entry is <c>nats://</c>, <c>tls://</c>, <c>ws://</c> or <c>wss://</c> with a host, or a bare
+    /// <c>host:port</c>. NATS.Net would otherwise fail later with .NET's own URI text.
+    /// </summary>
+    /// <param name="servers">The server list.</param>
+    /// <returns>One line naming the bad entry and the expected form, or null.</returns>
+    public static string? InvalidServerUrl(string servers)
+    {
+        ArgumentNullException.ThrowIfNull(servers);
+        foreach (var raw in servers.Split(',', StringSplitOptions.TrimEntries))
+        {
+            var entry = raw.Contains("://", StringComparison.Ordinal) ? raw : "nats://" + raw;
+            var scheme = entry[..entry.IndexOf("://", StringComparison.Ordinal)];
+            var valid = raw.Length > 0
+                && !raw.Any(char.IsWhiteSpace)
+                && scheme.ToLowerInvariant() is "nats" or "tls" or "ws" or "wss"
+                && Uri.TryCreate(entry, UriKind.Absolute, out var uri)
+                && uri.Host.Length > 0;
+            if (!valid)
+            {
+                return $"invalid server URL '{raw}': expected nats://HOST:PORT (also tls://, ws://, wss://), e.g. nats://127.0.0.1:4222";
+            }
+        }
+
+        return null;
     }
 
     private static Exception Innermost(Exception ex)

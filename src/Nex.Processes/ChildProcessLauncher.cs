@@ -4,7 +4,9 @@ using System.Diagnostics;
 namespace Nex.Processes;
 
 /// <summary>
-/// Starts child processes that die with the node, even on <c>kill -9</c>.
+/// Starts child processes that die with the node, even on <c>kill -9</c>, and that do not share its
+/// terminal: each leads a new session (<c>setsid</c>), so a Ctrl-C (SIGINT to the terminal's foreground
+/// process group) reaches the node alone, which then stops its children in order.
 /// </summary>
 /// <remarks>
 /// Linux delivers the parent-death signal when the <em>thread</em> that forked the child exits,
@@ -26,15 +28,21 @@ public static class ChildProcessLauncher
 
     private static readonly Lazy<string?> SetSid = new(() => FindOnPath("setsid"));
 
-    /// <summary>Starts <paramref name="info"/> with a parent-death SIGKILL where the host supports it.</summary>
+    /// <summary>
+    /// Starts <paramref name="info"/> as the leader of a new session and process group (<c>setsid</c>), with a
+    /// parent-death SIGKILL, where the host supports them. Leading its own group also lets
+    /// <see cref="ProcessTree"/> signal everything the child starts.
+    /// </summary>
     /// <param name="info">What to run.</param>
-    /// <param name="newProcessGroup">Run it as the leader of a new session and process group
-    /// (<c>setsid</c>), so that <see cref="ProcessTree"/> can signal everything it starts.</param>
-    public static Task<Process> StartAsync(ProcessStartInfo info, bool newProcessGroup = false)
+    public static Task<Process> StartAsync(ProcessStartInfo info)
     {
         ArgumentNullException.ThrowIfNull(info);
         var done = new TaskCompletionSource<Process>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (newProcessGroup && OperatingSystem.IsLinux() && SetSid.Value is { } setsid)
+
+        // Without a session of its own, a child stays in the terminal's foreground process group and gets
+        // Ctrl-C's SIGINT together with the node: the embedded nats-server and the agents then die before
+        // the node can stop workloads and publish node_stopped through them.
+        if (OperatingSystem.IsLinux() && SetSid.Value is { } setsid)
         {
             info = Prefix(info, setsid, []);
         }

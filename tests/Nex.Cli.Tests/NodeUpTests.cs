@@ -66,6 +66,28 @@ public sealed class NodeUpTests
     }
 
     [Fact]
+    public async Task ScatterGather_StopsAfterTheLastReply_NotAtTheTimeout()
+    {
+        using var home = new TempDirectory();
+        var (node, url, _) = await StartNodeAsync(home);
+        await using var __ = node;
+
+        // --timeout stays the upper bound; one node answers at once, so each command ends a quiet gap later.
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var ls = await CliProcess.RunAsync(["node", "ls", "-s", url, "--json", "--timeout", "20s"], Env(home));
+        var lsTime = watch.Elapsed;
+        Assert.Equal(0, ls.ExitCode);
+        using var nodes = JsonDocument.Parse(ls.StdOut);
+        var name = Assert.Single(nodes.RootElement.EnumerateArray()).GetProperty("tags").GetProperty("node_name").GetString()!;
+        Assert.True(lsTime < TimeSpan.FromSeconds(10), $"node ls took {lsTime}");
+
+        watch.Restart();
+        var info = await CliProcess.RunAsync(["node", "info", name, "-s", url, "--timeout", "20s"], Env(home));
+        Assert.Equal(0, info.ExitCode);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"node info <name> took {watch.Elapsed}");
+    }
+
+    [Fact]
     public async Task SecondNode_WithTheSamePidFile_IsRefused()
     {
         using var home = new TempDirectory();

@@ -87,12 +87,17 @@ public sealed partial class WorkloadCommandsTests(NatsServerFixture nats) : ICla
         Assert.Matches(@"\d+\.\d MiB", nodeInfo.StdOut);
         Assert.Matches(@"\d+\.\d\d s", nodeInfo.StdOut);
 
+        // --json prints the table's rows.
         var json = AssertSuccess(await NexAsync("workload", "list", "--timeout", "1s", "--json"));
         using (var doc = JsonDocument.Parse(json.StdOut))
         {
-            var reply = Assert.Single(doc.RootElement.EnumerateArray());
-            Assert.Equal(node.NodeId, reply.GetProperty("node_id").GetString());
-            Assert.Equal(id, Assert.Single(reply.GetProperty("running_machines").EnumerateArray()).GetProperty("id").GetString());
+            var row = Assert.Single(doc.RootElement.EnumerateArray());
+            Assert.Equal(id, row.GetProperty("id").GetString());
+            Assert.Equal("echoservice", row.GetProperty("name").GetString());
+            Assert.Equal("native", row.GetProperty("type").GetString());
+            Assert.Equal("default", row.GetProperty("namespace").GetString());
+            Assert.Equal(node.NodeId, row.GetProperty("node_id").GetString());
+            Assert.Equal(node.Node.Tags["node_name"], row.GetProperty("node_name").GetString());
         }
 
         var stop = AssertSuccess(await NexAsync("stop", "echoservice"));
@@ -123,6 +128,36 @@ public sealed partial class WorkloadCommandsTests(NatsServerFixture nats) : ICla
         Assert.Equal(second, doc.RootElement.GetProperty("id").GetString());
         Assert.Equal("echoservice", doc.RootElement.GetProperty("name").GetString());
         Assert.Empty((await node.Client.InfoAsync(node.NodeId, Ct)).Machines);
+    }
+
+    [Fact]
+    public async Task DevRun_RefusedByTheNode_LeavesThePreviousRunning_AndJsonNamesTheNode()
+    {
+        await using var node = await TestNode.StartAsync(nats.Url, c => c with { MachinePoolSize = 2, DenyTriggerSubjects = ["secret.>"] });
+        var file = WriteScript("guarded");
+        var first = AssertSuccess(await NexAsync("devrun", file, "--json"));
+        string firstId;
+        using (var doc = JsonDocument.Parse(first.StdOut))
+        {
+            firstId = doc.RootElement.GetProperty("id").GetString()!;
+            Assert.Equal(node.NodeId, doc.RootElement.GetProperty("node_id").GetString());
+            Assert.Empty(doc.RootElement.GetProperty("stopped").EnumerateArray());
+        }
+
+        // Passes the local checks, refused by the node (deny list, or no v8 on this node): the running one must stay.
+        var refused = await NexAsync("devrun", file, "--type", "v8", "--trigger", "secret.x", "--node", node.NodeId);
+        AssertFailsWith(refused, "nex: ");
+        Assert.DoesNotContain("Stopped previous", refused.StdOut, StringComparison.Ordinal);
+        Assert.Equal(firstId, Assert.Single((await node.Client.InfoAsync(node.NodeId, Ct)).Machines).Id);
+
+        // Accepted: the new one is deployed first, then the previous one stopped.
+        var again = AssertSuccess(await NexAsync("devrun", file, "--json"));
+        using (var doc = JsonDocument.Parse(again.StdOut))
+        {
+            var secondId = doc.RootElement.GetProperty("id").GetString()!;
+            Assert.Equal(firstId, Assert.Single(doc.RootElement.GetProperty("stopped").EnumerateArray()).GetString());
+            Assert.Equal(secondId, Assert.Single((await node.Client.InfoAsync(node.NodeId, Ct)).Machines).Id);
+        }
     }
 
     [Fact]

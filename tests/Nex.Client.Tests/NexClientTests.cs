@@ -25,6 +25,19 @@ public sealed class NexClientTests(NatsServerFixture nats)
     }
 
     [Fact]
+    public async Task Ping_EndsAQuietGapAfterTheLastReply_WellBeforeTheTimeout()
+    {
+        await using var a = await TestNode.StartAsync(nats.Url);
+        await using var b = await TestNode.StartAsync(nats.Url);
+        var client = new NexClient(a.Client.Connection, new NexClientOptions { Timeout = TimeSpan.FromSeconds(30) });
+        var watch = Stopwatch.StartNew();
+        var nodes = await client.PingAsync(Ct);
+        Assert.Contains(nodes, n => n.NodeId == a.NodeId);
+        Assert.Contains(nodes, n => n.NodeId == b.NodeId);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
     public async Task Ping_WithNobodyListening_ReturnsEmptyWithoutWaitingTheTimeout()
     {
         await using var server = await Nex.Node.Nats.NatsServerProcess.StartAsync(new Nex.Node.Nats.NatsServerOptions { JetStream = false }, cancellationToken: Ct);

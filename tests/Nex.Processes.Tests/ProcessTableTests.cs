@@ -11,7 +11,7 @@ public sealed class ProcessTableTests
         var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, RedirectStandardOutput = true };
         info.ArgumentList.Add("-c");
         info.ArgumentList.Add("sleep 300 & sleep 300 & echo ready; wait");
-        using var process = await ChildProcessLauncher.StartAsync(info, newProcessGroup: true);
+        using var process = await ChildProcessLauncher.StartAsync(info);
         try
         {
             Assert.Equal("ready", await process.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken));

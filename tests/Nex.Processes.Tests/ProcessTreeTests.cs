@@ -14,10 +14,10 @@ public sealed class ProcessTreeTests
     }
 
     [Fact]
-    public async Task NewProcessGroup_LeadsItsGroup_AndTerminateEndsTheWholeTree()
+    public async Task Child_LeadsItsGroup_AndTerminateEndsTheWholeTree()
     {
         // A shell that ignores SIGTERM and starts two grandchildren that do too.
-        using var process = await ChildProcessLauncher.StartAsync(Shell("trap '' TERM; (trap '' TERM; sleep 300) & (sleep 300) & echo ready; wait"), newProcessGroup: true);
+        using var process = await ChildProcessLauncher.StartAsync(Shell("trap '' TERM; (trap '' TERM; sleep 300) & (sleep 300) & echo ready; wait"));
         Assert.Equal("ready", await process.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken));
         Assert.True(ProcessTree.IsGroupLeader(process.Id));
         var tree = ProcessTree.Descendants(process.Id);
@@ -27,6 +27,19 @@ public sealed class ProcessTreeTests
         Assert.True(process.HasExited);
         await Task.Delay(200, TestContext.Current.CancellationToken);
         Assert.All(tree, pid => Assert.False(Posix.IsAlive(pid) && !IsZombie(pid), $"pid {pid} survived"));
+    }
+
+    [Fact]
+    public async Task Child_LeadsItsOwnSession_SoTheTerminalsCtrlCDoesNotReachIt()
+    {
+        // Ctrl-C signals the terminal's foreground process group; a child in a session of its own is not in it.
+        using var process = await ChildProcessLauncher.StartAsync(Shell("echo ready; exec sleep 300"));
+        await process.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken);
+        var stat = await File.ReadAllTextAsync($"/proc/{process.Id}/stat", TestContext.Current.CancellationToken);
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        Assert.Equal(process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), fields[3]); // session id
+        Assert.Equal("0", fields[4]); // no controlling terminal
+        await ProcessTree.TerminateAsync(process, TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
     }
 
     [Fact]
@@ -44,7 +57,7 @@ public sealed class ProcessTreeTests
     public async Task Launcher_WrappersExecTheProgramInPlace_SamePid()
     {
         // The parent-death signal itself is tested end to end (kill -9 of a node leaves no nats-server).
-        using var process = await ChildProcessLauncher.StartAsync(Shell("echo ready; exec sleep 300"), newProcessGroup: true);
+        using var process = await ChildProcessLauncher.StartAsync(Shell("echo ready; exec sleep 300"));
         await process.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken);
 
         // "ready" comes before the shell's own exec of sleep: wait for that exec, in the same pid.

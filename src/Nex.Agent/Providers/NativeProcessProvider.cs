@@ -105,7 +105,7 @@ internal sealed partial class NativeProcessProvider : IWorkloadProvider
             var info = BuildStartInfo(_context.ArtifactPath, _context.Request);
 
             // Not cancellable: a started process must never go unrecorded.
-            var process = await ChildProcessLauncher.StartAsync(info, newProcessGroup: true).ConfigureAwait(false);
+            var process = await ChildProcessLauncher.StartAsync(info).ConfigureAwait(false);
             _process = process;
             _pid = process.Id;
             LogStarted(_logger, _context.Request.WorkloadName, _pid);

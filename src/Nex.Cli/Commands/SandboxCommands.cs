@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.CommandLine;
 using System.Diagnostics;
 using Nex.Node;
@@ -82,6 +83,32 @@ internal static class SandboxCommands
                 checks = SandboxPreflight.For(which, rootfs, vm, user);
             }
 
+            var missing = checks.Count(c => !c.Ready);
+            if (parse.GetValue(GlobalOptions.Json))
+            {
+                var json = new JsonObject
+                {
+                    ["sandbox"] = cfg.EffectiveSandbox,
+                    ["ready"] = missing == 0,
+                    ["missing"] = missing,
+                    ["checks"] = new JsonArray([.. checks.Select(c => (JsonNode?)new JsonObject
+                    {
+                        ["driver"] = c.Driver,
+                        ["check"] = c.Name,
+                        ["ready"] = c.Ready,
+                        ["found"] = c.Detail,
+                        ["fix"] = c.Ready ? null : c.Fix,
+                    })]),
+                };
+                if (buildError is not null)
+                {
+                    json["error"] = buildError;
+                }
+
+                Output.WriteJson(json);
+                return missing == 0 ? 0 : 1;
+            }
+
             Output.Table(
                 ["Driver", "Check", "Status", "Found", "Fix"],
                 checks.Select(c => (IReadOnlyList<string>)[c.Driver, c.Name, c.Ready ? "ready" : "MISSING", c.Detail, c.Ready ? "" : c.Fix]));
@@ -90,7 +117,6 @@ internal static class SandboxCommands
                 Output.Error(buildError);
             }
 
-            var missing = checks.Count(c => !c.Ready);
             Console.Out.WriteLine(missing == 0
                 ? $"ready: sandbox '{cfg.EffectiveSandbox}' is configured"
                 : $"{missing} missing; run 'nex node preflight --install' to fix");

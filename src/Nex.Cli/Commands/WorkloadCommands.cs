@@ -57,6 +57,18 @@ internal static class WorkloadCommands
                 throw new CliException($"workload location '{location}' names no object key (expected nats://BUCKET/key)");
             }
 
+            // Nodes fetch artifacts only from JetStream object stores; refuse other URLs here rather than let a
+            // node fail on them with the NATS client's bucket-name rules.
+            if (!string.Equals(location.Scheme, "nats", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new CliException($"workload location '{parse.GetValue(url)}' is not a nats:// URL; upload the file to an object store and give nats://BUCKET/key (or use 'nex devrun <file>')");
+            }
+
+            if (!WorkloadSupport.IsValidBucketName(location.Host))
+            {
+                throw new CliException($"invalid object store bucket '{location.Host}' in '{parse.GetValue(url)}': bucket names use only letters, digits, '-' and '_'");
+            }
+
             var (positionalNode, envEntries) = SplitNodeAndEnvironment(parse.GetValue(rest) ?? []);
             var nodeArg = parse.GetValue(node);
             if (positionalNode is not null && nodeArg is not null && positionalNode != nodeArg)
@@ -78,6 +90,7 @@ internal static class WorkloadCommands
                 throw new CliException($"--hash '{hashClaim}' is not a SHA-256 digest (64 hex characters)");
             }
 
+            WorkloadSupport.RequireLocallyValid(parse, workloadType, triggerSubjects, artifactPath: null);
             var hostServices = HostServices(parse.GetValue(hsUrl), parse.GetValue(hsJwt), parse.GetValue(hsSeed));
             using var issuerKey = WorkloadSupport.LoadIssuer(parse.GetValue(issuer), createDevKey: true);
             using var xkeyKey = WorkloadSupport.LoadXkey(parse.GetValue(xkey));
@@ -103,7 +116,7 @@ internal static class WorkloadCommands
                 functionTimeoutMs: timeoutMs,
                 triggerQueueGroup: group) with { HostServices = hostServices };
             var response = await WorkloadSupport.WorkClient(session, parse).DeployAsync(nodeId, request, cancellationToken).ConfigureAwait(false);
-            WorkloadSupport.PrintAccepted(session.Output, response, nodeId);
+            WorkloadSupport.PrintAccepted(session.Output, response, nodeId, stopped: null);
             return 0;
         });
         return run;
@@ -135,12 +148,9 @@ internal static class WorkloadCommands
 
         devRun.SetAction(async (parse, cancellationToken) =>
         {
+            // Everything that can be checked here is checked before anything is uploaded or stopped: a refused
+            // devrun must leave the running workload alone.
             var path = parse.GetValue(file)!;
-            if (!File.Exists(path))
-            {
-                throw new CliException(Directory.Exists(path) ? $"'{path}' is a directory, not a file" : $"file '{path}' not found");
-            }
-
             var environment = WorkloadSupport.ParseEnvironment([.. parse.GetValue(env) ?? [], .. parse.GetValue(rest) ?? []]);
             var workloadName = ArtifactStore.KeyForFile(path);
             WorkloadSupport.RequireValidName(workloadName, "the file name without dots");
@@ -154,6 +164,7 @@ internal static class WorkloadCommands
                 throw new CliException($"--bucketmaxbytes must be positive (got {bucketMaxBytes})");
             }
 
+            WorkloadSupport.RequireLocallyValid(parse, workloadType, triggerSubjects, path);
             var auction = new AuctionRequest { WorkloadTypes = [workloadType] };
             if (workloadType == WorkloadTypes.Native && NexClient.DetectPlatform(path) is { } platform)
             {
@@ -169,41 +180,6 @@ internal static class WorkloadCommands
 
             var store = new ArtifactStore(session.Connection);
             var upload = await WorkloadSupport.UploadAsync(store, path, bucketMaxBytes, output, cancellationToken).ConfigureAwait(false);
-
-            if (parse.GetValue(stop))
-            {
-                var stopper = WorkloadSupport.WorkClient(session, parse);
-                var previous = info.Machines.Where(m => m.Workload.Name == workloadName).ToList();
-                foreach (var machine in previous)
-                {
-                    var stopRequest = await WorkloadRequests.BuildStopAsync(nodeId, machine.Id, workloadName, issuerKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-                    StopResponse stopped;
-                    try
-                    {
-                        stopped = await stopper.StopAsync(nodeId, stopRequest, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (NexClientException ex)
-                    {
-                        throw new CliException($"cannot stop the running workload '{workloadName}' ({machine.Id}): {ex.Message} (--stop=false keeps it)");
-                    }
-
-                    if (!stopped.Stopped)
-                    {
-                        throw new CliException($"the node did not stop the running workload '{workloadName}' ({machine.Id})");
-                    }
-
-                    if (!output.Json)
-                    {
-                        Output.Line($"Stopped previous workload '{workloadName}' ({machine.Id})");
-                    }
-                }
-
-                if (previous.Count > 0)
-                {
-                    // As 0.2: give the node a moment to tear the old workload down.
-                    await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
-                }
-            }
 
             var request = WorkloadRequests.BuildDeploy(
                 nodeId,
@@ -222,8 +198,49 @@ internal static class WorkloadCommands
                 upload.Sha256,
                 functionTimeoutMs: timeoutMs,
                 triggerQueueGroup: group);
-            var response = await WorkloadSupport.WorkClient(session, parse).DeployAsync(nodeId, request, cancellationToken).ConfigureAwait(false);
-            WorkloadSupport.PrintAccepted(output, response, nodeId);
+            var worker = WorkloadSupport.WorkClient(session, parse);
+
+            // Deploy first, then stop the previous ones of that name (nodes allow a name twice): when the node
+            // refuses the new workload, the old one keeps running.
+            var response = await worker.DeployAsync(nodeId, request, cancellationToken).ConfigureAwait(false);
+            var stopped = new List<string>();
+            string? stopFailure = null;
+            if (parse.GetValue(stop))
+            {
+                foreach (var machine in info.Machines.Where(m => m.Workload.Name == workloadName && m.Id != response.Id))
+                {
+                    var stopRequest = await WorkloadRequests.BuildStopAsync(nodeId, machine.Id, workloadName, issuerKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        if ((await worker.StopAsync(nodeId, stopRequest, cancellationToken).ConfigureAwait(false)).Stopped)
+                        {
+                            stopped.Add(machine.Id);
+                            continue;
+                        }
+
+                        stopFailure = $"the node did not stop the previous workload '{workloadName}' ({machine.Id})";
+                    }
+                    catch (NexClientException ex)
+                    {
+                        stopFailure = $"cannot stop the previous workload '{workloadName}' ({machine.Id}): {ex.Message}";
+                    }
+                }
+            }
+
+            WorkloadSupport.PrintAccepted(output, response, nodeId, stopped);
+            if (!output.Json)
+            {
+                foreach (var id in stopped)
+                {
+                    Output.Line($"Stopped previous workload '{workloadName}' ({id})");
+                }
+            }
+
+            if (stopFailure is not null)
+            {
+                throw new CliException($"{stopFailure}; the new workload {response.Id} runs beside it (stop it with 'nex stop <id>')");
+            }
+
             return 0;
         });
         return devRun;
@@ -323,14 +340,22 @@ internal static class WorkloadCommands
         list.SetAction(async (parse, cancellationToken) =>
         {
             await using var session = await ClientSession.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
+            var workloads = await session.Client.FindWorkloadsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
             if (session.Output.Json)
             {
-                var replies = await session.Client.WorkloadPingAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-                Output.WriteJson(replies.ToList(), NexJson.Context.ListWorkloadPingResponse);
+                // The table's rows, one object each (the raw WPING replies stay available as 'node probe --json').
+                Output.WriteJson(new System.Text.Json.Nodes.JsonArray([.. workloads.Select(w => (System.Text.Json.Nodes.JsonNode?)new System.Text.Json.Nodes.JsonObject
+                {
+                    ["id"] = w.Workload.Id,
+                    ["name"] = w.Workload.Name,
+                    ["type"] = w.Workload.Type,
+                    ["namespace"] = w.Workload.Namespace,
+                    ["node_id"] = w.NodeId,
+                    ["node_name"] = w.NodeName,
+                })]));
                 return 0;
             }
 
-            var workloads = await session.Client.FindWorkloadsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
             if (workloads.Count == 0)
             {
                 Output.Line("No workloads matched");

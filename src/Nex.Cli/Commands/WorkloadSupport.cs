@@ -88,6 +88,10 @@ internal static class WorkloadSupport
         return (timeoutMs, queueGroup);
     }
 
+    /// <summary>JetStream's rule for object store bucket names: letters, digits, <c>-</c> and <c>_</c>.</summary>
+    public static bool IsValidBucketName(string bucket) =>
+        bucket.Length > 0 && bucket.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
+
     /// <summary>The node's rule for names (<c>^[a-zA-Z0-9_-]+$</c>), checked before anything is sent.</summary>
     public static void RequireValidName(string name, string origin)
     {
@@ -171,12 +175,48 @@ internal static class WorkloadSupport
     public static NexClient WorkClient(ClientSession session, ParseResult parse) =>
         new(session.Connection, session.Client.Options with { Timeout = GlobalOptions.GetTimeout(parse, DefaultWorkTimeout) });
 
-    /// <summary>The 0.2 success line, or the RunResponse with <c>--json</c>.</summary>
-    public static void PrintAccepted(Output output, RunResponse response, string nodeId)
+    /// <summary>
+    /// What a node would refuse, checked before anything is sent or stopped: the namespace token, trigger
+    /// subjects (reserved or whole-space ones), triggers on a native workload, and the artifact file.
+    /// </summary>
+    public static void RequireLocallyValid(ParseResult parse, string type, IReadOnlyList<string> triggers, string? artifactPath)
+    {
+        try
+        {
+            WorkloadPreflight.CheckNamespace(GlobalOptions.GetNamespace(parse));
+            if (triggers.Count > 0 && !WorkloadTypes.IsFunction(type))
+            {
+                throw new CliException($"--trigger only applies to function workloads (v8, wasm), not '{type}'");
+            }
+
+            WorkloadPreflight.CheckTriggers(triggers);
+            if (artifactPath is not null)
+            {
+                WorkloadPreflight.CheckArtifact(artifactPath, type);
+            }
+        }
+        catch (NexClientException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// The 0.2 success line, or with <c>--json</c> the RunResponse plus <c>node_id</c> (and, for devrun, the ids
+    /// in <c>stopped</c>).
+    /// </summary>
+    public static void PrintAccepted(Output output, RunResponse response, string nodeId, IReadOnlyList<string>? stopped)
     {
         if (output.Json)
         {
-            Output.WriteJson(response, NexJson.Context.RunResponse);
+            var json = System.Text.Json.JsonSerializer.SerializeToNode(response, NexJson.Context.RunResponse)!.AsObject();
+            json["node_id"] = nodeId;
+            if (stopped is not null)
+            {
+                json["stopped"] = new System.Text.Json.Nodes.JsonArray([.. stopped.Select(id => (System.Text.Json.Nodes.JsonNode?)id)]);
+            }
+
+            Output.WriteJson(json);
             return;
         }
 

@@ -64,7 +64,8 @@ public static class NodeConfigLoader
         }
         catch (JsonException ex)
         {
-            throw new NodeConfigException($"failed to parse configuration file {source}: {ex.Message}", ex);
+            var line = ex.LineNumber is { } n ? $" line {n + 1}" : "";
+            throw new NodeConfigException($"failed to parse configuration file {source}{line}: {JsonErrors.Describe(ex)}", ex);
         }
 
         if (user is not JsonObject userObject)
@@ -83,8 +84,10 @@ public static class NodeConfigLoader
         }
         catch (JsonException ex)
         {
-            var where = string.IsNullOrEmpty(ex.Path) ? "" : $" at {ex.Path.TrimStart('$', '.')}";
-            throw new NodeConfigException($"invalid configuration file {source}{where}: {FirstSentence(ex.Message)}", ex);
+            // The merged tree has no line numbers: read the user's own text again to find where the bad value is.
+            var located = LocateTypeError(json) ?? ex;
+            var line = located.LineNumber is { } n ? $" line {n + 1}" : "";
+            throw new NodeConfigException($"invalid configuration file {source}{line}: {JsonErrors.Describe(located, NodeConfigJsonContext.Default.NodeConfig)}", ex);
         }
 
         return Validate(config);
@@ -246,9 +249,23 @@ public static class NodeConfigLoader
         }
     }
 
-    private static string FirstSentence(string message)
+    private static JsonException? LocateTypeError(string json)
     {
-        var cut = message.IndexOf(". Path:", StringComparison.Ordinal);
-        return cut > 0 ? message[..cut] : message;
+        var options = new JsonSerializerOptions(NodeConfigJsonContext.Default.Options)
+        {
+            ReadCommentHandling = JsonCommentHandling.Skip,
+            AllowTrailingCommas = true,
+            PropertyNameCaseInsensitive = true,
+            TypeInfoResolver = NodeConfigJsonContext.Default,
+        };
+        try
+        {
+            _ = JsonSerializer.Deserialize(json, (System.Text.Json.Serialization.Metadata.JsonTypeInfo<NodeConfig>)options.GetTypeInfo(typeof(NodeConfig)));
+            return null;
+        }
+        catch (JsonException ex)
+        {
+            return ex;
+        }
     }
 }

@@ -55,7 +55,7 @@ internal sealed partial class ControlApiListener
             }
             catch (JsonException ex)
             {
-                throw new ControlRejectedException($"Unable to deserialize stop request: {ex.Message}");
+                throw new ControlRejectedException($"Unable to deserialize stop request: {JsonErrors.Describe(ex, NexJson.Context.StopRequest)}");
             }
 
             var response = await _workloads.StopAsync(ns, request, cancellationToken).ConfigureAwait(false);

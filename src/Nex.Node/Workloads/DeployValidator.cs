@@ -29,7 +29,7 @@ internal sealed class DeployValidator(NodeState node, Func<int> runningCount)
         }
         catch (JsonException ex)
         {
-            throw new ControlRejectedException($"Unable to deserialize deploy request: {ex.Message}");
+            throw new ControlRejectedException($"Unable to deserialize deploy request: {JsonErrors.Describe(ex, NexJson.Context.DeployRequest)}");
         }
 
         return Validate(ns, request, trusted: false);

@@ -45,6 +45,7 @@ public sealed record InfoResponse
     [JsonPropertyName("nats_disconnects")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public long NatsDisconnects { get; init; }
+
     /// <summary>
     /// Why the node's agents keep failing to start (the last start's error), while they do; omitted otherwise.
     /// A Nex for .NET addition: deploys fail meanwhile, naming the same cause.

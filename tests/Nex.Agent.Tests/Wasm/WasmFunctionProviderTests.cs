@@ -111,6 +111,20 @@ public sealed class WasmFunctionProviderTests
     }
 
     [Fact]
+    public async Task NotWasmAtAll_FailsWithOneLineThatSaysWhatToUse()
+    {
+        // JavaScript deployed with --type wasm: Wasmtime's WAT parser answers over several lines.
+        var js = await Assert.ThrowsAsync<InvalidOperationException>(() => WasmFunction.DeployAsync("export default function run(subject, payload) {\n  return payload;\n}\n"));
+        Assert.DoesNotContain('\n', js.Message);
+        Assert.StartsWith("the artifact is not a WebAssembly module (no \\0asm header) nor WAT text (", js.Message, StringComparison.Ordinal);
+        Assert.EndsWith("run JavaScript with --type v8 and executables with --type native", js.Message, StringComparison.Ordinal);
+
+        var garbage = await Assert.ThrowsAsync<InvalidOperationException>(() => WasmFunction.DeployAsync("\0asm\u0001\0\0\0garbage"));
+        Assert.DoesNotContain('\n', garbage.Message);
+        Assert.StartsWith("invalid WebAssembly module: ", garbage.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task UnknownPreview1Imports_ReturnEnosys()
     {
         const string module = """

@@ -73,7 +73,9 @@ public sealed class NodeConfigLoaderTests
     [Theory]
     [InlineData("{ not json", "failed to parse configuration file")]
     [InlineData("[1,2]", "expected a JSON object")]
-    [InlineData("{\"machine_pool_size\":\"three\"}", "invalid configuration file config at machine_pool_size")]
+    [InlineData("{\"machine_pool_size\":\"three\"}", "invalid configuration file config line 1: machine_pool_size must be an integer")]
+    [InlineData("{\n  \"tags\": {\"a\": \"b\"},\n  \"workload_types\": \"native\"\n}", "invalid configuration file config line 3: workload_types must be an array of strings")]
+    [InlineData("{\n  \"tags\": [1]\n}", "invalid configuration file config line 2: tags must be an object of string values")]
     [InlineData("{\"machine_pool_size\":0}", "machine_pool_size must be at least 1")]
     [InlineData("{\"workload_types\":[\"native\",\"python\"]}", "unknown workload type 'python'")]
     [InlineData("{\"valid_issuers\":[\"nope\"]}", "valid_issuers entry 'nope' is not a public nkey")]
@@ -87,6 +89,8 @@ public sealed class NodeConfigLoaderTests
         var ex = Assert.Throws<NodeConfigException>(() => NodeConfigLoader.Parse(json));
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', ex.Message);
+        Assert.DoesNotContain("System.", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Nex.", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

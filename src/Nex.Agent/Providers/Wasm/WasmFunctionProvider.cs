@@ -214,6 +214,18 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
             _engine = engine;
             _module = module;
         }
+        catch (WasmtimeException ex)
+        {
+            module?.Dispose();
+            engine.Dispose();
+
+            // Wasmtime's parser reports over several lines (a cause chain and a source excerpt); one line is enough.
+            throw new InvalidOperationException(
+                bytes.StartsWith("\0asm"u8)
+                    ? $"invalid WebAssembly module: {OneLine(ex.Message)}"
+                    : $"the artifact is not a WebAssembly module (no \\0asm header) nor WAT text ({OneLine(ex.Message)}); run JavaScript with --type v8 and executables with --type native",
+                ex);
+        }
         catch
         {
             module?.Dispose();
@@ -221,6 +233,13 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
             throw;
         }
     }
+
+    // The first two meaningful lines of a multi-line parser message: what failed and why.
+    internal static string OneLine(string message) =>
+        string.Join(": ", message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Where(line => line is not "Caused by:" && !line.StartsWith("-->", StringComparison.Ordinal) && !line.StartsWith('|') && !line.Contains(" | ", StringComparison.Ordinal))
+            .Select(line => System.Text.RegularExpressions.Regex.Replace(line, @"^\d+: ", string.Empty).TrimEnd(':'))
+            .Take(2));
 
     private WasmCall Current() => _current ?? throw new InvalidOperationException("no execution in progress");
 
