@@ -47,6 +47,7 @@ namespace Nex.Protocol;
 [JsonSerializable(typeof(CloudEvent))]
 [JsonSerializable(typeof(NodeStartedEvent))]
 [JsonSerializable(typeof(NodeStoppedEvent))]
+[JsonSerializable(typeof(NodeHealthEvent))]
 [JsonSerializable(typeof(LameDuckEnteredEvent))]
 [JsonSerializable(typeof(HeartbeatEvent))]
 [JsonSerializable(typeof(WorkloadDeployedEvent))]
