@@ -27,12 +27,37 @@ internal static class Program
         var drivers = new Option<string?>("--drivers") { Description = "comma-separated sandbox drivers (default: every one this machine has)" };
         var samples = new Option<int?>("--samples") { Description = "sequential calls per latency series (default 3000)" };
         var nodeDir = new Option<string?>("--node-dir") { Description = "the nex build to measure: a directory with nex.dll and its agent (default: the harness's own copy)" };
+        var soak = new Option<int?>("--soak") { Description = "instead of the benchmark: this many deploy/stop cycles of the V8 echo function on one node, sampling memory every segment" };
+        var soakSegment = new Option<int>("--soak-segment") { Description = "cycles per soak sample", DefaultValueFactory = _ => 100 };
+        var soakCsv = new Option<string>("--soak-csv") { Description = "CSV file the soak's samples go to", DefaultValueFactory = _ => "soak.csv" };
         var root = new RootCommand("Measures a Nex node against raw NATS on this machine, in one run")
         {
-            smoke, output, markdown, examples, drivers, samples, nodeDir,
+            smoke, output, markdown, examples, drivers, samples, nodeDir, soak, soakSegment, soakCsv,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
+            if (parse.GetValue(soak) is { } cycles)
+            {
+                if (cycles <= 0 || parse.GetValue(soakSegment) <= 0)
+                {
+                    await Console.Error.WriteLineAsync("nex-bench: --soak and --soak-segment take a positive number of cycles").ConfigureAwait(false);
+                    return 1;
+                }
+
+                var soakExamples = parse.GetValue(examples) ?? FindExamples();
+                if (soakExamples is null)
+                {
+                    await Console.Error.WriteLineAsync("nex-bench: no examples directory found above the working directory; pass --examples").ConfigureAwait(false);
+                    return 1;
+                }
+
+                Console.WriteLine(Soak.Header);
+                var run = new Soak(soakExamples, parse.GetValue(nodeDir) is { Length: > 0 } soakNode ? Path.GetFullPath(soakNode) : null);
+                var soakSamples = await run.RunAsync(cycles, parse.GetValue(soakSegment), line => Console.WriteLine(line), cancellationToken).ConfigureAwait(false);
+                await File.WriteAllTextAsync(parse.GetValue(soakCsv)!, Soak.Csv(soakSamples), cancellationToken).ConfigureAwait(false);
+                return 0;
+            }
+
             var settings = parse.GetValue(smoke) ? BenchSettings.Smoke : BenchSettings.Full;
             if (parse.GetValue(samples) is { } n)
             {

@@ -33,7 +33,8 @@ internal sealed record AgentSettings
     /// <summary>Grace between SIGTERM and SIGKILL when stopping the workload.</summary>
     public TimeSpan StopGrace { get; init; } = DefaultStopGrace;
 
-    /// <summary>How long the node connection may be lost before the agent stops its workload and exits 1.</summary>
+    /// <summary>How long the node connection may be lost before an agent without a running workload exits 1
+    /// (one with a running workload keeps reconnecting, checking again after each such period).</summary>
     public TimeSpan DisconnectGrace { get; init; } = DefaultDisconnectGrace;
 
     /// <summary>The internal NATS URL, <c>nats://host:port</c>.</summary>

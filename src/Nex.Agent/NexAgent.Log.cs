@@ -26,6 +26,9 @@ internal sealed partial class NexAgent
     [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "Lost the connection to the node; giving up after {GraceMs} ms unless it comes back")]
     private static partial void LogDisconnected(ILogger logger, double graceMs);
 
+    [LoggerMessage(EventId = 25, Level = LogLevel.Warning, Message = "Still no connection to the node; the workload keeps running and the agent keeps reconnecting (next check in {GraceMs} ms)")]
+    private static partial void LogKeepingWorkload(ILogger logger, double graceMs);
+
     [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "Reconnected to the node")]
     private static partial void LogReconnected(ILogger logger);
 

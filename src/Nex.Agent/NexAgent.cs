@@ -367,10 +367,30 @@ internal sealed partial class NexAgent : IAsyncDisposable
 
     private void OnDisconnectExpired()
     {
-        if (_connection?.ConnectionState != NatsConnectionState.Open)
+        if (_connection?.ConnectionState == NatsConnectionState.Open)
         {
-            _lostNode.TrySetResult($"Lost the connection to the node for more than {_settings.DisconnectGrace.TotalSeconds:0.#}s; stopping");
+            return;
         }
+
+        // A running workload is not given up: the node restarts its NATS server on the same port and we
+        // reconnect (NATS.Net retries forever). A node that is really gone takes this process with it
+        // (parent-death signal, PID namespace, --die-with-parent, the VM), so nothing is left behind.
+        // Checked again every grace period, so an agent whose workload has ended meanwhile still exits.
+        if (Volatile.Read(ref _workload) is { StopRequested: false } workload && !workload.Provider.Completion.IsCompleted)
+        {
+            lock (_watchdogLock)
+            {
+                if (_disconnectTimer is { } timer)
+                {
+                    LogKeepingWorkload(_logger, _settings.DisconnectGrace.TotalMilliseconds);
+                    timer.Change(_settings.DisconnectGrace, Timeout.InfiniteTimeSpan);
+                }
+            }
+
+            return;
+        }
+
+        _lostNode.TrySetResult($"Lost the connection to the node for more than {_settings.DisconnectGrace.TotalSeconds:0.#}s; stopping");
     }
 
     private static Exception Innermost(Exception ex)

@@ -33,6 +33,7 @@ public sealed partial class NexNode : IAsyncDisposable
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _heartbeat = Task.CompletedTask;
     private Task _autostart = Task.CompletedTask;
+    private Task _health = Task.CompletedTask;
     private int _disposed;
 
     private NexNode(NodeState state, PidFile pidFile, MainNats nats, InternalNatsServer internalNats, WorkloadManager workloads, EventPublisher events, ControlApiListener api, ILogger logger)
@@ -61,6 +62,9 @@ public sealed partial class NexNode : IAsyncDisposable
 
     /// <summary>Effective tags.</summary>
     public IReadOnlyDictionary<string, string> Tags => _state.Tags;
+
+    /// <summary>The node's private NATS server (tests kill it).</summary>
+    internal InternalNatsServer InternalNats => _internalNats;
 
     /// <summary>Completes when the node has shut down.</summary>
     public Task Stopped => _stopped.Task;
@@ -101,7 +105,9 @@ public sealed partial class NexNode : IAsyncDisposable
             var mainNats = nats;
             state.MainNatsDisconnects = () => mainNats.Disconnects;
             var events = new EventPublisher(nats.Connection, state, loggerFactory.CreateLogger<EventPublisher>());
-            internalNats = await InternalNatsServer.StartAsync(loggerFactory.CreateLogger<InternalNatsServer>(), cancellationToken).ConfigureAwait(false);
+            internalNats = await InternalNatsServer.StartAsync(loggerFactory.CreateLogger<InternalNatsServer>(), cancellationToken, options.Time, options.InternalNatsRestart).ConfigureAwait(false);
+            var supervised = internalNats;
+            state.WatchInternalNats(() => supervised.Health);
             var driver = await CreateDriverAsync(config, options, agentCommand, nats, loggerFactory, cancellationToken).ConfigureAwait(false);
             if (driver is MicroVmMachineDriver vm)
             {
@@ -144,6 +150,7 @@ public sealed partial class NexNode : IAsyncDisposable
                 state.StartedAt,
                 cancellationToken).ConfigureAwait(false);
             node._heartbeat = Task.Run(() => node.HeartbeatLoopAsync(options.HeartbeatInterval), CancellationToken.None);
+            node._health = Task.Run(node.HealthLoopAsync, CancellationToken.None);
             if (config.Autostart is { Workloads.Count: > 0 } autostart)
             {
                 var issuer = Nex.Security.NexKeys.CreateAccount();
@@ -189,6 +196,7 @@ public sealed partial class NexNode : IAsyncDisposable
         await _stopping.CancelAsync().ConfigureAwait(false);
         await Step(() => _heartbeat).ConfigureAwait(false);
         await Step(() => _autostart).ConfigureAwait(false);
+        await Step(() => _health).ConfigureAwait(false);
         await Step(() => _api.DisposeAsync().AsTask()).ConfigureAwait(false);
         await Step(() => _workloads.DisposeAsync().AsTask()).ConfigureAwait(false);
         await Step(() => _internalNats.DisposeAsync().AsTask()).ConfigureAwait(false);
@@ -238,9 +246,41 @@ public sealed partial class NexNode : IAsyncDisposable
                         Uptime = _state.Uptime,
                         Tags = _state.Tags,
                         RunningMachines = _workloads.RunningCount,
+                        Unhealthy = _state.Unhealthy,
                     },
                     NexJson.Context.HeartbeatEvent,
                     cancellationToken: _stopping.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+
+    // Reports each change of the internal server's health as an event (the supervisor restarts it).
+    private async Task HealthLoopAsync()
+    {
+        try
+        {
+            await foreach (var health in _internalNats.HealthChanges.ReadAllAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                if (health.IsUp)
+                {
+                    LogHealthy(_logger);
+                }
+                else
+                {
+                    LogUnhealthy(_logger, health.Reason ?? "");
+                }
+
+                await _events.PublishAsync(
+                    NexSubjects.SystemNamespace,
+                    health.IsUp ? EventTypes.NodeHealthy : EventTypes.NodeUnhealthy,
+                    new NodeHealthEvent { Id = _state.NodeId, Healthy = health.IsUp, Reason = health.Reason },
+                    NexJson.Context.NodeHealthEvent,
+                    health.Since,
+                    _stopping.Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
@@ -283,6 +323,12 @@ public sealed partial class NexNode : IAsyncDisposable
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "Node stopped")]
     private static partial void LogStopped(ILogger logger);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Error, Message = "Node unhealthy: {Reason}")]
+    private static partial void LogUnhealthy(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "Node healthy again: the internal NATS server is back")]
+    private static partial void LogHealthy(ILogger logger);
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Shutdown step failed: {Reason}")]
     private static partial void LogShutdownStepFailed(ILogger logger, string reason);

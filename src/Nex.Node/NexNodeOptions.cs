@@ -42,6 +42,9 @@ public sealed record NexNodeOptions
 
     /// <summary>The clock.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>How the internal NATS server is restarted when it dies (tests slow the first restart down).</summary>
+    internal InternalNats.RestartPolicyOptions InternalNatsRestart { get; init; } = InternalNats.RestartPolicyOptions.Default;
 }
 
 /// <summary>Where Nex keeps its files: <c>$NEX_HOME</c>, else <c>~/.nex</c>.</summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Nex.Node.Config;
 using Nex.Node.Identity;
+using Nex.Node.InternalNats;
 using Nex.Protocol;
 
 namespace Nex.Node;
@@ -15,6 +16,7 @@ internal sealed class NodeState
 {
     private readonly ConcurrentDictionary<string, string> _tags;
     private int _lameDuck;
+    private Func<InternalNatsHealth>? _internalNats;
 
     public NodeState(NodeConfig config, NodeIdentity identity, string version, string nexus, TimeProvider time)
     {
@@ -62,6 +64,16 @@ internal sealed class NodeState
 
     /// <summary>A snapshot of the effective tags.</summary>
     public IReadOnlyDictionary<string, string> Tags => new SortedDictionary<string, string>(_tags, StringComparer.Ordinal);
+
+    /// <summary>The internal NATS server's health (up until <see cref="WatchInternalNats"/> says where to read it).</summary>
+    public InternalNatsHealth InternalNatsHealth =>
+        _internalNats?.Invoke() ?? new InternalNatsHealth(InternalNatsState.Up, null, StartedAt);
+
+    /// <summary>Why the node cannot run new workloads, or null when it is healthy (PING, INFO, heartbeat, deploys).</summary>
+    public string? Unhealthy => InternalNatsHealth is { IsUp: false } health ? health.Reason : null;
+
+    /// <summary>Where <see cref="InternalNatsHealth"/> reads the server's health from.</summary>
+    public void WatchInternalNats(Func<InternalNatsHealth> read) => _internalNats = read;
 
     /// <summary>Sets a node-owned tag (e.g. the microVM accelerator), reported in PING and INFO.</summary>
     public void SetTag(string key, string value) => _tags[key] = value;

@@ -23,19 +23,20 @@ internal sealed class FakeNode : IAsyncDisposable
     private readonly KeyPair _user;
     private readonly List<Task> _recording = [];
     private byte[]? _artifact;
+    private NatsServerProcess _server;
 
     private FakeNode(TempDirectory dir, KeyPair user, NatsServerProcess server, NatsConnection connection, bool servesArtifact)
     {
         _dir = dir;
         _user = user;
-        Server = server;
+        _server = server;
         Connection = connection;
         ServesArtifact = servesArtifact;
         AgentId = Xid.NewId();
         ArtifactDirectory = Directory.CreateDirectory(dir.File("tmp")).FullName;
     }
 
-    public NatsServerProcess Server { get; }
+    public NatsServerProcess Server => _server;
 
     public NatsConnection Connection { get; }
 
@@ -88,7 +89,10 @@ internal sealed class FakeNode : IAsyncDisposable
                 Name = "fake-node",
                 AuthOpts = NatsAuthOpts.Default with { NKey = user.GetPublicKey(), Seed = user.GetSeed() },
                 SubPendingChannelFullMode = BoundedChannelFullMode.Wait,
-                MaxReconnectRetry = 0,
+                // Reconnects (with its subscriptions) when a test restarts the server, as the node's links do.
+                MaxReconnectRetry = -1,
+                ReconnectWaitMin = TimeSpan.FromMilliseconds(100),
+                ReconnectWaitMax = TimeSpan.FromMilliseconds(500),
             });
             await connection.ConnectAsync();
             var node = new FakeNode(dir, user, server, connection, serveArtifact);
@@ -151,6 +155,19 @@ internal sealed class FakeNode : IAsyncDisposable
         ["NEX_AGENT_STOP_GRACE_MS"] = stopGraceMs.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["TMPDIR"] = ArtifactDirectory,
     };
+
+    /// <summary>Kills the server (SIGKILL, as a crash) and starts it again on the same port with the same config, as the node's supervisor does.</summary>
+    /// <param name="whileDown">Runs while the server is down.</param>
+    /// <param name="cancellationToken">Cancels the restart.</param>
+    public async Task CrashServerAsync(Func<Task> whileDown, CancellationToken cancellationToken)
+    {
+        var port = _server.Port;
+        Nex.Processes.Posix.Signal(_server.ProcessId, Nex.Processes.Posix.SIGKILL);
+        await _server.Exited.WaitAsync(cancellationToken);
+        await _server.DisposeAsync();
+        await whileDown();
+        _server = await NatsServerProcess.StartAsync(new NatsServerOptions { ConfigFile = _dir.File("nats.conf"), JetStream = false, Port = port }, cancellationToken: cancellationToken);
+    }
 
     public async Task<string> PingAsync(CancellationToken cancellationToken)
     {

@@ -343,7 +343,14 @@ internal sealed partial class AgentPool : IAsyncDisposable
 
                 foreach (var agent in warm)
                 {
-                    if (!await agent.Link.PingAsync(timeout, _stopping.Token).ConfigureAwait(false))
+                    // While the internal server is down or just back, silence is not the agent's fault.
+                    if (!_internalNats.Health.UpFor(Workloads.WorkloadManager.AgentReconnectGrace, _time.GetUtcNow()))
+                    {
+                        break;
+                    }
+
+                    if (!await agent.Link.PingAsync(timeout, _stopping.Token).ConfigureAwait(false)
+                        && _internalNats.Health.UpFor(Workloads.WorkloadManager.AgentReconnectGrace, _time.GetUtcNow()))
                     {
                         bool stillWarm;
                         lock (_warm)

@@ -17,6 +17,7 @@ internal sealed partial class ControlApiListener
         TargetXkey = _node.Identity.PublicXKey,
         Tags = _node.Tags,
         RunningMachines = _workloads.RunningCount,
+        Unhealthy = _node.Unhealthy,
     };
 
     private Task HandlePingAsync(NatsMsg<byte[]> msg, CancellationToken cancellationToken) =>
@@ -37,7 +38,8 @@ internal sealed partial class ControlApiListener
             }
         }
 
-        if (!AuctionMatcher.Matches(request, _node.Tags, _node.Config.IsNoSandbox, _node.Config.EffectiveWorkloadTypes))
+        // An unhealthy node could not run what it won (like a NotReady node in Kubernetes): no bid.
+        if (_node.Unhealthy is not null || !AuctionMatcher.Matches(request, _node.Tags, _node.Config.IsNoSandbox, _node.Config.EffectiveWorkloadTypes))
         {
             return Task.CompletedTask; // not a candidate: silence
         }
@@ -76,6 +78,7 @@ internal sealed partial class ControlApiListener
         var ns = NexSubjects.TryGetToken(msg.Subject, 2) ?? "";
         var now = _node.Time.GetUtcNow();
         var usage = _workloads.ReadUsage();
+        var reachable = _node.InternalNatsHealth.IsUp; // agents are reached through the internal server
         var machines = _workloads.Running
             .Where(w => string.Equals(w.Namespace, ns, StringComparison.OrdinalIgnoreCase))
             .Select(w =>
@@ -84,7 +87,7 @@ internal sealed partial class ControlApiListener
                 return new MachineSummary
                 {
                     Id = w.Id,
-                    Healthy = true,
+                    Healthy = reachable,
                     Uptime = uptime,
                     Namespace = w.Namespace,
                     Workload = new WorkloadSummary
@@ -114,6 +117,7 @@ internal sealed partial class ControlApiListener
             SupportedWorkloadTypes = _node.Config.EffectiveWorkloadTypes,
             NatsDisconnects = _node.MainNatsDisconnects(),
             AgentStartFailure = _workloads.AgentStartFailure,
+            Unhealthy = _node.Unhealthy,
         };
         return ReplyAsync(msg, NexEnvelope.Success(ResponseTypes.Info, response, NexJson.Context.InfoResponse)).AsTask();
     }

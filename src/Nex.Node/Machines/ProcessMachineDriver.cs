@@ -13,12 +13,27 @@ namespace Nex.Node.Machines;
 /// every process its workload started dies with it, grandchildren included.
 /// Development only: there is no isolation.
 /// </summary>
+/// <remarks>
+/// Each agent gets a <c>TMPDIR</c> of its own, <c>&lt;run directory&gt;/&lt;id&gt;</c>, where it writes its
+/// artifact (<c>workload-&lt;id&gt;</c>) and its workload its temporary files. The directory goes when the
+/// agent goes, however it went; the run directory of a node killed with -9 goes at the next start
+/// (<see cref="RunDirectory"/>), so a crash leaves nothing in the shared <c>$TMPDIR</c>.
+/// </remarks>
 internal sealed class ProcessMachineDriver(AgentCommand agent, ILoggerFactory loggers) : IMachineDriver
 {
+    /// <summary>The prefix of the no-sandbox driver's run directory.</summary>
+    public const string RunDirectoryPrefix = "nex-agents-";
+
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
     private static readonly Lazy<string?> Unshare = new(() =>
         OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess ? ChildProcessLauncher.FindOnPath("unshare") : null);
 
     private readonly ILogger _logger = loggers.CreateLogger("Nex.Agent");
+    private readonly Lazy<string> _runDirectory = new(() => RunDirectory.Create(RunDirectoryPrefix));
+
+    /// <summary>Where the agents' own directories are (created with the first agent).</summary>
+    public string RunDirectoryPath => _runDirectory.Value;
 
     public string Name => "none";
 
@@ -56,11 +71,44 @@ internal sealed class ProcessMachineDriver(AgentCommand agent, ILoggerFactory lo
         SeedHandover.Prepare(info);
         info.Environment["DOTNET_gcServer"] = "0";
         info.Environment["DOTNET_TieredPGO"] = "0";
+        var tmp = Path.Combine(_runDirectory.Value, spec.Id);
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(tmp);
+        }
+        else
+        {
+            Directory.CreateDirectory(tmp, OwnerOnly);
+        }
 
-        var process = await ChildProcessLauncher.StartAsync(info).ConfigureAwait(false);
-        await SeedHandover.WriteAsync(process, spec.UserSeed).ConfigureAwait(false);
-        return new AgentProcessMachine(spec.Id, process, wrapped: Unshare.Value is not null, _logger);
+        info.Environment["TMPDIR"] = tmp;
+
+        Process process;
+        try
+        {
+            process = await ChildProcessLauncher.StartAsync(info).ConfigureAwait(false);
+            await SeedHandover.WriteAsync(process, spec.UserSeed).ConfigureAwait(false);
+        }
+        catch
+        {
+            RunDirectory.Delete(tmp);
+            throw;
+        }
+
+        return new AgentProcessMachine(spec.Id, process, wrapped: Unshare.Value is not null, _logger, cleanup: () =>
+        {
+            RunDirectory.Delete(tmp);
+            return ValueTask.CompletedTask;
+        });
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public ValueTask DisposeAsync()
+    {
+        if (_runDirectory.IsValueCreated)
+        {
+            RunDirectory.Delete(_runDirectory.Value);
+        }
+
+        return ValueTask.CompletedTask;
+    }
 }

@@ -6,7 +6,8 @@ namespace Nex.Node.Machines;
 /// <summary>
 /// A node's run directories: <c>$TMPDIR/&lt;prefix&gt;&lt;node pid&gt;-&lt;random&gt;</c>. A sandbox driver's holds
 /// per-machine sockets, initrds and metadata (short, because unix socket paths are limited to 107
-/// bytes); the internal NATS server's holds its configuration. Directories of nodes that died without
+/// bytes); the internal NATS server's holds its configuration; the no-sandbox driver's holds each agent's
+/// <c>TMPDIR</c> (its artifact, <c>workload-&lt;id&gt;</c>). Directories of nodes that died without
 /// cleaning up (<c>kill -9</c>) are removed when a new one with the same prefix is made.
 /// </summary>
 internal static class RunDirectory
@@ -39,8 +40,9 @@ internal static class RunDirectory
         {
             Directory.Delete(path, recursive: true);
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            // Left for the next sweep (a workload's unwritable subdirectory, a file still open).
         }
     }
 }

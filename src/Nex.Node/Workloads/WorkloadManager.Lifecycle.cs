@@ -88,7 +88,15 @@ internal sealed partial class WorkloadManager
                 return;
             }
 
-            if (!await workload.Agent.Link.PingAsync(pingTimeout, CancellationToken.None).ConfigureAwait(false) && !workload.IsEnding && _running.ContainsKey(workload.Id))
+            // No answer while the internal server is down, or just back and its agents still reconnecting,
+            // says nothing about the agent: the workload runs on (a dead agent is caught above).
+            if (!_node.InternalNatsHealth.UpFor(AgentReconnectGrace, _node.Time.GetUtcNow()))
+            {
+                continue;
+            }
+
+            if (!await workload.Agent.Link.PingAsync(pingTimeout, CancellationToken.None).ConfigureAwait(false) && !workload.IsEnding && _running.ContainsKey(workload.Id)
+                && _node.InternalNatsHealth.UpFor(AgentReconnectGrace, _node.Time.GetUtcNow()))
             {
                 Track(() => EndAsync(workload, WorkloadEnd.AgentLost, -1, "Lost contact with agent"));
                 return;

@@ -24,6 +24,10 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
     private static readonly TimeSpan RecentlyEndedKept = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan UsageMaxAge = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long after an internal server restart a silent agent is not yet counted as lost: agents
+    /// retry every second at most, so they are back well within it.</summary>
+    internal static readonly TimeSpan AgentReconnectGrace = TimeSpan.FromSeconds(5);
+
     private readonly NodeState _node;
     private readonly AgentPool _pool;
     private readonly ArtifactFetcher _artifacts;
@@ -100,6 +104,13 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
 
     private async Task<RunResponse> DeployAsync(ValidatedDeploy deploy, int consecutiveFailures, CancellationToken cancellationToken)
     {
+        // A node whose internal server cannot be restarted has no agent to give: say so, not "no agent".
+        // (While a restart is under way the pool's wait below covers it.)
+        if (_node.InternalNatsHealth is { State: InternalNats.InternalNatsState.Failed, Reason: var unhealthy })
+        {
+            throw new ControlRejectedException($"Failed to deploy workload: the node is unhealthy: {unhealthy}");
+        }
+
         // Step 11 (0.2's bug 15 fixed: only hand-shaken agents are in the pool). A cold pool is
         // waited for, up to a handshake's time, instead of failing at once.
         if (string.Equals(deploy.Request.Type, WorkloadTypes.Oci, StringComparison.OrdinalIgnoreCase))

@@ -53,6 +53,15 @@ public sealed record InfoResponse
     [JsonPropertyName("agent_start_failure")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? AgentStartFailure { get; init; }
+
+    /// <summary>
+    /// Why the node cannot run new workloads right now (its internal NATS server is down or keeps dying),
+    /// or null when it is healthy. A Nex for .NET addition, left out when null, so a healthy node's reply
+    /// is 0.2's to the byte and 0.2 clients ignore it.
+    /// </summary>
+    [JsonPropertyName("unhealthy")]
+    [OmitEmpty]
+    public string? Unhealthy { get; init; }
 }
 
 /// <summary>Host memory figures from <c>/proc/meminfo</c>, in kB.</summary>

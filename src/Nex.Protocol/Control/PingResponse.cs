@@ -34,4 +34,13 @@ public sealed record PingResponse
     /// <summary>Number of agents with a deployed workload.</summary>
     [JsonPropertyName("running_machines")]
     public int RunningMachines { get; init; }
+
+    /// <summary>
+    /// Why the node cannot run new workloads right now (its internal NATS server is down or keeps dying),
+    /// or null when it is healthy. A Nex for .NET addition, left out when null, so a healthy node's reply
+    /// is 0.2's to the byte and 0.2 clients ignore it.
+    /// </summary>
+    [JsonPropertyName("unhealthy")]
+    [OmitEmpty]
+    public string? Unhealthy { get; init; }
 }

@@ -33,6 +33,16 @@ public static class EventTypes
     /// </summary>
     public const string AgentStartFailed = "agent_start_failed";
 
+    /// <summary>
+    /// The node cannot run new workloads: its internal NATS server died and is being restarted, could
+    /// not be restarted, or keeps dying (namespace <c>system</c>; a Nex for .NET addition). Published
+    /// again when the reason changes.
+    /// </summary>
+    public const string NodeUnhealthy = "node_unhealthy";
+
+    /// <summary>The node is healthy again after <see cref="NodeUnhealthy"/> (namespace <c>system</c>; a Nex for .NET addition).</summary>
+    public const string NodeHealthy = "node_healthy";
+
     /// <summary>Declared in Go but never emitted.</summary>
     public const string AgentStarted = "agent_started";
 

@@ -87,4 +87,30 @@ public sealed record HeartbeatEvent
     /// <summary>Number of deployed workloads.</summary>
     [JsonPropertyName("running_machines")]
     public int RunningMachines { get; init; }
+
+    /// <summary>
+    /// Why the node cannot run new workloads right now (its internal NATS server is down or keeps dying),
+    /// or null when it is healthy. A Nex for .NET addition, left out when null, so a healthy node's reply
+    /// is 0.2's to the byte and 0.2 clients ignore it.
+    /// </summary>
+    [JsonPropertyName("unhealthy")]
+    [OmitEmpty]
+    public string? Unhealthy { get; init; }
+}
+
+/// <summary>Data of <c>node_unhealthy</c> and <c>node_healthy</c> (Nex for .NET additions, namespace <c>system</c>).</summary>
+public sealed record NodeHealthEvent
+{
+    /// <summary>Node id.</summary>
+    [JsonPropertyName("id")]
+    public string Id { get; init => field = value ?? string.Empty; } = string.Empty;
+
+    /// <summary>Whether the node is healthy now.</summary>
+    [JsonPropertyName("healthy")]
+    public bool Healthy { get; init; }
+
+    /// <summary>What is wrong (omitted when healthy).</summary>
+    [JsonPropertyName("reason")]
+    [OmitEmpty]
+    public string? Reason { get; init; }
 }

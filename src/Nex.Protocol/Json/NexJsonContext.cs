@@ -48,6 +48,7 @@ namespace Nex.Protocol;
 [JsonSerializable(typeof(NodeStartedEvent))]
 [JsonSerializable(typeof(NodeStoppedEvent))]
 [JsonSerializable(typeof(AgentStartFailedEvent))]
+[JsonSerializable(typeof(NodeHealthEvent))]
 [JsonSerializable(typeof(LameDuckEnteredEvent))]
 [JsonSerializable(typeof(HeartbeatEvent))]
 [JsonSerializable(typeof(WorkloadDeployedEvent))]
