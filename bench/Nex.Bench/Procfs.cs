@@ -32,7 +32,7 @@ internal static class Procfs
             }
 
             // Wrappers (setpriv, unshare) exec or fork the real program; classify by what runs now.
-            var role = cmdline.Contains("nex-agent", StringComparison.Ordinal) ? ProcessRole.Agent
+            var role = IsAgent(cmdline) ? ProcessRole.Agent
                 : cmdline.Contains("nats-server", StringComparison.Ordinal) ? ProcessRole.InternalNats
                 : ProcessRole.Workload;
             result.Add(new ProcessMemory(child, role, rss));
@@ -52,6 +52,11 @@ internal static class Procfs
 
         return [.. result.Where(p => p.Role != ProcessRole.Agent), .. agents.Values];
     }
+
+    // Anything that names nex-agent (the agent, or a wrapper or VMM running it) is an agent, except a
+    // workload whose path lies in the no-sandbox agents' run directory ("nex-agents-<pid>-…").
+    private static bool IsAgent(string cmdline) =>
+        cmdline.Replace("nex-agents-", string.Empty, StringComparison.Ordinal).Contains("nex-agent", StringComparison.Ordinal);
 
     /// <summary>The parent pid (field 4 of /proc/pid/stat, after the parenthesised name).</summary>
     public static int? ParentOf(int pid)

@@ -8,18 +8,15 @@ namespace Nex.Client;
 /// </summary>
 public static class WorkloadPreflight
 {
-    // NATS reserves "$" subjects for the system (accounts, JetStream, Nex's own API) and "_INBOX." for replies.
-    private static readonly string[] ReservedPrefixes = ["$", "_INBOX."];
-
-    /// <summary>A namespace is one NATS subject token: no dots, wildcards or whitespace.</summary>
+    /// <summary>A namespace a node accepts: one subject token, safe in bucket names (<see cref="SubjectToken.NamePattern"/>).</summary>
     /// <param name="ns">The namespace.</param>
     /// <exception cref="NexClientException">It is not one.</exception>
     public static void CheckNamespace(string ns)
     {
         ArgumentNullException.ThrowIfNull(ns);
-        if (ns.Length == 0 || ns.Any(c => c is '.' or '*' or '>' || char.IsWhiteSpace(c) || char.IsControl(c)))
+        if (SubjectToken.NamespaceProblem(ns) is { } problem)
         {
-            throw new NexClientException($"invalid namespace '{ns}': a namespace is one subject token (no '.', '*', '>' or spaces), e.g. -n default");
+            throw new NexClientException($"invalid --namespace: {problem}");
         }
     }
 
@@ -34,19 +31,15 @@ public static class WorkloadPreflight
         ArgumentNullException.ThrowIfNull(triggers);
         foreach (var trigger in triggers)
         {
-            if (!SubjectMatcher.IsValidSubject(trigger, allowWildcards: true))
+            // The node's own rule, without its config: a node may allow a lone '*' (allow_wildcard_triggers).
+            switch (ReservedSubjects.CheckTrigger(trigger, [], allowWildcards: true))
             {
-                throw new NexClientException($"invalid trigger subject '{trigger}': use dot-separated tokens without spaces, e.g. --trigger orders.created");
-            }
-
-            if (ReservedPrefixes.Any(prefix => trigger.StartsWith(prefix, StringComparison.Ordinal)))
-            {
-                throw new NexClientException($"trigger subject '{trigger}' is in a reserved subject space ($… and _INBOX.… belong to NATS and Nex); choose your own, e.g. --trigger orders.created");
-            }
-
-            if (trigger.Split('.').All(token => token is "*" or ">"))
-            {
-                throw new NexClientException($"trigger subject '{trigger}' would capture every subject; give at least one literal token, e.g. --trigger orders.>");
+                case TriggerSubjectProblem.Invalid:
+                    throw new NexClientException($"invalid trigger subject '{SubjectToken.Shorten(trigger)}': use dot-separated tokens without spaces, at most {ReservedSubjects.MaxTriggerLength} characters, e.g. --trigger orders.created");
+                case TriggerSubjectProblem.Denied when ReservedSubjects.IsReserved(trigger):
+                    throw new NexClientException($"trigger subject '{trigger}' is in a reserved subject space ($… and _INBOX… belong to NATS and Nex); choose your own, e.g. --trigger orders.created");
+                case TriggerSubjectProblem.Denied:
+                    throw new NexClientException($"trigger subject '{trigger}' would capture every subject, system subjects included; give a literal first token, e.g. --trigger orders.>");
             }
         }
     }

@@ -69,7 +69,9 @@ public sealed class CliErrorTests
     [InlineData("echo.js", "--trigger", ">", "would capture every subject")]
     [InlineData("echo.js", "--trigger", "a..b", "invalid trigger subject 'a..b'")]
     [InlineData("echo.js", "--type", "wasm", "'echo.js' is not a WebAssembly module")]
-    [InlineData("echo.js", "-n", "a.b", "invalid namespace 'a.b'")]
+    [InlineData("echo.js", "-n", "a.b", "invalid --namespace: namespace 'a.b'")]
+    [InlineData("echo.js", "--trigger", "_INBOX_app.x", "reserved subject space")]
+    [InlineData("echo.js", "--trigger", "*.foo", "would capture every subject")]
     [InlineData("mod.wasm", "--type", "v8", "'mod.wasm' is a binary, not JavaScript; deploy it with --type wasm")]
     [InlineData("missing.js", "--type", "v8", "file '")]
     public async Task DevRun_RefusedLocally(string file, string flag, string value, string expected)

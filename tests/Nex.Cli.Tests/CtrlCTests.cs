@@ -27,7 +27,9 @@ public sealed class CtrlCTests
         var port = CliTestSupport.FreePort();
         var url = $"nats://127.0.0.1:{port}";
         await File.WriteAllTextAsync(home.File("config.json"), $$"""{ "pid_filepath": "{{home.File("nex.pid")}}" }""", TestContext.Current.CancellationToken);
-        var command = $"dotnet {CliProcess.NexDll} node up --config {home.File("config.json")} --embedded-port {port.ToString(CultureInfo.InvariantCulture)}";
+        // A terminal's foreground job gets SIGINT; a test run started in the background of a script inherits
+        // it ignored (and so would the node), so the command restores the default as a terminal's shell does.
+        var command = $"env --default-signal=INT dotnet {CliProcess.NexDll} node up --config {home.File("config.json")} --embedded-port {port.ToString(CultureInfo.InvariantCulture)}";
         var info = new ProcessStartInfo(script) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardInput = true, RedirectStandardError = true };
         foreach (var arg in new[] { "-qfec", command, "/dev/null" })
         {

@@ -36,6 +36,8 @@ internal sealed partial class AgentPool : IAsyncDisposable
     private readonly Func<string, int, ValueTask>? _onFailing;
     private int _failures;
     private volatile string? _lastFailure;
+    private TaskCompletionSource _attemptFailed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private CancellationTokenSource? _backoffCut;
     private Task _fillLoop = Task.CompletedTask;
     private Task _pingLoop = Task.CompletedTask;
     private int _takers;
@@ -104,7 +106,24 @@ internal sealed partial class AgentPool : IAsyncDisposable
                 {
                     if (StartFailure is not null)
                     {
-                        return null; // no agent starts: waiting would only hide the cause (the caller names it)
+                        // Agents keep failing to start: try once more now rather than wait out the backoff (the
+                        // host may have been fixed, or the driver changed course), and when that attempt fails
+                        // too, give up at once: waiting would only hide the cause (the caller names it).
+                        var failed = Volatile.Read(ref _attemptFailed).Task;
+                        TryNow();
+                        var ready = _ready.Reader.WaitToReadAsync(timeout.Token).AsTask();
+                        if (await Task.WhenAny(ready, failed).ConfigureAwait(false) == failed)
+                        {
+                            if (!_ready.Reader.TryPeek(out _))
+                            {
+                                return null;
+                            }
+
+                            continue;
+                        }
+
+                        await ready.ConfigureAwait(false); // throws when the wait timed out
+                        continue;
                     }
 
                     Replace();
@@ -148,6 +167,19 @@ internal sealed partial class AgentPool : IAsyncDisposable
         catch (ObjectDisposedException)
         {
             // The pool is gone: nothing to refill.
+        }
+    }
+
+    // Cuts the fill loop's backoff short, so the next start begins now.
+    private void TryNow()
+    {
+        try
+        {
+            Volatile.Read(ref _backoffCut)?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The backoff just ended by itself: the next start begins anyway.
         }
     }
 
@@ -228,13 +260,24 @@ internal sealed partial class AgentPool : IAsyncDisposable
                     }
                 }
 
+                Interlocked.Exchange(ref _attemptFailed, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+                using var cut = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+                Volatile.Write(ref _backoffCut, cut);
                 try
                 {
-                    await Task.Delay(Backoff(failures), _time, _stopping.Token).ConfigureAwait(false);
+                    await Task.Delay(Backoff(failures), _time, cut.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
+                {
+                    // A deploy asked to try now (TryNow).
                 }
                 catch (OperationCanceledException)
                 {
                     return;
+                }
+                finally
+                {
+                    Volatile.Write(ref _backoffCut, null);
                 }
             }
         }

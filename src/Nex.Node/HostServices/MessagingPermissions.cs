@@ -27,16 +27,10 @@ internal sealed record MessagingPermissions(IReadOnlyList<string> Allow, IReadOn
 
     /// <summary>
     /// True for subjects a workload never reaches: any first token starting with <c>$</c> (<c>$JS</c>,
-    /// <c>$KV</c>, <c>$O</c>, <c>$NEX</c>, <c>$SYS</c>, and whatever NATS adds there) and <c>_INBOX</c>,
-    /// where other clients' replies travel.
+    /// <c>$KV</c>, <c>$O</c>, <c>$NEX</c>, <c>$SYS</c>, and whatever NATS adds there) and any starting with
+    /// <c>_INBOX</c>, where other clients' replies travel (<see cref="ReservedSubjects"/>).
     /// </summary>
-    public static bool IsSystemSubject(string subject)
-    {
-        ArgumentNullException.ThrowIfNull(subject);
-        var dot = subject.IndexOf('.', StringComparison.Ordinal);
-        var first = dot < 0 ? subject : subject[..dot];
-        return first.StartsWith('$') || first == "_INBOX";
-    }
+    public static bool IsSystemSubject(string subject) => ReservedSubjects.IsReserved(subject);
 
     /// <summary>Reads <c>allow</c> and <c>deny</c> from the service's config; an error is one line.</summary>
     public static MessagingPermissions Parse(JsonElement? config, out string? error)

@@ -10,11 +10,6 @@ namespace Nex.Node.Workloads;
 /// </summary>
 internal sealed class DeployValidator(NodeState node, Func<int> runningCount)
 {
-    private static readonly string[] MandatoryDenied = ["$SYS.>", "$JS.>", "$NEX.>"];
-
-    // A trigger is subscribed on the main connection: keep it far below nats-server's 4096-byte control line.
-    private const int MaxTriggerLength = 1024;
-
     /// <summary>Checks a request received on the wire.</summary>
     /// <exception cref="ControlRejectedException">With the spec's message.</exception>
     public ValidatedDeploy Validate(string ns, ReadOnlySpan<byte> body)
@@ -118,27 +113,14 @@ internal sealed class DeployValidator(NodeState node, Func<int> runningCount)
     /// <param name="denied">The node's <c>deny_trigger_subjects</c> (empty for autostart).</param>
     /// <param name="allowWildcards">The node's <c>allow_wildcard_triggers</c>.</param>
     /// <returns>The one-line reason, or null when the trigger is accepted.</returns>
-    public static string? TriggerProblem(string trigger, IReadOnlyList<string> denied, bool allowWildcards)
-    {
-        if (!SubjectMatcher.IsValidSubject(trigger, allowWildcards: true) || trigger.Length > MaxTriggerLength)
+    public static string? TriggerProblem(string trigger, IReadOnlyList<string> denied, bool allowWildcards) =>
+        ReservedSubjects.CheckTrigger(trigger, denied, allowWildcards) switch
         {
-            return $"Invalid trigger subject: {SubjectToken.Shorten(trigger)}";
-        }
-
-        var first = NexSubjects.TryGetToken(trigger, 0)!;
-        if (first.StartsWith('$') || first.StartsWith("_INBOX", StringComparison.Ordinal)
-            || denied.Concat(MandatoryDenied).Any(d => SubjectMatcher.Collides(trigger, d)))
-        {
-            return $"The trigger subject {trigger} overlaps with subject(s) in this node's deny list";
-        }
-
-        if (first is "*" or ">" && !allowWildcards)
-        {
-            return $"The trigger subject {trigger} starts with a wildcard and would take other workloads' subjects; this node does not allow wildcard triggers (allow_wildcard_triggers)";
-        }
-
-        return null;
-    }
+            TriggerSubjectProblem.Invalid => $"Invalid trigger subject: {SubjectToken.Shorten(trigger)}",
+            TriggerSubjectProblem.Denied => $"The trigger subject {trigger} overlaps with subject(s) in this node's deny list",
+            TriggerSubjectProblem.Wildcard => $"The trigger subject {trigger} starts with a wildcard and would take other workloads' subjects; this node does not allow wildcard triggers (allow_wildcard_triggers)",
+            _ => null,
+        };
 
     // Step 1 (the subject's namespace token): a subject token that is also safe in bucket names.
     // A client can publish to $NEX.DEPLOY.*.<node> or .>.<node>: the token then arrives literally.

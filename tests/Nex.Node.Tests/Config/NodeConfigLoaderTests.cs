@@ -81,7 +81,7 @@ public sealed class NodeConfigLoaderTests
     [InlineData("{\"valid_issuers\":[\"nope\"]}", "valid_issuers entry 'nope' is not a public nkey")]
     [InlineData("{\"sandbox\":\"docker\"}", "sandbox must be one of none, container, microvm")]
     [InlineData("{\"node_limits\":{\"max_workloads\":-1}}", "node_limits must not be negative")]
-    [InlineData("{\"allow_wildcard_triggers\":\"yes\"}", "invalid configuration file config at allow_wildcard_triggers")]
+    [InlineData("{\"allow_wildcard_triggers\":\"yes\"}", "invalid configuration file config line 1: allow_wildcard_triggers must be true or false")]
     [InlineData("{\"autostart\":{\"workloads\":[{\"name\":\"a.b\",\"type\":\"native\",\"location\":\"nats://B/k\"}]}}", "autostart workload name 'a.b' does not match ^[a-zA-Z0-9_-]{1,64}$")]
     [InlineData("{\"autostart\":{\"workloads\":[{\"name\":\"ok\",\"namespace\":\"*\",\"type\":\"native\",\"location\":\"nats://B/k\"}]}}", "autostart workload 'ok': namespace '*' does not match requirements")]
     public void BadConfig_IsOneClearLine(string json, string expected)

@@ -33,7 +33,7 @@ public sealed class AgentPoolStartFailureTests
     }
 
     [Fact]
-    public async Task FailingStarts_BackOffOnTheClock_ThenReportTheCauseOnce_AndTakeFailsAtOnce()
+    public async Task FailingStarts_BackOffOnTheClock_ThenReportTheCauseOnce_AndATakeTriesOnceMoreThenFails()
     {
         var time = new TimerRecordingTimeProvider();
         var driver = new FailingDriver();
@@ -61,11 +61,17 @@ public sealed class AgentPoolStartFailureTests
                 else
                 {
                     Assert.Contains(Cause, pool.StartFailure, StringComparison.Ordinal);
-                    Assert.Null(await pool.TakeAsync(TimeSpan.FromSeconds(30), Ct)); // no wait for an agent that cannot come
                 }
 
                 time.Advance(due);
             }
+
+            // A deploy while failing cuts the backoff short: one more start at once, without the clock
+            // moving, and when it fails too the take gives up (no wait for an agent that cannot come).
+            Assert.Equal(AgentPool.Backoff(AgentPool.FailingAfter + 2), await time.NextTimerAsync(TimeSpan.FromSeconds(30)));
+            var starts = driver.Starts;
+            Assert.Null(await pool.TakeAsync(TimeSpan.FromSeconds(30), Ct));
+            Assert.Equal(starts + 1, driver.Starts);
 
             var reported = await failing.Reader.ReadAsync(Ct).AsTask().WaitAsync(TimeSpan.FromSeconds(10), Ct);
             Assert.Equal(AgentPool.FailingAfter, reported.Failures);
