@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using System.Text.Json;
 using NATS.Client.Core;
 using Nex.Testing;
 using Xunit;
@@ -71,14 +72,15 @@ public sealed class InternalNatsRecoveryTests(NatsServerFixture nats)
         var killedAt = Stopwatch.StartNew();
         Nex.Processes.Posix.Signal(internalPid, Nex.Processes.Posix.SIGKILL);
 
-        await events.WaitAsync((s, _) => s.EndsWith(".node_unhealthy", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "node_unhealthy");
-        await events.WaitAsync((s, _) => s.EndsWith(".node_healthy", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "node_healthy");
+        bool Ours(JsonElement e) => e.GetProperty("source").GetString() == node.NodeId; // other tests' nodes share the NATS server
+        await events.WaitAsync((s, b) => s.EndsWith(".node_unhealthy", StringComparison.Ordinal) && Ours(b), TimeSpan.FromSeconds(10), "node_unhealthy");
+        await events.WaitAsync((s, b) => s.EndsWith(".node_healthy", StringComparison.Ordinal) && Ours(b), TimeSpan.FromSeconds(15), "node_healthy");
         var serverBack = killedAt.Elapsed;
         string? answer = null;
         while (answer is null)
         {
             Assert.True(killedAt.Elapsed < TimeSpan.FromSeconds(30), "the function never answered again");
-            answer = await InvokeAsync(node.Connection, subject, TimeSpan.FromSeconds(1));
+            answer = await InvokeAsync(node.Connection, subject, TimeSpan.FromMilliseconds(250));
         }
 
         var functionBack = killedAt.Elapsed;

@@ -22,7 +22,8 @@ public sealed class NodeHealthTests(NatsServerFixture nats)
         Assert.Null((await node.Client.PingNodeAsync(node.NodeId, Ct)).Unhealthy);
 
         Nex.Processes.Posix.Signal(node.Node.InternalNats.ProcessId, Nex.Processes.Posix.SIGKILL);
-        var restarting = await events.WaitAsync((s, _) => s.EndsWith(".node_unhealthy", StringComparison.Ordinal), TimeSpan.FromSeconds(10), "node_unhealthy (restarting)");
+        bool Ours(System.Text.Json.JsonElement e) => e.GetProperty("source").GetString() == node.NodeId; // other tests' nodes share the NATS server
+        var restarting = await events.WaitAsync((s, b) => s.EndsWith(".node_unhealthy", StringComparison.Ordinal) && Ours(b), TimeSpan.FromSeconds(10), "node_unhealthy (restarting)");
         Assert.Equal("the internal NATS server exited; restarting it", restarting.Body.GetProperty("data").GetProperty("reason").GetString());
         Assert.False(restarting.Body.GetProperty("data").GetProperty("healthy").GetBoolean());
         Assert.Equal(node.NodeId, restarting.Body.GetProperty("source").GetString());
@@ -35,7 +36,7 @@ public sealed class NodeHealthTests(NatsServerFixture nats)
         try
         {
             var failed = await events.WaitAsync(
-                (s, b) => s.EndsWith(".node_unhealthy", StringComparison.Ordinal) && b.GetProperty("data").GetProperty("reason").GetString()!.Contains("could not be restarted", StringComparison.Ordinal),
+                (s, b) => s.EndsWith(".node_unhealthy", StringComparison.Ordinal) && Ours(b) && b.GetProperty("data").GetProperty("reason").GetString()!.Contains("could not be restarted", StringComparison.Ordinal),
                 TimeSpan.FromSeconds(15),
                 "node_unhealthy (could not restart)");
             reason = failed.Body.GetProperty("data").GetProperty("reason").GetString()!;
@@ -55,7 +56,7 @@ public sealed class NodeHealthTests(NatsServerFixture nats)
         }
 
         // The port is free again: the next attempt (backing off from 250 ms) brings it back.
-        await events.WaitAsync((s, _) => s.EndsWith(".node_healthy", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "node_healthy");
+        await events.WaitAsync((s, b) => s.EndsWith(".node_healthy", StringComparison.Ordinal) && Ours(b), TimeSpan.FromSeconds(15), "node_healthy");
         Assert.Null((await node.Client.PingNodeAsync(node.NodeId, Ct)).Unhealthy);
         Assert.Equal(port, node.Node.InternalNats.Port);
         var again = await Artifacts.UploadAsync(node.Connection, "H" + Guid.NewGuid().ToString("N")[..10].ToUpperInvariant(), "sleeper", Artifacts.Script("/bin/sleep 300"));
