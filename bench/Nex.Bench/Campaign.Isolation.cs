@@ -142,7 +142,11 @@ internal sealed partial class Campaign
     [GeneratedRegex(@"permission|not allowed|not permitted|denied|forbidden|blocked|policy|refus|disallowed|reserved", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex PolicyPattern();
 
-    private static string Clip(string text) => text.Length > 140 ? text[..140] + "…" : text.Replace('\n', ' ');
+    private static string Clip(string text)
+    {
+        text = text.ReplaceLineEndings(" ");
+        return text.Length > 140 ? text[..140] + "…" : text;
+    }
 
     /// <summary>A publish or request from the probe function, observed by a subscriber of the campaign's own.</summary>
     private static async Task<IsolationAttempt> ObservedAttemptAsync(NatsConnection caller, string subject, string op, CancellationToken cancellationToken)
@@ -217,8 +221,11 @@ internal sealed partial class Campaign
         var first = await w.SendAsync(node, w.BuildDeploy(node, V8Echo, "replay", argv: null, triggers: ["campaign.replay"]), cancellationToken).ConfigureAwait(false);
         var captured = await w.BuildStopAsync(first, cancellationToken).ConfigureAwait(false);
         await w.StopAsync(first, captured, cancellationToken).ConfigureAwait(false);
+
+        // 0.2's rule refuses a stop whose iat is the deploy's second: deploy again in a later second than the
+        // captured token's, as an attacker replaying it later would.
+        await Task.Delay(1100, cancellationToken).ConfigureAwait(false);
         var second = await w.SendAsync(node, w.BuildDeploy(node, V8Echo, "replay", argv: null, triggers: ["campaign.replay"]), cancellationToken).ConfigureAwait(false);
-        await Task.Delay(1100, cancellationToken).ConfigureAwait(false); // a later second than the new deploy's JWT
         var replay = await StopAttemptAsync(context, node, captured with { WorkloadId = second.Id }, "stop token replayed against a later deployment of the same name", cancellationToken).ConfigureAwait(false);
 
         var old = await w.SendAsync(node, w.BuildDeploy(node, V8Echo, "oldstop", argv: null, triggers: ["campaign.oldstop"]), cancellationToken).ConfigureAwait(false);

@@ -17,6 +17,7 @@ internal sealed partial class Campaign
         var result = new MalformedResult();
         report.Malformed = result;
         var batches = BuildCorpus(context, node);
+        var closedBefore = await ClosedNodeConnectionsAsync(context.MonitorPort, cancellationToken).ConfigureAwait(false);
         var budget = _settings.MaxMalformed ?? int.MaxValue;
         foreach (var (name, requests) in batches)
         {
@@ -35,6 +36,39 @@ internal sealed partial class Campaign
                 result.PingFailuresAfterBatch++;
                 _progress($"  the node did not answer PING after {name}");
             }
+        }
+
+        // Connections of the node that the server closed meanwhile (e.g. a control line too long for it).
+        var closedAfter = await ClosedNodeConnectionsAsync(context.MonitorPort, cancellationToken).ConfigureAwait(false);
+        result.NodeConnectionsClosed = closedAfter.Count - closedBefore.Count;
+        result.CloseReasons.AddRange(closedAfter.Skip(closedBefore.Count).Distinct().Take(10));
+    }
+
+    /// <summary>Reasons of the closed connections named <c>nex-node…</c> that the server's monitor still lists.</summary>
+    private static async Task<List<string>> ClosedNodeConnectionsAsync(int monitorPort, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        try
+        {
+            var body = await http.GetStringAsync(new Uri($"http://127.0.0.1:{monitorPort}/connz?state=closed&limit=10000"), cancellationToken).ConfigureAwait(false);
+            using var doc = JsonDocument.Parse(body);
+            var reasons = new List<string>();
+            if (doc.RootElement.TryGetProperty("connections", out var connections) && connections.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var c in connections.EnumerateArray())
+                {
+                    if (c.TryGetProperty("name", out var n) && n.GetString() is { } name && name.StartsWith("nex-node", StringComparison.Ordinal))
+                    {
+                        reasons.Add(c.TryGetProperty("reason", out var r) ? r.GetString() ?? "" : "");
+                    }
+                }
+            }
+
+            return reasons;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or JsonException or TaskCanceledException)
+        {
+            return [];
         }
     }
 

@@ -78,6 +78,8 @@ internal sealed partial class Campaign
             var svc = await AnswersAsync(caller, ServiceSubject, cancellationToken).ConfigureAwait(false);
             fnDown |= !fn;
             svcDown |= !svc;
+            result.FunctionWentDown = fnDown;
+            result.ServiceWentDown = svcDown;
             var settled = fnDown || Stopwatch.GetElapsedTime(started) > TimeSpan.FromSeconds(3);
             if (fn && settled && result.FunctionBackSeconds is null)
             {

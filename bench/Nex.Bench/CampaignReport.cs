@@ -100,6 +100,11 @@ internal sealed class MalformedResult
 
     public int Batches { get; set; }
 
+    /// <summary>Connections of the node (named <c>nex-node…</c>) the server closed during the section, from its monitor.</summary>
+    public int NodeConnectionsClosed { get; set; }
+
+    public List<string> CloseReasons { get; } = [];
+
     /// <summary>Distinct leaky error texts (first 25), with the request that got each.</summary>
     public List<string> LeakyExamples { get; } = [];
 
@@ -129,6 +134,11 @@ internal sealed class SurvivalResult
     public double? FunctionBackSeconds { get; set; }
 
     public double? ServiceBackSeconds { get; set; }
+
+    /// <summary>Whether the function / the service failed to answer at least once after the kill.</summary>
+    public bool FunctionWentDown { get; set; }
+
+    public bool ServiceWentDown { get; set; }
 
     /// <summary>Seconds until PING or INFO carried an unhealthy mark (null: never within the window, or no such field).</summary>
     public double? UnhealthySeconds { get; set; }

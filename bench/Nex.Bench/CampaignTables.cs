@@ -16,6 +16,7 @@ internal static class CampaignTables
             var rows = Categories.Select(c => (IReadOnlyList<string>)[c, .. kinds.Select(k => Count(m.BySubject[k], c)), Count(m.ByCategory, c)]).ToList();
             rows.Add(["total", .. kinds.Select(k => m.BySubject[k].Values.Sum().ToString(CultureInfo.InvariantCulture)), m.Total.ToString(CultureInfo.InvariantCulture)]);
             rows.Add(["PING failed after batch", .. kinds.Select(_ => ""), $"{m.PingFailuresAfterBatch} of {m.Batches}"]);
+            rows.Add(["node connections closed by the server", .. kinds.Select(_ => ""), m.NodeConnectionsClosed.ToString(CultureInfo.InvariantCulture) + (m.CloseReasons.Count > 0 ? $" ({string.Join(", ", m.CloseReasons)})" : "")]);
             tables.Add(new Table($"1. Malformed control requests ({m.Total})", ["reply", .. kinds, "all"], rows));
             if (m.LeakyExamples.Count > 0)
             {
@@ -47,7 +48,7 @@ internal static class CampaignTables
                 "3. Survival after kill -9",
                 ["killed", "function back", "service back", "unhealthy shown", "health field", "PING machines", "INFO machines", "live busy agents", "lists gone machines", "deploy after"],
                 [.. report.Survival.Select(s => (IReadOnlyList<string>)[
-                    s.Killed, Secs(s.FunctionBackSeconds, s.WindowSeconds), Secs(s.ServiceBackSeconds, s.WindowSeconds), Secs(s.UnhealthySeconds, s.WindowSeconds),
+                    s.Killed, Back(s.FunctionWentDown, s.FunctionBackSeconds, s.WindowSeconds), Back(s.ServiceWentDown, s.ServiceBackSeconds, s.WindowSeconds), Secs(s.UnhealthySeconds, s.WindowSeconds),
                     s.HealthFieldPresent ? "yes" : "NO", Num(s.PingRunningMachines), Num(s.InfoMachines), s.LiveBusyAgents.ToString(CultureInfo.InvariantCulture),
                     s.ListsGoneMachines ? "YES" : "no", s.DeployAfter])]));
         }
@@ -88,6 +89,8 @@ internal static class CampaignTables
     private static string Count(SortedDictionary<string, int> counts, string category) => counts.TryGetValue(category, out var n) ? n.ToString(CultureInfo.InvariantCulture) : "0";
 
     private static string Secs(double? seconds, double window) => seconds is { } s ? s.ToString("0.0 's'", CultureInfo.InvariantCulture) : $"NO (> {window:0} s)";
+
+    private static string Back(bool wentDown, double? seconds, double window) => wentDown ? Secs(seconds, window) : "never down";
 
     private static string Num(int? n) => n?.ToString(CultureInfo.InvariantCulture) ?? "-";
 

@@ -183,6 +183,11 @@ internal static class Program
 
     private static void RenderCampaign(CampaignReport report)
     {
+        if (Console.IsOutputRedirected)
+        {
+            AnsiConsole.Profile.Width = 220; // a file or pipe: no terminal width to fit, and the details are wide
+        }
+
         AnsiConsole.MarkupLine($"[bold]Nex hardening campaign[/]{(report.Settings.IsQuick ? " (quick)" : "")}: {report.DurationSeconds:0} s");
         foreach (var t in CampaignTables.Build(report))
         {
