@@ -123,13 +123,16 @@ internal sealed partial class Campaign
 
             counts[key] = counts.GetValueOrDefault(key) + 1;
             var what = $"{request.Kind} {request.Label}";
-            if (category == ReplyCategory.LeakyError && result.LeakyExamples.Count < 25 && error is not null)
+            if (category == ReplyCategory.LeakyError && error is not null)
             {
-                var line = error.Split('\n')[0];
-                line = line.Length > 160 ? line[..160] + "…" : line;
-                if (!result.LeakyExamples.Any(e => e.EndsWith(line, StringComparison.Ordinal)))
+                var reason = ReplyClassifier.LeakReason(error) ?? "not an envelope";
+                var seen = result.LeakReasons.GetValueOrDefault(reason);
+                result.LeakReasons[reason] = seen + 1;
+                if (seen < 3)
                 {
-                    result.LeakyExamples.Add($"{what} → {line}");
+                    var line = error.Split('\n')[0];
+                    line = line.Length > 160 ? line[..160] + "…" : line;
+                    result.LeakyExamples.Add($"[{reason}] {what} → {line}");
                 }
             }
             else if (category == ReplyCategory.NoReply && result.NoReplyExamples.Count < 15)

@@ -71,13 +71,16 @@ internal sealed partial class Campaign
 
         // A workload that answers at once was never down (e.g. the function lives on after its agent's server died):
         // first wait until each has been seen failing, or 3 s went by.
-        bool fnDown = false, svcDown = false;
+        // "Down" takes two failed polls in a row: on a loaded machine one call can miss its 1 s by itself.
+        bool fnDown = false, svcDown = false, fnMissed = false, svcMissed = false;
         while (Stopwatch.GetElapsedTime(started) < window)
         {
             var fn = await AnswersAsync(caller, FunctionSubject, cancellationToken).ConfigureAwait(false);
             var svc = await AnswersAsync(caller, ServiceSubject, cancellationToken).ConfigureAwait(false);
-            fnDown |= !fn;
-            svcDown |= !svc;
+            fnDown |= !fn && fnMissed;
+            svcDown |= !svc && svcMissed;
+            fnMissed = !fn;
+            svcMissed = !svc;
             result.FunctionWentDown = fnDown;
             result.ServiceWentDown = svcDown;
             var settled = fnDown || Stopwatch.GetElapsedTime(started) > TimeSpan.FromSeconds(3);

@@ -167,9 +167,11 @@ internal sealed partial class Campaign
     private async Task Step(CampaignReport report, string name, Func<Task> step)
     {
         _progress($"campaign: {name}");
+        var started = Stopwatch.GetTimestamp();
         try
         {
             await step().ConfigureAwait(false);
+            _progress($"campaign: {name}: {Seconds(started):0} s");
         }
         catch (Exception ex) when (ex is BenchException or NexClientException or NatsException or TimeoutException or InvalidOperationException or IOException or JsonException)
         {

@@ -18,15 +18,20 @@ internal static class CampaignTables
             rows.Add(["PING failed after batch", .. kinds.Select(_ => ""), $"{m.PingFailuresAfterBatch} of {m.Batches}"]);
             rows.Add(["node connections closed by the server", .. kinds.Select(_ => ""), m.NodeConnectionsClosed.ToString(CultureInfo.InvariantCulture) + (m.CloseReasons.Count > 0 ? $" ({string.Join(", ", m.CloseReasons)})" : "")]);
             tables.Add(new Table($"1. Malformed control requests ({m.Total})", ["reply", .. kinds, "all"], rows));
+            if (m.LeakReasons.Count > 0)
+            {
+                tables.Add(new Table("1a. Why errors count as leaky", ["reason", "replies"], [.. m.LeakReasons.Select(r => (IReadOnlyList<string>)[r.Key, r.Value.ToString(CultureInfo.InvariantCulture)])]));
+            }
+
             if (m.LeakyExamples.Count > 0)
             {
-                tables.Add(new Table("1a. Leaky errors (examples)", ["request → error"], [.. m.LeakyExamples.Select(e => (IReadOnlyList<string>)[e])]));
+                tables.Add(new Table("1b. Leaky errors (examples)", ["request → error"], [.. m.LeakyExamples.Select(e => (IReadOnlyList<string>)[e])]));
             }
 
             if (m.AcceptedDeployExamples.Count > 0 || m.NoReplyExamples.Count > 0)
             {
                 tables.Add(new Table(
-                    "1b. Accepted malformed DEPLOYs and unanswered requests (examples)",
+                    "1c. Accepted malformed DEPLOYs and unanswered requests (examples)",
                     ["what", "request"],
                     [.. m.AcceptedDeployExamples.Select(e => (IReadOnlyList<string>)["accepted DEPLOY", e]), .. m.NoReplyExamples.Select(e => (IReadOnlyList<string>)["no reply", e])]));
             }

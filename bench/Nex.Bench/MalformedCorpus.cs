@@ -274,7 +274,26 @@ internal static partial class ReplyClassifier
     }
 
     /// <summary>Whether an error text leaks .NET internals or is not one short line.</summary>
-    public static bool IsLeaky(string text) => text.Contains('\n', StringComparison.Ordinal) || text.Length > 600 || LeakPattern().IsMatch(text);
+    public static bool IsLeaky(string text) => LeakReason(text) is not null;
+
+    /// <summary>Why an error text counts as leaky (the first reason that applies), or null when it is clear.</summary>
+    public static string? LeakReason(string text) =>
+        text.Contains('\n', StringComparison.Ordinal) ? "several lines"
+        : JsonPosition().IsMatch(text) ? "System.Text.Json's message (Path/LineNumber/BytePositionInLine)"
+        : TypeName().IsMatch(text) ? ".NET type or exception name"
+        : InternalWords().IsMatch(text) ? "\"internal error\" / \"unexpected error\""
+        : text.Length > 600 ? "over 600 characters (input echoed back)"
+        : LeakPattern().IsMatch(text) ? "other .NET text"
+        : null;
+
+    [GeneratedRegex(@"LineNumber:|BytePositionInLine|isFinalBlock|Change the reader options|maximum configured depth", RegexOptions.CultureInvariant)]
+    private static partial Regex JsonPosition();
+
+    [GeneratedRegex(@"`\d|\bSystem\.[A-Z]|\bNex\.[A-Z]\w+\.|\bMicrosoft\.[A-Z]|\b[A-Z]\w*Exception\b", RegexOptions.CultureInvariant)]
+    private static partial Regex TypeName();
+
+    [GeneratedRegex(@"[Ii]nternal error|[Uu]nexpected error", RegexOptions.CultureInvariant)]
+    private static partial Regex InternalWords();
 
     [GeneratedRegex(@"`\d|\bSystem\.[A-Z]|\bNex\.[A-Z]\w+\.|\bMicrosoft\.[A-Z]|\b[A-Z]\w*Exception\b|\bat [A-Z][\w.]+\(|[Ii]nternal error|[Uu]nexpected error|LineNumber:|BytePositionInLine|Object reference not set|Parameter '", RegexOptions.CultureInvariant)]
     private static partial Regex LeakPattern();

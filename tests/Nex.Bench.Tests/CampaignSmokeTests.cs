@@ -5,14 +5,14 @@ using Xunit;
 namespace Nex.Bench.Tests;
 
 /// <summary>
-/// A tiny run of the hardening campaign (bench/run --campaign), so it never rots. It checks that every section
-/// ran and produced figures that add up, never what the figures are: the campaign measures behaviour that is
+/// A tiny run of the hardening campaign (bench/run --campaign), so it never rots. It checks that the sections it
+/// runs (malformed requests, the soak) produced figures that add up, never what the figures are: the campaign measures behaviour that is
 /// being changed (errors, refusals, health), and must keep running whatever it finds.
 /// </summary>
 public sealed class CampaignSmokeTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task SmokeCampaignRunsEverySectionAndWritesJson()
+    public async Task SmokeCampaignCountsMalformedRepliesAndSoaksAndWritesJson()
     {
         using var dir = new TempDirectory("nex-campaign-test-");
         _ = Examples.EchoService; // builds the examples when needed
@@ -29,15 +29,9 @@ public sealed class CampaignSmokeTests(ITestOutputHelper output)
         Assert.Equal(malformed.Total, malformed.BySubject.Values.Sum(c => c.Values.Sum()));
         Assert.Contains("DEPLOY", malformed.BySubject.Keys);
 
-        // 2. Every isolation attempt has an outcome; the private-range ones are never sent.
-        Assert.True(report.Isolation.Count >= 20, $"{report.Isolation.Count} isolation attempts");
-        Assert.All(report.Isolation, a => Assert.Contains(a.Outcome, new[] { IsolationAttempt.Refused, IsolationAttempt.Allowed, IsolationAttempt.Skipped, IsolationAttempt.Unknown }));
-        Assert.Contains(report.Isolation, a => a.Group == "stop token");
-        Assert.Equal(IsolationAttempt.Skipped, Assert.Single(report.Isolation, a => a.Attempt.Contains("169.254", StringComparison.Ordinal)).Outcome);
-
-        // 3. Three kills, each watched for the window at most.
-        Assert.Equal(["internal nats-server", "agent of the essential service", "agent of the function"], report.Survival.Select(s => s.Killed));
-        Assert.All(report.Survival, s => Assert.True(s.KilledPid > 0 && s.DeployAfter.Length > 0));
+        // 2 and 3 (isolation, survival) take minutes by themselves: bench/run --campaign --quick runs them.
+        Assert.Empty(report.Isolation);
+        Assert.Empty(report.Survival);
 
         // 4. The soak's curve from cycle 0 to the last, and the leftover counts taken.
         var soak = report.Soak!;
