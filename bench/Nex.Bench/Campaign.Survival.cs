@@ -35,7 +35,7 @@ internal sealed partial class Campaign
             var result = new SurvivalResult { Killed = "internal nats-server", KilledPid = server.Pid };
             report.Survival.Add(result);
             Posix.Signal(server.Pid, Posix.SIGKILL);
-            await WatchRecoveryAsync(context, node, result, functionAgentPid, cancellationToken).ConfigureAwait(false);
+            await WatchRecoveryAsync(context, node, result, functionAgentPid, [], cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -53,16 +53,17 @@ internal sealed partial class Campaign
                 continue;
             }
 
-            var result = new SurvivalResult { Killed = what, KilledPid = pid };
+            var under = ProcessTree.Descendants(pid).ToList();
+            var result = new SurvivalResult { Killed = what, KilledPid = pid, ProcessesUnderKilled = under.Count };
             report.Survival.Add(result);
             Posix.Signal(pid, Posix.SIGKILL);
-            await WatchRecoveryAsync(context, node, result, functionAgentPid, cancellationToken).ConfigureAwait(false);
+            await WatchRecoveryAsync(context, node, result, functionAgentPid, under, cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>Polls the function, the service, PING and INFO until both answer again, the node says it is
     /// unhealthy, or the window ends; then reads what PING and INFO list against the live agents.</summary>
-    private async Task WatchRecoveryAsync(Context context, BenchNode node, SurvivalResult result, int functionAgentPid, CancellationToken cancellationToken)
+    private async Task WatchRecoveryAsync(Context context, BenchNode node, SurvivalResult result, int functionAgentPid, IReadOnlyList<int> underKilled, CancellationToken cancellationToken)
     {
         var caller = context.Caller;
         var started = Stopwatch.GetTimestamp();
@@ -119,6 +120,12 @@ internal sealed partial class Campaign
         result.LiveBusyAgents = BusyAgents(node).Count + (Posix.IsAlive(functionAgentPid) && !IsZombie(functionAgentPid) ? 1 : 0);
         result.ListsGoneMachines = (final.RunningMachines ?? 0) > result.LiveBusyAgents || (final.InfoMachines ?? 0) > result.LiveBusyAgents;
         result.NodeAlive = !node.HasExited && final.Answered;
+        var orphans = underKilled.Where(pid => Posix.IsAlive(pid) && !IsZombie(pid)).ToList();
+        result.OrphansAfterWindow = orphans.Count;
+        foreach (var pid in orphans)
+        {
+            Posix.Signal(pid, Posix.SIGKILL); // counted; the campaign leaves nothing behind itself
+        }
         try
         {
             var deployed = await context.Workloads.SendAsync(node, context.Workloads.BuildDeploy(node, V8Echo, "afterkill", argv: null, triggers: ["campaign.afterkill"]), cancellationToken).ConfigureAwait(false);

@@ -138,6 +138,12 @@ internal sealed class SurvivalResult
 
     public int? KilledPid { get; set; }
 
+    /// <summary>Processes under the killed one (its workload) just before the kill.</summary>
+    public int ProcessesUnderKilled { get; set; }
+
+    /// <summary>Of those, still alive at the end of the window: orphans nobody supervises.</summary>
+    public int OrphansAfterWindow { get; set; }
+
     public double? FunctionBackSeconds { get; set; }
 
     public double? ServiceBackSeconds { get; set; }

@@ -51,11 +51,11 @@ internal static class CampaignTables
         {
             tables.Add(new Table(
                 "3. Survival after kill -9",
-                ["killed", "function back", "service back", "unhealthy shown", "health field", "PING machines", "INFO machines", "live busy agents", "lists gone machines", "deploy after"],
+                ["killed", "function back", "service back", "unhealthy shown", "health field", "PING machines", "INFO machines", "live busy agents", "lists gone machines", "orphans of the killed", "deploy after"],
                 [.. report.Survival.Select(s => (IReadOnlyList<string>)[
-                    s.Killed, Back(s.FunctionWentDown, s.FunctionBackSeconds, s.WindowSeconds), Back(s.ServiceWentDown, s.ServiceBackSeconds, s.WindowSeconds), Secs(s.UnhealthySeconds, s.WindowSeconds),
+                    s.Killed, Back(s.FunctionWentDown, s.FunctionBackSeconds, s.WindowSeconds), Back(s.ServiceWentDown, s.ServiceBackSeconds, s.WindowSeconds), s.UnhealthySeconds is { } u ? u.ToString("0.0 's'", CultureInfo.InvariantCulture) : "not shown",
                     s.HealthFieldPresent ? "yes" : "NO", Num(s.PingRunningMachines), Num(s.InfoMachines), s.LiveBusyAgents.ToString(CultureInfo.InvariantCulture),
-                    s.ListsGoneMachines ? "YES" : "no", s.DeployAfter])]));
+                    s.ListsGoneMachines ? "YES" : "no", $"{s.OrphansAfterWindow} of {s.ProcessesUnderKilled}", s.DeployAfter])]));
         }
 
         if (report.Soak is { } soak)

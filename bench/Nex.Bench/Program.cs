@@ -22,12 +22,12 @@ internal static class Program
     {
         var smoke = new Option<bool>("--smoke") { Description = "a tiny run that only checks every step works (seconds, not minutes)" };
         var output = new Option<string>("--out") { Description = "JSON file to write", DefaultValueFactory = _ => "bench-results.json" };
-        var markdown = new Option<string?>("--markdown") { Description = "also write the tables into this Markdown file, between the bench markers" };
+        var markdown = new Option<string?>("--markdown") { Description = "also write the tables into this Markdown file, between the bench markers (with --campaign: the whole file)" };
         var examples = new Option<string?>("--examples") { Description = "the examples directory (default: found above the working directory)" };
         var drivers = new Option<string?>("--drivers") { Description = "comma-separated sandbox drivers (default: every one this machine has)" };
         var samples = new Option<int?>("--samples") { Description = "sequential calls per latency series (default 3000)" };
         var nodeDir = new Option<string?>("--node-dir") { Description = "the nex build to measure: a directory with nex.dll and its agent (default: the harness's own copy)" };
-        var campaign = new Option<bool>("--campaign") { Description = "run the hardening campaign of issue 15 instead (malformed control requests, isolation attempts, kill -9 survival, deploy/stop soak); about 15 minutes" };
+        var campaign = new Option<bool>("--campaign") { Description = "run the hardening campaign of issue 15 instead (malformed control requests, isolation attempts, kill -9 survival, deploy/stop soak); about 10 minutes" };
         var quick = new Option<bool>("--quick") { Description = "with --campaign: a smaller campaign (short corpus, 100 cycles, 20 s recovery windows; a few minutes)" };
         var cycles = new Option<int?>("--cycles") { Description = "with --campaign: deploy/stop cycles of the soak (default 1500; --quick 100)" };
         var sections = new Option<string?>("--sections") { Description = "with --campaign: comma-separated sections to run (malformed,isolation,survival,soak; default all)" };
