@@ -27,7 +27,7 @@ internal static class Program
         var drivers = new Option<string?>("--drivers") { Description = "comma-separated sandbox drivers (default: every one this machine has)" };
         var samples = new Option<int?>("--samples") { Description = "sequential calls per latency series (default 3000)" };
         var nodeDir = new Option<string?>("--node-dir") { Description = "the nex build to measure: a directory with nex.dll and its agent (default: the harness's own copy)" };
-        var campaign = new Option<bool>("--campaign") { Description = "run the hardening campaign of issue 15 instead (malformed control requests, isolation attempts, kill -9 survival, deploy/stop soak); about 10 minutes" };
+        var campaign = new Option<bool>("--campaign") { Description = "run the hardening campaign of issue 15 instead (malformed control requests, isolation attempts, kill -9 survival, deploy/stop soak); about 8 minutes" };
         var quick = new Option<bool>("--quick") { Description = "with --campaign: a smaller campaign (short corpus, 100 cycles, 20 s recovery windows; a few minutes)" };
         var cycles = new Option<int?>("--cycles") { Description = "with --campaign: deploy/stop cycles of the soak (default 1500; --quick 100)" };
         var sections = new Option<string?>("--sections") { Description = "with --campaign: comma-separated sections to run (malformed,isolation,survival,soak; default all)" };
