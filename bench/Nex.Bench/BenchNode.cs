@@ -21,6 +21,12 @@ internal sealed record BenchNodeSettings
 
     /// <summary>Where <c>nex.dll</c> (and the agent beside it) is; by default the harness's own directory.</summary>
     public string NodeDirectory { get; init; } = AppContext.BaseDirectory;
+
+    /// <summary>Config keys set on top of the bench's own (the campaign's node settings).</summary>
+    public IReadOnlyDictionary<string, JsonNode?>? ExtraConfig { get; init; }
+
+    /// <summary>The node's TMPDIR (its agents write <c>workload-&lt;id&gt;</c> there); null: inherited.</summary>
+    public string? TempDirectory { get; init; }
 }
 
 /// <summary>
@@ -43,6 +49,12 @@ internal sealed class BenchNode : IAsyncDisposable
     }
 
     public int Pid => _process.Id;
+
+    /// <summary>Whether the node process has exited (e.g. after a kill -9 by the campaign).</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>The last lines the node printed (for error messages).</summary>
+    public string OutputTail => Tail();
 
     public string NodeId { get; private set; } = "";
 
@@ -75,6 +87,11 @@ internal sealed class BenchNode : IAsyncDisposable
             ["pid_filepath"] = Path.Combine(dir, "nex.pid"),
             ["tags"] = new JsonObject { ["node_name"] = name },
         };
+        foreach (var (key, value) in settings.ExtraConfig ?? new Dictionary<string, JsonNode?>())
+        {
+            config[key] = value?.DeepClone();
+        }
+
         if (settings.Sandbox == "container")
         {
             config["rootfs_filepath"] = SandboxDrivers.Rootfs(settings.NodeDirectory);
@@ -97,6 +114,11 @@ internal sealed class BenchNode : IAsyncDisposable
         }
 
         info.Environment["NEX_HOME"] = dir;
+        if (settings.TempDirectory is { } tmp)
+        {
+            info.Environment["TMPDIR"] = tmp;
+        }
+
         var startedAt = Stopwatch.GetTimestamp();
         var process = await ChildProcessLauncher.StartAsync(info).ConfigureAwait(false);
         var node = new BenchNode(process, dir, startedAt);

@@ -22,40 +22,75 @@ internal static class Program
     {
         var smoke = new Option<bool>("--smoke") { Description = "a tiny run that only checks every step works (seconds, not minutes)" };
         var output = new Option<string>("--out") { Description = "JSON file to write", DefaultValueFactory = _ => "bench-results.json" };
-        var markdown = new Option<string?>("--markdown") { Description = "also write the tables into this Markdown file, between the bench markers" };
+        var markdown = new Option<string?>("--markdown") { Description = "also write the tables into this Markdown file, between the bench markers (with --campaign: the whole file)" };
         var examples = new Option<string?>("--examples") { Description = "the examples directory (default: found above the working directory)" };
         var drivers = new Option<string?>("--drivers") { Description = "comma-separated sandbox drivers (default: every one this machine has)" };
         var samples = new Option<int?>("--samples") { Description = "sequential calls per latency series (default 3000)" };
         var nodeDir = new Option<string?>("--node-dir") { Description = "the nex build to measure: a directory with nex.dll and its agent (default: the harness's own copy)" };
-        var soak = new Option<int?>("--soak") { Description = "instead of the benchmark: this many deploy/stop cycles of the V8 echo function on one node, sampling memory every segment" };
-        var soakSegment = new Option<int>("--soak-segment") { Description = "cycles per soak sample", DefaultValueFactory = _ => 100 };
-        var soakCsv = new Option<string>("--soak-csv") { Description = "CSV file the soak's samples go to", DefaultValueFactory = _ => "soak.csv" };
+        var campaign = new Option<bool>("--campaign") { Description = "run the hardening campaign of issue 15 instead (malformed control requests, isolation attempts, kill -9 survival, deploy/stop soak); about 8 minutes" };
+        var quick = new Option<bool>("--quick") { Description = "with --campaign: a smaller campaign (short corpus, 100 cycles, 20 s recovery windows; a few minutes)" };
+        var cycles = new Option<int?>("--cycles") { Description = "with --campaign: deploy/stop cycles of the soak (default 1500; --quick 100)" };
+        var sections = new Option<string?>("--sections") { Description = "with --campaign: comma-separated sections to run (malformed,isolation,survival,soak; default all)" };
+        var json = new Option<bool>("--json") { Description = "with --campaign: print the report as JSON on stdout instead of tables" };
         var root = new RootCommand("Measures a Nex node against raw NATS on this machine, in one run")
         {
-            smoke, output, markdown, examples, drivers, samples, nodeDir, soak, soakSegment, soakCsv,
+            smoke, output, markdown, examples, drivers, samples, nodeDir, campaign, quick, cycles, sections, json,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
-            if (parse.GetValue(soak) is { } cycles)
+            if (parse.GetValue(campaign))
             {
-                if (cycles <= 0 || parse.GetValue(soakSegment) <= 0)
+                var cs = parse.GetValue(quick) ? CampaignSettings.Quick : CampaignSettings.Full;
+                if (parse.GetValue(cycles) is { } c)
                 {
-                    await Console.Error.WriteLineAsync("nex-bench: --soak and --soak-segment take a positive number of cycles").ConfigureAwait(false);
+                    if (c < 1)
+                    {
+                        await Console.Error.WriteLineAsync("nex-bench: --cycles must be at least 1").ConfigureAwait(false);
+                        return 1;
+                    }
+
+                    cs = cs with { Cycles = c };
+                }
+
+                if (parse.GetValue(sections) is { Length: > 0 } only)
+                {
+                    cs = cs with { Sections = only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) };
+                }
+
+                var campaignNodeDir = parse.GetValue(nodeDir);
+                if (campaignNodeDir is { Length: > 0 } && !File.Exists(Path.Combine(campaignNodeDir, "nex.dll")))
+                {
+                    await Console.Error.WriteLineAsync($"nex-bench: --node-dir {campaignNodeDir} holds no nex.dll").ConfigureAwait(false);
                     return 1;
                 }
 
-                var soakExamples = parse.GetValue(examples) ?? FindExamples();
-                if (soakExamples is null)
+                var campaignExamples = parse.GetValue(examples) ?? FindExamples();
+                if (campaignExamples is null)
                 {
                     await Console.Error.WriteLineAsync("nex-bench: no examples directory found above the working directory; pass --examples").ConfigureAwait(false);
                     return 1;
                 }
 
-                Console.WriteLine(Soak.Header);
-                var run = new Soak(soakExamples, parse.GetValue(nodeDir) is { Length: > 0 } soakNode ? Path.GetFullPath(soakNode) : null);
-                var soakSamples = await run.RunAsync(cycles, parse.GetValue(soakSegment), line => Console.WriteLine(line), cancellationToken).ConfigureAwait(false);
-                await File.WriteAllTextAsync(parse.GetValue(soakCsv)!, Soak.Csv(soakSamples), cancellationToken).ConfigureAwait(false);
-                return 0;
+                try
+                {
+                    var result = await new Campaign(cs, campaignExamples, campaignNodeDir is { Length: > 0 } ? Path.GetFullPath(campaignNodeDir) : null, Console.Error.WriteLine).RunAsync(cancellationToken).ConfigureAwait(false);
+                    await WriteCampaignAsync(result, parse.GetValue(output)!, parse.GetValue(markdown), cancellationToken).ConfigureAwait(false);
+                    if (parse.GetValue(json))
+                    {
+                        Console.WriteLine(JsonSerializer.Serialize(result, Json));
+                    }
+                    else
+                    {
+                        RenderCampaign(result);
+                    }
+
+                    return result.Errors.Count == 0 ? 0 : 1;
+                }
+                catch (BenchException ex)
+                {
+                    await Console.Error.WriteLineAsync($"nex-bench: {ex.Message}").ConfigureAwait(false);
+                    return 1;
+                }
             }
 
             var settings = parse.GetValue(smoke) ? BenchSettings.Smoke : BenchSettings.Full;
@@ -128,6 +163,51 @@ internal static class Program
             var body = ReportTables.Markdown(report, "bench/run" + (report.Settings.IsSmoke ? " --smoke" : ""));
             text = text[..(begin + MarkdownBegin.Length)] + "\n" + body + "\n" + text[end..];
             await File.WriteAllTextAsync(markdownPath, text, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Writes the campaign's JSON (and its tables into a Markdown file, when asked).</summary>
+    internal static async Task WriteCampaignAsync(CampaignReport report, string jsonPath, string? markdownPath, CancellationToken cancellationToken)
+    {
+        if (Path.GetDirectoryName(Path.GetFullPath(jsonPath)) is { } dir)
+        {
+            Directory.CreateDirectory(dir);
+        }
+
+        await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(report, Json), cancellationToken).ConfigureAwait(false);
+        if (markdownPath is not null)
+        {
+            await File.WriteAllTextAsync(markdownPath, CampaignTables.Markdown(report) + "\n", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static void RenderCampaign(CampaignReport report)
+    {
+        if (Console.IsOutputRedirected)
+        {
+            AnsiConsole.Profile.Width = 220; // a file or pipe: no terminal width to fit, and the details are wide
+        }
+
+        AnsiConsole.MarkupLine($"[bold]Nex hardening campaign[/]{(report.Settings.IsQuick ? " (quick)" : "")}: {report.DurationSeconds:0} s");
+        foreach (var t in CampaignTables.Build(report))
+        {
+            var table = new Spectre.Console.Table { Title = new TableTitle(Markup.Escape(t.Title)) };
+            foreach (var header in t.Headers)
+            {
+                table.AddColumn(Markup.Escape(header));
+            }
+
+            foreach (var row in t.Rows)
+            {
+                table.AddRow([.. row.Select(c => c is "NO" or "YES" or "ALLOWED" || c.StartsWith("NO (", StringComparison.Ordinal) ? $"[red]{Markup.Escape(c)}[/]" : Markup.Escape(c))]);
+            }
+
+            AnsiConsole.Write(table);
+        }
+
+        foreach (var error in report.Errors)
+        {
+            AnsiConsole.MarkupLine($"[red]failed:[/] {Markup.Escape(error)}");
         }
     }
 

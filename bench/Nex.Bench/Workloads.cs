@@ -38,7 +38,7 @@ internal sealed class Workloads : IDisposable
 
     /// <summary>A signed deploy request with a sealed environment, as <c>nex devrun</c> builds it (the
     /// client's work: not part of what the node is timed on).</summary>
-    public DeployRequest BuildDeploy(BenchNode node, string path, string name, IReadOnlyList<string>? argv, IReadOnlyList<string>? triggers)
+    public DeployRequest BuildDeploy(BenchNode node, string path, string name, IReadOnlyList<string>? argv, IReadOnlyList<string>? triggers, bool essential = false)
     {
         var upload = _uploads[path];
         return WorkloadRequests.BuildDeploy(
@@ -52,11 +52,14 @@ internal sealed class Workloads : IDisposable
             env: null,
             description: "nex bench",
             argv,
-            essential: false,
+            essential,
             triggers,
             jsDomain: null,
             hash: upload.Sha256);
     }
+
+    /// <summary>The key that signs deploys and stops (the campaign forges stop tokens with it).</summary>
+    public KeyPair Issuer => _issuer;
 
     public async Task<DeployedWorkload> SendAsync(BenchNode node, DeployRequest request, CancellationToken cancellationToken)
     {
