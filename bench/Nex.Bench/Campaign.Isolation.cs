@@ -84,7 +84,7 @@ internal sealed partial class Campaign
         foreach (var ns in new[] { ">", "a*b", "$SYS", "*" })
         {
             var request = w.BuildDeploy(node, V8Echo, "nsprobe", argv: null, triggers: ["campaign.ns." + ns.Length]);
-            attempts.Add(await DeployAttemptAsync(caller, "namespace", $"deploy into namespace {ns}", NexSubjects.Deploy(ns, node.NodeId), request, cancellationToken).ConfigureAwait(false));
+            attempts.Add(await DeployAttemptAsync(caller, "namespace", $"deploy into namespace {ns}", $"$NEX.DEPLOY.{ns}.{node.NodeId}", request, cancellationToken).ConfigureAwait(false));
         }
 
         // Wildcards last among the deploys: a function on '*' or '>' would answer requests meant for others.

@@ -181,8 +181,9 @@ internal sealed partial class Campaign
             var label = $"ns {MalformedCorpus.Describe(ns)}";
             foreach (var (kind, subject, good) in new (string, string, byte[])[]
             {
-                ("INFO", NexSubjects.Info(ns, id), []), ("DEPLOY", NexSubjects.Deploy(ns, id), deployBody),
-                ("STOP", NexSubjects.Stop(ns, id), stopBody), ("WPING", NexSubjects.WPing(ns), []),
+                // Written out: the protocol's builders refuse these namespaces, and the point is to send them.
+                ("INFO", $"$NEX.INFO.{ns}.{id}", []), ("DEPLOY", $"$NEX.DEPLOY.{ns}.{id}", deployBody),
+                ("STOP", $"$NEX.STOP.{ns}.{id}", stopBody), ("WPING", $"$NEX.WPING.{ns}", []),
             })
             {
                 list.Add(new MalformedRequest(kind, subject, good, $"{label}, well-formed body"));
