@@ -191,7 +191,8 @@ internal sealed partial class Campaign
                 if (data.TryGetProperty("unhealthy", out var u))
                 {
                     present = true;
-                    unhealthy |= u.ValueKind == JsonValueKind.True;
+                    // true, or a reason string (this node's form: "unhealthy": "<reason>", absent when healthy)
+                    unhealthy |= u.ValueKind == JsonValueKind.True || (u.ValueKind == JsonValueKind.String && u.GetString() is { Length: > 0 });
                 }
 
                 if (data.TryGetProperty("healthy", out var h))

@@ -17,9 +17,10 @@ public static class WorkloadRequests
     // Per clock: the last whole Unix second in which this process issued a deploy JWT.
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TimeProvider, StrongBox> LastDeploySecond = [];
 
-    // Per clock: the last second of a stop JWT issued here. Two stops of one name in one second would carry
-    // the same jti (it hashes the claims), and a node refuses a jti that already stopped something.
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TimeProvider, StrongBox> LastStopSecond = [];
+    // Per clock and name: the last second of a stop JWT issued here. Two stops of one name in one second would
+    // carry the same jti (it hashes the claims), and a node refuses a jti that already stopped something;
+    // stops of different names differ in their sub, so they need not wait for each other.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TimeProvider, System.Collections.Concurrent.ConcurrentDictionary<string, long>> LastStopSecond = [];
 
     /// <summary>
     /// Builds a DEPLOY request: a workload JWT (<c>sub</c> = <paramref name="name"/>, <c>nats.hash</c> =
@@ -113,7 +114,7 @@ public static class WorkloadRequests
     /// deploy this stop targets was issued either earlier in this process (its second is remembered by
     /// <see cref="BuildDeploy"/>) or before this process started (e.g. <c>nex devrun</c> followed at once by
     /// <c>nex stop</c>). So when the system clock is still in the second of the last deploy issued here, or
-    /// in the second this process started, or in the second of the last stop issued here (two stops of one
+    /// in the second this process started, or in the second of the last stop of this name issued here (two stops of one
     /// name in one second would share a <c>jti</c>, and a node spends each <c>jti</c> once), this method
     /// <b>blocks until the next whole second</b> (at most about one second) before issuing; <see cref="BuildStopAsync"/> waits without blocking. With another
     /// <see cref="TimeProvider"/> nothing waits: the <c>iat</c> is set to the second after the last deploy
@@ -130,7 +131,7 @@ public static class WorkloadRequests
     {
         ValidateStop(nodeId, workloadId, name, issuer);
         var clock = time ?? TimeProvider.System;
-        for (var attempt = 0; attempt < MaxWaits && StopDelay(clock) is { Ticks: > 0 } wait; attempt++)
+        for (var attempt = 0; attempt < MaxWaits && StopDelay(clock, name) is { Ticks: > 0 } wait; attempt++)
         {
             Thread.Sleep(wait + WakeMargin);
         }
@@ -153,7 +154,7 @@ public static class WorkloadRequests
     {
         ValidateStop(nodeId, workloadId, name, issuer);
         var clock = time ?? TimeProvider.System;
-        for (var attempt = 0; attempt < MaxWaits && StopDelay(clock) is { Ticks: > 0 } wait; attempt++)
+        for (var attempt = 0; attempt < MaxWaits && StopDelay(clock, name) is { Ticks: > 0 } wait; attempt++)
         {
             await Task.Delay(wait + WakeMargin, cancellationToken).ConfigureAwait(false);
         }
@@ -172,13 +173,14 @@ public static class WorkloadRequests
     private static StopRequest IssueStop(string nodeId, string workloadId, string name, KeyPair issuer, TimeProvider clock)
     {
         var now = clock.GetUtcNow();
-        var earliest = StopNotBeforeSecond(clock);
+        var earliest = StopNotBeforeSecond(clock, name);
         if (now.ToUnixTimeSeconds() < earliest)
         {
             now = DateTimeOffset.FromUnixTimeSeconds(earliest);
         }
 
-        Record(LastStopSecond, clock, now.ToUnixTimeSeconds());
+        LastStopSecond.GetValue(clock, static _ => new(StringComparer.Ordinal))
+            .AddOrUpdate(name, now.ToUnixTimeSeconds(), (_, last) => Math.Max(last, now.ToUnixTimeSeconds()));
 
         return new StopRequest
         {
@@ -192,14 +194,14 @@ public static class WorkloadRequests
     /// How long to wait before the clock reaches <see cref="StopNotBeforeSecond"/>. Only the system clock
     /// is waited for; with another clock (a test's) the <c>iat</c> is simply moved to that second.
     /// </summary>
-    private static TimeSpan StopDelay(TimeProvider clock)
+    private static TimeSpan StopDelay(TimeProvider clock, string name)
     {
         if (!ReferenceEquals(clock, TimeProvider.System))
         {
             return TimeSpan.Zero;
         }
 
-        var earliest = StopNotBeforeSecond(clock);
+        var earliest = StopNotBeforeSecond(clock, name);
         var now = clock.GetUtcNow();
         if (now.ToUnixTimeSeconds() >= earliest)
         {
@@ -210,11 +212,12 @@ public static class WorkloadRequests
         return delay > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : delay;
     }
 
-    /// <summary>The first whole second a stop JWT may carry: one after the last deploy and the last stop
-    /// issued here, and, with the system clock, one after this process started.</summary>
-    private static long StopNotBeforeSecond(TimeProvider clock)
+    /// <summary>The first whole second a stop JWT may carry: one after the last deploy and the last stop of
+    /// <paramref name="name"/> issued here, and, with the system clock, one after this process started.</summary>
+    private static long StopNotBeforeSecond(TimeProvider clock, string name)
     {
-        var reference = Math.Max(Last(LastDeploySecond, clock), Last(LastStopSecond, clock));
+        var lastStop = LastStopSecond.TryGetValue(clock, out var stops) && stops.TryGetValue(name, out var second) ? second : 0;
+        var reference = Math.Max(Last(LastDeploySecond, clock), lastStop);
         if (ReferenceEquals(clock, TimeProvider.System))
         {
             reference = Math.Max(reference, ProcessStart.Second);
