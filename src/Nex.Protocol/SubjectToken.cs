@@ -76,12 +76,28 @@ public static class SubjectToken
         : $"namespace '{Shorten(ns)}' does not match requirements ({NamePattern})";
 
     /// <summary>A value as it may be echoed in one line of error: at most <see cref="MaxLength"/> characters,
-    /// then how long it really was.</summary>
+    /// then how long it really was; control characters (a newline would break the line) as <c>\uXXXX</c>.</summary>
     /// <param name="value">The value.</param>
     /// <returns>The value, shortened when long.</returns>
     public static string Shorten(string? value) => value is null ? ""
-        : value.Length <= MaxLength ? value
-        : $"{value[..MaxLength]}…({value.Length} characters)";
+        : value.Length <= MaxLength ? Escape(value)
+        : $"{Escape(value[..MaxLength])}…({value.Length} characters)";
+
+    private static string Escape(string value)
+    {
+        if (!value.Any(char.IsControl))
+        {
+            return value;
+        }
+
+        var text = new System.Text.StringBuilder(value.Length + 8);
+        foreach (var c in value)
+        {
+            text.Append(char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString());
+        }
+
+        return text.ToString();
+    }
 
     /// <summary>Returns <paramref name="token"/> when it may be used as a subject token, else throws.</summary>
     /// <param name="token">The token.</param>

@@ -51,6 +51,12 @@ internal sealed class ArtifactFetcher(INatsConnection mainNats, long cacheLimitB
     /// <summary>Finds the object; errors are the sentence after "Failed to cache workload bytes: ".</summary>
     public async Task<ArtifactHandle> LocateAsync(WorkloadLocation location, string? jsDomain, CancellationToken cancellationToken)
     {
+        // JetStream would refuse these names with its own exception text; say it in one line here.
+        if (location.Bucket.Length == 0 || !location.Bucket.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+        {
+            throw new ArtifactException($"'{SubjectToken.Shorten(location.Bucket)}' is not an object store bucket name (letters, digits, '-' and '_'); use nats://BUCKET/key");
+        }
+
         var storeKey = (jsDomain ?? string.Empty, location.Bucket);
         if (_stores.TryGetValue(storeKey, out var known))
         {

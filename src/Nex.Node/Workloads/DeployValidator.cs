@@ -49,7 +49,7 @@ internal sealed class DeployValidator(NodeState node, Func<int> runningCount)
 
         if (!node.Config.EffectiveWorkloadTypes.Contains(request.Type, StringComparer.Ordinal))
         {
-            throw new ControlRejectedException($"Unsupported workload type on this node: {request.Type}");
+            throw new ControlRejectedException($"Unsupported workload type on this node: {SubjectToken.Shorten(request.Type)}");
         }
 
         var triggers = request.TriggerSubjects ?? [];

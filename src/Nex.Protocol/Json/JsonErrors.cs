@@ -34,6 +34,8 @@ public static partial class JsonErrors
         var text = cut > 0 ? message[..cut] : message;
         cut = text.IndexOf(" LineNumber:", StringComparison.Ordinal);
         text = (cut > 0 ? text[..cut] : text).TrimEnd('.', ' ');
+        cut = text.IndexOf(". ", StringComparison.Ordinal);
+        text = cut > 0 ? text[..cut] : text; // the first sentence says it; the rest is about the reader's API
         text = DotNetType().Replace(text, m => Expected(m.Value));
         return field.Length == 0 ? $"invalid JSON: {text}" : $"{field}: {text}";
     }

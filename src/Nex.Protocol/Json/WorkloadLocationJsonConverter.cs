@@ -22,7 +22,7 @@ internal sealed class WorkloadLocationJsonConverter : JsonConverter<WorkloadLoca
                 var text = reader.GetString() ?? string.Empty;
                 if (!WorkloadLocation.TryParse(text, out var parsed, out var error))
                 {
-                    throw new JsonException($"invalid workload location \"{text}\": {error}");
+                    throw new JsonException($"invalid workload location \"{SubjectToken.Shorten(text)}\": {error}");
                 }
 
                 return parsed;

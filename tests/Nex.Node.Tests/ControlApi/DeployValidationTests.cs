@@ -25,6 +25,29 @@ public sealed class DeployValidationTests(NatsServerFixture nats)
     }
 
     [Fact]
+    public async Task ALongOrMultiLineType_IsEchoedShortAndOnOneLine()
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var error = await DeployErrorAsync(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, type: "a\nb" + new string('w', 4100)));
+        Assert.Equal($"Unsupported workload type on this node: a\\u000ab{new string('w', 61)}…(4103 characters)", error);
+    }
+
+    [Fact]
+    public async Task ALocationThatIsNoBucketName_IsOneClearLine_NotJetStreamsException()
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var error = await DeployErrorAsync(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, location: "nats://example.com/x"));
+        Assert.Equal("Failed to cache workload bytes: 'example.com' is not an object store bucket name (letters, digits, '-' and '_'); use nats://BUCKET/key", error);
+    }
+
+    [Fact]
+    public async Task AnEmptyBody_IsNamedInOneSentence()
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        Assert.Equal("Unable to deserialize deploy request: invalid JSON: The input does not contain any JSON tokens", await DeployErrorAsync(node, ""));
+    }
+
+    [Fact]
     public async Task TriggersOnNative_AreRejected()
     {
         await using var node = await TestNode.StartAsync(nats.Url);
