@@ -25,8 +25,23 @@ public enum TriggerSubjectProblem
 /// </summary>
 public static class ReservedSubjects
 {
-    /// <summary>Longest trigger subject a node accepts (far below nats-server's 4096-byte control line).</summary>
-    public const int MaxTriggerLength = 1024;
+    /// <summary>
+    /// Longest subject, KV key or object name a workload may make the node use: a trigger, a messaging subject,
+    /// a host-service key or object name, an artifact's key. Far below nats-server's 4096-byte control line,
+    /// which a longer one would exceed (the server then closes the node's whole connection); an object name
+    /// travels base64-encoded (4/3 longer) inside a subject.
+    /// </summary>
+    public const int MaxLength = 1024;
+
+    /// <summary>Longest trigger subject a node accepts: <see cref="MaxLength"/>.</summary>
+    public const int MaxTriggerLength = MaxLength;
+
+    /// <summary>The one-line refusal for a value longer than <see cref="MaxLength"/>, or null.</summary>
+    /// <param name="what">What the value is (e.g. <c>key</c>).</param>
+    /// <param name="value">The value.</param>
+    /// <returns>The message, or null when it fits.</returns>
+    public static string? TooLong(string what, string value) =>
+        value.Length > MaxLength ? $"{what} '{SubjectToken.Shorten(value)}' is longer than {MaxLength} characters" : null;
 
     /// <summary>0.2's mandatory trigger deny list; wildcard triggers such as <c>*.foo</c> or <c>&gt;</c> overlap it.</summary>
     public static IReadOnlyList<string> MandatoryDenied { get; } = ["$SYS.>", "$JS.>", "$NEX.>"];

@@ -25,6 +25,11 @@ internal sealed class KeyValueService(INatsConnection connection, BucketSettings
                     return HostServiceResponse.Fail(HostServiceResponse.BadRequest, $"{HostServicesProtocol.KeyHeader} header is required");
                 }
 
+                if (ReservedSubjects.TooLong("kv: key", key) is { } tooLong)
+                {
+                    return HostServiceResponse.Fail(HostServiceResponse.BadRequest, tooLong);
+                }
+
                 var store = await StoreAsync(ct).ConfigureAwait(false);
                 return method switch
                 {

@@ -77,6 +77,11 @@ internal sealed record MessagingPermissions(IReadOnlyList<string> Allow, IReadOn
     public (int Code, string Message)? Check(string subject)
     {
         ArgumentNullException.ThrowIfNull(subject);
+        if (ReservedSubjects.TooLong("messaging: subject", subject) is { } tooLong)
+        {
+            return (HostServiceResponse.BadRequest, tooLong);
+        }
+
         if (!SubjectMatcher.IsValidSubject(subject, allowWildcards: true))
         {
             return (HostServiceResponse.BadRequest, $"messaging: '{subject}' is not a valid subject");

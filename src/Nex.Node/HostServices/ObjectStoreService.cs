@@ -28,6 +28,11 @@ internal sealed class ObjectStoreService(INatsConnection connection, BucketSetti
                     return HostServiceResponse.Fail(HostServiceResponse.BadRequest, $"{HostServicesProtocol.ObjectNameHeader} header is required");
                 }
 
+                if (ReservedSubjects.TooLong("objectstore: object name", name) is { } tooLong)
+                {
+                    return HostServiceResponse.Fail(HostServiceResponse.BadRequest, tooLong);
+                }
+
                 var store = await StoreAsync(ct).ConfigureAwait(false);
                 return method switch
                 {

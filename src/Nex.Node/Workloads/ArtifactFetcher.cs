@@ -57,6 +57,11 @@ internal sealed class ArtifactFetcher(INatsConnection mainNats, long cacheLimitB
             throw new ArtifactException($"'{SubjectToken.Shorten(location.Bucket)}' is not an object store bucket name (letters, digits, '-' and '_'); use nats://BUCKET/key");
         }
 
+        if (ReservedSubjects.TooLong("object", location.Key) is { } tooLong)
+        {
+            throw new ArtifactException(tooLong);
+        }
+
         var storeKey = (jsDomain ?? string.Empty, location.Bucket);
         if (_stores.TryGetValue(storeKey, out var known))
         {

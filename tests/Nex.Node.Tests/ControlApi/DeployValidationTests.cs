@@ -41,6 +41,16 @@ public sealed class DeployValidationTests(NatsServerFixture nats)
     }
 
     [Fact]
+    public async Task AnArtifactKeyLongerThan1024_IsRefused_AndTheNodeKeepsItsConnection()
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var error = await DeployErrorAsync(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, location: $"nats://NEXCLIFILES/{new string('w', 4100)}"));
+        Assert.Equal($"Failed to cache workload bytes: object '{new string('w', 64)}…(4100 characters)' is longer than 1024 characters", error);
+        using var info = await Wire.RequestAsync(node.Connection, $"$NEX.INFO.default.{node.NodeId}", "", TimeSpan.FromSeconds(5));
+        Assert.False(info!.RootElement.GetProperty("data").TryGetProperty("nats_disconnects", out _));
+    }
+
+    [Fact]
     public async Task AnEmptyBody_IsNamedInOneSentence()
     {
         await using var node = await TestNode.StartAsync(nats.Url);

@@ -41,6 +41,18 @@ public sealed class KeyValueServiceTests(NatsServerFixture nats) : HostServicesT
         Assert.Equal("key not found: greeting", after.Message);
     }
 
+    // A key goes into a subject ($KV.<bucket>.<key>): one past nats-server's control line would close the
+    // node's whole host-services connection.
+    [Fact]
+    public async Task AKeyLongerThan1024_Is400_AndTheConnectionStays()
+    {
+        var hs = await CreateAsync();
+        var set = await Call(hs, Kv, "set", Key(new string('k', 4100)), "v"u8.ToArray());
+        Assert.Equal(400, set.Code);
+        Assert.Equal($"kv: key '{new string('k', 64)}…(4100 characters)' is longer than 1024 characters", set.Message);
+        Assert.Equal(200, (await Call(hs, Kv, "set", Key(new string('k', 1024)), "v"u8.ToArray())).Code);
+    }
+
     [Fact]
     public async Task Get_MissingKey_Is404WithRealMessage()
     {

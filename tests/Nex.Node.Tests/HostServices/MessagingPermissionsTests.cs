@@ -44,6 +44,10 @@ public sealed class MessagingPermissionsTests
         Assert.NotNull(Parse("""{"allow":[">"]}""").Check(subject));
     }
 
+    [Fact]
+    public void ASubjectLongerThan1024_Is400() =>
+        Assert.Equal(400, MessagingPermissions.Default.Check(new string('s', 1025))!.Value.Code);
+
     [Theory]
     [InlineData("orders.new")]
     [InlineData("foo")]

@@ -67,6 +67,15 @@ public sealed class ObjectStoreServiceTests(NatsServerFixture nats) : HostServic
     }
 
     [Fact]
+    public async Task ANameLongerThan1024_Is400()
+    {
+        var hs = await CreateAsync();
+        var r = await Call(hs, Obj, "get", Name(new string('n', 4100)));
+        Assert.Equal(400, r.Code);
+        Assert.Contains("is longer than 1024 characters", r.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Get_Missing_Is404()
     {
         var hs = await CreateAsync();
