@@ -52,7 +52,8 @@ internal sealed class ArtifactFetcher(INatsConnection mainNats, long cacheLimitB
     public async Task<ArtifactHandle> LocateAsync(WorkloadLocation location, string? jsDomain, CancellationToken cancellationToken)
     {
         // JetStream would refuse these names with its own exception text; say it in one line here.
-        if (location.Bucket.Length == 0 || !location.Bucket.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+        // (255: JetStream's stream-name limit, well inside a subject nats-server accepts.)
+        if (location.Bucket.Length is 0 or > 255 || !location.Bucket.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
         {
             throw new ArtifactException($"'{SubjectToken.Shorten(location.Bucket)}' is not an object store bucket name (letters, digits, '-' and '_'); use nats://BUCKET/key");
         }
@@ -60,6 +61,11 @@ internal sealed class ArtifactFetcher(INatsConnection mainNats, long cacheLimitB
         if (ReservedSubjects.TooLong("object", location.Key) is { } tooLong)
         {
             throw new ArtifactException(tooLong);
+        }
+
+        if (location.Key.Length == 0)
+        {
+            throw new ArtifactException($"the location names no object in bucket '{location.Bucket}'; use nats://BUCKET/key");
         }
 
         var storeKey = (jsDomain ?? string.Empty, location.Bucket);
@@ -173,7 +179,7 @@ internal sealed class ArtifactFetcher(INatsConnection mainNats, long cacheLimitB
         }
         catch (NatsObjNotFoundException)
         {
-            throw new ArtifactException($"object '{location.Key}' not found in bucket '{location.Bucket}'");
+            throw new ArtifactException($"object '{SubjectToken.Shorten(location.Key)}' not found in bucket '{location.Bucket}'");
         }
     }
 

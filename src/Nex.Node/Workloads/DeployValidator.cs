@@ -52,6 +52,12 @@ internal sealed class DeployValidator(NodeState node, Func<int> runningCount)
             throw new ControlRejectedException($"Unsupported workload type on this node: {SubjectToken.Shorten(request.Type)}");
         }
 
+        // The domain becomes a subject token ($JS.<domain>.API.…): a long one would close the node's connection.
+        if (request.JsDomain is { Length: > 0 } domain && !SubjectToken.IsValid(domain))
+        {
+            throw new ControlRejectedException($"Invalid deploy request: jsdomain '{SubjectToken.Shorten(domain)}' is not a JetStream domain (1-64 characters, no '.', '*', '>' or whitespace)");
+        }
+
         var triggers = request.TriggerSubjects ?? [];
         if (triggers.Count > 0 && !WorkloadTypes.IsFunction(request.Type))
         {

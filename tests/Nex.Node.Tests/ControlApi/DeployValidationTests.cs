@@ -50,6 +50,27 @@ public sealed class DeployValidationTests(NatsServerFixture nats)
         Assert.False(info!.RootElement.GetProperty("data").TryGetProperty("nats_disconnects", out _));
     }
 
+    // Each would otherwise become part of a subject or fail inside NATS.Net with its own text.
+    [Theory]
+    [InlineData("nats://NEXCLIFILES", "Failed to cache workload bytes: the location names no object in bucket 'NEXCLIFILES'; use nats://BUCKET/key")]
+    public async Task LocationsThatNameNoObject_AreOneClearLine(string location, string expected)
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        Assert.Equal(expected, await DeployErrorAsync(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, location: location)));
+    }
+
+    [Fact]
+    public async Task ALongBucketOrDomain_IsRefused_AndTheNodeKeepsItsConnection()
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var bucket = await DeployErrorAsync(node, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, location: $"nats://{new string('b', 4100)}/x"));
+        Assert.StartsWith($"Failed to cache workload bytes: '{new string('b', 64)}…(4100 characters)' is not an object store bucket name", bucket, StringComparison.Ordinal);
+        var body = Wire.DeployJson(node.NodeId, node.Node.PublicXKey).Replace("\"jsdomain\":\"\"", $"\"jsdomain\":\"{new string('d', 4100)}\"", StringComparison.Ordinal);
+        Assert.StartsWith("Invalid deploy request: jsdomain 'ddd", await DeployErrorAsync(node, body), StringComparison.Ordinal);
+        using var info = await Wire.RequestAsync(node.Connection, $"$NEX.INFO.default.{node.NodeId}", "", TimeSpan.FromSeconds(5));
+        Assert.False(info!.RootElement.GetProperty("data").TryGetProperty("nats_disconnects", out _));
+    }
+
     [Fact]
     public async Task AnEmptyBody_IsNamedInOneSentence()
     {
