@@ -63,7 +63,7 @@ internal sealed class ArtifactFetcher(INatsConnection mainNats, long cacheLimitB
             throw new ArtifactException(tooLong);
         }
 
-        if (location.Key.Length == 0)
+        if (string.IsNullOrWhiteSpace(location.Key))
         {
             throw new ArtifactException($"the location names no object in bucket '{location.Bucket}'; use nats://BUCKET/key");
         }

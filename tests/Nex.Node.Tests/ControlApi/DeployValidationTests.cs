@@ -53,6 +53,7 @@ public sealed class DeployValidationTests(NatsServerFixture nats)
     // Each would otherwise become part of a subject or fail inside NATS.Net with its own text.
     [Theory]
     [InlineData("nats://NEXCLIFILES", "Failed to cache workload bytes: the location names no object in bucket 'NEXCLIFILES'; use nats://BUCKET/key")]
+    [InlineData("nats://NEXCLIFILES/%20", "Failed to cache workload bytes: the location names no object in bucket 'NEXCLIFILES'; use nats://BUCKET/key")]
     public async Task LocationsThatNameNoObject_AreOneClearLine(string location, string expected)
     {
         await using var node = await TestNode.StartAsync(nats.Url);
