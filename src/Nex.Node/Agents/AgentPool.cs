@@ -73,8 +73,7 @@ internal sealed partial class AgentPool : IAsyncDisposable
     /// 100 ms, doubling, at most 30 s (pure; unit-tested).</summary>
     /// <param name="failures">Failed starts in a row (1 or more).</param>
     /// <returns>The delay.</returns>
-    internal static TimeSpan Backoff(int failures) =>
-        TimeSpan.FromMilliseconds(Math.Min(FirstBackoff.TotalMilliseconds * Math.Pow(2, Math.Clamp(failures, 1, 30) - 1), MaxBackoff.TotalMilliseconds));
+    internal static TimeSpan Backoff(int failures) => Nex.Node.Backoff.Exponential(FirstBackoff, MaxBackoff, failures);
 
     public void Start()
     {

@@ -239,9 +239,8 @@ public sealed record EssentialRestartConfig
     /// <summary>The delay before restart number <paramref name="consecutiveFailures"/> (1-based), with ±20 % jitter.</summary>
     public TimeSpan Delay(int consecutiveFailures, double random01)
     {
-        var exponent = Math.Min(Math.Max(consecutiveFailures - 1, 0), 30);
-        var baseMs = Math.Min((double)MaxBackoffMs, InitialBackoffMs * Math.Pow(2, exponent));
-        return TimeSpan.FromMilliseconds(baseMs * (0.8 + (0.4 * random01)));
+        var delay = Backoff.Exponential(TimeSpan.FromMilliseconds(InitialBackoffMs), TimeSpan.FromMilliseconds(MaxBackoffMs), consecutiveFailures);
+        return delay * (0.8 + (0.4 * random01));
     }
 }
 

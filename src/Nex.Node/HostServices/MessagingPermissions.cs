@@ -89,7 +89,8 @@ internal sealed record MessagingPermissions(IReadOnlyList<string> Allow, IReadOn
 
         // A message goes to one literal subject; a wildcard here would at best be delivered
         // unpredictably and at worst slip past a pattern meant to stop it.
-        if (HasWildcardToken(subject))
+        // Valid as a pattern but not as a literal subject: it has a wildcard token.
+        if (!SubjectMatcher.IsValidSubject(subject, allowWildcards: false))
         {
             return (HostServiceResponse.BadRequest, $"messaging: subject '{subject}' must not contain wildcards");
         }
@@ -98,18 +99,5 @@ internal sealed record MessagingPermissions(IReadOnlyList<string> Allow, IReadOn
             && (Allow.Count == 0 || Allow.Any(p => SubjectMatcher.Matches(subject, p)))
             && !Deny.Any(p => SubjectMatcher.Matches(subject, p));
         return allowed ? null : (HostServiceResponse.Forbidden, $"messaging: subject '{subject}' is not allowed for workloads");
-    }
-
-    private static bool HasWildcardToken(string subject)
-    {
-        foreach (var token in subject.AsSpan().Split('.'))
-        {
-            if (subject.AsSpan(token) is "*" or ">")
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 }

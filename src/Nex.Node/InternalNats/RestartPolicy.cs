@@ -74,9 +74,5 @@ internal sealed class RestartPolicy(RestartPolicyOptions options, TimeProvider t
     /// <summary>A start succeeded: failed starts no longer count (deaths still do, within their window).</summary>
     public void OnStarted() => _failedStarts = 0;
 
-    private TimeSpan Backoff(int attempt)
-    {
-        var ticks = options.BaseDelay.Ticks * Math.Pow(2, Math.Min(attempt - 1, 30));
-        return ticks >= options.MaxDelay.Ticks ? options.MaxDelay : TimeSpan.FromTicks((long)ticks);
-    }
+    private TimeSpan Backoff(int attempt) => Nex.Node.Backoff.Exponential(options.BaseDelay, options.MaxDelay, attempt);
 }
