@@ -77,9 +77,11 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
     {
         lock (_usageGate)
         {
-            // One pass over /proc serves every machine; INFO may come often, so reuse it for a second.
+            // One pass over /proc serves every machine; INFO may come often, so reuse it for a second, unless
+            // a workload deployed since is missing from it (devrun's INFO right after its deploy would
+            // otherwise show that workload without its usage for up to a second).
             var now = _node.Time.GetUtcNow();
-            if (_usage is null || now - _usageAt >= UsageMaxAge)
+            if (_usage is null || now - _usageAt >= UsageMaxAge || _running.Keys.Any(id => !_usage.ContainsKey(id)))
             {
                 var processes = ProcessTable.Read();
                 var usage = new Dictionary<string, MachineUsage>(StringComparer.Ordinal);
