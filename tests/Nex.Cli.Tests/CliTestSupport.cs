@@ -43,6 +43,31 @@ internal static class CliTestSupport
         return result;
     }
 
+    /// <summary>
+    /// Descendants of <paramref name="pid"/> whose command name is <paramref name="comm"/>: a shell between them
+    /// (one that forks rather than execs its last command, as some do) does not hide the process.
+    /// </summary>
+    public static IReadOnlyList<int> Descendants(int pid, string comm)
+    {
+        var result = new List<int>();
+        foreach (var descendant in Nex.Processes.ProcessTree.Descendants(pid))
+        {
+            try
+            {
+                var stat = File.ReadAllText($"/proc/{descendant}/stat");
+                if (stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')] == comm)
+                {
+                    result.Add(descendant);
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        return result;
+    }
+
     public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string what)
     {
         var deadline = DateTime.UtcNow + timeout;

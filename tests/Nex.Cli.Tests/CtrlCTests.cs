@@ -53,7 +53,11 @@ public sealed class CtrlCTests
         try
         {
             await CliTestSupport.WaitUntilAsync(() => Output().Contains(" is up on ", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "the node to start");
-            nodePid = Assert.Single(CliTestSupport.Children(terminal.Id, "dotnet"));
+            // The node is script's child when the shell execs its one command, a grandchild when it forks; the
+            // search is breadth first, so the node comes before any dotnet process of its own.
+            var dotnets = CliTestSupport.Descendants(terminal.Id, "dotnet");
+            Assert.True(dotnets.Count > 0, $"no dotnet process under the terminal; output:\n{Output()}");
+            nodePid = dotnets[0];
             var family = ProcessTree.Descendants(nodePid);
             Assert.NotEmpty(CliTestSupport.Children(nodePid, "nats-server"));
 
@@ -69,7 +73,7 @@ public sealed class CtrlCTests
             }, TestContext.Current.CancellationToken);
             await nats.PingAsync(TestContext.Current.CancellationToken);
 
-            // The foreground process group of the terminal: the node's (script's shell execs it).
+            // The foreground process group of the terminal: the node's (a non-interactive shell keeps its child in its group).
             var pgid = int.Parse(File.ReadAllText($"/proc/{nodePid}/stat").Split(") ")[1].Split(' ')[2], CultureInfo.InvariantCulture);
             var watch = Stopwatch.StartNew();
             Assert.True(Posix.SignalGroup(pgid, Posix.SIGINT));
