@@ -21,7 +21,7 @@ internal sealed class HostServiceException(string message, int code) : Exception
 
 /// <summary>
 /// The workload's side of the host services RPC (spec §6): requests on
-/// <c>hostint.&lt;id&gt;.rpc.&lt;ns&gt;.&lt;name&gt;.&lt;service&gt;.&lt;method&gt;</c> over the agent's own
+/// <see cref="AgentSubjects.HostServicesRpc"/> over the agent's own
 /// connection, answered by the node. One instance per deployed function; shared by the V8 and
 /// WASM providers. The namespace and name in the subject are informational: the node uses its own
 /// record of this workload (0.2 trusted them, §11 #16).
@@ -34,6 +34,17 @@ internal sealed class HostServicesClient(INatsConnection connection, string agen
     /// <summary>Calls a method; transport failures come back as code 500 replies, never exceptions.</summary>
     public async Task<HostServiceReply> CallAsync(string service, string method, IReadOnlyDictionary<string, string>? headers, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
+        string subject;
+        try
+        {
+            subject = AgentSubjects.HostServicesRpc(agentId, ns, workloadName, service, method);
+        }
+        catch (ArgumentException ex)
+        {
+            // A service or method that is no subject token (a WASM module names them itself).
+            return new HostServiceReply(400, ex.Message, default);
+        }
+
         var natsHeaders = new NatsHeaders();
         foreach (var (key, value) in headers ?? new Dictionary<string, string>())
         {
@@ -43,7 +54,7 @@ internal sealed class HostServicesClient(INatsConnection connection, string agen
         try
         {
             var reply = await connection.RequestAsync<byte[], byte[]>(
-                HostServicesProtocol.Subject(agentId, ns, workloadName, service, method),
+                subject,
                 body.ToArray(),
                 natsHeaders,
                 replyOpts: new NatsSubOpts { Timeout = Timeout },

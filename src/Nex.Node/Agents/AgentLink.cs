@@ -67,7 +67,7 @@ internal sealed partial class AgentLink : IAsyncDisposable
             await link.SubscribeAsync(AgentSubjects.EventsWildcard(id), link.OnEventAsync, cancellationToken).ConfigureAwait(false);
             await link.SubscribeAsync(AgentSubjects.Logs(id), link.OnLogAsync, cancellationToken).ConfigureAwait(false);
             await link.SubscribeAsync(AgentSubjects.Artifact(id), link.OnArtifactRequestAsync, cancellationToken).ConfigureAwait(false);
-            await link.SubscribeAsync($"hostint.{id}.rpc.>", msg => listener.OnHostServiceCallAsync(id, msg), cancellationToken).ConfigureAwait(false);
+            await link.SubscribeAsync(AgentSubjects.HostServicesRpcCalls(id), msg => listener.OnHostServiceCallAsync(id, msg), cancellationToken).ConfigureAwait(false);
             await connection.PingAsync(cancellationToken).ConfigureAwait(false);
             return link;
         }

@@ -164,13 +164,13 @@ internal sealed partial class WorkloadManager
             return;
         }
 
-        // hostint.<id>.rpc.<ns>.<name>.<service>.<method>: only the last two tokens are used; the
-        // namespace and name come from the node's own record (0.2 trusted the agent's, §11 #16).
-        var tokens = msg.Subject.Split('.');
+        // Only the service and method are used; the namespace and name come from the node's own record
+        // (0.2 trusted the agent's, §11 #16).
         HostServiceResponse response;
-        if (tokens.Length != 7 || !_running.TryGetValue(agentId, out var workload) || workload.HostServices is not { } services)
+        var wellFormed = AgentSubjects.TryParseHostServicesRpc(msg.Subject, out var call);
+        if (!wellFormed || !_running.TryGetValue(agentId, out var workload) || workload.HostServices is not { } services)
         {
-            response = new HostServiceResponse(400, tokens.Length != 7 ? $"invalid host services subject: {msg.Subject}" : "this workload has no host services", []);
+            response = new HostServiceResponse(400, wellFormed ? "this workload has no host services" : $"invalid host services subject: {msg.Subject}", []);
         }
         else
         {
@@ -180,7 +180,7 @@ internal sealed partial class WorkloadManager
                 headers[key] = values.ToString();
             }
 
-            response = await services.HandleAsync(tokens[5], tokens[6], headers, msg.Data ?? [], _stopping.Token).ConfigureAwait(false);
+            response = await services.HandleAsync(call.Service, call.Method, headers, msg.Data ?? [], _stopping.Token).ConfigureAwait(false);
         }
 
         var replyHeaders = new NatsHeaders

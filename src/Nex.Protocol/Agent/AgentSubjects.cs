@@ -9,9 +9,6 @@ public static class AgentSubjects
     /// <summary>Header on a V8 trigger reply carrying the execution time in nanoseconds.</summary>
     public const string RuntimeNsHeader = "x-nex-runtime-ns";
 
-    /// <summary>Pattern the node's <c>nexhost</c> connection serves host-services RPC on.</summary>
-    public const string HostServicesRpcWildcard = "hostint.*.rpc.*.*.*.*";
-
     /// <summary>Agent → node handshake request: <c>hostint.&lt;id&gt;.handshake</c>.</summary>
     /// <param name="id">Workload/agent id.</param>
     /// <returns>The subject.</returns>
@@ -85,6 +82,39 @@ public static class AgentSubjects
     public static string HostServicesRpc(string id, string ns, string name, string service, string method)
         => $"hostint.{Id(id)}.rpc.{SubjectToken.Require(ns, "namespace")}.{SubjectToken.Require(name, "workload name")}.{SubjectToken.Require(service, "service")}.{SubjectToken.Require(method, "method")}";
 
+    /// <summary>
+    /// Node subscription for one agent's host-services calls: <c>hostint.&lt;id&gt;.rpc.&gt;</c> (wider than a call,
+    /// so that a malformed one is answered with an error rather than with no responders).
+    /// </summary>
+    /// <param name="id">Workload/agent id.</param>
+    /// <returns>The subject pattern.</returns>
+    public static string HostServicesRpcCalls(string id) => $"hostint.{Id(id)}.rpc.>";
+
+    /// <summary>Reads a host-services call subject (<see cref="HostServicesRpc"/>) back into its parts.</summary>
+    /// <param name="subject">The subject a call arrived on.</param>
+    /// <param name="call">Its parts, when it is one.</param>
+    /// <returns>Whether <paramref name="subject"/> is a well-formed call subject.</returns>
+    public static bool TryParseHostServicesRpc(string subject, out HostServicesRpcSubject call)
+    {
+        call = default;
+        var tokens = subject.Split('.');
+        if (tokens is not ["hostint", var id, "rpc", var ns, var name, var service, var method] || tokens.Any(t => t.Length == 0))
+        {
+            return false;
+        }
+
+        call = new HostServicesRpcSubject(id, ns, name, service, method);
+        return true;
+    }
+
     // Ids are xids in practice; checked so that no caller can build an oversized or dotted subject.
     private static string Id(string id) => SubjectToken.Require(id, "workload id");
 }
+
+/// <summary>The parts of a host-services call subject: <c>hostint.&lt;id&gt;.rpc.&lt;ns&gt;.&lt;name&gt;.&lt;service&gt;.&lt;method&gt;</c>.</summary>
+/// <param name="Id">Workload/agent id.</param>
+/// <param name="Namespace">Namespace the agent claims (the node uses its own record, not this; 0.2 trusted it, §11 #16).</param>
+/// <param name="Name">Workload name the agent claims (informational, as the namespace).</param>
+/// <param name="Service">Service.</param>
+/// <param name="Method">Method.</param>
+public readonly record struct HostServicesRpcSubject(string Id, string Namespace, string Name, string Service, string Method);

@@ -4,7 +4,7 @@ namespace Nex.Protocol;
 
 /// <summary>
 /// The host services RPC (spec §6): an agent requests
-/// <c>hostint.&lt;id&gt;.rpc.&lt;ns&gt;.&lt;name&gt;.&lt;service&gt;.&lt;method&gt;</c> with the inputs in headers
+/// <see cref="AgentSubjects.HostServicesRpc"/> with the inputs in headers
 /// and body; the node answers with <see cref="CodeHeader"/> and <see cref="MessageHeader"/> and the result as the body.
 /// </summary>
 public static class HostServicesProtocol
@@ -42,16 +42,6 @@ public static class HostServicesProtocol
 
     /// <summary>Reply header: <c>OK</c> or the failure's real message (0.2 replaced it with <c>OK</c>, §11 #7).</summary>
     public const string MessageHeader = "x-nex-hs-msg";
-
-    /// <summary>The RPC subject.</summary>
-    /// <param name="id">Workload id.</param>
-    /// <param name="ns">Namespace (informational: the node uses its own record).</param>
-    /// <param name="name">Workload name (informational).</param>
-    /// <param name="service">Service.</param>
-    /// <param name="method">Method.</param>
-    /// <returns>The subject.</returns>
-    public static string Subject(string id, string ns, string name, string service, string method) =>
-        $"hostint.{id}.rpc.{ns}.{name}.{service}.{method}";
 }
 
 /// <summary>Result of an HTTP host-service call (spec §6.3), the reply body.</summary>

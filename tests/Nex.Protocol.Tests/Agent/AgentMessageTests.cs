@@ -19,7 +19,13 @@ public class AgentMessageTests
         Assert.Equal("hostint.W1.rpc.default.kvhostservice.kv.set", AgentSubjects.HostServicesRpc("W1", "default", "kvhostservice", "kv", "set"));
         Assert.Equal("x-nex-trigger-subject", AgentSubjects.TriggerSubjectHeader);
         Assert.Equal("x-nex-runtime-ns", AgentSubjects.RuntimeNsHeader);
-        Assert.True(SubjectMatcher.Collides(AgentSubjects.HostServicesRpcWildcard, AgentSubjects.HostServicesRpc("W1", "a", "b", "c", "d")));
+        Assert.True(AgentSubjects.TryParseHostServicesRpc(AgentSubjects.HostServicesRpc("W1", "a", "b", "c", "d"), out var call));
+        Assert.Equal(new HostServicesRpcSubject("W1", "a", "b", "c", "d"), call);
+        Assert.True(SubjectMatcher.Collides(AgentSubjects.HostServicesRpcCalls("W1"), AgentSubjects.HostServicesRpc("W1", "a", "b", "c", "d")));
+        Assert.False(AgentSubjects.TryParseHostServicesRpc("hostint.W1.rpc.a.b.c", out _));
+        Assert.False(AgentSubjects.TryParseHostServicesRpc("hostint.W1.rpc.a.b.c.d.e", out _));
+        Assert.False(AgentSubjects.TryParseHostServicesRpc("hostint.W1.rpc.a..c.d", out _));
+        Assert.False(AgentSubjects.TryParseHostServicesRpc("agentint.W1.rpc.a.b.c.d", out _));
     }
 
     [Fact]

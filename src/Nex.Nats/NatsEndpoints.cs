@@ -1,0 +1,218 @@
+using NATS.Client.Core;
+
+namespace Nex.Nats;
+
+/// <summary>
+/// The one way Nex serves subjects: each endpoint is a core subscription with its own read loop, whose
+/// handler runs either in order (one message at a time) or concurrently up to a bound. A handler that throws
+/// never ends its loop: the failure goes to the group's failure callback (which may still answer the
+/// request). Disposing the group stops every loop, unsubscribes, and waits for the handlers in flight.
+/// </summary>
+/// <remarks>
+/// The control API, the node's link to each agent, a function's triggers and host-service calls, and the
+/// agent's own subjects are all endpoints of a group; each owner keeps one group and disposes it when it ends.
+/// </remarks>
+public sealed class NatsEndpoints : IAsyncDisposable
+{
+    private readonly Func<NatsMsg<byte[]>, Exception, ValueTask> _onFailed;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Lock _gate = new();
+    private readonly List<INatsSub<byte[]>> _subscriptions = [];
+    private readonly List<Task> _loops = [];
+    private int _disposed;
+
+    /// <summary>Creates an empty group.</summary>
+    /// <param name="onFailed">
+    /// Called with the message when its handler throws (other than being cancelled because the group is
+    /// stopping); it may reply with an error. It must not throw.
+    /// </param>
+    public NatsEndpoints(Func<NatsMsg<byte[]>, Exception, ValueTask> onFailed)
+    {
+        _onFailed = onFailed;
+    }
+
+    /// <summary>Cancelled when the group starts to stop; handlers get it as their token.</summary>
+    public CancellationToken Stopping => _stopping.Token;
+
+    /// <summary>
+    /// Subscribes <paramref name="subject"/> on <paramref name="connection"/> and starts serving it. Returns once
+    /// the subscription is made (flush the connection to be sure the server has it).
+    /// </summary>
+    /// <param name="connection">The connection to subscribe on.</param>
+    /// <param name="subject">The subject, wildcards allowed.</param>
+    /// <param name="handler">What to do with each message; gets the group's stopping token.</param>
+    /// <param name="options">Queue group and concurrency; by default one message at a time, in order.</param>
+    /// <param name="cancellationToken">Cancels the subscribe.</param>
+    /// <exception cref="ObjectDisposedException">The group has been disposed.</exception>
+    public async Task AddAsync(
+        INatsConnection connection,
+        string subject,
+        Func<NatsMsg<byte[]>, CancellationToken, ValueTask> handler,
+        NatsEndpointOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(handler);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        options ??= NatsEndpointOptions.InOrder;
+        ArgumentOutOfRangeException.ThrowIfNegative(options.MaxConcurrency);
+        var sub = await connection.SubscribeCoreAsync<byte[]>(subject, options.QueueGroup, opts: options.SubOpts, cancellationToken: cancellationToken).ConfigureAwait(false);
+        lock (_gate)
+        {
+            if (_disposed == 0)
+            {
+                _subscriptions.Add(sub);
+                _loops.Add(Task.Run(() => ServeAsync(sub, handler, options.MaxConcurrency), CancellationToken.None));
+                return;
+            }
+        }
+
+        // Disposed while subscribing: this subscription is not served.
+        await sub.DisposeAsync().ConfigureAwait(false);
+        throw new ObjectDisposedException(nameof(NatsEndpoints));
+    }
+
+    /// <summary>Stops every endpoint and waits for the handlers still running. Safe to call twice.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        INatsSub<byte[]>[] subscriptions;
+        Task[] loops;
+        lock (_gate)
+        {
+            if (_disposed != 0)
+            {
+                return;
+            }
+
+            _disposed = 1;
+            subscriptions = [.. _subscriptions];
+            loops = [.. _loops];
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        foreach (var sub in subscriptions)
+        {
+            try
+            {
+                await sub.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is NatsException or ObjectDisposedException or InvalidOperationException)
+            {
+                // The connection is already gone; so is the subscription.
+            }
+        }
+
+        await Task.WhenAll(loops).ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private async Task ServeAsync(INatsSub<byte[]> sub, Func<NatsMsg<byte[]>, CancellationToken, ValueTask> handler, int maxConcurrency)
+    {
+        var token = _stopping.Token;
+        if (maxConcurrency == 1)
+        {
+            try
+            {
+                await foreach (var msg in sub.Msgs.ReadAllAsync(token).ConfigureAwait(false))
+                {
+                    await HandleAsync(handler, msg, token).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopping.
+            }
+
+            return;
+        }
+
+        // Concurrent: each message runs as its own task; a bound keeps a burst from piling up unbounded work.
+        using var slots = maxConcurrency > 1 ? new SemaphoreSlim(maxConcurrency) : null;
+        var running = new HashSet<Task>();
+        try
+        {
+            await foreach (var msg in sub.Msgs.ReadAllAsync(token).ConfigureAwait(false))
+            {
+                if (slots is not null)
+                {
+                    await slots.WaitAsync(token).ConfigureAwait(false);
+                }
+
+                var task = RunAsync(msg);
+                lock (running)
+                {
+                    running.Add(task);
+                }
+
+                _ = task.ContinueWith(
+                    done =>
+                    {
+                        lock (running)
+                        {
+                            running.Remove(done);
+                        }
+                    },
+                    CancellationToken.None,
+                    TaskContinuationOptions.ExecuteSynchronously,
+                    TaskScheduler.Default);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+
+        Task[] pending;
+        lock (running)
+        {
+            pending = [.. running];
+        }
+
+        await Task.WhenAll(pending).ConfigureAwait(false);
+
+        async Task RunAsync(NatsMsg<byte[]> msg)
+        {
+            await Task.Yield();
+            try
+            {
+                await HandleAsync(handler, msg, token).ConfigureAwait(false);
+            }
+            finally
+            {
+                slots?.Release();
+            }
+        }
+    }
+
+    private async ValueTask HandleAsync(Func<NatsMsg<byte[]>, CancellationToken, ValueTask> handler, NatsMsg<byte[]> msg, CancellationToken token)
+    {
+        try
+        {
+            await handler(msg, token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+        catch (Exception ex)
+        {
+            await _onFailed(msg, ex).ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>How an endpoint of <see cref="NatsEndpoints"/> receives and runs its messages.</summary>
+/// <param name="MaxConcurrency">
+/// 1: one message at a time, in order (the handler's own pace sets the subscription's). More than 1: up to that
+/// many handlers at once. 0: as many as arrive (for handlers that only wait, such as a relayed request).
+/// </param>
+/// <param name="QueueGroup">A queue group to join, or null.</param>
+/// <param name="SubOpts">Subscription options (for example the pending channel's size and full mode), or null.</param>
+public sealed record NatsEndpointOptions(int MaxConcurrency = 1, string? QueueGroup = null, NatsSubOpts? SubOpts = null)
+{
+    /// <summary>One message at a time, in order.</summary>
+    public static NatsEndpointOptions InOrder { get; } = new();
+
+    /// <summary>Every message at once, unbounded.</summary>
+    public static NatsEndpointOptions Concurrent { get; } = new(MaxConcurrency: 0);
+}

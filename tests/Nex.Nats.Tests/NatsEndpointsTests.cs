@@ -1,0 +1,143 @@
+using NATS.Client.Core;
+using Nex.Testing;
+using Xunit;
+
+namespace Nex.Nats.Tests;
+
+public sealed class NatsEndpointsTests(NatsServerFixture nats) : IClassFixture<NatsServerFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task InOrder_HandlesOneMessageAtATime_InTheOrderSent()
+    {
+        await using var connection = new NatsConnection(new NatsOpts { Url = nats.Url });
+        var seen = new List<int>();
+        var busy = 0;
+        var overlap = false;
+        var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var endpoints = new NatsEndpoints((_, _) => ValueTask.CompletedTask);
+        await endpoints.AddAsync(connection, "t.inorder", async (msg, _) =>
+        {
+            overlap |= Interlocked.Increment(ref busy) > 1;
+            await Task.Yield();
+            seen.Add(int.Parse(System.Text.Encoding.UTF8.GetString(msg.Data!), System.Globalization.CultureInfo.InvariantCulture));
+            Interlocked.Decrement(ref busy);
+            if (seen.Count == 50)
+            {
+                all.TrySetResult();
+            }
+        }, cancellationToken: Ct);
+        await connection.PingAsync(Ct);
+        for (var i = 0; i < 50; i++)
+        {
+            await connection.PublishAsync("t.inorder", System.Text.Encoding.UTF8.GetBytes(i.ToString(System.Globalization.CultureInfo.InvariantCulture)), cancellationToken: Ct);
+        }
+
+        await all.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.False(overlap);
+        Assert.Equal(Enumerable.Range(0, 50), seen);
+    }
+
+    [Fact]
+    public async Task Concurrent_RunsUpToTheBound_AtOnce()
+    {
+        await using var connection = new NatsConnection(new NatsOpts { Url = nats.Url });
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var busy = 0;
+        var peak = 0;
+        var reachedBound = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var endpoints = new NatsEndpoints((_, _) => ValueTask.CompletedTask);
+        await endpoints.AddAsync(connection, "t.concurrent", async (_, _) =>
+        {
+            var now = Interlocked.Increment(ref busy);
+            InterlockedMax(ref peak, now);
+            if (now == 4)
+            {
+                reachedBound.TrySetResult();
+            }
+
+            await release.Task;
+            Interlocked.Decrement(ref busy);
+        }, new NatsEndpointOptions(MaxConcurrency: 4), Ct);
+        await connection.PingAsync(Ct);
+        for (var i = 0; i < 10; i++)
+        {
+            await connection.PublishAsync("t.concurrent", Array.Empty<byte>(), cancellationToken: Ct);
+        }
+
+        await reachedBound.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        // Four handlers are blocked; a round trip lets any fifth message arrive if the bound did not hold.
+        await connection.PingAsync(Ct);
+        Assert.Equal(4, Volatile.Read(ref busy));
+        release.SetResult();
+        Assert.Equal(4, Volatile.Read(ref peak));
+    }
+
+    [Fact]
+    public async Task AFailingHandler_GoesToTheCallback_AndTheLoopServesTheNextMessage()
+    {
+        await using var connection = new NatsConnection(new NatsOpts { Url = nats.Url });
+        var failed = new TaskCompletionSource<(string Subject, string Error)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var endpoints = new NatsEndpoints((msg, ex) =>
+        {
+            failed.TrySetResult((msg.Subject, ex.Message));
+            return msg.ReplyAsync("failed"u8.ToArray(), cancellationToken: CancellationToken.None);
+        });
+        await endpoints.AddAsync(connection, "t.fail", async (msg, _) =>
+        {
+            if (msg.Data is [1])
+            {
+                throw new InvalidOperationException("boom");
+            }
+
+            await msg.ReplyAsync("ok"u8.ToArray(), cancellationToken: CancellationToken.None);
+        }, cancellationToken: Ct);
+        await connection.PingAsync(Ct);
+
+        var first = await connection.RequestAsync<byte[], byte[]>("t.fail", [1], cancellationToken: Ct);
+        Assert.Equal("failed"u8.ToArray(), first.Data);
+        Assert.Equal(("t.fail", "boom"), await failed.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct));
+        var second = await connection.RequestAsync<byte[], byte[]>("t.fail", [2], cancellationToken: Ct);
+        Assert.Equal("ok"u8.ToArray(), second.Data);
+    }
+
+    [Fact]
+    public async Task Dispose_CancelsHandlers_WaitsForThem_AndUnsubscribes()
+    {
+        await using var connection = new NatsConnection(new NatsOpts { Url = nats.Url });
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var finished = false;
+        var endpoints = new NatsEndpoints((_, _) => ValueTask.CompletedTask);
+        await endpoints.AddAsync(connection, "t.dispose", async (_, token) =>
+        {
+            started.TrySetResult();
+            try
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, token);
+            }
+            finally
+            {
+                await Task.Yield();
+                finished = true;
+            }
+        }, NatsEndpointOptions.Concurrent, Ct);
+        await connection.PingAsync(Ct);
+        await connection.PublishAsync("t.dispose", Array.Empty<byte>(), cancellationToken: Ct);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+
+        await endpoints.DisposeAsync();
+        Assert.True(finished);
+        await endpoints.DisposeAsync(); // twice is fine
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => endpoints.AddAsync(connection, "t.after", (_, _) => ValueTask.CompletedTask, cancellationToken: Ct));
+        await Assert.ThrowsAsync<NatsNoRespondersException>(async () => await connection.RequestAsync<byte[], byte[]>("t.dispose", [], replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(5) }, cancellationToken: Ct));
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int seen;
+        while ((seen = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, seen) != seen)
+        {
+        }
+    }
+}
