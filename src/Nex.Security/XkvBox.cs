@@ -1,30 +1,25 @@
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using NATS.NKeys;
-using Org.BouncyCastle.Crypto.Engines;
-using Org.BouncyCastle.Crypto.Macs;
-using Org.BouncyCastle.Crypto.Parameters;
-using Curve25519 = Org.BouncyCastle.Math.EC.Rfc7748.X25519;
 
 namespace Nex.Security;
 
 /// <summary>
-/// The NATS "xkv1" seal (<c>"xkv1"</c> ‖ 24-byte nonce ‖ NaCl <c>crypto_box</c>) on BouncyCastle's X25519,
-/// Salsa20/XSalsa20 and Poly1305, with the box key (X25519 then HSalsa20) kept per key pair.
+/// The NATS "xkv1" seal (<c>"xkv1"</c> ‖ 24-byte nonce ‖ NaCl <c>crypto_box</c>) on libsodium (<see cref="SodiumBox"/>),
+/// with the box key (X25519 then HSalsa20) kept per key pair.
 /// </summary>
 /// <remarks>
 /// NATS.NKeys seals with a TweetNaCl port whose scalar multiplication took 1.4–3.8 ms per open on our
-/// machines, on every deploy's hot path. BouncyCastle's X25519 is several times faster, and a deployer
-/// seals with the same xkey again and again (the CLI's <c>~/.nex/publisher.xk</c>), so the precomputed
-/// box key (NaCl's <c>crypto_box_beforenm</c>) makes a repeat open cost microseconds. The format and
-/// results are NaCl's exactly (checked against the nkeys.js vectors).
+/// machines, on every deploy's hot path. libsodium's X25519 is far faster, and a deployer seals with the
+/// same xkey again and again (the CLI's <c>~/.nex/publisher.xk</c>), so the precomputed box key (NaCl's
+/// <c>crypto_box_beforenm</c>) makes a repeat open cost microseconds. The format and results are NaCl's
+/// exactly (checked against the nkeys.js vectors, byte for byte).
 /// </remarks>
 internal static class XkvBox
 {
     public const int HeaderLength = 4;
-    public const int NonceLength = 24;
-    public const int MacLength = 16;
+    public const int NonceLength = SodiumBox.NonceLength;
+    public const int MacLength = SodiumBox.MacLength;
     private const int MaxCachedKeys = 1024;
     private static readonly byte[] Header = "xkv1"u8.ToArray();
     private static readonly ConcurrentDictionary<(string Own, string Peer), byte[]> BoxKeys = new();
@@ -32,15 +27,19 @@ internal static class XkvBox
     /// <summary>Seals <paramref name="plaintext"/> from <paramref name="own"/> to <paramref name="peerPublic"/>.</summary>
     public static byte[] Seal(ReadOnlySpan<byte> plaintext, KeyPair own, string peerPublic)
     {
+        Span<byte> nonce = stackalloc byte[NonceLength];
+        RandomNumberGenerator.Fill(nonce);
+        return Seal(plaintext, own, peerPublic, nonce);
+    }
+
+    /// <summary>Seals with a given nonce: only for reproducing other implementations' output in tests.</summary>
+    internal static byte[] Seal(ReadOnlySpan<byte> plaintext, KeyPair own, string peerPublic, ReadOnlySpan<byte> nonce)
+    {
         var key = BoxKey(own, peerPublic);
         var result = new byte[HeaderLength + NonceLength + MacLength + plaintext.Length];
         Header.CopyTo(result, 0);
-        var nonce = result.AsSpan(HeaderLength, NonceLength);
-        RandomNumberGenerator.Fill(nonce);
-        var cipher = Stream(key, nonce, out var polyKey);
-        var ciphertext = result.AsSpan(HeaderLength + NonceLength + MacLength);
-        cipher.ProcessBytes(plaintext, ciphertext);
-        Tag(polyKey, ciphertext, result.AsSpan(HeaderLength + NonceLength, MacLength));
+        nonce.CopyTo(result.AsSpan(HeaderLength, NonceLength));
+        SodiumBox.Seal(result.AsSpan(HeaderLength + NonceLength), plaintext, nonce, key);
         return result;
     }
 
@@ -55,19 +54,9 @@ internal static class XkvBox
 
         var key = BoxKey(own, peerPublic);
         var nonce = sealedData.Slice(HeaderLength, NonceLength);
-        var mac = sealedData.Slice(HeaderLength + NonceLength, MacLength);
-        var ciphertext = sealedData[(HeaderLength + NonceLength + MacLength)..];
-        var cipher = Stream(key, nonce, out var polyKey);
-        Span<byte> expected = stackalloc byte[MacLength];
-        Tag(polyKey, ciphertext, expected);
-        if (!CryptographicOperations.FixedTimeEquals(expected, mac))
-        {
-            return null;
-        }
-
-        var plaintext = new byte[ciphertext.Length];
-        cipher.ProcessBytes(ciphertext, plaintext);
-        return plaintext;
+        var boxed = sealedData[(HeaderLength + NonceLength)..];
+        var plaintext = new byte[boxed.Length - MacLength];
+        return SodiumBox.TryOpen(plaintext, boxed, nonce, key) ? plaintext : null;
     }
 
     // crypto_box_beforenm: HSalsa20(X25519(own secret, peer public), 0^16), once per key pair.
@@ -80,11 +69,16 @@ internal static class XkvBox
         }
 
         var secret = RawSeed(own);
-        var shared = new byte[32];
         try
         {
-            Curve25519.ScalarMult(secret, 0, NKeyBytes.RawPublic(peerPublic), 0, shared, 0);
-            var key = HSalsa20ZeroNonce(shared);
+            var key = new byte[SodiumBox.KeyLength];
+            if (!SodiumBox.TryBeforeNm(key, NKeyBytes.RawPublic(peerPublic), secret))
+            {
+                // libsodium refuses a small-order peer key; NaCl, TweetNaCl (NATS.NKeys) and Go's nkeys carry on
+                // with the all-zero X25519 result. Do as they do, so such a box still opens the same everywhere.
+                SodiumBox.HSalsa20(key, stackalloc byte[16], stackalloc byte[SodiumBox.KeyLength]);
+            }
+
             if (BoxKeys.Count >= MaxCachedKeys)
             {
                 BoxKeys.Clear();
@@ -96,48 +90,7 @@ internal static class XkvBox
         finally
         {
             CryptographicOperations.ZeroMemory(secret);
-            CryptographicOperations.ZeroMemory(shared);
         }
-    }
-
-    // HSalsa20 is the Salsa20 core without its final addition of the input. With an all-zero nonce and
-    // counter, the input is the key and the constants: subtract them from Salsa20's first keystream block.
-    private static byte[] HSalsa20ZeroNonce(byte[] key)
-    {
-        var salsa = new Salsa20Engine();
-        salsa.Init(true, new ParametersWithIV(new KeyParameter(key), new byte[8]));
-        Span<byte> block = stackalloc byte[64];
-        salsa.ProcessBytes(new byte[64], block);
-        ReadOnlySpan<uint> sigma = [0x61707865, 0x3320646e, 0x79622d32, 0x6b206574];
-        ReadOnlySpan<int> words = [0, 5, 10, 15, 6, 7, 8, 9];
-        var result = new byte[32];
-        for (var i = 0; i < words.Length; i++)
-        {
-            var word = BinaryPrimitives.ReadUInt32LittleEndian(block[(words[i] * 4)..]);
-            var input = i < 4 ? sigma[i] : 0u; // words 6–9 are the nonce and counter: zero
-            BinaryPrimitives.WriteUInt32LittleEndian(result.AsSpan(i * 4), word - input);
-        }
-
-        return result;
-    }
-
-    // secretbox: the first 32 bytes of the XSalsa20 stream are the Poly1305 key; the message is XORed with the rest.
-    private static XSalsa20Engine Stream(byte[] key, ReadOnlySpan<byte> nonce, out byte[] polyKey)
-    {
-        var cipher = new XSalsa20Engine();
-        cipher.Init(true, new ParametersWithIV(new KeyParameter(key), nonce.ToArray()));
-        polyKey = new byte[32];
-        cipher.ProcessBytes(new byte[32], polyKey);
-        return cipher;
-    }
-
-    private static void Tag(byte[] polyKey, ReadOnlySpan<byte> ciphertext, Span<byte> tag)
-    {
-        var poly = new Poly1305();
-        poly.Init(new KeyParameter(polyKey));
-        poly.BlockUpdate(ciphertext);
-        poly.DoFinal(tag);
-        CryptographicOperations.ZeroMemory(polyKey);
     }
 
     private static byte[] RawSeed(KeyPair kp)

@@ -14,7 +14,7 @@ public class EnvironmentCipherTests
     [InlineData(1000)]
     public void OurSealAndNKeysSealOpenEachOther(int length)
     {
-        // Our box (BouncyCastle, cached box keys) and NATS.NKeys' (TweetNaCl) are the same NaCl construction.
+        // Our box (libsodium, cached box keys) and NATS.NKeys' (TweetNaCl) are the same NaCl construction.
         var plaintext = Enumerable.Range(0, length).Select(i => (byte)(i * 7)).ToArray();
         Assert.Equal(plaintext, Node.Open(EnvironmentCipher.Seal(plaintext, Sender, Node.GetPublicKey()), Sender.GetPublicKey()));
         Assert.Equal(plaintext, EnvironmentCipher.Open(Sender.Seal(plaintext, Node.GetPublicKey()), Node, Sender.GetPublicKey()));
