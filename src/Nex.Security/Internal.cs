@@ -1,7 +1,6 @@
 using System.Buffers.Text;
 using System.Text;
 using NATS.NKeys;
-using Org.BouncyCastle.Crypto.Digests;
 
 namespace Nex.Security;
 
@@ -104,16 +103,21 @@ internal static class Base32NoPadding
     }
 }
 
-/// <summary>SHA-512/256 (FIPS 180-4 truncated SHA-512 with its own IV), via BouncyCastle.</summary>
+/// <summary>SHA-512/256 (FIPS 180-4: SHA-512 from its own initial hash value, truncated to 256 bits), on libsodium.</summary>
 internal static class Sha512t256
 {
+    // FIPS 180-4 §5.3.6.2, the SHA-512/256 initial hash value H(0).
+    private static ReadOnlySpan<ulong> InitialState =>
+    [
+        0x22312194FC2BF72C, 0x9F555FA3C84C64C2, 0x2393B86B6F53B151, 0x963877195940EABD,
+        0x96283EE2A88EFFE3, 0xBE5E1E2553863992, 0x2B0199FC2C85B8AA, 0x0EB72DDC81C52CA2,
+    ];
+
     public static byte[] Hash(ReadOnlySpan<byte> data)
     {
-        var digest = new Sha512tDigest(256);
-        digest.BlockUpdate(data);
-        var result = new byte[digest.GetDigestSize()];
-        digest.DoFinal(result);
-        return result;
+        Span<byte> digest = stackalloc byte[64];
+        Libsodium.Sha512(digest, data, InitialState);
+        return digest[..32].ToArray();
     }
 }
 

@@ -5,7 +5,7 @@ using NATS.NKeys;
 namespace Nex.Security;
 
 /// <summary>
-/// The NATS "xkv1" seal (<c>"xkv1"</c> ‖ 24-byte nonce ‖ NaCl <c>crypto_box</c>) on libsodium (<see cref="SodiumBox"/>),
+/// The NATS "xkv1" seal (<c>"xkv1"</c> ‖ 24-byte nonce ‖ NaCl <c>crypto_box</c>) on libsodium (<see cref="Libsodium"/>),
 /// with the box key (X25519 then HSalsa20) kept per key pair.
 /// </summary>
 /// <remarks>
@@ -18,8 +18,8 @@ namespace Nex.Security;
 internal static class XkvBox
 {
     public const int HeaderLength = 4;
-    public const int NonceLength = SodiumBox.NonceLength;
-    public const int MacLength = SodiumBox.MacLength;
+    public const int NonceLength = Libsodium.BoxNonceLength;
+    public const int MacLength = Libsodium.BoxMacLength;
     private const int MaxCachedKeys = 1024;
     private static readonly byte[] Header = "xkv1"u8.ToArray();
     private static readonly ConcurrentDictionary<(string Own, string Peer), byte[]> BoxKeys = new();
@@ -39,7 +39,7 @@ internal static class XkvBox
         var result = new byte[HeaderLength + NonceLength + MacLength + plaintext.Length];
         Header.CopyTo(result, 0);
         nonce.CopyTo(result.AsSpan(HeaderLength, NonceLength));
-        SodiumBox.Seal(result.AsSpan(HeaderLength + NonceLength), plaintext, nonce, key);
+        Libsodium.BoxSeal(result.AsSpan(HeaderLength + NonceLength), plaintext, nonce, key);
         return result;
     }
 
@@ -56,7 +56,7 @@ internal static class XkvBox
         var nonce = sealedData.Slice(HeaderLength, NonceLength);
         var boxed = sealedData[(HeaderLength + NonceLength)..];
         var plaintext = new byte[boxed.Length - MacLength];
-        return SodiumBox.TryOpen(plaintext, boxed, nonce, key) ? plaintext : null;
+        return Libsodium.TryBoxOpen(plaintext, boxed, nonce, key) ? plaintext : null;
     }
 
     // crypto_box_beforenm: HSalsa20(X25519(own secret, peer public), 0^16), once per key pair.
@@ -71,12 +71,12 @@ internal static class XkvBox
         var secret = RawSeed(own);
         try
         {
-            var key = new byte[SodiumBox.KeyLength];
-            if (!SodiumBox.TryBeforeNm(key, NKeyBytes.RawPublic(peerPublic), secret))
+            var key = new byte[Libsodium.BoxKeyLength];
+            if (!Libsodium.TryBoxBeforeNm(key, NKeyBytes.RawPublic(peerPublic), secret))
             {
                 // libsodium refuses a small-order peer key; NaCl, TweetNaCl (NATS.NKeys) and Go's nkeys carry on
                 // with the all-zero X25519 result. Do as they do, so such a box still opens the same everywhere.
-                SodiumBox.HSalsa20(key, stackalloc byte[16], stackalloc byte[SodiumBox.KeyLength]);
+                Libsodium.HSalsa20(key, stackalloc byte[16], stackalloc byte[Libsodium.BoxKeyLength]);
             }
 
             if (BoxKeys.Count >= MaxCachedKeys)
