@@ -62,7 +62,7 @@ nex_ensure_deps() {
 nex_publish_agent() {
     local root="$1" agent="$1/.build/agent"
     local stamp="$agent/.stamp"
-    if [ -f "$stamp" ] && [ -x "$agent/nex-agent" ] && [ -z "$(find "$root/src/Nex.Agent" "$root/src/Nex.Protocol" "$root/src/Nex.Processes" \( -name bin -o -name obj \) -prune -o -type f -newer "$stamp" -print -quit 2>/dev/null)" ] \
+    if [ -f "$stamp" ] && [ -x "$agent/nex-agent" ] && [ -z "$(find "$root/src/Nex.Agent" "$root/src/Nex.Protocol" "$root/src/Nex.Processes" "$root/src/Nex.Nats" \( -name bin -o -name obj \) -prune -o -type f -newer "$stamp" -print -quit 2>/dev/null)" ] \
         && [ -z "$(find "$root/Directory.Build.props" "$root/Directory.Packages.props" -newer "$stamp" -print -quit 2>/dev/null)" ]; then
         return 0
     fi

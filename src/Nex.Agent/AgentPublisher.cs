@@ -109,12 +109,7 @@ internal sealed partial class AgentPublisher
         }
     }
 
-    private static CancellationTokenSource Bounded(CancellationToken cancellationToken)
-    {
-        var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(SendTimeout);
-        return timeout;
-    }
+    private TimeLimit Bounded(CancellationToken cancellationToken) => new(SendTimeout, _time, cancellationToken);
 
     /// <summary>An <see cref="IWorkloadOutput"/> that forwards a workload's output under its name.</summary>
     /// <param name="workloadName">The <c>source</c> of the entries.</param>

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using NATS.Client.Core;
 using Nex.Agent.Providers;
+using Nex.Nats;
 using Nex.Protocol;
 
 namespace Nex.Agent;
@@ -9,7 +10,7 @@ namespace Nex.Agent;
 /// <summary>Deploy, undeploy, triggers and the lifecycle events of the one workload.</summary>
 internal sealed partial class NexAgent
 {
-    private async Task HandleDeployAsync(NatsMsg<byte[]> msg, CancellationToken cancellationToken)
+    private async ValueTask HandleDeployAsync(NatsMsg<byte[]> msg, CancellationToken cancellationToken)
     {
         var (response, started) = await DeployAsync(msg.Data ?? [], cancellationToken).ConfigureAwait(false);
         if (!response.Accepted)
@@ -113,8 +114,10 @@ internal sealed partial class NexAgent
                     await provider.DeployAsync(cancellationToken).ConfigureAwait(false);
                     if (provider.SupportsTriggers)
                     {
-                        workload.Triggers = await Connection.SubscribeCoreAsync<byte[]>(AgentSubjects.Trigger(_settings.WorkloadId), cancellationToken: cancellationToken).ConfigureAwait(false);
-                        workload.TriggerLoop = Task.Run(() => ServeTriggersAsync(workload), CancellationToken.None);
+                        // Subscribed only now, and one trigger at a time; its own group, so an undeploy can drain
+                        // it (the trigger in flight finishes) while the agent keeps serving.
+                        workload.Triggers = new NatsEndpoints(OnHandlerFailedAsync, _stopping.Token);
+                        await workload.Triggers.AddAsync(Connection, AgentSubjects.Trigger(_settings.WorkloadId), (msg, token) => ExecuteTriggerAsync(workload, msg, token), cancellationToken: cancellationToken).ConfigureAwait(false);
                     }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
@@ -143,7 +146,7 @@ internal sealed partial class NexAgent
 
     private static AgentDeployResponse Reject(string message) => new() { Accepted = false, Message = message };
 
-    private async Task HandleUndeployAsync(NatsMsg<byte[]> msg, CancellationToken cancellationToken)
+    private async ValueTask HandleUndeployAsync(NatsMsg<byte[]> msg, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -185,16 +188,7 @@ internal sealed partial class NexAgent
         workload.Released = true;
         if (workload.Triggers is { } triggers)
         {
-            try
-            {
-                await triggers.UnsubscribeAsync().ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is NatsException or ObjectDisposedException)
-            {
-                // The connection is gone; so is the subscription.
-            }
-
-            await workload.TriggerLoop.ConfigureAwait(false);
+            await triggers.DrainAsync().ConfigureAwait(false);
         }
 
         await workload.Provider.UndeployAsync(CancellationToken.None).ConfigureAwait(false);
@@ -260,24 +254,7 @@ internal sealed partial class NexAgent
         }
     }
 
-    private async Task ServeTriggersAsync(ActiveWorkload workload)
-    {
-        var sub = workload.Triggers!;
-        var cancellationToken = _stopping.Token;
-        try
-        {
-            await foreach (var msg in sub.Msgs.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-            {
-                await ExecuteTriggerAsync(workload, msg, cancellationToken).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // Shutting down.
-        }
-    }
-
-    private async Task ExecuteTriggerAsync(ActiveWorkload workload, NatsMsg<byte[]> msg, CancellationToken cancellationToken)
+    private async ValueTask ExecuteTriggerAsync(ActiveWorkload workload, NatsMsg<byte[]> msg, CancellationToken cancellationToken)
     {
         var subject = msg.Headers is { } headers && headers.TryGetValue(AgentSubjects.TriggerSubjectHeader, out var values) && values.Count > 0
             ? values.ToString()
@@ -333,8 +310,7 @@ internal sealed partial class NexAgent
 
         public Task Watcher { get; set; } = Task.CompletedTask;
 
-        public INatsSub<byte[]>? Triggers { get; set; }
-
-        public Task TriggerLoop { get; set; } = Task.CompletedTask;
+        /// <summary>The trigger subscription, once the provider takes triggers.</summary>
+        public NatsEndpoints? Triggers { get; set; }
     }
 }

@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
 using Nex.Agent.Providers;
+using Nex.Nats;
 using Nex.Protocol;
 
 namespace Nex.Agent;
@@ -28,8 +29,7 @@ internal sealed partial class NexAgent : IAsyncDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource<string> _lostNode = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly List<INatsSub<byte[]>> _subscriptions = [];
-    private readonly List<Task> _loops = [];
+    private readonly NatsEndpoints _endpoints;
     private readonly Lock _watchdogLock = new();
     private NatsConnection? _connection;
     private AgentPublisher? _publisher;
@@ -49,6 +49,9 @@ internal sealed partial class NexAgent : IAsyncDisposable
         _loggers = loggers;
         _logger = loggers.CreateLogger("Nex.Agent");
         _time = time;
+
+        // Cancelled with the agent's own stop, so an in-flight deploy aborts before the shutdown takes the gate.
+        _endpoints = new NatsEndpoints(OnHandlerFailedAsync, _stopping.Token);
     }
 
     private AgentPublisher Publisher => _publisher ?? throw new InvalidOperationException("not connected");
@@ -72,9 +75,10 @@ internal sealed partial class NexAgent : IAsyncDisposable
             _connection.ConnectionOpened += OnConnectedAsync;
 
             // Listen before the handshake: the node may deploy the moment it sees us.
-            await SubscribeAsync(AgentSubjects.Deploy(_settings.WorkloadId), HandleDeployAsync).ConfigureAwait(false);
-            await SubscribeAsync(AgentSubjects.Undeploy(_settings.WorkloadId), HandleUndeployAsync).ConfigureAwait(false);
-            await SubscribeAsync(AgentSubjects.AgentPing(_settings.WorkloadId), HandlePingAsync).ConfigureAwait(false);
+            // Messages of one subject are handled one at a time (like a nats.go subscription callback).
+            await _endpoints.AddAsync(_connection, AgentSubjects.Deploy(_settings.WorkloadId), HandleDeployAsync, cancellationToken: _stopping.Token).ConfigureAwait(false);
+            await _endpoints.AddAsync(_connection, AgentSubjects.Undeploy(_settings.WorkloadId), HandleUndeployAsync, cancellationToken: _stopping.Token).ConfigureAwait(false);
+            await _endpoints.AddAsync(_connection, AgentSubjects.AgentPing(_settings.WorkloadId), HandlePingAsync, cancellationToken: _stopping.Token).ConfigureAwait(false);
             await _connection.PingAsync(shutdown).ConfigureAwait(false);
 
             await HandshakeAsync(shutdown).ConfigureAwait(false);
@@ -224,44 +228,15 @@ internal sealed partial class NexAgent : IAsyncDisposable
         }
     }
 
-    private async Task SubscribeAsync(string subject, Func<NatsMsg<byte[]>, CancellationToken, Task> handler)
+    // Keep serving: one bad message must not make the agent deaf.
+    private ValueTask OnHandlerFailedAsync(NatsMsg<byte[]> msg, Exception ex)
     {
-        var sub = await Connection.SubscribeCoreAsync<byte[]>(subject, cancellationToken: _stopping.Token).ConfigureAwait(false);
-        _subscriptions.Add(sub);
-        _loops.Add(Task.Run(() => ServeAsync(sub, handler), CancellationToken.None));
+        LogHandlerFailed(_logger, msg.Subject, ex);
+        return ValueTask.CompletedTask;
     }
 
-    // Messages of one subject are handled one at a time (like a nats.go subscription callback).
-    private async Task ServeAsync(INatsSub<byte[]> sub, Func<NatsMsg<byte[]>, CancellationToken, Task> handler)
-    {
-        var cancellationToken = _stopping.Token;
-        try
-        {
-            await foreach (var msg in sub.Msgs.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-            {
-                try
-                {
-                    await handler(msg, cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-                {
-                    return;
-                }
-                catch (Exception ex)
-                {
-                    // Keep serving: one bad message must not make the agent deaf.
-                    LogHandlerFailed(_logger, sub.Subject, ex);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // Shutting down.
-        }
-    }
-
-    private Task HandlePingAsync(NatsMsg<byte[]> msg, CancellationToken cancellationToken) =>
-        ReplyAsync(msg, "OK"u8.ToArray(), null, cancellationToken).AsTask();
+    private ValueTask HandlePingAsync(NatsMsg<byte[]> msg, CancellationToken cancellationToken) =>
+        ReplyAsync(msg, "OK"u8.ToArray(), null, cancellationToken);
 
     private async ValueTask ReplyAsync(NatsMsg<byte[]> msg, byte[] payload, NatsHeaders? headers, CancellationToken cancellationToken)
     {
@@ -307,18 +282,15 @@ internal sealed partial class NexAgent : IAsyncDisposable
         {
             connection.ConnectionDisconnected -= OnDisconnectedAsync;
             connection.ConnectionOpened -= OnConnectedAsync;
-            if (graceful && connection.ConnectionState == NatsConnectionState.Open)
-            {
-                // Drain: no new messages, flush what we published.
-                foreach (var sub in _subscriptions)
-                {
-                    await BoundedAsync(sub.UnsubscribeAsync().AsTask()).ConfigureAwait(false);
-                }
+            var drain = graceful && connection.ConnectionState == NatsConnectionState.Open;
 
+            // No new messages (the handlers were cancelled with _stopping); then, on a drain, flush what we published.
+            await BoundedAsync(_endpoints.DisposeAsync().AsTask()).ConfigureAwait(false);
+            if (drain)
+            {
                 await Publisher.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             }
 
-            await BoundedAsync(Task.WhenAll(_loops)).ConfigureAwait(false);
             await BoundedAsync(connection.DisposeAsync().AsTask()).ConfigureAwait(false);
         }
     }

@@ -15,23 +15,30 @@ namespace Nex.Nats;
 public sealed class NatsEndpoints : IAsyncDisposable
 {
     private readonly Func<NatsMsg<byte[]>, Exception, ValueTask> _onFailed;
-    private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _stopping;
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _gate = new();
     private readonly List<INatsSub<byte[]>> _subscriptions = [];
     private readonly List<Task> _loops = [];
     private int _disposed;
+    private bool _ended;
 
     /// <summary>Creates an empty group.</summary>
     /// <param name="onFailed">
     /// Called with the message when its handler throws (other than being cancelled because the group is
     /// stopping); it may reply with an error. It must not throw.
     /// </param>
-    public NatsEndpoints(Func<NatsMsg<byte[]>, Exception, ValueTask> onFailed)
+    /// <param name="stopping">
+    /// The owner's own stop: cancelling it cancels the handlers and ends the loops at once, so an owner can
+    /// abort the work in flight before it tears down what that work holds (it still disposes the group).
+    /// </param>
+    public NatsEndpoints(Func<NatsMsg<byte[]>, Exception, ValueTask> onFailed, CancellationToken stopping = default)
     {
         _onFailed = onFailed;
+        _stopping = CancellationTokenSource.CreateLinkedTokenSource(stopping);
     }
 
-    /// <summary>Cancelled when the group starts to stop; handlers get it as their token.</summary>
+    /// <summary>Cancelled when the group (or its owner) starts to stop; handlers get it as their token.</summary>
     public CancellationToken Stopping => _stopping.Token;
 
     /// <summary>
@@ -72,8 +79,32 @@ public sealed class NatsEndpoints : IAsyncDisposable
         throw new ObjectDisposedException(nameof(NatsEndpoints));
     }
 
-    /// <summary>Stops every endpoint and waits for the handlers still running. Safe to call twice.</summary>
+    /// <summary>
+    /// Stops every endpoint, cancelling its handlers, and waits for the handlers still running. Safe to call
+    /// twice, and during or after <see cref="DrainAsync"/> (it then cancels what the drain waits for).
+    /// </summary>
     public async ValueTask DisposeAsync()
+    {
+        Task cancelled;
+        lock (_gate)
+        {
+            // CancelAsync runs the callbacks off this thread, so none runs under the lock.
+            cancelled = _ended ? Task.CompletedTask : _stopping.CancelAsync();
+        }
+
+        await cancelled.ConfigureAwait(false);
+        await StopAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Unsubscribes every endpoint and waits until the handlers have finished the messages already received,
+    /// without cancelling them (a NATS drain). No endpoint can be added afterwards; disposing later is harmless.
+    /// </summary>
+    /// <returns>A task that completes when every loop has ended.</returns>
+    public Task DrainAsync() => StopAsync();
+
+    // The first caller does the work; any other waits for it.
+    private Task StopAsync()
     {
         INatsSub<byte[]>[] subscriptions;
         Task[] loops;
@@ -81,7 +112,7 @@ public sealed class NatsEndpoints : IAsyncDisposable
         {
             if (_disposed != 0)
             {
-                return;
+                return _stopped.Task;
             }
 
             _disposed = 1;
@@ -89,21 +120,39 @@ public sealed class NatsEndpoints : IAsyncDisposable
             loops = [.. _loops];
         }
 
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        foreach (var sub in subscriptions)
-        {
-            try
-            {
-                await sub.DisposeAsync().ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is NatsException or ObjectDisposedException or InvalidOperationException)
-            {
-                // The connection is already gone; so is the subscription.
-            }
-        }
+        return EndAsync(subscriptions, loops);
+    }
 
-        await Task.WhenAll(loops).ConfigureAwait(false);
-        _stopping.Dispose();
+    // Unsubscribing completes each subscription's channel: its loop reads what is left (nothing once the
+    // group is cancelled) and ends.
+    private async Task EndAsync(INatsSub<byte[]>[] subscriptions, Task[] loops)
+    {
+        try
+        {
+            foreach (var sub in subscriptions)
+            {
+                try
+                {
+                    await sub.DisposeAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is NatsException or ObjectDisposedException or InvalidOperationException)
+                {
+                    // The connection is already gone; so is the subscription.
+                }
+            }
+
+            await Task.WhenAll(loops).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _ended = true;
+                _stopping.Dispose();
+            }
+
+            _stopped.TrySetResult();
+        }
     }
 
     private async Task ServeAsync(INatsSub<byte[]> sub, Func<NatsMsg<byte[]>, CancellationToken, ValueTask> handler, int maxConcurrency)

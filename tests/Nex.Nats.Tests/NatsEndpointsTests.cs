@@ -133,6 +133,99 @@ public sealed class NatsEndpointsTests(NatsServerFixture nats) : IClassFixture<N
         await Assert.ThrowsAsync<NatsNoRespondersException>(async () => await connection.RequestAsync<byte[], byte[]>("t.dispose", [], replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(5) }, cancellationToken: Ct));
     }
 
+    [Fact]
+    public async Task Drain_Unsubscribes_AndFinishesWhatWasReceived_WithoutCancelling()
+    {
+        await using var connection = new NatsConnection(new NatsOpts { Url = nats.Url });
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handled = new List<byte>();
+        var cancelled = false;
+        var endpoints = new NatsEndpoints((_, _) => ValueTask.CompletedTask);
+        await endpoints.AddAsync(connection, "t.drain", async (msg, token) =>
+        {
+            started.TrySetResult();
+            await release.Task;
+            cancelled |= token.IsCancellationRequested;
+            handled.Add(msg.Data![0]);
+        }, cancellationToken: Ct);
+        await connection.PingAsync(Ct);
+        for (byte i = 0; i < 3; i++)
+        {
+            await connection.PublishAsync("t.drain", new[] { i }, cancellationToken: Ct);
+        }
+
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        // The three messages are with the client once a round trip is back (the server sends in order).
+        await connection.PingAsync(Ct);
+        var drained = endpoints.DrainAsync();
+        Assert.False(drained.IsCompleted);
+        release.SetResult();
+        await drained.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+
+        Assert.Equal(new byte[] { 0, 1, 2 }, handled);
+        Assert.False(cancelled);
+        await Assert.ThrowsAsync<NatsNoRespondersException>(async () => await connection.RequestAsync<byte[], byte[]>("t.drain", [], replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(5) }, cancellationToken: Ct));
+        await endpoints.DisposeAsync(); // after a drain: harmless
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => endpoints.AddAsync(connection, "t.after", (_, _) => ValueTask.CompletedTask, cancellationToken: Ct));
+    }
+
+    [Fact]
+    public async Task DisposeDuringADrain_CancelsTheHandlerTheDrainWaitsFor()
+    {
+        await using var connection = new NatsConnection(new NatsOpts { Url = nats.Url });
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var endpoints = new NatsEndpoints((_, _) => ValueTask.CompletedTask);
+        await endpoints.AddAsync(connection, "t.drain.cancel", async (_, token) =>
+        {
+            started.TrySetResult();
+            await Task.Delay(Timeout.InfiniteTimeSpan, token);
+        }, cancellationToken: Ct);
+        await connection.PingAsync(Ct);
+        await connection.PublishAsync("t.drain.cancel", Array.Empty<byte>(), cancellationToken: Ct);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+
+        var drained = endpoints.DrainAsync();
+        Assert.False(drained.IsCompleted);
+        await endpoints.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.True(drained.IsCompletedSuccessfully);
+    }
+
+    [Fact]
+    public async Task TheOwnersToken_CancelsHandlers_AndEndsTheLoops_BeforeDispose()
+    {
+        await using var connection = new NatsConnection(new NatsOpts { Url = nats.Url });
+        using var owner = new CancellationTokenSource();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var failures = 0;
+        await using var endpoints = new NatsEndpoints((_, _) =>
+        {
+            Interlocked.Increment(ref failures);
+            return ValueTask.CompletedTask;
+        }, owner.Token);
+        await endpoints.AddAsync(connection, "t.owner", async (_, token) =>
+        {
+            started.TrySetResult();
+            try
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, token);
+            }
+            finally
+            {
+                cancelled.TrySetResult();
+            }
+        }, cancellationToken: Ct);
+        await connection.PingAsync(Ct);
+        await connection.PublishAsync("t.owner", Array.Empty<byte>(), cancellationToken: Ct);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+
+        await owner.CancelAsync();
+        await cancelled.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.True(endpoints.Stopping.IsCancellationRequested);
+        Assert.Equal(0, Volatile.Read(ref failures)); // a cancelled handler is no failure
+    }
+
     private static void InterlockedMax(ref int target, int value)
     {
         int seen;

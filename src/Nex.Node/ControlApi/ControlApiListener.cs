@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
+using Nex.Nats;
 using Nex.Node.Events;
 using Nex.Node.Workloads;
 using Nex.Protocol;
@@ -7,8 +8,9 @@ using Nex.Protocol;
 namespace Nex.Node.ControlApi;
 
 /// <summary>
-/// Serves the control API on the main NATS connection (spec §1.2). Each subject has its own
-/// read loop; slow requests (DEPLOY, STOP) run as tracked tasks so a download never delays a PING.
+/// Serves the control API on the main NATS connection (spec §1.2) as one <see cref="NatsEndpoints"/> group:
+/// each subject has its own read loop; slow requests (DEPLOY, STOP) run as tracked tasks so a download never
+/// delays a PING.
 /// No request can crash the node: a handler failure becomes an error envelope.
 /// </summary>
 internal sealed partial class ControlApiListener : IAsyncDisposable
@@ -19,10 +21,7 @@ internal sealed partial class ControlApiListener : IAsyncDisposable
     private readonly EventPublisher _events;
     private readonly DeployValidator _validator;
     private readonly ILogger _logger;
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly List<Task> _loops = [];
-    private readonly List<INatsSub<byte[]>> _subscriptions = [];
-    private readonly HashSet<Task> _inFlight = [];
+    private readonly NatsEndpoints _endpoints;
 
     public ControlApiListener(INatsConnection connection, NodeState node, IWorkloadManager workloads, DeployValidator validator, EventPublisher events, ILogger<ControlApiListener> logger)
     {
@@ -32,6 +31,7 @@ internal sealed partial class ControlApiListener : IAsyncDisposable
         _workloads = workloads;
         _events = events;
         _logger = logger;
+        _endpoints = new NatsEndpoints(OnHandlerFailedAsync);
     }
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -50,87 +50,27 @@ internal sealed partial class ControlApiListener : IAsyncDisposable
         await _connection.PingAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Stops serving and waits for the requests in flight (a DEPLOY or STOP included).</summary>
+    public ValueTask DisposeAsync() => _endpoints.DisposeAsync();
+
+    // A quick request is answered in order on its subject's loop; DEPLOY and STOP run concurrently (unbounded,
+    // each tracked by the group) so a slow download never holds up the next one.
+    private Task SubscribeAsync(string subject, Func<NatsMsg<byte[]>, CancellationToken, Task> handler, bool inline, CancellationToken cancellationToken) =>
+        _endpoints.AddAsync(
+            _connection,
+            subject,
+            (msg, token) => new ValueTask(handler(msg, token)),
+            inline ? NatsEndpointOptions.InOrder : NatsEndpointOptions.Concurrent,
+            cancellationToken);
+
+    // No request can crash the node: a handler failure becomes an error envelope of the subject's response type.
+    private async ValueTask OnHandlerFailedAsync(NatsMsg<byte[]> msg, Exception ex)
     {
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        foreach (var sub in _subscriptions)
+        LogHandlerFailed(_logger, msg.Subject, ex);
+        var type = ResponseTypeFor(msg.Subject);
+        if (type is not null)
         {
-            await sub.DisposeAsync().ConfigureAwait(false);
-        }
-
-        await Task.WhenAll(_loops).ConfigureAwait(false);
-        Task[] pending;
-        lock (_inFlight)
-        {
-            pending = [.. _inFlight];
-        }
-
-        await Task.WhenAll(pending).ConfigureAwait(false);
-        _stopping.Dispose();
-    }
-
-    private async Task SubscribeAsync(string subject, Func<NatsMsg<byte[]>, CancellationToken, Task> handler, bool inline, CancellationToken cancellationToken)
-    {
-        var sub = await _connection.SubscribeCoreAsync<byte[]>(subject, cancellationToken: cancellationToken).ConfigureAwait(false);
-        _subscriptions.Add(sub);
-        _loops.Add(Task.Run(() => ReadLoopAsync(sub, handler, inline), CancellationToken.None));
-    }
-
-    private async Task ReadLoopAsync(INatsSub<byte[]> sub, Func<NatsMsg<byte[]>, CancellationToken, Task> handler, bool inline)
-    {
-        try
-        {
-            await foreach (var msg in sub.Msgs.ReadAllAsync(_stopping.Token).ConfigureAwait(false))
-            {
-                if (inline)
-                {
-                    await SafeHandleAsync(handler, msg).ConfigureAwait(false);
-                    continue;
-                }
-
-                var task = SafeHandleAsync(handler, msg);
-                lock (_inFlight)
-                {
-                    _inFlight.Add(task);
-                }
-
-                _ = task.ContinueWith(
-                    t =>
-                    {
-                        lock (_inFlight)
-                        {
-                            _inFlight.Remove(t);
-                        }
-                    },
-                    CancellationToken.None,
-                    TaskContinuationOptions.ExecuteSynchronously,
-                    TaskScheduler.Default);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // Shutting down.
-        }
-    }
-
-    private async Task SafeHandleAsync(Func<NatsMsg<byte[]>, CancellationToken, Task> handler, NatsMsg<byte[]> msg)
-    {
-        try
-        {
-            await handler(msg, _stopping.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
-        {
-            // Shutting down.
-        }
-        catch (Exception ex)
-        {
-            LogHandlerFailed(_logger, msg.Subject, ex);
-            var type = ResponseTypeFor(msg.Subject);
-            if (type is not null)
-            {
-                await ReplyAsync(msg, NexEnvelope.Failure(type, $"internal error: {ex.Message}")).ConfigureAwait(false);
-            }
+            await ReplyAsync(msg, NexEnvelope.Failure(type, $"internal error: {ex.Message}")).ConfigureAwait(false);
         }
     }
 

@@ -203,10 +203,10 @@ internal sealed class WasmFunction : IAsyncDisposable
 
     public RecordingOutput Output { get; }
 
-    public static Task<WasmFunction> DeployAsync(string wat, IReadOnlyDictionary<string, string>? environment = null, int timeoutMs = 0, long maxMemoryBytes = 0, INatsConnection? connection = null, string? agentId = null) =>
-        DeployAsync(Encoding.UTF8.GetBytes(wat), environment, timeoutMs, maxMemoryBytes, connection, agentId);
+    public static Task<WasmFunction> DeployAsync(string wat, IReadOnlyDictionary<string, string>? environment = null, int timeoutMs = 0, long maxMemoryBytes = 0, INatsConnection? connection = null, string? agentId = null, TimeProvider? time = null) =>
+        DeployAsync(Encoding.UTF8.GetBytes(wat), environment, timeoutMs, maxMemoryBytes, connection, agentId, time);
 
-    public static async Task<WasmFunction> DeployAsync(byte[] module, IReadOnlyDictionary<string, string>? environment = null, int timeoutMs = 0, long maxMemoryBytes = 0, INatsConnection? connection = null, string? agentId = null)
+    public static async Task<WasmFunction> DeployAsync(byte[] module, IReadOnlyDictionary<string, string>? environment = null, int timeoutMs = 0, long maxMemoryBytes = 0, INatsConnection? connection = null, string? agentId = null, TimeProvider? time = null)
     {
         var dir = new TempDirectory("nex-wasm-test-");
         var artifact = dir.File("function.wasm");
@@ -227,7 +227,7 @@ internal sealed class WasmFunction : IAsyncDisposable
             Connection = connection ?? new NatsConnection(),
             StopGrace = TimeSpan.FromSeconds(1),
             Loggers = NullLoggerFactory.Instance,
-            Time = TimeProvider.System,
+            Time = time ?? TimeProvider.System,
         };
         var provider = new WasmFunctionProvider(context);
         try

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Security.Cryptography;
 using Wasmtime;
 
@@ -31,7 +30,8 @@ internal static class WasiPreview1
     /// <param name="linker">The linker (one per provider).</param>
     /// <param name="module">The compiled function.</param>
     /// <param name="current">The call in progress on the execution thread.</param>
-    public static void Define(Linker linker, Module module, Func<WasmCall> current)
+    /// <param name="clock">The agent's clock, which the guest's clocks read.</param>
+    public static void Define(Linker linker, Module module, Func<WasmCall> current, TimeProvider clock)
     {
         var defined = new HashSet<string>(StringComparer.Ordinal);
         void Def(string name, Action<Linker> define)
@@ -51,7 +51,7 @@ internal static class WasiPreview1
         Def("fd_prestat_get", l => l.DefineFunction(ModuleName, "fd_prestat_get", (int fd, int prestat) => Badf));
         Def("fd_prestat_dir_name", l => l.DefineFunction(ModuleName, "fd_prestat_dir_name", (int fd, int path, int length) => Badf));
         Def("fd_seek", l => l.DefineFunction(ModuleName, "fd_seek", (int fd, long offset, int whence, int newOffset) => fd is >= 0 and <= 2 ? Spipe : Badf));
-        Def("clock_time_get", l => l.DefineFunction(ModuleName, "clock_time_get", (int id, long precision, int time) => ClockTimeGet(current(), id, time)));
+        Def("clock_time_get", l => l.DefineFunction(ModuleName, "clock_time_get", (int id, long precision, int time) => ClockTimeGet(current(), clock, id, time)));
         Def("clock_res_get", l => l.DefineFunction(ModuleName, "clock_res_get", (int id, int resolution) => Write64(current(), resolution, 1_000)));
         Def("random_get", l => l.DefineFunction(ModuleName, "random_get", (int buffer, int length) => RandomGet(current(), buffer, length)));
         Def("sched_yield", l => l.DefineFunction(ModuleName, "sched_yield", () => Success));
@@ -235,12 +235,12 @@ internal static class WasiPreview1
         return Success;
     }
 
-    private static int ClockTimeGet(WasmCall call, int id, int time)
+    private static int ClockTimeGet(WasmCall call, TimeProvider clock, int id, int time)
     {
         long nanoseconds = id switch
         {
-            0 => (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100,
-            1 or 2 or 3 => (long)(Stopwatch.GetTimestamp() * (1_000_000_000.0 / Stopwatch.Frequency)),
+            0 => (clock.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100,
+            1 or 2 or 3 => (long)(clock.GetTimestamp() * (1_000_000_000.0 / clock.TimestampFrequency)),
             _ => -1,
         };
         return nanoseconds < 0 ? Inval : Write64(call, time, nanoseconds);

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -95,7 +94,7 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
         var linker = new Linker(_engine);
         try
         {
-            WasiPreview1.Define(linker, _module, Current);
+            WasiPreview1.Define(linker, _module, Current, _context.Time);
             var request = _context.Request;
             NexHostImports.Define(linker, Current, new HostServicesClient(_context.Connection, _context.AgentId, request.Namespace, request.WorkloadName));
         }
@@ -271,9 +270,10 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
     // One execution on the worker thread: a fresh Store and instance, _start, the outcome.
     private Outcome Run(Work work)
     {
-        var started = Stopwatch.GetTimestamp();
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(work.CancellationToken, _stopping.Token);
-        limit.CancelAfter(_timeout);
+        // The time limit runs on the agent's clock: it is what a test's fake clock advances.
+        var time = _context.Time;
+        var started = time.GetTimestamp();
+        using var limit = new TimeLimit(_timeout, time, work.CancellationToken, _stopping.Token);
         var (arguments, argumentCount) = Block([ProgramName, work.Subject]);
         var call = new WasmCall(arguments, argumentCount, _environment, _environmentCount, work.Payload, _stdout, (int)Math.Min(_maxMemory, int.MaxValue), limit.Token);
         using var store = new Store(_engine!);
@@ -315,7 +315,7 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
             _current = null;
         }
 
-        var elapsed = Stopwatch.GetElapsedTime(started);
+        var elapsed = time.GetElapsedTime(started);
         var stderr = call.Stderr;
         if (failure is null && call.ExitCode is { } code and not 0)
         {
