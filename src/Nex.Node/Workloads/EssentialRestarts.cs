@@ -54,18 +54,21 @@ internal sealed partial class EssentialRestarts : IAsyncDisposable
     public void Schedule(ValidatedDeploy previous, int consecutiveFailures)
     {
         var delay = _policy.Delay(consecutiveFailures, _random());
+
+        // The wait starts here, on the caller's thread, so that it is on the clock before this returns.
+        var wait = Task.Delay(delay, _time, _stopping);
         LogRestartScheduled(_logger, previous.Claims.Sub, delay.TotalMilliseconds, consecutiveFailures);
-        Track(() => RestartAsync(previous, consecutiveFailures, delay));
+        Track(() => RestartAsync(previous, consecutiveFailures, wait));
     }
 
     /// <summary>Waits for the restarts under way (cancel the stopping token first, or a waiting one waits its backoff out).</summary>
     public async ValueTask DisposeAsync() => await Task.WhenAll(_pending.Keys).ConfigureAwait(false);
 
-    private async Task RestartAsync(ValidatedDeploy previous, int consecutiveFailures, TimeSpan delay)
+    private async Task RestartAsync(ValidatedDeploy previous, int consecutiveFailures, Task wait)
     {
         try
         {
-            await Task.Delay(delay, _time, _stopping).ConfigureAwait(false);
+            await wait.ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {

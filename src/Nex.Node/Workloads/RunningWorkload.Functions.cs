@@ -61,11 +61,11 @@ internal sealed partial class RunningWorkload
     {
         try
         {
-            await HostServiceCalls.AnswerAsync(HostServices, msg, _context.NodeStopping).ConfigureAwait(false);
+            await HostServiceCalls.AnswerAsync(HostServices, msg, _calls.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (_context.NodeStopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (_calls.IsCancellationRequested)
         {
-            // Shutting down.
+            // The agent is gone, or the node is shutting down.
         }
     }
 

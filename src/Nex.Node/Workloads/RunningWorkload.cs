@@ -37,6 +37,10 @@ internal sealed partial class RunningWorkload
     private readonly IWorkloadOwner _owner;
     private readonly Lock _gate = new();
     private readonly CancellationTokenSource _watching;
+
+    // Host-service calls in flight: cancelled when the agent is destroyed (nobody waits for their answers then, and
+    // the agent's link waits for them as it closes) or when the node stops.
+    private readonly CancellationTokenSource _calls;
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _ending;
     private Task _watchdog = Task.CompletedTask;
@@ -56,6 +60,7 @@ internal sealed partial class RunningWorkload
         FunctionTimeout = AgentDeployRequests.FunctionTimeout(deploy.Request, context.Node.Config);
         _essential = deploy.Request.Essential == true ? 1 : 0;
         _watching = CancellationTokenSource.CreateLinkedTokenSource(context.NodeStopping);
+        _calls = CancellationTokenSource.CreateLinkedTokenSource(context.NodeStopping);
     }
 
     public Agent Agent { get; }
@@ -122,8 +127,17 @@ internal sealed partial class RunningWorkload
         Essential,
         Request.RetryCount ?? 0);
 
-    /// <summary>Starts watching the agent; a lost agent ends the workload.</summary>
-    public void StartWatchdog() => _watchdog = Task.Run(WatchAsync);
+    /// <summary>Starts watching the agent (unless the workload already ends); a lost agent ends the workload.</summary>
+    public void StartWatchdog()
+    {
+        lock (_gate)
+        {
+            if (_ending is null)
+            {
+                _watchdog = Task.Run(WatchAsync);
+            }
+        }
+    }
 
     /// <summary>
     /// Ends the workload once, whoever asks first (later callers share the first end). Graceful ends (STOP,
@@ -139,6 +153,7 @@ internal sealed partial class RunningWorkload
     {
         await _watching.CancelAsync().ConfigureAwait(false);
         await StopFunctionAsync().ConfigureAwait(false);
+        await _calls.CancelAsync().ConfigureAwait(false);
         await Agent.DestroyAsync(TimeSpan.Zero).ConfigureAwait(false);
     });
 
@@ -208,6 +223,7 @@ internal sealed partial class RunningWorkload
             }
         }
 
+        await _calls.CancelAsync().ConfigureAwait(false);
         await Agent.DestroyAsync(AgentStopGrace).ConfigureAwait(false);
         if (why != WorkloadEnd.Exited)
         {
@@ -254,9 +270,16 @@ internal sealed partial class RunningWorkload
         // Whatever failed was seen by whoever awaited the end; this only says when all is done. (The relays in
         // flight are known only once the end has stopped the triggers.)
         await ending.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        await _watchdog.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        Task watchdog;
+        lock (_gate)
+        {
+            watchdog = _watchdog; // no longer changes: the end began
+        }
+
+        await watchdog.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await TriggersStopped.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _watching.Dispose();
+        _calls.Dispose();
         _done.TrySetResult();
     }
 

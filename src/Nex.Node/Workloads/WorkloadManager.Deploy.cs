@@ -62,8 +62,8 @@ internal sealed partial class WorkloadManager
             _ = created.Completion.ContinueWith(done => _live.TryRemove(created, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
             // Listed before the agent answers, so its first events and log lines find it.
-            _running[agent.Id] = workload;
-            workload.StartWatchdog();
+            _running[agent.Id] = created;
+            created.StartWatchdog();
             AgentDeployResponse response;
             try
             {

@@ -130,6 +130,9 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
         await _stopping.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(_running.Values.Select(w => w.EndAsync(WorkloadEnd.NodeShutdown, 0, null))).ConfigureAwait(false);
         await _restarts.DisposeAsync().ConfigureAwait(false);
+
+        // A deploy that was under way (a restart's, cancelled above) may have listed its workload since.
+        await Task.WhenAll(_running.Values.Select(w => w.EndAsync(WorkloadEnd.NodeShutdown, 0, null))).ConfigureAwait(false);
         await Task.WhenAll(_live.Keys.Select(w => w.Completion)).ConfigureAwait(false);
         await _pool.DisposeAsync().ConfigureAwait(false);
         _http.Dispose();
