@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
+using Nex.Nats;
 using Nex.Node.InternalNats;
 using Nex.Protocol;
 
@@ -15,14 +16,17 @@ internal interface IAgentListener
     /// <summary>An agent published a log entry on <c>hostint.&lt;id&gt;.logs</c>.</summary>
     ValueTask OnAgentLogAsync(string agentId, AgentLogEntry entry);
 
-    /// <summary>An agent called a host service (<c>hostint.&lt;id&gt;.rpc.…</c>); the listener replies.</summary>
+    /// <summary>An agent called a host service (<c>hostint.&lt;id&gt;.rpc.…</c>); the listener replies. Calls arrive
+    /// concurrently (a function may await several at once).</summary>
     ValueTask OnHostServiceCallAsync(string agentId, NatsMsg<byte[]> msg);
 }
 
 /// <summary>
 /// The node's end of the internal protocol (spec §5.3) with one agent: a connection inside that
 /// agent's own account, opened before the agent starts so its handshake cannot be missed (0.2
-/// raced this, §11 #4). Everything it receives comes from that agent and no other.
+/// raced this, §11 #4). Everything it receives comes from that agent and no other. Its subjects are endpoints of
+/// one <see cref="NatsEndpoints"/> group: handshake, events, logs and artifact chunks in order; host-service calls
+/// concurrently.
 /// </summary>
 internal sealed partial class AgentLink : IAsyncDisposable
 {
@@ -31,9 +35,7 @@ internal sealed partial class AgentLink : IAsyncDisposable
     private readonly IAgentListener _listener;
     private readonly ILogger _logger;
     private readonly TaskCompletionSource<HandshakeRequest> _handshake = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly List<INatsSub<byte[]>> _subscriptions = [];
-    private readonly List<Task> _loops = [];
+    private readonly NatsEndpoints _endpoints;
     private int _disposed;
     private byte[]? _artifact;
 
@@ -43,6 +45,7 @@ internal sealed partial class AgentLink : IAsyncDisposable
         _id = id;
         _listener = listener;
         _logger = logger;
+        _endpoints = new NatsEndpoints(OnFailedAsync);
     }
 
     /// <summary>The connection inside the agent's account (artifact cache, triggers).</summary>
@@ -63,11 +66,12 @@ internal sealed partial class AgentLink : IAsyncDisposable
         var link = new AgentLink(connection, id, listener, logger);
         try
         {
-            await link.SubscribeAsync(AgentSubjects.Handshake(id), link.OnHandshakeAsync, cancellationToken).ConfigureAwait(false);
-            await link.SubscribeAsync(AgentSubjects.EventsWildcard(id), link.OnEventAsync, cancellationToken).ConfigureAwait(false);
-            await link.SubscribeAsync(AgentSubjects.Logs(id), link.OnLogAsync, cancellationToken).ConfigureAwait(false);
-            await link.SubscribeAsync(AgentSubjects.Artifact(id), link.OnArtifactRequestAsync, cancellationToken).ConfigureAwait(false);
-            await link.SubscribeAsync(AgentSubjects.HostServicesRpcCalls(id), msg => listener.OnHostServiceCallAsync(id, msg), cancellationToken).ConfigureAwait(false);
+            var endpoints = link._endpoints;
+            await endpoints.AddAsync(connection, AgentSubjects.Handshake(id), (msg, _) => link.OnHandshakeAsync(msg), cancellationToken: cancellationToken).ConfigureAwait(false);
+            await endpoints.AddAsync(connection, AgentSubjects.EventsWildcard(id), (msg, _) => link.OnEventAsync(msg), cancellationToken: cancellationToken).ConfigureAwait(false);
+            await endpoints.AddAsync(connection, AgentSubjects.Logs(id), (msg, _) => link.OnLogAsync(msg), cancellationToken: cancellationToken).ConfigureAwait(false);
+            await endpoints.AddAsync(connection, AgentSubjects.Artifact(id), (msg, _) => link.OnArtifactRequestAsync(msg), cancellationToken: cancellationToken).ConfigureAwait(false);
+            await endpoints.AddAsync(connection, AgentSubjects.HostServicesRpcCalls(id), (msg, _) => listener.OnHostServiceCallAsync(id, msg), NatsEndpointOptions.Concurrent, cancellationToken).ConfigureAwait(false);
             await connection.PingAsync(cancellationToken).ConfigureAwait(false);
             return link;
         }
@@ -136,45 +140,15 @@ internal sealed partial class AgentLink : IAsyncDisposable
             return;
         }
 
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        foreach (var sub in _subscriptions)
-        {
-            await sub.DisposeAsync().ConfigureAwait(false);
-        }
-
-        await Task.WhenAll(_loops).ConfigureAwait(false);
+        await _endpoints.DisposeAsync().ConfigureAwait(false);
         _handshake.TrySetCanceled();
         await _connection.DisposeAsync().ConfigureAwait(false);
-        _stopping.Dispose();
     }
 
-    private async Task SubscribeAsync(string subject, Func<NatsMsg<byte[]>, ValueTask> handler, CancellationToken cancellationToken)
+    private ValueTask OnFailedAsync(NatsMsg<byte[]> msg, Exception ex)
     {
-        var sub = await _connection.SubscribeCoreAsync<byte[]>(subject, cancellationToken: cancellationToken).ConfigureAwait(false);
-        _subscriptions.Add(sub);
-        _loops.Add(Task.Run(
-            async () =>
-            {
-                try
-                {
-                    await foreach (var msg in sub.Msgs.ReadAllAsync(_stopping.Token).ConfigureAwait(false))
-                    {
-                        try
-                        {
-                            await handler(msg).ConfigureAwait(false);
-                        }
-                        catch (Exception ex) when (ex is not OperationCanceledException)
-                        {
-                            LogAgentMessageFailed(_logger, msg.Subject, ex.Message);
-                        }
-                    }
-                }
-                catch (OperationCanceledException)
-                {
-                    // Closing.
-                }
-            },
-            CancellationToken.None));
+        LogAgentMessageFailed(_logger, msg.Subject, ex.Message);
+        return ValueTask.CompletedTask;
     }
 
     private async ValueTask OnHandshakeAsync(NatsMsg<byte[]> msg)
