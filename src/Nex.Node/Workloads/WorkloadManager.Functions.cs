@@ -44,7 +44,7 @@ internal sealed partial class WorkloadManager
 
             await connection.PingAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Nex.Client.NexClientException ex)
+        catch (Nex.Nats.NatsConnectException ex)
         {
             throw new ControlRejectedException($"Failed to deploy workload: host services: {ex.Message}");
         }
