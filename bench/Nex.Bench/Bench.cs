@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using NATS.Client.Core;
 using Nex.Client;
+using Nex.Nats;
 using Nex.Node.Nats;
 
 namespace Nex.Bench;

@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using NATS.Client.Core;
 using Nex.Client;
+using Nex.Nats;
 using Nex.Node.Nats;
 using Nex.Processes;
 using Nex.Protocol;

@@ -1,5 +1,6 @@
 using NATS.Client.Core;
 using Nex.Client;
+using Nex.Nats;
 using Nex.Node.Nats;
 
 namespace Nex.Bench;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Nex.Client;
+using Nex.Nats;
 using Nex.Node;
 using Nex.Node.Config;
 
@@ -45,7 +46,7 @@ internal static class CliRunner
         {
             return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, stop.Token).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is CliException or NexClientException or NodeStartException or NodeConfigException or Nex.Security.NexSecurityException)
+        catch (Exception ex) when (ex is CliException or NexClientException or NatsConnectException or NodeStartException or NodeConfigException or Nex.Security.NexSecurityException)
         {
             Output.Error(ex.Message);
             return 1;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using NATS.Client.Core;
 using Nex.Client;
+using Nex.Nats;
 
 namespace Nex.Cli;
 
@@ -34,7 +35,7 @@ internal sealed class ClientSession : IAsyncDisposable
         {
             connection = await NexConnection.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
         }
-        catch (NexClientException ex) when (!options.HasExplicitServer)
+        catch (NatsConnectException ex) when (!options.HasExplicitServer)
         {
             throw new CliException($"{ex.Message} (is a node running? start one with './nex node up', or name a server with -s)");
         }

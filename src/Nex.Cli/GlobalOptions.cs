@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Nex.Client;
+using Nex.Nats;
 
 namespace Nex.Cli;
 

@@ -6,7 +6,6 @@ using Nex.Node.Identity;
 using Nex.Node.InternalNats;
 using Nex.Node.Machines;
 using Nex.Node.Config;
-using Nex.Node.Machines.Container;
 using Nex.Node.Machines.MicroVm;
 using Nex.Node.Nats;
 using Nex.Node.Workloads;
@@ -292,21 +291,10 @@ public sealed partial class NexNode : IAsyncDisposable
     private static async Task<IMachineDriver> CreateDriverAsync(NodeConfig config, NexNodeOptions options, AgentCommand agent, MainNats nats, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var workloadNats = config.SandboxWorkloadNats ? nats.Endpoint : null;
-        var images = config.EffectiveSandbox is "container" or "microvm"
-            ? SandboxPreflight.DefaultImageDirectory(config, options.HomeDirectory, options.HomeDirectoryExplicit, options.SystemImageDirectory)
-            : "";
-        return config.EffectiveSandbox switch
-        {
-            "container" => ContainerMachineDriver.Create(
-                new ContainerSettings(SandboxPreflight.ContainerRootfs(config, images), RunDirectory.Create(), config.SandboxUid, config.SandboxGid, workloadNats),
-                loggers,
-                options.Time),
-            "microvm" => await MicroVmMachineDriver.CreateAsync(
-                new MicroVmSettings(SandboxPreflight.MicroVmImages(config, images), RunDirectory.Create(), config.SandboxUid, config.SandboxGid, workloadNats, config.MicroVmAccelerator, config.MicroVmSnapshots),
-                loggers,
-                cancellationToken).ConfigureAwait(false),
-            _ => new ProcessMachineDriver(agent, loggers),
-        };
+
+        // The loader refuses unknown names; a config built in code with one runs agents as processes, as it always did.
+        var driver = SandboxDrivers.Find(config.EffectiveSandbox) ?? SandboxDrivers.None;
+        return await driver.CreateAsync(new SandboxDriverContext(config, options, agent, workloadNats, loggers), cancellationToken).ConfigureAwait(false);
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Node {NodeId} ({Name}) is up on {Url}; xkey {XKey}; version {Version}")]

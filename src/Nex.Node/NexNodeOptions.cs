@@ -1,4 +1,4 @@
-using Nex.Client;
+using Nex.Nats;
 using Nex.Node.Config;
 
 namespace Nex.Node;

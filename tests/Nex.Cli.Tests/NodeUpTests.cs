@@ -104,7 +104,7 @@ public sealed class NodeUpTests
         using var home = new TempDirectory();
         var (node, url, _) = await StartNodeAsync(home);
         await using var __ = node;
-        await using var connection = await Nex.Client.NexConnection.ConnectAsync(new Nex.Client.NexConnectionOptions { Server = url }, TestContext.Current.CancellationToken);
+        await using var connection = await Nex.Nats.NexConnection.ConnectAsync(new Nex.Nats.NexConnectionOptions { Server = url }, TestContext.Current.CancellationToken);
         var nodeId = (await new Nex.Client.NexClient(connection).PingAsync(TestContext.Current.CancellationToken)).Single().NodeId;
         var xkey = (await new Nex.Client.NexClient(connection).InfoAsync(nodeId, TestContext.Current.CancellationToken)).PublicXkey;
         var location = await Artifacts.UploadAsync(connection, "KILLTEST", "sleeper", Artifacts.Script("/bin/sleep 300"));

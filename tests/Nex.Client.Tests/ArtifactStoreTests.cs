@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
 using NATS.Client.ObjectStore;
+using Nex.Nats;
 using Nex.Node.Nats;
 using Nex.Testing;
 using Xunit;

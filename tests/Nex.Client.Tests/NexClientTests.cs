@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Nex.Nats;
 using Nex.Protocol;
 using Nex.Testing;
 using Xunit;

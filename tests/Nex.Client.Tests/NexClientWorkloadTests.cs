@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using NATS.Client.Core;
+using Nex.Nats;
 using Nex.Node.Nats;
 using Nex.Protocol;
 using Xunit;

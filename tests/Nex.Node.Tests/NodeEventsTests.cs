@@ -1,6 +1,7 @@
 using System.Text.Json;
 using NATS.Client.Core;
 using Nex.Client;
+using Nex.Nats;
 using Nex.Testing;
 using Xunit;
 

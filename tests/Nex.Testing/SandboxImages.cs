@@ -1,5 +1,6 @@
 using Nex.Node.Machines;
 using Nex.Node.Machines.Container;
+using Nex.Node.Machines.MicroVm;
 
 namespace Nex.Testing;
 
@@ -22,7 +23,7 @@ public static class SandboxImages
     {
         var rootfs = await RootfsAsync(cancellationToken);
         var images = Path.Combine(Path.GetDirectoryName(rootfs)!, "vm");
-        var problems = SandboxPreflight.MicroVm(images).Where(c => !c.Ready).Select(c => $"{c.Name}: {c.Detail}").ToArray();
+        var problems = MicroVmPreflight.Checks(images).Where(c => !c.Ready).Select(c => $"{c.Name}: {c.Detail}").ToArray();
         return problems.Length == 0 ? images : throw new InvalidOperationException("this host cannot run microVMs: " + string.Join("; ", problems));
     }
 
@@ -47,7 +48,7 @@ public static class SandboxImages
                 await RootfsBuilder.BuildAsync(new RootfsBuildOptions(output, agent, [], MicroVm: true), _ => { }, cancellationToken);
             }
 
-            var problems = SandboxPreflight.Container(rootfs).Where(c => !c.Ready).Select(c => $"{c.Name}: {c.Detail}").ToArray();
+            var problems = ContainerPreflight.Checks(rootfs).Where(c => !c.Ready).Select(c => $"{c.Name}: {c.Detail}").ToArray();
             if (problems.Length > 0)
             {
                 throw new InvalidOperationException("this host cannot run container sandboxes: " + string.Join("; ", problems));

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
 using Nex.Client;
+using Nex.Nats;
 using Nex.Node;
 using Nex.Node.Config;
 

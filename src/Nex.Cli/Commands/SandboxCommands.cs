@@ -43,8 +43,8 @@ internal static class SandboxCommands
     public static Command CreatePreflight()
     {
         var config = new Option<string?>("--config") { Description = "node configuration file (default ./config.json)" };
-        var driver = new Option<string?>("--driver") { Description = "check only this driver: none, container, microvm or all (default: all)" };
-        driver.AcceptOnlyFromAmong("none", "container", "microvm", "all");
+        var driver = new Option<string?>("--driver") { Description = $"check only this driver: {SandboxDrivers.NameList} or {SandboxDrivers.AllChoice} (default: {SandboxDrivers.AllChoice})" };
+        driver.AcceptOnlyFromAmong([.. SandboxDrivers.PreflightChoices]);
         var install = new Option<bool>("--install") { Description = "install missing Debian packages (apt-get) and build what must be built" };
         var preflight = new Command("preflight", "Check what the sandbox drivers need on this host; --install fixes it");
         preflight.Options.Add(config);
@@ -55,7 +55,7 @@ internal static class SandboxCommands
             var cfg = NodeConfigLoader.Load(parse.GetValue(config), []);
             var images = SandboxPreflight.DefaultImageDirectory(cfg, NexHome.Directory, NexHome.IsExplicit);
             var rootfs = SandboxPreflight.ContainerRootfs(cfg, images);
-            var which = parse.GetValue(driver) ?? "all";
+            var which = parse.GetValue(driver) ?? SandboxDrivers.AllChoice;
             var vm = SandboxPreflight.MicroVmImages(cfg, images);
             var user = (cfg.SandboxUid, cfg.SandboxGid);
             var checks = SandboxPreflight.For(which, rootfs, vm, user);
@@ -72,7 +72,7 @@ internal static class SandboxCommands
                 {
                     try
                     {
-                        await BuildRootfsAsync(new RootfsBuildOptions(Path.GetDirectoryName(rootfs)!, AppContext.BaseDirectory, [], MicroVm: which is "microvm" or "all"), cancellationToken).ConfigureAwait(false);
+                        await BuildRootfsAsync(new RootfsBuildOptions(Path.GetDirectoryName(rootfs)!, AppContext.BaseDirectory, [], MicroVm: SandboxDrivers.Selected(which).Any(d => d.NeedsVmImages)), cancellationToken).ConfigureAwait(false);
                     }
                     catch (CliException ex)
                     {

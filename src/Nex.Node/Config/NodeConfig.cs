@@ -66,7 +66,7 @@ public sealed record NodeConfig
     [JsonPropertyName("no_sandbox")]
     public bool? NoSandbox { get; init; }
 
-    /// <summary>Sandbox driver: <c>none</c>, <c>container</c> or <c>microvm</c> (a Nex for .NET addition).</summary>
+    /// <summary>Sandbox driver: one of <see cref="Machines.SandboxDrivers"/> (<c>none</c>, <c>container</c>, <c>microvm</c>; a Nex for .NET addition).</summary>
     [JsonPropertyName("sandbox")]
     public string? Sandbox { get; init; }
 
@@ -190,11 +190,11 @@ public sealed record NodeConfig
     /// <summary>The sandbox driver in effect: <c>sandbox</c> when set; else <c>microvm</c> for an explicit
     /// <c>no_sandbox: false</c> (0.2's Firecracker); else <c>none</c>, the development default.</summary>
     [JsonIgnore]
-    public string EffectiveSandbox => Sandbox is { Length: > 0 } s ? s : NoSandbox == false ? "microvm" : "none";
+    public string EffectiveSandbox => Sandbox is { Length: > 0 } s ? s : NoSandbox == false ? Machines.SandboxDrivers.MicroVm.Name : Machines.SandboxDrivers.None.Name;
 
     /// <summary>True when agents run without a sandbox.</summary>
     [JsonIgnore]
-    public bool IsNoSandbox => EffectiveSandbox == "none";
+    public bool IsNoSandbox => EffectiveSandbox == Machines.SandboxDrivers.None.Name;
 
     /// <summary>The PID file path in effect.</summary>
     [JsonIgnore]

@@ -163,9 +163,9 @@ public static class NodeConfigLoader
             errors.Add("node_limits must not be negative");
         }
 
-        if (config.Sandbox is { Length: > 0 } sandbox && sandbox is not ("none" or "container" or "microvm"))
+        if (config.Sandbox is { Length: > 0 } sandbox && Machines.SandboxDrivers.Find(sandbox) is null)
         {
-            errors.Add($"sandbox must be one of none, container, microvm (got '{sandbox}')");
+            errors.Add($"sandbox must be one of {Machines.SandboxDrivers.NameList} (got '{sandbox}')");
         }
 
         if (config.EssentialRestart.InitialBackoffMs < 0 || config.EssentialRestart.MaxBackoffMs < config.EssentialRestart.InitialBackoffMs || config.EssentialRestart.ResetAfterMs < 0)

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
-using Nex.Client;
+using Nex.Nats;
 using Nex.Node.Config;
 using Nex.Protocol;
 
@@ -65,7 +65,7 @@ internal sealed partial class WorkloadHostServices : IAsyncDisposable
     /// <param name="http">The node's HTTP client for the http service (its destination policy built in).</param>
     /// <param name="loggers">Logger factory.</param>
     /// <param name="ct">Cancellation.</param>
-    /// <exception cref="NexClientException">A connection this needs could not be made.</exception>
+    /// <exception cref="NatsConnectException">A connection this needs could not be made, or a service on it could not be set up.</exception>
     public static async Task<WorkloadHostServices> CreateAsync(
         HostServicesConfig? config,
         HostServiceCaller caller,
@@ -118,8 +118,9 @@ internal sealed partial class WorkloadHostServices : IAsyncDisposable
             }
             catch (ArgumentException ex)
             {
-                // A service config the loader would have refused (a config built in code skips it).
-                throw new NexClientException(ex.Message, ex);
+                // A service config the loader would have refused (a config built in code skips it); it fails the
+                // deploy with the same "host services: ..." line as a connection that cannot be made.
+                throw new NatsConnectException(ex.Message, ex);
             }
 
 
@@ -245,7 +246,7 @@ internal sealed partial class WorkloadHostServices : IAsyncDisposable
         }
         catch (Exception ex) when (ex is NatsException or TimeoutException or IOException or System.Net.Sockets.SocketException)
         {
-            throw new NexClientException($"host services cannot connect to NATS at {url} ({name}): {Innermost(ex).Message}", ex);
+            throw new NatsConnectException($"host services cannot connect to NATS at {url} ({name}): {Innermost(ex).Message}", ex);
         }
 
         return connection;

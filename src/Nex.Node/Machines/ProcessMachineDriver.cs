@@ -35,7 +35,7 @@ internal sealed class ProcessMachineDriver(AgentCommand agent, ILoggerFactory lo
     /// <summary>Where the agents' own directories are (created with the first agent).</summary>
     public string RunDirectoryPath => _runDirectory.Value;
 
-    public string Name => "none";
+    public string Name => SandboxDrivers.None.Name;
 
     public string? WorkloadNatsUrl(string mainUrl) => mainUrl;
 

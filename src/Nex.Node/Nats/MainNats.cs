@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
-using Nex.Client;
+using Nex.Nats;
 
 namespace Nex.Node.Nats;
 
@@ -106,7 +106,7 @@ internal sealed partial class MainNats : IAsyncDisposable
                 await embedded.DisposeAsync().ConfigureAwait(false);
             }
 
-            if (ex is NexClientException)
+            if (ex is NatsConnectException)
             {
                 throw new NodeStartException(ex.Message, ex);
             }

@@ -84,7 +84,7 @@ internal sealed partial class RunningWorkload
                 _context.Loggers,
                 cancellationToken).ConfigureAwait(false);
         }
-        catch (Nex.Client.NexClientException ex)
+        catch (Nex.Nats.NatsConnectException ex)
         {
             throw new ControlRejectedException($"Failed to deploy workload: host services: {ex.Message}");
         }

@@ -83,7 +83,7 @@ public sealed class ConnectionChoiceTests(NatsServerFixture nats) : HostServices
     [Fact]
     public async Task UnreachableServer_Throws()
     {
-        await Assert.ThrowsAsync<Nex.Client.NexClientException>(() => CreateAsync(
+        await Assert.ThrowsAsync<Nex.Nats.NatsConnectException>(() => CreateAsync(
             requestHostServices: new NatsJwtConnectionInfo { NatsUrl = "nats://127.0.0.1:1" }));
     }
 }

@@ -214,7 +214,7 @@ public sealed class MessagingServiceTests(NatsServerFixture nats) : HostServices
     [Fact]
     public async Task MalformedPermissions_RefuseToBuildTheServices_WithOneLine()
     {
-        var ex = await Assert.ThrowsAsync<Nex.Client.NexClientException>(() => CreateAsync(config: WithService(Messaging, configJson: """{"deny":"foo"}""")));
+        var ex = await Assert.ThrowsAsync<Nex.Nats.NatsConnectException>(() => CreateAsync(config: WithService(Messaging, configJson: """{"deny":"foo"}""")));
         Assert.Equal("host_services.services.messaging.config: deny must be an array of strings", ex.Message);
     }
 

@@ -1,6 +1,7 @@
 using Nex.Node.Config;
 using Nex.Node.Machines;
 using Nex.Node.Machines.Container;
+using Nex.Node.Machines.MicroVm;
 using Xunit;
 
 namespace Nex.Node.Tests.Machines;
@@ -65,7 +66,7 @@ public sealed class ContainerDriverPartsTests
     public void Preflight_NamesTheFix_ForAMissingRootfs()
     {
         var missing = Path.Combine(Path.GetTempPath(), "no-such-rootfs-" + Guid.NewGuid().ToString("N")[..6]);
-        var check = SandboxPreflight.Container(missing).Single(c => c.Name == "root filesystem");
+        var check = ContainerPreflight.Checks(missing).Single(c => c.Name == "root filesystem");
         Assert.False(check.Ready);
         Assert.StartsWith("nex rootfs build", check.Fix, StringComparison.Ordinal);
     }
@@ -108,7 +109,7 @@ public sealed class ContainerDriverPartsTests
         File.SetUnixFileMode(Path.Combine(dir.Path, "private"), (UnixFileMode)0b111_000_000);
 
         Assert.Equal(Path.Combine(dir.Path, "private"), SandboxPreflight.Unreachable(file, 65534, 65534, executable: false));
-        var check = SandboxPreflight.MicroVm(inner, probeKvm: false, sandboxUser: (65534, 65534)).Single(c => c.Name == "vmlinux");
+        var check = MicroVmPreflight.Checks(inner, probeKvm: false, sandboxUser: (65534, 65534)).Single(c => c.Name == "vmlinux");
         Assert.False(check.Ready);
         Assert.Contains("cannot reach " + file, check.Detail, StringComparison.Ordinal);
         Assert.Contains("mode 0700", check.Detail, StringComparison.Ordinal);
@@ -118,7 +119,7 @@ public sealed class ContainerDriverPartsTests
         Assert.Null(SandboxPreflight.Unreachable(file, 65534, 65534, executable: false));
         File.SetUnixFileMode(file, (UnixFileMode)0b110_000_000);
         Assert.Equal(file, SandboxPreflight.Unreachable(file, 65534, 65534, executable: false));
-        Assert.True(SandboxPreflight.MicroVm(inner, probeKvm: false).Single(c => c.Name == "vmlinux").Ready); // no user: not checked
+        Assert.True(MicroVmPreflight.Checks(inner, probeKvm: false).Single(c => c.Name == "vmlinux").Ready); // no user: not checked
     }
 
     [Fact]

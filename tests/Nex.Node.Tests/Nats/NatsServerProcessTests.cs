@@ -1,4 +1,5 @@
 using Nex.Client;
+using Nex.Nats;
 using Nex.Node.Nats;
 using Xunit;
 

@@ -70,9 +70,9 @@ internal sealed partial class ContainerMachineDriver : IMachineDriver
         _pruneTimer = time.CreateTimer(_ => PruneImages(time), null, TimeSpan.Zero, TimeSpan.FromHours(1));
     }
 
-    public string Name => "container";
+    public string Name => SandboxDrivers.Container.Name;
 
-    public bool SupportsImages => true;
+    public bool SupportsImages => SandboxDrivers.Container.SupportsOciImages;
 
     /// <summary>Checks the host and prepares the driver.</summary>
     /// <param name="settings">Resolved settings.</param>
@@ -83,7 +83,7 @@ internal sealed partial class ContainerMachineDriver : IMachineDriver
     public static ContainerMachineDriver Create(ContainerSettings settings, ILoggerFactory loggers, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var problems = SandboxPreflight.Container(settings.Rootfs, (settings.Uid, settings.Gid)).Where(c => !c.Ready).ToArray();
+        var problems = ContainerPreflight.Checks(settings.Rootfs, (settings.Uid, settings.Gid)).Where(c => !c.Ready).ToArray();
         if (problems.Length > 0)
         {
             RunDirectory.Delete(settings.RunDirectory);

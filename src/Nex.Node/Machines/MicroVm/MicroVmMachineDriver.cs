@@ -58,7 +58,7 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
         _initramfs = File.ReadAllBytes(Path.Combine(settings.Images, VmImageBuilder.InitramfsName));
     }
 
-    public string Name => "microvm";
+    public string Name => SandboxDrivers.MicroVm.Name;
 
     /// <summary><c>kvm</c> or <c>tcg</c>: how guests run (reported in PING tags and node info).</summary>
     public string Accelerator { get; }
@@ -72,7 +72,7 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
     {
         ArgumentNullException.ThrowIfNull(settings);
         // The accelerator is probed below, once: not by the preflight checks as well.
-        var problems = SandboxPreflight.MicroVm(settings.Images, probeKvm: false, (settings.Uid, settings.Gid)).Where(c => !c.Ready).ToArray();
+        var problems = MicroVmPreflight.Checks(settings.Images, probeKvm: false, (settings.Uid, settings.Gid)).Where(c => !c.Ready).ToArray();
         if (problems.Length > 0)
         {
             RunDirectory.Delete(settings.RunDirectory);
@@ -82,7 +82,7 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
         // KVM only when a VM really boots with it (a PVM host's KVM fails ordinary guests, sandboxes.md §2).
         var qemu = ChildProcessLauncher.FindOnPath("qemu-system-x86_64")!;
         var accelerator = settings.Accelerator
-            ?? (SandboxPreflight.KvmLooksUsable(out _) && await ProbeBootAsync(qemu, settings.Images, "kvm", TimeSpan.FromSeconds(15), cancellationToken).ConfigureAwait(false) ? "kvm" : "tcg");
+            ?? (MicroVmPreflight.KvmLooksUsable(out _) && await ProbeBootAsync(qemu, settings.Images, "kvm", TimeSpan.FromSeconds(15), cancellationToken).ConfigureAwait(false) ? "kvm" : "tcg");
         return new MicroVmMachineDriver(
             settings,
             accelerator,

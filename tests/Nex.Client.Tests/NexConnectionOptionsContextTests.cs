@@ -1,33 +1,11 @@
+using Nex.Nats;
 using Nex.Testing;
 using Xunit;
 
 namespace Nex.Client.Tests;
 
-public sealed class NexConnectionOptionsTests
+public sealed class NexConnectionOptionsContextTests
 {
-    [Fact]
-    public void UserWithoutPassword_IsAToken()
-    {
-        var opts = NexConnection.BuildOpts(new NexConnectionOptions { User = "s3cret" });
-        Assert.Equal("s3cret", opts.AuthOpts.Token);
-        Assert.Null(opts.AuthOpts.Username);
-    }
-
-    [Fact]
-    public void UserAndPassword_AreUserAndPassword()
-    {
-        var opts = NexConnection.BuildOpts(new NexConnectionOptions { User = "u", Password = "p" });
-        Assert.Equal("u", opts.AuthOpts.Username);
-        Assert.Equal("p", opts.AuthOpts.Password);
-    }
-
-    [Fact]
-    public void NoServer_MeansTheDefault()
-    {
-        Assert.Equal("nats://127.0.0.1:4222", NexConnection.BuildOpts(new NexConnectionOptions()).Url);
-        Assert.False(new NexConnectionOptions().HasExplicitServer);
-    }
-
     [Fact]
     public void Context_FillsWhatFlagsLeaveOpen_AndSelectedContextApplies()
     {

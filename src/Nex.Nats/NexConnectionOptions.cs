@@ -1,4 +1,4 @@
-namespace Nex.Client;
+namespace Nex.Nats;
 
 /// <summary>
 /// How to reach a NATS system: the global flags of <c>nex</c> (spec §9.1), each also settable
@@ -39,7 +39,7 @@ public sealed record NexConnectionOptions
     /// <summary>Start TLS before the NATS handshake.</summary>
     public bool TlsFirst { get; init; }
 
-    /// <summary>A NATS CLI context name (<c>~/.config/nats/context/NAME.json</c>).</summary>
+    /// <summary>A NATS CLI context name (<c>~/.config/nats/context/NAME.json</c>); the client's <c>ResolveContext</c> reads it.</summary>
     public string? Context { get; init; }
 
     /// <summary>Connection name shown by the server.</summary>
@@ -53,40 +53,4 @@ public sealed record NexConnectionOptions
 
     /// <summary>The URL in effect.</summary>
     public string EffectiveServer => HasExplicitServer ? Server! : DefaultServer;
-
-    /// <summary>
-    /// Fills unset fields from a NATS CLI context: the one named by <see cref="Context"/>, or the
-    /// context selected with <c>nats context select</c> when no server was given. Explicit values win.
-    /// </summary>
-    /// <exception cref="NexClientException">The named context does not exist or cannot be read.</exception>
-    public NexConnectionOptions ResolveContext(string? contextDirectory = null)
-    {
-        var name = Context;
-        if (string.IsNullOrEmpty(name) && !HasExplicitServer)
-        {
-            name = NatsContext.SelectedName(contextDirectory);
-        }
-
-        if (string.IsNullOrEmpty(name))
-        {
-            return this;
-        }
-
-        var ctx = NatsContext.Load(name, contextDirectory);
-        return this with
-        {
-            Server = Server ?? NullIfEmpty(ctx.Url),
-            User = User ?? NullIfEmpty(ctx.User),
-            Password = Password ?? NullIfEmpty(ctx.Password),
-            Token = Token ?? NullIfEmpty(ctx.Token),
-            CredsFile = CredsFile ?? NullIfEmpty(ctx.Creds),
-            NkeyFile = NkeyFile ?? NullIfEmpty(ctx.Nkey),
-            TlsCert = TlsCert ?? NullIfEmpty(ctx.Cert),
-            TlsKey = TlsKey ?? NullIfEmpty(ctx.Key),
-            TlsCa = TlsCa ?? NullIfEmpty(ctx.Ca),
-            TlsFirst = TlsFirst || ctx.TlsFirst,
-        };
-    }
-
-    private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 }

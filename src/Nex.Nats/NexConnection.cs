@@ -1,7 +1,7 @@
 using System.Threading.Channels;
 using NATS.Client.Core;
 
-namespace Nex.Client;
+namespace Nex.Nats;
 
 /// <summary>Turns <see cref="NexConnectionOptions"/> into a live NATS connection.</summary>
 public static class NexConnection
@@ -62,13 +62,13 @@ public static class NexConnection
     }
 
     /// <summary>Connects, or throws one readable line saying where and why not.</summary>
-    /// <exception cref="NexClientException">The server cannot be reached or refuses us.</exception>
+    /// <exception cref="NatsConnectException">The server URL is malformed, or the server cannot be reached or refuses us.</exception>
     public static async Task<NatsConnection> ConnectAsync(NexConnectionOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (InvalidServerUrl(options.EffectiveServer) is { } problem)
         {
-            throw new NexClientException(problem);
+            throw new NatsConnectException(problem);
         }
 
         var opts = BuildOpts(options);
@@ -81,7 +81,7 @@ public static class NexConnection
         catch (Exception ex) when (ex is NatsException or TimeoutException or IOException or System.Net.Sockets.SocketException)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
-            throw new NexClientException($"cannot connect to NATS at {opts.Url}: {Innermost(ex).Message}", ex);
+            throw new NatsConnectException($"cannot connect to NATS at {opts.Url}: {Innermost(ex).Message}", ex);
         }
     }
 
