@@ -220,7 +220,7 @@ public sealed partial class NexNode : IAsyncDisposable
     {
         try
         {
-            await step().WaitAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+            await step().WaitAsync(TimeSpan.FromSeconds(15), _state.Time).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -304,6 +304,7 @@ public sealed partial class NexNode : IAsyncDisposable
             "microvm" => await MicroVmMachineDriver.CreateAsync(
                 new MicroVmSettings(SandboxPreflight.MicroVmImages(config, images), RunDirectory.Create(), config.SandboxUid, config.SandboxGid, workloadNats, config.MicroVmAccelerator, config.MicroVmSnapshots),
                 loggers,
+                options.Time,
                 cancellationToken).ConfigureAwait(false),
             _ => new ProcessMachineDriver(agent, loggers),
         };
