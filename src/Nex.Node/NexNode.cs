@@ -219,7 +219,7 @@ public sealed partial class NexNode : IAsyncDisposable
     {
         try
         {
-            await step().WaitAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+            await step().WaitAsync(TimeSpan.FromSeconds(15), _state.Time).ConfigureAwait(false);
         }
         catch (Exception ex)
         {

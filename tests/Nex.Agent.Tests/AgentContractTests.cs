@@ -23,10 +23,12 @@ public sealed class AgentContractTests
     public async Task ShortWorkload_FullLifecycle_AsTheNodeSeesIt()
     {
         await using var node = await FakeNode.StartAsync(Token);
+        await using var unanswered = await node.Connection.SubscribeCoreAsync<byte[]>(AgentSubjects.Handshake(node.AgentId), cancellationToken: Token);
+        await node.Connection.PingAsync(Token);
         await using var agent = AgentProcess.Start(node.AgentEnvironment());
 
-        // The node answers late: the agent keeps asking (no responders) until it does.
-        await Task.Delay(300, Token);
+        // The node answers late: the agent has asked once and got no answer; it keeps asking until it does.
+        await unanswered.Msgs.ReadAsync(Token).AsTask().WaitAsync(Wait, Token);
         await node.AnswerHandshakesAsync(Token);
         var handshake = await node.Handshakes.WaitForAsync(_ => true, Wait, "handshake");
         Assert.Equal(node.AgentId, handshake.Id);
@@ -136,7 +138,11 @@ public sealed class AgentContractTests
         // Idempotent, and the agent stays responsive.
         Assert.Empty(await node.UndeployAsync(Token));
         Assert.Equal("OK", await node.PingAsync(Token));
-        await Task.Delay(300, Token);
+
+        // An event the undeploys caused was published before their replies, so the server passed it on before a
+        // marker sent now; once the recorder has the marker, it would have the event too.
+        await node.Connection.PublishAsync(AgentSubjects.Logs(node.AgentId), "marker"u8.ToArray(), cancellationToken: Token);
+        await node.Published.WaitForAsync(p => p.IsLog && p.Data.AsSpan().SequenceEqual("marker"u8), Wait, "the marker");
         Assert.DoesNotContain(node.Published.Snapshot(), p => p.IsEvent(EventTypes.WorkloadUndeployed));
 
         agent.Signal(Posix.SIGTERM);

@@ -87,11 +87,17 @@ public sealed class NexClientTests(NatsServerFixture nats)
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         stop.CancelAfter(TimeSpan.FromSeconds(10));
         var received = new List<NexEventMessage>();
+        var subscribed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var probe = "probe-" + ns;
         var watching = Task.Run(async () =>
         {
             await foreach (var e in client.WatchEventsAsync(cancellationToken: stop.Token))
             {
-                if (e.Event?.Source == source)
+                if (e.Event?.Source == probe)
+                {
+                    subscribed.TrySetResult();
+                }
+                else if (e.Event?.Source == source)
                 {
                     received.Add(e);
                     if (received.Count == 2)
@@ -101,7 +107,10 @@ public sealed class NexClientTests(NatsServerFixture nats)
                 }
             }
         }, Ct);
-        await Task.Delay(300, Ct);
+        var probeEvent = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(
+            CloudEvent.Create(probe, "workload_deployed", DateTimeOffset.UtcNow, new WorkloadDeployedEvent { WorkloadName = "probe" }, NexJson.Context.WorkloadDeployedEvent, ns),
+            NexJson.Context.CloudEvent);
+        await UntilSubscribedAsync(() => conn.PublishAsync($"$NEX.events.{ns}.workload_deployed", probeEvent, cancellationToken: Ct).AsTask(), subscribed.Task);
 
         // As the 0.2 spec suite does: a CloudEvent published by hand is delivered with its data intact.
         var deployed = CloudEvent.Create(source, "workload_deployed", DateTimeOffset.UtcNow, new WorkloadDeployedEvent { WorkloadName = "bob", Code = 0 }, NexJson.Context.WorkloadDeployedEvent, ns);
@@ -126,10 +135,17 @@ public sealed class NexClientTests(NatsServerFixture nats)
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         stop.CancelAfter(TimeSpan.FromSeconds(10));
         var received = new List<NexLogLine>();
+        var subscribed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var watching = Task.Run(async () =>
         {
             await foreach (var line in client.WatchLogsAsync(new LogFilter { NodeId = "Nxxxx", WorkloadName = "echoservice", MinLevel = "warn" }, stop.Token))
             {
+                if (line.WorkloadId == "vmprobe")
+                {
+                    subscribed.TrySetResult();
+                    continue;
+                }
+
                 received.Add(line);
                 if (received.Count == 2)
                 {
@@ -137,10 +153,11 @@ public sealed class NexClientTests(NatsServerFixture nats)
                 }
             }
         }, Ct);
-        await Task.Delay(300, Ct);
 
         async Task Publish(string subject, string level, string text, string id) =>
             await conn.PublishAsync(subject, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new RawLog { Text = text, Level = level, Id = id }, NexJson.Context.RawLog), cancellationToken: Ct);
+
+        await UntilSubscribedAsync(() => Publish("$NEX.logs.default.Nxxxx.echoservice.vmprobe", "ERROR", "probe", "vmprobe"), subscribed.Task);
 
         await Publish("$NEX.logs.default.Nxxxx.echoservice.vm1234", "INFO", "too quiet", "vm1234");
         await Publish("$NEX.logs.default.Nyyyy.echoservice.vm1234", "ERROR", "other node", "vm1234");
@@ -154,5 +171,19 @@ public sealed class NexClientTests(NatsServerFixture nats)
         Assert.Equal("vm5678", received[1].WorkloadId);
         Assert.All(received, r => Assert.Equal("echoservice", r.WorkloadName));
         Assert.All(received, r => Assert.Equal("Nxxxx", r.NodeId));
+    }
+
+    // A watcher subscribes inside its enumerator, with nothing to await: publish a probe it skips until it has
+    // seen one; everything published after that reaches it.
+    private static async Task UntilSubscribedAsync(Func<Task> probe, Task subscribed)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        deadline.CancelAfter(TimeSpan.FromSeconds(10));
+        while (!subscribed.IsCompleted)
+        {
+            await probe();
+            await Task.WhenAny(subscribed, Task.Delay(50, deadline.Token));
+            deadline.Token.ThrowIfCancellationRequested();
+        }
     }
 }

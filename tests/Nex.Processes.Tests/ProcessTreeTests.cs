@@ -25,7 +25,15 @@ public sealed class ProcessTreeTests
 
         await ProcessTree.TerminateAsync(process, TimeSpan.FromMilliseconds(300), TestContext.Current.CancellationToken);
         Assert.True(process.HasExited);
-        await Task.Delay(200, TestContext.Current.CancellationToken);
+
+        // SIGKILL is delivered asynchronously: wait (bounded) until the kernel has ended every grandchild.
+        using var settle = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        settle.CancelAfter(TimeSpan.FromSeconds(5));
+        while (!settle.IsCancellationRequested && tree.Any(pid => Posix.IsAlive(pid) && !IsZombie(pid)))
+        {
+            await Task.Delay(10, CancellationToken.None);
+        }
+
         Assert.All(tree, pid => Assert.False(Posix.IsAlive(pid) && !IsZombie(pid), $"pid {pid} survived"));
     }
 

@@ -21,7 +21,7 @@ internal sealed partial class AgentPool : IAsyncDisposable
 
     private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan PingInterval = TimeSpan.FromSeconds(5);
+    internal static readonly TimeSpan PingInterval = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ReplaceDelay = TimeSpan.FromMilliseconds(5);
     private readonly IMachineDriver _driver;
     private readonly InternalNatsServer _internalNats;
@@ -94,8 +94,9 @@ internal sealed partial class AgentPool : IAsyncDisposable
     /// </remarks>
     public async Task<Agent?> TakeAsync(TimeSpan wait, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
-        timeout.CancelAfter(wait);
+        // The wait runs on the node's clock; the linked source ends with either the caller or the pool.
+        using var expiry = new CancellationTokenSource(wait, _time);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token, expiry.Token);
         Interlocked.Increment(ref _takers);
         try
         {
@@ -323,7 +324,7 @@ internal sealed partial class AgentPool : IAsyncDisposable
         var agent = new Agent(id, machine, link, _internalNats);
         var timeout = HandshakeTimeout;
         var handshake = link.Handshake;
-        var first = await Task.WhenAny(handshake, machine.Exited, Task.Delay(timeout, cancellationToken)).ConfigureAwait(false);
+        var first = await Task.WhenAny(handshake, machine.Exited, Task.Delay(timeout, _time, cancellationToken)).ConfigureAwait(false);
         if (first != handshake || !handshake.IsCompletedSuccessfully)
         {
             await agent.DestroyAsync(TimeSpan.Zero).ConfigureAwait(false);
@@ -376,7 +377,7 @@ internal sealed partial class AgentPool : IAsyncDisposable
         {
             while (!_stopping.IsCancellationRequested)
             {
-                await Task.Delay(PingInterval, _stopping.Token).ConfigureAwait(false);
+                await Task.Delay(PingInterval, _time, _stopping.Token).ConfigureAwait(false);
                 Agent[] warm;
                 lock (_warm)
                 {

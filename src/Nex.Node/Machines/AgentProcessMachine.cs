@@ -12,6 +12,7 @@ internal sealed partial class AgentProcessMachine : IMachine
 {
     private readonly Process _process;
     private readonly bool _wrapped;
+    private readonly TimeProvider _time;
     private readonly Func<ValueTask>? _cleanup;
     private readonly Func<ProcessTreeUsage, MachineUsage>? _usage;
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -26,9 +27,11 @@ internal sealed partial class AgentProcessMachine : IMachine
     /// <param name="logger">Where the agent's lines go.</param>
     /// <param name="cleanup">Runs once after the process has gone (relays, cgroups, files).</param>
     /// <param name="usage">Turns the process tree's usage into the machine's (a cgroup's figures, a limit); by default the tree's, with no limit.</param>
-    public AgentProcessMachine(string id, Process process, bool wrapped, ILogger logger, Func<ValueTask>? cleanup = null, Func<ProcessTreeUsage, MachineUsage>? usage = null)
+    /// <param name="time">The clock of the bounded wait for the process's last words; the real one when null.</param>
+    public AgentProcessMachine(string id, Process process, bool wrapped, ILogger logger, Func<ValueTask>? cleanup = null, Func<ProcessTreeUsage, MachineUsage>? usage = null, TimeProvider? time = null)
     {
         Id = id;
+        _time = time ?? TimeProvider.System;
         _process = process;
         _wrapped = wrapped;
         _cleanup = cleanup;
@@ -106,7 +109,7 @@ internal sealed partial class AgentProcessMachine : IMachine
     {
         // The exit can be reported before its last words are read; whoever reports it wants them
         // (bwrap's "Can't find source path …"). Bounded: something that escaped may hold the pipe.
-        await Task.WhenAny(_errorClosed.Task, Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
+        await Task.WhenAny(_errorClosed.Task, Task.Delay(TimeSpan.FromSeconds(1), _time)).ConfigureAwait(false);
         await CleanupAsync().ConfigureAwait(false);
         _exited.TrySetResult();
     }

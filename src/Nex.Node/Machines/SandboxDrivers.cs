@@ -116,6 +116,7 @@ public static class SandboxDrivers
             return await MicroVmMachineDriver.CreateAsync(
                 new MicroVmSettings(SandboxPreflight.MicroVmImages(config, context.ImageDirectory()), RunDirectory.Create(), config.SandboxUid, config.SandboxGid, context.WorkloadNats, config.MicroVmAccelerator, config.MicroVmSnapshots),
                 context.Loggers,
+                context.Options.Time,
                 cancellationToken).ConfigureAwait(false);
         });
 

@@ -34,6 +34,10 @@ public sealed record NatsServerOptions
 
     /// <summary>How long to wait for "Server is ready".</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>The clock of the start, reload and stop timeouts. The real one by default: they bound a real
+    /// process, which a fake clock that nobody advances would leave waiting forever.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 }
 
 /// <summary>
@@ -45,6 +49,7 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
     private const int LogLinesKept = 40;
     private readonly Process _process;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly Queue<string> _recentLog = new();
     private readonly TaskCompletionSource<int> _port = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -55,10 +60,11 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
     private string? _lastReloadError;
     private TaskCompletionSource _reloadLogged = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private NatsServerProcess(Process process, ILogger logger, string? ownedStoreDirectory)
+    private NatsServerProcess(Process process, ILogger logger, TimeProvider time, string? ownedStoreDirectory)
     {
         _process = process;
         _logger = logger;
+        _time = time;
         _ownedStoreDirectory = ownedStoreDirectory;
     }
 
@@ -134,7 +140,7 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
         }
 
         var process = await ChildProcessLauncher.StartAsync(info).ConfigureAwait(false);
-        var server = new NatsServerProcess(process, logger, ownedStore);
+        var server = new NatsServerProcess(process, logger, options.Time, ownedStore);
         server.Attach();
         try
         {
@@ -163,7 +169,7 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
             throw new InvalidOperationException("nats-server is not running");
         }
 
-        var deadline = DateTime.UtcNow + timeout;
+        var started = _time.GetTimestamp();
         while (true)
         {
             // Taken before the checks: a log line that arrives after them completes it.
@@ -178,20 +184,18 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
                 throw new InvalidOperationException($"nats-server rejected its new configuration: {error}");
             }
 
-            if (HasExited || DateTime.UtcNow > deadline)
+            var left = timeout - _time.GetElapsedTime(started);
+            if (HasExited || left < TimeSpan.Zero)
             {
                 throw new InvalidOperationException($"nats-server did not confirm a configuration reload within {timeout.TotalSeconds:0.#}s");
             }
 
-            // Woken by the log line (polling every 2 ms cost each agent start 1–2 ms); the short
-            // timeout only re-checks for an exited server.
-            try
-            {
-                await logged.WaitAsync(TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-            }
+            // Woken by the log line (polling every 2 ms cost each agent start 1–2 ms), by the server's
+            // exit, or by the deadline; each is re-checked above.
+            using var wake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            await Task.WhenAny(logged, Exited, Task.Delay(left + TimeSpan.FromMilliseconds(1), _time, wake.Token)).ConfigureAwait(false);
+            await wake.CancelAsync().ConfigureAwait(false); // ends the deadline's timer when something else woke us
+            cancellationToken.ThrowIfCancellationRequested();
         }
     }
 
@@ -219,10 +223,10 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
         {
             // SIGTERM lets the server flush JetStream state; SIGKILL if it lingers.
             Posix.Signal(_process.Id, Posix.SIGTERM);
-            if (await Task.WhenAny(Exited, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false) != Exited)
+            if (await Task.WhenAny(Exited, Task.Delay(TimeSpan.FromSeconds(5), _time)).ConfigureAwait(false) != Exited)
             {
                 Posix.Signal(_process.Id, Posix.SIGKILL);
-                await Task.WhenAny(Exited, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+                await Task.WhenAny(Exited, Task.Delay(TimeSpan.FromSeconds(5), _time)).ConfigureAwait(false);
             }
         }
 
@@ -301,8 +305,8 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
 
     private async Task WaitReadyAsync(NatsServerOptions options, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.StartTimeout);
+        using var expiry = new CancellationTokenSource(options.StartTimeout, _time);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, expiry.Token);
         try
         {
             var ready = Task.WhenAll(_port.Task, _ready.Task);
@@ -310,7 +314,7 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
             if (finished != ready || !ready.IsCompletedSuccessfully)
             {
                 // Give the log reader a moment to drain the server's last words.
-                await Task.Delay(100, CancellationToken.None).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(100), _time, CancellationToken.None).ConfigureAwait(false);
                 throw new InvalidOperationException($"nats-server exited during start-up:\n{RecentLog()}");
             }
         }

@@ -81,7 +81,12 @@ public sealed class InternalNatsServerTests : IAsyncLifetime
         timeout.CancelAfter(TimeSpan.FromSeconds(3));
         var own = await nodeASees.Msgs.ReadAsync(timeout.Token);
         Assert.Equal("hostint.workloada.logs", own.Subject);
-        await Task.Delay(200, Ct);
+
+        // The server has handled every publish above (their senders' pings came back), so anything it passed on
+        // to B or to A's spy is queued ahead of the PONG each receiver now gets, and read before it.
+        await agentB.PingAsync(Ct);
+        await nodeB.PingAsync(Ct);
+        await agentA.PingAsync(Ct);
 
         var seenByB = Drain(bSees).Concat(Drain(nodeBSees)).ToList();
         Assert.DoesNotContain(seenByB, m => m.Data is { } d && System.Text.Encoding.UTF8.GetString(d) == "from A");

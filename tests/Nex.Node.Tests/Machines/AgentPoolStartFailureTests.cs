@@ -4,6 +4,7 @@ using Microsoft.Extensions.Time.Testing;
 using NATS.Client.Core;
 using Nex.Node.Agents;
 using Nex.Node.Config;
+using Nex.Node.Tests.Agents;
 using Nex.Node.InternalNats;
 using Nex.Node.Machines;
 using Nex.Processes;
@@ -80,25 +81,6 @@ public sealed class AgentPoolStartFailureTests
         }
     }
 
-    /// <summary>A fake clock that also says when a timer is created, and for how long.</summary>
-    private sealed class TimerRecordingTimeProvider : FakeTimeProvider
-    {
-        private readonly Channel<TimeSpan> _timers = Channel.CreateUnbounded<TimeSpan>();
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
-        {
-            var timer = base.CreateTimer(callback, state, dueTime, period);
-            if (dueTime != Timeout.InfiniteTimeSpan)
-            {
-                _timers.Writer.TryWrite(dueTime);
-            }
-
-            return timer;
-        }
-
-        public Task<TimeSpan> NextTimerAsync(TimeSpan timeout) => _timers.Reader.ReadAsync().AsTask().WaitAsync(timeout);
-    }
-
     private sealed class FailingDriver : IMachineDriver
     {
         private int _starts;
@@ -116,14 +98,5 @@ public sealed class AgentPoolStartFailureTests
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-    }
-
-    private sealed class NoListener : IAgentListener
-    {
-        public ValueTask OnAgentEventAsync(string agentId, CloudEvent cloudEvent) => ValueTask.CompletedTask;
-
-        public ValueTask OnAgentLogAsync(string agentId, AgentLogEntry entry) => ValueTask.CompletedTask;
-
-        public ValueTask OnHostServiceCallAsync(string agentId, NatsMsg<byte[]> msg) => ValueTask.CompletedTask;
     }
 }

@@ -23,11 +23,13 @@ internal sealed class Cgroup
     private static readonly string[] Controllers = ["memory", "cpu", "pids"];
 
     private readonly IReadOnlyList<string> _directories;
+    private readonly TimeProvider _time;
 
-    private Cgroup(CgroupVersion version, IReadOnlyList<string> directories)
+    private Cgroup(CgroupVersion version, IReadOnlyList<string> directories, TimeProvider time)
     {
         Version = version;
         _directories = directories;
+        _time = time;
         ProcsFiles = [.. directories.Select(d => Path.Combine(d, "cgroup.procs"))];
     }
 
@@ -84,11 +86,13 @@ internal sealed class Cgroup
     /// <param name="version">The hierarchy (from <see cref="Detect"/>).</param>
     /// <param name="name">A file-name-safe unique name (the machine id).</param>
     /// <param name="limits">The limits.</param>
+    /// <param name="time">The clock of <see cref="RemoveAsync"/>'s retries; the real one by default.</param>
     /// <returns>The group.</returns>
     /// <exception cref="IOException">The kernel refused a directory or a limit.</exception>
-    public static Cgroup Create(CgroupVersion version, string name, CgroupLimits limits)
+    public static Cgroup Create(CgroupVersion version, string name, CgroupLimits limits, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(limits);
+        time ??= TimeProvider.System;
         var quota = (limits.Cpus * CpuPeriodMicros).ToString(CultureInfo.InvariantCulture);
         var memory = limits.MemoryBytes.ToString(CultureInfo.InvariantCulture);
         var pids = limits.Pids.ToString(CultureInfo.InvariantCulture);
@@ -100,7 +104,7 @@ internal sealed class Cgroup
             EnableControllers(parent);
             var dir = Path.Combine(parent, name);
             Directory.CreateDirectory(dir);
-            var group = new Cgroup(version, [dir]);
+            var group = new Cgroup(version, [dir], time);
             Write(dir, "memory.max", memory);
             WriteIfPresent(dir, "memory.swap.max", "0");
             Write(dir, "cpu.max", $"{quota} {CpuPeriodMicros}");
@@ -116,7 +120,7 @@ internal sealed class Cgroup
             Directory.CreateDirectory(dir);
         }
 
-        var v1 = new Cgroup(version, [memoryDir, cpuDir, pidsDir]);
+        var v1 = new Cgroup(version, [memoryDir, cpuDir, pidsDir], time);
         Write(memoryDir, "memory.limit_in_bytes", memory);
         // With swap accounting, memory+swap gets the same limit: no swapping past the limit.
         WriteIfPresent(memoryDir, "memory.memsw.limit_in_bytes", memory);
@@ -197,7 +201,7 @@ internal sealed class Cgroup
                 return true;
             }
 
-            await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(20), _time, cancellationToken).ConfigureAwait(false);
         }
 
         return false;

@@ -42,13 +42,15 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
     private readonly string _socat;
     private readonly string? _setpriv;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly byte[] _initramfs;
     private readonly Dictionary<(int Memory, int Cpus), Task<string?>> _snapshots = [];
     private readonly CancellationTokenSource _disposing = new();
     private readonly Dictionary<(int Memory, int Cpus), int> _restoreFailures = [];
 
-    private MicroVmMachineDriver(MicroVmSettings settings, string accelerator, string qemu, string socat, string? setpriv, ILogger logger)
+    private MicroVmMachineDriver(MicroVmSettings settings, string accelerator, string qemu, string socat, string? setpriv, ILogger logger, TimeProvider time)
     {
+        _time = time;
         _settings = settings;
         Accelerator = accelerator;
         _qemu = qemu;
@@ -68,7 +70,12 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
 
     /// <summary>Checks the host and prepares the driver.</summary>
     /// <exception cref="NodeStartException">Something is missing; the message names the fix.</exception>
-    public static async Task<MicroVmMachineDriver> CreateAsync(MicroVmSettings settings, ILoggerFactory loggers, CancellationToken cancellationToken)
+    /// <param name="settings">Where the images are, who runs QEMU, how guests run.</param>
+    /// <param name="loggers">Loggers.</param>
+    /// <param name="time">The clock of every wait (boot probe, restore check, snapshot deadline).</param>
+    /// <param name="cancellationToken">Cancels the probe.</param>
+    /// <returns>The driver.</returns>
+    public static async Task<MicroVmMachineDriver> CreateAsync(MicroVmSettings settings, ILoggerFactory loggers, TimeProvider time, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
         // The accelerator is probed below, once: not by the preflight checks as well.
@@ -82,14 +89,15 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
         // KVM only when a VM really boots with it (a PVM host's KVM fails ordinary guests, sandboxes.md §2).
         var qemu = ChildProcessLauncher.FindOnPath("qemu-system-x86_64")!;
         var accelerator = settings.Accelerator
-            ?? (MicroVmPreflight.KvmLooksUsable(out _) && await ProbeBootAsync(qemu, settings.Images, "kvm", TimeSpan.FromSeconds(15), cancellationToken).ConfigureAwait(false) ? "kvm" : "tcg");
+            ?? (MicroVmPreflight.KvmLooksUsable(out _) && await ProbeBootAsync(qemu, settings.Images, "kvm", TimeSpan.FromSeconds(15), time, cancellationToken).ConfigureAwait(false) ? "kvm" : "tcg");
         return new MicroVmMachineDriver(
             settings,
             accelerator,
             qemu,
             ChildProcessLauncher.FindOnPath("socat")!,
             Posix.EffectiveUserId == 0 ? ChildProcessLauncher.FindOnPath("setpriv") : null,
-            loggers.CreateLogger("Nex.Agent"));
+            loggers.CreateLogger("Nex.Agent"),
+            time);
     }
 
     public string? WorkloadNatsUrl(string mainUrl)
@@ -176,7 +184,8 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
                 },
                 // QEMU's resident memory is the guest's RAM as touched so far (plus QEMU itself); the
                 // guest never gets more than the template's memory.
-                tree => new MachineUsage(tree.ResidentBytes, limit, tree.CpuTime, tree.Processes));
+                tree => new MachineUsage(tree.ResidentBytes, limit, tree.CpuTime, tree.Processes),
+                _time);
         }
         catch
         {
@@ -220,14 +229,14 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
         string status;
         try
         {
-            await Task.Delay(RestoreGrace, _disposing.Token).ConfigureAwait(false);
+            await Task.Delay(RestoreGrace, _time, _disposing.Token).ConfigureAwait(false);
             if (process.HasExited)
             {
                 return; // stopped or killed meanwhile: nothing to learn
             }
 
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token);
-            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            using var expiry = new CancellationTokenSource(TimeSpan.FromSeconds(5), _time);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token, expiry.Token);
             status = await Qmp.StatusAsync(qmpSocket, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or InvalidOperationException)
@@ -267,10 +276,10 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
     {
         var dir = Path.Combine(_settings.RunDirectory, $"snapshot-{memory}-{cpus}");
         var state = Path.Combine(dir, "state");
-        var watch = Stopwatch.StartNew();
+        var started = _time.GetTimestamp();
         Process? process = null;
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token);
-        deadline.CancelAfter(HandshakeTimeout ?? TimeSpan.FromSeconds(60));
+        using var expiry = new CancellationTokenSource(HandshakeTimeout ?? TimeSpan.FromSeconds(60), _time);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token, expiry.Token);
         try
         {
             Directory.CreateDirectory(dir);
@@ -286,9 +295,10 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
                 if (line.Contains(VmImageBuilder.SnapshotMarker, StringComparison.Ordinal))
                 {
                     // Saved while it runs (a VM stopped first would be restored stopped); it only waits on its console.
-                    await Qmp.SaveAsync(Path.Combine(dir, QmpSocket), state, deadline.Token).ConfigureAwait(false);
+                    await Qmp.SaveAsync(Path.Combine(dir, QmpSocket), state, _time, deadline.Token).ConfigureAwait(false);
                     var megabytes = new FileInfo(state).Length / (1024 * 1024);
-                    LogSnapshotSaved(_logger, memory, cpus, watch.Elapsed.TotalSeconds, megabytes);
+                    var seconds = _time.GetElapsedTime(started).TotalSeconds;
+                    LogSnapshotSaved(_logger, memory, cpus, seconds, megabytes);
                     return state;
                 }
             }
@@ -353,7 +363,18 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
     /// <param name="timeout">How long the boot may take (a failing KVM guest pauses instead of exiting).</param>
     /// <param name="cancellationToken">Cancels.</param>
     /// <returns>True when the guest reached its init.</returns>
-    public static async Task<bool> ProbeBootAsync(string qemu, string images, string accelerator, TimeSpan timeout, CancellationToken cancellationToken)
+    public static Task<bool> ProbeBootAsync(string qemu, string images, string accelerator, TimeSpan timeout, CancellationToken cancellationToken) =>
+        ProbeBootAsync(qemu, images, accelerator, timeout, TimeProvider.System, cancellationToken);
+
+    /// <summary>Whether a VM boots with <paramref name="accelerator"/>, <paramref name="timeout"/> measured on <paramref name="time"/>.</summary>
+    /// <param name="qemu">The QEMU binary.</param>
+    /// <param name="images">The image directory.</param>
+    /// <param name="accelerator"><c>kvm</c> or <c>tcg</c>.</param>
+    /// <param name="timeout">How long the boot may take.</param>
+    /// <param name="time">The clock of the timeout.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>True when the guest reached its init.</returns>
+    public static async Task<bool> ProbeBootAsync(string qemu, string images, string accelerator, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
         var info = new ProcessStartInfo(qemu) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         foreach (var arg in new[]
@@ -368,8 +389,8 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
         }
 
         using var process = await ChildProcessLauncher.StartAsync(info).ConfigureAwait(false);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout);
+        using var expiry = new CancellationTokenSource(timeout, time);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, expiry.Token);
         try
         {
             while (await process.StandardOutput.ReadLineAsync(deadline.Token).ConfigureAwait(false) is { } line)

@@ -13,9 +13,10 @@ internal static class Qmp
     /// <summary>Migrates the VM behind <paramref name="socket"/> into <paramref name="stateFile"/>, then quits it.</summary>
     /// <param name="socket">The VM's QMP socket.</param>
     /// <param name="stateFile">Where the state goes (written by QEMU itself, as its user).</param>
+    /// <param name="time">The clock of the pauses between progress queries.</param>
     /// <param name="cancellationToken">Gives up.</param>
     /// <exception cref="IOException">QEMU refused or the migration failed.</exception>
-    public static async Task SaveAsync(string socket, string stateFile, CancellationToken cancellationToken)
+    public static async Task SaveAsync(string socket, string stateFile, TimeProvider time, CancellationToken cancellationToken)
     {
         await using var session = await Session.OpenAsync(socket, cancellationToken).ConfigureAwait(false);
         var migrate = new JsonObject
@@ -43,7 +44,7 @@ internal static class Qmp
                 case "failed" or "cancelled":
                     throw new IOException($"saving the VM failed: {status?["error-desc"]?.GetValue<string>() ?? "no reason given"}");
                 default:
-                    await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromMilliseconds(50), time, cancellationToken).ConfigureAwait(false);
                     break;
             }
         }
