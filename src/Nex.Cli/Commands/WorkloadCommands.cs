@@ -98,23 +98,25 @@ internal static class WorkloadCommands
             await using var session = await ClientSession.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
             var nodeId = await WorkloadSupport.SelectNodeAsync(session.Client, nodeArg, new AuctionRequest { WorkloadTypes = [workloadType] }, random: false, cancellationToken).ConfigureAwait(false);
             var info = await session.Client.InfoAsync(nodeId, cancellationToken).ConfigureAwait(false);
-            var request = WorkloadRequests.BuildDeploy(
-                nodeId,
-                info.PublicXkey,
-                location,
-                workloadName,
-                workloadType,
-                issuerKey,
-                xkeyKey,
-                environment,
-                parse.GetValue(description),
-                WorkloadSupport.ParseArgv(parse.GetValue(argv)),
-                parse.GetValue(essential),
-                triggerSubjects,
-                parse.GetValue(jsDomain),
-                hashClaim,
-                functionTimeoutMs: timeoutMs,
-                triggerQueueGroup: group) with { HostServices = hostServices };
+            var spec = new DeploySpec
+            {
+                NodeId = nodeId,
+                NodeXkey = info.PublicXkey,
+                Location = location,
+                Name = workloadName,
+                Type = workloadType,
+                Environment = environment,
+                Description = parse.GetValue(description),
+                Argv = WorkloadSupport.ParseArgv(parse.GetValue(argv)),
+                Essential = parse.GetValue(essential),
+                Triggers = triggerSubjects,
+                JsDomain = parse.GetValue(jsDomain),
+                Hash = hashClaim,
+                FunctionTimeoutMs = timeoutMs,
+                TriggerQueueGroup = group,
+                HostServices = hostServices,
+            };
+            var request = WorkloadRequests.BuildDeploy(spec, issuerKey, xkeyKey);
             var response = await WorkloadSupport.WorkClient(session, parse).DeployAsync(nodeId, request, cancellationToken).ConfigureAwait(false);
             WorkloadSupport.PrintAccepted(session.Output, response, nodeId, stopped: null);
             return 0;
@@ -181,23 +183,23 @@ internal static class WorkloadCommands
             var store = new ArtifactStore(session.Connection);
             var upload = await WorkloadSupport.UploadAsync(store, path, bucketMaxBytes, output, cancellationToken).ConfigureAwait(false);
 
-            var request = WorkloadRequests.BuildDeploy(
-                nodeId,
-                info.PublicXkey,
-                upload.Location,
-                workloadName,
-                workloadType,
-                issuerKey,
-                xkeyKey,
-                environment,
-                DevModeDescription,
-                WorkloadSupport.ParseArgv(parse.GetValue(argv)),
-                parse.GetValue(essential),
-                triggerSubjects,
-                jsDomain: null,
-                upload.Sha256,
-                functionTimeoutMs: timeoutMs,
-                triggerQueueGroup: group);
+            var spec = new DeploySpec
+            {
+                NodeId = nodeId,
+                NodeXkey = info.PublicXkey,
+                Location = upload.Location,
+                Name = workloadName,
+                Type = workloadType,
+                Environment = environment,
+                Description = DevModeDescription,
+                Argv = WorkloadSupport.ParseArgv(parse.GetValue(argv)),
+                Essential = parse.GetValue(essential),
+                Triggers = triggerSubjects,
+                Hash = upload.Sha256,
+                FunctionTimeoutMs = timeoutMs,
+                TriggerQueueGroup = group,
+            };
+            var request = WorkloadRequests.BuildDeploy(spec, issuerKey, xkeyKey);
             var worker = WorkloadSupport.WorkClient(session, parse);
 
             // Deploy first, then stop the previous ones of that name (nodes allow a name twice): when the node
