@@ -43,8 +43,6 @@ internal sealed class Workloads : IDisposable
         var upload = _uploads[path];
         var spec = new DeploySpec
         {
-            NodeId = node.NodeId,
-            NodeXkey = node.Xkey,
             Location = upload.Location,
             Name = name,
             Type = NexClient.WorkloadTypeForFile(path),
@@ -54,7 +52,7 @@ internal sealed class Workloads : IDisposable
             Triggers = triggers,
             Hash = upload.Sha256,
         };
-        return WorkloadRequests.BuildDeploy(spec, _issuer, _xkey);
+        return WorkloadRequests.BuildDeploy(spec, node.NodeId, node.Xkey, _issuer, _xkey);
     }
 
     /// <summary>The key that signs deploys and stops (the campaign forges stop tokens with it).</summary>

@@ -3,18 +3,13 @@ using Nex.Protocol;
 namespace Nex.Client;
 
 /// <summary>
-/// What to deploy where: the inputs of <see cref="WorkloadRequests.BuildDeploy"/> other than the keys and the clock.
+/// What to deploy: the inputs of <see cref="WorkloadRequests.BuildDeploy"/> other than the target node, the keys
+/// and the clock, so one spec can go to whichever node an auction picks.
 /// The 0.2 client always sends <c>description</c>, <c>essential</c> and <c>jsdomain</c> (null sends <c>""</c>);
 /// empty lists are omitted like null ones.
 /// </summary>
 public sealed record DeploySpec
 {
-    /// <summary>The target node's id (<c>target_node</c>).</summary>
-    public required string NodeId { get; init; }
-
-    /// <summary>The node's public XKey (INFO <c>public_xkey</c>), the recipient of the sealed environment.</summary>
-    public required string NodeXkey { get; init; }
-
     /// <summary>Where the artifact is, e.g. <c>nats://NEXCLIFILES/echoservice</c>.</summary>
     public required WorkloadLocation Location { get; init; }
 

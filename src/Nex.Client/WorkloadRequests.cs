@@ -25,20 +25,22 @@ public static class WorkloadRequests
     /// <summary>
     /// Builds a DEPLOY request: a workload JWT (<c>sub</c> = <see cref="DeploySpec.Name"/>, <c>nats.hash</c> =
     /// <see cref="DeploySpec.Hash"/> or <see cref="WorkloadJwt.PlaceholderHash"/>) signed by <paramref name="issuer"/>,
-    /// and the environment sealed from <paramref name="senderXkey"/> to <see cref="DeploySpec.NodeXkey"/>.
+    /// and the environment sealed from <paramref name="senderXkey"/> to <paramref name="nodeXkey"/>.
     /// </summary>
-    /// <param name="spec">What to deploy where.</param>
+    /// <param name="spec">What to deploy.</param>
+    /// <param name="nodeId">The target node's id (<c>target_node</c>).</param>
+    /// <param name="nodeXkey">The node's public XKey (INFO <c>public_xkey</c>), the recipient of the environment.</param>
     /// <param name="issuer">The signing key (an account key in the CLI); only it can stop the workload later.</param>
     /// <param name="senderXkey">The sender's curve key pair (with seed).</param>
     /// <param name="time">Clock for <c>iat</c>; the system clock when null.</param>
     /// <returns>The request, ready for <see cref="NexClient.DeployAsync"/>.</returns>
     /// <exception cref="NexSecurityException">A key cannot sign or seal (wrong key type, no seed, bad node xkey).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><see cref="DeploySpec.FunctionTimeoutMs"/> is zero or negative.</exception>
-    public static DeployRequest BuildDeploy(DeploySpec spec, KeyPair issuer, KeyPair senderXkey, TimeProvider? time = null)
+    public static DeployRequest BuildDeploy(DeploySpec spec, string nodeId, string nodeXkey, KeyPair issuer, KeyPair senderXkey, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        ArgumentException.ThrowIfNullOrEmpty(spec.NodeId);
-        ArgumentException.ThrowIfNullOrEmpty(spec.NodeXkey);
+        ArgumentException.ThrowIfNullOrEmpty(nodeId);
+        ArgumentException.ThrowIfNullOrEmpty(nodeXkey);
         ArgumentNullException.ThrowIfNull(spec.Location);
         ArgumentException.ThrowIfNullOrEmpty(spec.Name);
         ArgumentException.ThrowIfNullOrEmpty(spec.Type);
@@ -51,7 +53,7 @@ public static class WorkloadRequests
 
         var now = (time ?? TimeProvider.System).GetUtcNow();
         var jwt = WorkloadJwt.Issue(issuer, spec.Name, spec.Hash ?? WorkloadJwt.PlaceholderHash, now);
-        var environment = EnvironmentCipher.Encrypt(spec.Environment, senderXkey, spec.NodeXkey);
+        var environment = EnvironmentCipher.Encrypt(spec.Environment, senderXkey, nodeXkey);
         RecordDeploySecond(time ?? TimeProvider.System, now.ToUnixTimeSeconds());
 
         return new DeployRequest
@@ -65,7 +67,7 @@ public static class WorkloadRequests
             Environment = environment,
             JsDomain = spec.JsDomain ?? string.Empty,
             SenderPublicKey = senderXkey.GetPublicKey(),
-            TargetNode = spec.NodeId,
+            TargetNode = nodeId,
             TriggerSubjects = spec.Triggers is { Count: > 0 } triggers ? [.. triggers] : null,
             HostServices = spec.HostServices,
             FunctionTimeoutMs = spec.FunctionTimeoutMs,

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using NATS.NKeys;
 using Nex.Protocol;
 using Nex.Security;
 using Xunit;
@@ -29,7 +28,7 @@ public sealed class DeployWirePinTests
         const string expected = """
         {"description":"","type":"native","location":{"Scheme":"nats","Opaque":"","User":null,"Host":"NEXCLIFILES","Path":"/echoservice","RawPath":"","OmitHost":false,"ForceQuery":false,"RawQuery":"","Fragment":"","RawFragment":""},"essential":false,"workload_jwt":"eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.eyJqdGkiOiI2M000UkpHQVpYTzdRSklBTzRMVU9aNktXN0dHVlAzTEdZTkxPUFE3M0tPWjJZNU9aVE1RIiwiaWF0IjoxNzE5OTAwMDAwLCJpc3MiOiJBRDVTTFEyRjdLWTNXVUJNQ0xLTjZLSUxXRzRWRUo0WUlOVUlEUk1EUlpQUEdSNUFGQ0ZGQkVRRiIsInN1YiI6ImVjaG9zZXJ2aWNlIiwibmF0cyI6eyJoYXNoIjoiYWJjMTIzNDVUT0RPbWFrZXRoaXNyZWFsIiwidmVyc2lvbiI6Mn19.2sIAS7KOqFYDrEM2qZoTKeqhzYMwFmojyTwiXu_02ttSjeY6SNRcWTiWae2r0lfDkSSrWZL6wqaiUjhFvqSZDA","environment":"","jsdomain":"","sender_public_key":"XDE2FDGE3SYUJIYRUU57YXMBY7ZEUQ3AO5OAU3U2BMOO3UYLP6IWYF3B","target_node":"NNODE"}
         """;
-        Assert.Equal(expected, Build(node => Spec(node, "echoservice", WorkloadTypes.Native)));
+        Assert.Equal(expected, Build(Spec("echoservice", WorkloadTypes.Native)));
     }
 
     [Fact]
@@ -38,7 +37,7 @@ public sealed class DeployWirePinTests
         const string expected = """
         {"description":"","type":"native","location":{"Scheme":"nats","Opaque":"","User":null,"Host":"NEXCLIFILES","Path":"/echoservice","RawPath":"","OmitHost":false,"ForceQuery":false,"RawQuery":"","Fragment":"","RawFragment":""},"essential":false,"workload_jwt":"eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.eyJqdGkiOiI2M000UkpHQVpYTzdRSklBTzRMVU9aNktXN0dHVlAzTEdZTkxPUFE3M0tPWjJZNU9aVE1RIiwiaWF0IjoxNzE5OTAwMDAwLCJpc3MiOiJBRDVTTFEyRjdLWTNXVUJNQ0xLTjZLSUxXRzRWRUo0WUlOVUlEUk1EUlpQUEdSNUFGQ0ZGQkVRRiIsInN1YiI6ImVjaG9zZXJ2aWNlIiwibmF0cyI6eyJoYXNoIjoiYWJjMTIzNDVUT0RPbWFrZXRoaXNyZWFsIiwidmVyc2lvbiI6Mn19.2sIAS7KOqFYDrEM2qZoTKeqhzYMwFmojyTwiXu_02ttSjeY6SNRcWTiWae2r0lfDkSSrWZL6wqaiUjhFvqSZDA","environment":"","jsdomain":"","sender_public_key":"XDE2FDGE3SYUJIYRUU57YXMBY7ZEUQ3AO5OAU3U2BMOO3UYLP6IWYF3B","target_node":"NNODE"}
         """;
-        Assert.Equal(expected, Build(node => Spec(node, "echoservice", WorkloadTypes.Native) with
+        Assert.Equal(expected, Build(Spec("echoservice", WorkloadTypes.Native) with
         {
             Environment = new Dictionary<string, string>(),
             Argv = [],
@@ -53,7 +52,7 @@ public sealed class DeployWirePinTests
         const string expected = """
         {"argv":["-v","x"],"description":"desc","type":"v8","location":{"Scheme":"nats","Opaque":"","User":null,"Host":"NEXCLIFILES","Path":"/echojs","RawPath":"","OmitHost":false,"ForceQuery":false,"RawQuery":"","Fragment":"","RawFragment":""},"essential":true,"workload_jwt":"eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.eyJqdGkiOiJJNTdMTlBVRks2UlBLTkJNQ0dXNEJUN05VV0VRWlFLUVFOTlRFUkZGM1ZDSkZJT0lUSTVRIiwiaWF0IjoxNzE5OTAwMDAwLCJpc3MiOiJBRDVTTFEyRjdLWTNXVUJNQ0xLTjZLSUxXRzRWRUo0WUlOVUlEUk1EUlpQUEdSNUFGQ0ZGQkVRRiIsInN1YiI6ImVjaG9qcyIsIm5hdHMiOnsiaGFzaCI6ImFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWEiLCJ2ZXJzaW9uIjoyfX0.DumkX7m-nL8LRzkTWTcnQixv34-zoSeicrumuHLhcbyDARTINYjsdkVaIYzquqeK4mqU5zTMXlGyBbaOyBUbCw","environment":"A=1=2,B=","jsdomain":"hub","sender_public_key":"XDE2FDGE3SYUJIYRUU57YXMBY7ZEUQ3AO5OAU3U2BMOO3UYLP6IWYF3B","target_node":"NNODE","trigger_subjects":["echo.\u003E","b"],"host_services":{"nats_url":"nats://h:1","nats_user_jwt":"jwt","nats_user_seed":"seed"},"function_timeout_ms":2000,"trigger_queue_group":"workers"}
         """;
-        Assert.Equal(expected, Build(node => Spec(node, "echojs", WorkloadTypes.V8) with
+        Assert.Equal(expected, Build(Spec("echojs", WorkloadTypes.V8) with
         {
             Environment = new Dictionary<string, string> { ["B"] = "", ["A"] = "1=2" },
             Description = "desc",
@@ -68,21 +67,19 @@ public sealed class DeployWirePinTests
         }));
     }
 
-    private static DeploySpec Spec(KeyPair node, string name, string type) => new()
+    private static DeploySpec Spec(string name, string type) => new()
     {
-        NodeId = "NNODE",
-        NodeXkey = node.GetPublicKey(),
         Location = WorkloadLocation.ForObject("NEXCLIFILES", name),
         Name = name,
         Type = type,
     };
 
-    private static string Build(Func<KeyPair, DeploySpec> spec)
+    private static string Build(DeploySpec spec)
     {
         using var issuer = NexKeys.FromSeed(IssuerSeed);
         using var sender = NexKeys.FromSeed(SenderSeed);
         using var node = NexKeys.FromSeed(NodeSeed);
-        var request = WorkloadRequests.BuildDeploy(spec(node), issuer, sender, Time);
+        var request = WorkloadRequests.BuildDeploy(spec, "NNODE", node.GetPublicKey(), issuer, sender, Time);
         var json = JsonSerializer.SerializeToNode(request, NexJson.Context.DeployRequest)!.AsObject();
         var env = EnvironmentCipher.Decrypt(json["environment"]!.GetValue<string>(), node, request.SenderPublicKey);
         json["environment"] = string.Join(",", env.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key}={e.Value}"));

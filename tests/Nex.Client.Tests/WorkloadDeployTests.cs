@@ -24,14 +24,14 @@ public sealed class WorkloadDeployTests(NatsServerFixture nats)
         var deploy = WorkloadRequests.BuildDeploy(
             new DeploySpec
             {
-                NodeId = node.NodeId,
-                NodeXkey = info.PublicXkey,
                 Location = upload.Location,
                 Name = "sleeper",
                 Type = NexClient.WorkloadTypeForFile("sleeper"),
                 Environment = new Dictionary<string, string> { ["A"] = "1" },
                 Hash = upload.Sha256,
             },
+            node.NodeId,
+            info.PublicXkey,
             issuer,
             xkey);
         var run = await node.Client.DeployAsync(node.NodeId, deploy, Ct);

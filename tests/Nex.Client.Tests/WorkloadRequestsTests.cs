@@ -1,5 +1,4 @@
 using System.Text.Json;
-using NATS.NKeys;
 using Nex.Protocol;
 using Nex.Security;
 using Xunit;
@@ -15,8 +14,7 @@ public sealed class WorkloadRequestsTests
 
     private static readonly WorkloadLocation Location = WorkloadLocation.ForObject("NEXCLIFILES", "echoservice");
 
-    private static DeploySpec Spec(KeyPair node, string name, string type) =>
-        new() { NodeId = "NNODE", NodeXkey = node.GetPublicKey(), Location = Location, Name = name, Type = type };
+    private static DeploySpec Spec(string name, string type) => new() { Location = Location, Name = name, Type = type };
 
     [Fact]
     public void BuildDeploy_SignsAJwtTheNodeAccepts_WithThePlaceholderHashByDefault()
@@ -25,7 +23,7 @@ public sealed class WorkloadRequestsTests
         using var sender = NexKeys.CreateCurve();
         using var node = NexKeys.CreateCurve();
         var time = new FixedTime(DateTimeOffset.FromUnixTimeSeconds(1_719_900_000));
-        var request = WorkloadRequests.BuildDeploy(Spec(node, "echoservice", WorkloadTypes.Native), issuer, sender, time);
+        var request = WorkloadRequests.BuildDeploy(Spec("echoservice", WorkloadTypes.Native), "NNODE", node.GetPublicKey(), issuer, sender, time);
 
         var claims = WorkloadJwt.Validate(request.WorkloadJwt, time.GetUtcNow());
         Assert.Equal("echoservice", claims.Sub);
@@ -47,7 +45,9 @@ public sealed class WorkloadRequestsTests
         var hash = new string('a', 64);
         var env = new Dictionary<string, string> { ["NATS_URL"] = "nats://x:4222", ["EMPTY"] = "", ["EQ"] = "a=b" };
         var request = WorkloadRequests.BuildDeploy(
-            Spec(node, "echo", WorkloadTypes.V8) with { Environment = env, Description = "desc", Argv = ["-v", "x"], Essential = true, Triggers = ["echo.>"], JsDomain = "hub", Hash = hash },
+            Spec("echo", WorkloadTypes.V8) with { Environment = env, Description = "desc", Argv = ["-v", "x"], Essential = true, Triggers = ["echo.>"], JsDomain = "hub", Hash = hash },
+            "NNODE",
+            node.GetPublicKey(),
             issuer,
             sender);
 
@@ -67,7 +67,9 @@ public sealed class WorkloadRequestsTests
         using var sender = NexKeys.CreateCurve();
         using var node = NexKeys.CreateCurve();
         var request = WorkloadRequests.BuildDeploy(
-            Spec(node, "echoservice", WorkloadTypes.Native) with { Environment = new Dictionary<string, string>(), Argv = [], Triggers = [] },
+            Spec("echoservice", WorkloadTypes.Native) with { Environment = new Dictionary<string, string>(), Argv = [], Triggers = [] },
+            "NNODE",
+            node.GetPublicKey(),
             issuer,
             sender);
 
@@ -98,7 +100,9 @@ public sealed class WorkloadRequestsTests
         using var sender = NexKeys.CreateCurve();
         using var node = NexKeys.CreateCurve();
         var request = WorkloadRequests.BuildDeploy(
-            Spec(node, "echojs", WorkloadTypes.V8) with { Triggers = ["hello"], FunctionTimeoutMs = 2000, TriggerQueueGroup = "workers" },
+            Spec("echojs", WorkloadTypes.V8) with { Triggers = ["hello"], FunctionTimeoutMs = 2000, TriggerQueueGroup = "workers" },
+            "NNODE",
+            node.GetPublicKey(),
             issuer,
             sender);
 
@@ -117,7 +121,7 @@ public sealed class WorkloadRequestsTests
         using var issuer = NexKeys.CreateAccount();
         using var sender = NexKeys.CreateCurve();
         using var node = NexKeys.CreateCurve();
-        var request = WorkloadRequests.BuildDeploy(Spec(node, "echojs", WorkloadTypes.V8) with { Triggers = ["hello"], TriggerQueueGroup = queueGroup }, issuer, sender);
+        var request = WorkloadRequests.BuildDeploy(Spec("echojs", WorkloadTypes.V8) with { Triggers = ["hello"], TriggerQueueGroup = queueGroup }, "NNODE", node.GetPublicKey(), issuer, sender);
 
         Assert.Null(request.FunctionTimeoutMs);
         Assert.Null(request.TriggerQueueGroup);
@@ -135,7 +139,9 @@ public sealed class WorkloadRequestsTests
         using var sender = NexKeys.CreateCurve();
         using var node = NexKeys.CreateCurve();
         Assert.Throws<ArgumentOutOfRangeException>(() => WorkloadRequests.BuildDeploy(
-            Spec(node, "echojs", WorkloadTypes.V8) with { Triggers = ["hello"], FunctionTimeoutMs = timeoutMs },
+            Spec("echojs", WorkloadTypes.V8) with { Triggers = ["hello"], FunctionTimeoutMs = timeoutMs },
+            "NNODE",
+            node.GetPublicKey(),
             issuer,
             sender));
     }
@@ -147,7 +153,7 @@ public sealed class WorkloadRequestsTests
         using var sender = NexKeys.CreateCurve();
         using var node = NexKeys.CreateCurve();
         var time = new FixedTime(DateTimeOffset.FromUnixTimeMilliseconds(1_719_900_000_250));
-        var deploy = WorkloadRequests.BuildDeploy(Spec(node, "echoservice", WorkloadTypes.Native), issuer, sender, time);
+        var deploy = WorkloadRequests.BuildDeploy(Spec("echoservice", WorkloadTypes.Native), "NNODE", node.GetPublicKey(), issuer, sender, time);
         var stop = WorkloadRequests.BuildStop("NNODE", "cq2v4h3m0lq6c5k2m3ig", "echoservice", issuer, time);
 
         Assert.Equal("cq2v4h3m0lq6c5k2m3ig", stop.WorkloadId);
@@ -168,7 +174,7 @@ public sealed class WorkloadRequestsTests
         using var node = NexKeys.CreateCurve();
         for (var i = 0; i < 2; i++)
         {
-            var deploy = WorkloadRequests.BuildDeploy(Spec(node, "echoservice", WorkloadTypes.Native), issuer, sender);
+            var deploy = WorkloadRequests.BuildDeploy(Spec("echoservice", WorkloadTypes.Native), "NNODE", node.GetPublicKey(), issuer, sender);
             var stop = i == 0
                 ? WorkloadRequests.BuildStop("NNODE", "id", "echoservice", issuer)
                 : await WorkloadRequests.BuildStopAsync("NNODE", "id", "echoservice", issuer, cancellationToken: TestContext.Current.CancellationToken);
@@ -205,7 +211,7 @@ public sealed class WorkloadRequestsTests
         using var sender = NexKeys.CreateCurve();
         using var node = NexKeys.CreateCurve();
         var time = new FixedTime(DateTimeOffset.FromUnixTimeSeconds(1_700_000_000));
-        var deploy = WorkloadRequests.BuildDeploy(Spec(node, "w", WorkloadTypes.Native) with { NodeId = "N" }, issuer, sender, time);
+        var deploy = WorkloadRequests.BuildDeploy(Spec("w", WorkloadTypes.Native), "N", node.GetPublicKey(), issuer, sender, time);
         var stop = WorkloadRequests.BuildStop("N", "id", "w", intruder, new FixedTime(DateTimeOffset.FromUnixTimeSeconds(1_700_000_005)));
         Assert.Equal(StopRule.IssuerMismatch, StopRule.Check(WorkloadJwt.Decode(deploy.WorkloadJwt), WorkloadJwt.Decode(stop.WorkloadJwt)));
     }
