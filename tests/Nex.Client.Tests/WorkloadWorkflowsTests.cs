@@ -5,9 +5,10 @@ namespace Nex.Client.Tests;
 
 /// <summary>
 /// <see cref="WorkloadWorkflows"/> against a real node: the branches the CLI tests do not reach (a previous
-/// workload that cannot be stopped, the upload hook, a name that is ambiguous on one node).
+/// workload that cannot be stopped, the upload hook, a name that is ambiguous on one node). The tests share one
+/// node (each its own workload name): a node per test only added load beside the suite's timing-sensitive tests.
 /// </summary>
-public sealed class WorkloadWorkflowsTests(NatsServerFixture nats)
+public sealed class WorkloadWorkflowsTests(WorkloadWorkflowsTests.NodeFixture fixture) : IClassFixture<WorkloadWorkflowsTests.NodeFixture>
 {
     private const string Script = "#!/bin/sh\nexec sleep 600\n";
 
@@ -16,7 +17,7 @@ public sealed class WorkloadWorkflowsTests(NatsServerFixture nats)
     [Fact]
     public async Task DevRun_UploadsThroughTheHook_AndStopsThePreviousWorkloadOfThatName()
     {
-        await using var node = await TestNode.StartAsync(nats.Url, clientTimeout: TimeSpan.FromSeconds(30));
+        var node = fixture.Node;
         using var dir = new TempDirectory();
         var spec = Spec(dir, "hooked", node.NodeId, "keys");
         var workflows = new WorkloadWorkflows(node.Client);
@@ -35,7 +36,7 @@ public sealed class WorkloadWorkflowsTests(NatsServerFixture nats)
         Assert.Empty(first.Stopped);
         Assert.Equal([first.Response.Id], second.Stopped);
         Assert.Null(second.StopFailure);
-        var machine = Assert.Single((await node.Client.InfoAsync(node.NodeId, Ct)).Machines);
+        var machine = Assert.Single(await MachinesAsync(node, "hooked"));
         Assert.Equal(second.Response.Id, machine.Id);
         Assert.Equal(WorkloadWorkflows.DevModeDescription, machine.Workload.Description);
         Assert.True(File.Exists(DevKeys.IssuerPath(dir.File("keys"))), "the developer keys are created in KeysHome");
@@ -44,7 +45,7 @@ public sealed class WorkloadWorkflowsTests(NatsServerFixture nats)
     [Fact]
     public async Task DevRun_PreviousWorkloadOfAnotherIssuer_RunsBesideTheNewOne_AndIsReported()
     {
-        await using var node = await TestNode.StartAsync(nats.Url, clientTimeout: TimeSpan.FromSeconds(30));
+        var node = fixture.Node;
         using var dir = new TempDirectory();
         var workflows = new WorkloadWorkflows(node.Client);
         var theirs = await workflows.DevRunAsync(Spec(dir, "shared", node.NodeId, "alice"), cancellationToken: Ct);
@@ -54,13 +55,13 @@ public sealed class WorkloadWorkflowsTests(NatsServerFixture nats)
         Assert.Empty(mine.Stopped);
         Assert.NotNull(mine.StopFailure);
         Assert.Contains($"previous workload 'shared' ({theirs.Response.Id})", mine.StopFailure, StringComparison.Ordinal);
-        Assert.Equal(2, (await node.Client.InfoAsync(node.NodeId, Ct)).Machines.Count);
+        Assert.Equal(2, (await MachinesAsync(node, "shared")).Count);
     }
 
     [Fact]
     public async Task Stop_OnANode_AnAmbiguousNameIsRefused_AnIdStopsOne()
     {
-        await using var node = await TestNode.StartAsync(nats.Url, clientTimeout: TimeSpan.FromSeconds(30));
+        var node = fixture.Node;
         using var dir = new TempDirectory();
         var workflows = new WorkloadWorkflows(node.Client);
         var spec = Spec(dir, "twice", node.NodeId, "keys") with { StopPrevious = false };
@@ -76,7 +77,28 @@ public sealed class WorkloadWorkflowsTests(NatsServerFixture nats)
         Assert.True(stopped.Response.Stopped);
         Assert.Equal(node.NodeId, stopped.NodeId);
         Assert.Equal("twice", stopped.WorkloadName);
-        Assert.Equal(first.Response.Id, Assert.Single((await node.Client.InfoAsync(node.NodeId, Ct)).Machines).Id);
+        Assert.Equal(first.Response.Id, Assert.Single(await MachinesAsync(node, "twice")).Id);
+    }
+
+    private static async Task<List<Nex.Protocol.MachineSummary>> MachinesAsync(TestNode node, string name) =>
+        [.. (await node.Client.InfoAsync(node.NodeId, Ct)).Machines.Where(m => m.Workload.Name == name)];
+
+    /// <summary>One node for the class.</summary>
+    public sealed class NodeFixture(NatsServerFixture nats) : IAsyncLifetime
+    {
+        private TestNode? _node;
+
+        public TestNode Node => _node ?? throw new InvalidOperationException("the node has not started");
+
+        public async ValueTask InitializeAsync() => _node = await TestNode.StartAsync(nats.Url, clientTimeout: TimeSpan.FromSeconds(30));
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_node is not null)
+            {
+                await _node.DisposeAsync();
+            }
+        }
     }
 
     // Each test its own file name, so concurrent tests do not replace each other's object in NEXCLIFILES.
