@@ -41,21 +41,18 @@ internal sealed class Workloads : IDisposable
     public DeployRequest BuildDeploy(BenchNode node, string path, string name, IReadOnlyList<string>? argv, IReadOnlyList<string>? triggers, bool essential = false)
     {
         var upload = _uploads[path];
-        return WorkloadRequests.BuildDeploy(
-            node.NodeId,
-            node.Xkey,
-            upload.Location,
-            name,
-            NexClient.WorkloadTypeForFile(path),
-            _issuer,
-            _xkey,
-            env: null,
-            description: "nex bench",
-            argv,
-            essential,
-            triggers,
-            jsDomain: null,
-            hash: upload.Sha256);
+        var spec = new DeploySpec
+        {
+            Location = upload.Location,
+            Name = name,
+            Type = NexClient.WorkloadTypeForFile(path),
+            Description = "nex bench",
+            Argv = argv,
+            Essential = essential,
+            Triggers = triggers,
+            Hash = upload.Sha256,
+        };
+        return WorkloadRequests.BuildDeploy(spec, node.NodeId, node.Xkey, _issuer, _xkey);
     }
 
     /// <summary>The key that signs deploys and stops (the campaign forges stop tokens with it).</summary>

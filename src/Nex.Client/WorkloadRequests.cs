@@ -23,85 +23,55 @@ public static class WorkloadRequests
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TimeProvider, System.Collections.Concurrent.ConcurrentDictionary<string, long>> LastStopSecond = [];
 
     /// <summary>
-    /// Builds a DEPLOY request: a workload JWT (<c>sub</c> = <paramref name="name"/>, <c>nats.hash</c> =
-    /// <paramref name="hash"/> or <see cref="WorkloadJwt.PlaceholderHash"/>), the environment sealed from
-    /// <paramref name="senderXkey"/> to <paramref name="nodeXkey"/>, and, as the 0.2 client does, a
-    /// <c>description</c> (possibly <c>""</c>), an <c>essential</c> flag and a <c>jsdomain</c> (<c>""</c> when unset)
-    /// that are always sent.
+    /// Builds a DEPLOY request: a workload JWT (<c>sub</c> = <see cref="DeploySpec.Name"/>, <c>nats.hash</c> =
+    /// <see cref="DeploySpec.Hash"/> or <see cref="WorkloadJwt.PlaceholderHash"/>) signed by <paramref name="issuer"/>,
+    /// and the environment sealed from <paramref name="senderXkey"/> to <paramref name="nodeXkey"/>.
     /// </summary>
+    /// <param name="spec">What to deploy.</param>
     /// <param name="nodeId">The target node's id (<c>target_node</c>).</param>
     /// <param name="nodeXkey">The node's public XKey (INFO <c>public_xkey</c>), the recipient of the environment.</param>
-    /// <param name="location">Where the artifact is, e.g. <c>nats://NEXCLIFILES/echoservice</c>.</param>
-    /// <param name="name">Workload name (must match <see cref="WorkloadJwt.NamePattern"/> for the node to accept it).</param>
-    /// <param name="type">Workload type (<see cref="WorkloadTypes"/>).</param>
     /// <param name="issuer">The signing key (an account key in the CLI); only it can stop the workload later.</param>
     /// <param name="senderXkey">The sender's curve key pair (with seed).</param>
-    /// <param name="env">Environment variables for the workload, or null for none.</param>
-    /// <param name="description">Description; null sends <c>""</c>.</param>
-    /// <param name="argv">Program arguments; omitted when null or empty.</param>
-    /// <param name="essential">Restart on failure (native only).</param>
-    /// <param name="triggers">Trigger subjects (function types); omitted when null or empty.</param>
-    /// <param name="jsDomain">JetStream domain of the artifact bucket; null sends <c>""</c> (the default domain).</param>
-    /// <param name="hash">The JWT hash claim: the artifact's SHA-256 hex, or null for the 0.2 placeholder.</param>
     /// <param name="time">Clock for <c>iat</c>; the system clock when null.</param>
-    /// <param name="functionTimeoutMs">Nex for .NET extension: per-invocation time limit of a function in
-    /// milliseconds (<c>function_timeout_ms</c>); omitted when null, so the node's default applies.</param>
-    /// <param name="triggerQueueGroup">Nex for .NET extension: queue group for the trigger subscriptions
-    /// (<c>trigger_queue_group</c>); omitted when null or empty, so every replica answers (as 0.2).</param>
     /// <returns>The request, ready for <see cref="NexClient.DeployAsync"/>.</returns>
     /// <exception cref="NexSecurityException">A key cannot sign or seal (wrong key type, no seed, bad node xkey).</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="functionTimeoutMs"/> is zero or negative.</exception>
-    public static DeployRequest BuildDeploy(
-        string nodeId,
-        string nodeXkey,
-        WorkloadLocation location,
-        string name,
-        string type,
-        KeyPair issuer,
-        KeyPair senderXkey,
-        IReadOnlyDictionary<string, string>? env,
-        string? description,
-        IReadOnlyList<string>? argv,
-        bool essential,
-        IReadOnlyList<string>? triggers,
-        string? jsDomain,
-        string? hash,
-        TimeProvider? time = null,
-        int? functionTimeoutMs = null,
-        string? triggerQueueGroup = null)
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="DeploySpec.FunctionTimeoutMs"/> is zero or negative.</exception>
+    public static DeployRequest BuildDeploy(DeploySpec spec, string nodeId, string nodeXkey, KeyPair issuer, KeyPair senderXkey, TimeProvider? time = null)
     {
+        ArgumentNullException.ThrowIfNull(spec);
         ArgumentException.ThrowIfNullOrEmpty(nodeId);
         ArgumentException.ThrowIfNullOrEmpty(nodeXkey);
-        ArgumentNullException.ThrowIfNull(location);
-        ArgumentException.ThrowIfNullOrEmpty(name);
-        ArgumentException.ThrowIfNullOrEmpty(type);
+        ArgumentNullException.ThrowIfNull(spec.Location);
+        ArgumentException.ThrowIfNullOrEmpty(spec.Name);
+        ArgumentException.ThrowIfNullOrEmpty(spec.Type);
         ArgumentNullException.ThrowIfNull(issuer);
         ArgumentNullException.ThrowIfNull(senderXkey);
-        if (functionTimeoutMs is { } timeoutMs)
+        if (spec.FunctionTimeoutMs is { } timeoutMs)
         {
-            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(timeoutMs, nameof(functionTimeoutMs));
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(timeoutMs, nameof(spec.FunctionTimeoutMs));
         }
 
         var now = (time ?? TimeProvider.System).GetUtcNow();
-        var jwt = WorkloadJwt.Issue(issuer, name, hash ?? WorkloadJwt.PlaceholderHash, now);
-        var environment = EnvironmentCipher.Encrypt(env, senderXkey, nodeXkey);
+        var jwt = WorkloadJwt.Issue(issuer, spec.Name, spec.Hash ?? WorkloadJwt.PlaceholderHash, now);
+        var environment = EnvironmentCipher.Encrypt(spec.Environment, senderXkey, nodeXkey);
         RecordDeploySecond(time ?? TimeProvider.System, now.ToUnixTimeSeconds());
 
         return new DeployRequest
         {
-            Argv = argv is { Count: > 0 } ? [.. argv] : null,
-            Description = description ?? string.Empty,
-            Type = type,
-            Location = location,
-            Essential = essential,
+            Argv = spec.Argv is { Count: > 0 } argv ? [.. argv] : null,
+            Description = spec.Description ?? string.Empty,
+            Type = spec.Type,
+            Location = spec.Location,
+            Essential = spec.Essential,
             WorkloadJwt = jwt,
             Environment = environment,
-            JsDomain = jsDomain ?? string.Empty,
+            JsDomain = spec.JsDomain ?? string.Empty,
             SenderPublicKey = senderXkey.GetPublicKey(),
             TargetNode = nodeId,
-            TriggerSubjects = triggers is { Count: > 0 } ? [.. triggers] : null,
-            FunctionTimeoutMs = functionTimeoutMs,
-            TriggerQueueGroup = string.IsNullOrEmpty(triggerQueueGroup) ? null : triggerQueueGroup,
+            TriggerSubjects = spec.Triggers is { Count: > 0 } triggers ? [.. triggers] : null,
+            HostServices = spec.HostServices,
+            FunctionTimeoutMs = spec.FunctionTimeoutMs,
+            TriggerQueueGroup = string.IsNullOrEmpty(spec.TriggerQueueGroup) ? null : spec.TriggerQueueGroup,
         };
     }
 

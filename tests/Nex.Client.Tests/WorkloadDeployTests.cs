@@ -21,8 +21,19 @@ public sealed class WorkloadDeployTests(NatsServerFixture nats)
         var upload = await new ArtifactStore(node.Connection).UploadAsync(bucket, "sleeper", new MemoryStream(Encoding.UTF8.GetBytes("#!/bin/sh\nexec sleep 600\n")), cancellationToken: Ct);
 
         var info = await node.Client.InfoAsync(node.NodeId, Ct);
-        var deploy = WorkloadRequests.BuildDeploy(node.NodeId, info.PublicXkey, upload.Location, "sleeper", NexClient.WorkloadTypeForFile("sleeper"), issuer, xkey,
-            new Dictionary<string, string> { ["A"] = "1" }, null, null, false, null, null, upload.Sha256);
+        var deploy = WorkloadRequests.BuildDeploy(
+            new DeploySpec
+            {
+                Location = upload.Location,
+                Name = "sleeper",
+                Type = NexClient.WorkloadTypeForFile("sleeper"),
+                Environment = new Dictionary<string, string> { ["A"] = "1" },
+                Hash = upload.Sha256,
+            },
+            node.NodeId,
+            info.PublicXkey,
+            issuer,
+            xkey);
         var run = await node.Client.DeployAsync(node.NodeId, deploy, Ct);
         Assert.True(run.Started);
         Assert.Equal("sleeper", run.Name);

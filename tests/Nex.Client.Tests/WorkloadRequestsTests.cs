@@ -14,6 +14,8 @@ public sealed class WorkloadRequestsTests
 
     private static readonly WorkloadLocation Location = WorkloadLocation.ForObject("NEXCLIFILES", "echoservice");
 
+    private static DeploySpec Spec(string name, string type) => new() { Location = Location, Name = name, Type = type };
+
     [Fact]
     public void BuildDeploy_SignsAJwtTheNodeAccepts_WithThePlaceholderHashByDefault()
     {
@@ -21,8 +23,7 @@ public sealed class WorkloadRequestsTests
         using var sender = NexKeys.CreateCurve();
         using var node = NexKeys.CreateCurve();
         var time = new FixedTime(DateTimeOffset.FromUnixTimeSeconds(1_719_900_000));
-        var request = WorkloadRequests.BuildDeploy("NNODE", node.GetPublicKey(), Location, "echoservice", WorkloadTypes.Native, issuer, sender,
-            env: null, description: null, argv: null, essential: false, triggers: null, jsDomain: null, hash: null, time);
+        var request = WorkloadRequests.BuildDeploy(Spec("echoservice", WorkloadTypes.Native), "NNODE", node.GetPublicKey(), issuer, sender, time);
 
         var claims = WorkloadJwt.Validate(request.WorkloadJwt, time.GetUtcNow());
         Assert.Equal("echoservice", claims.Sub);
@@ -43,8 +44,12 @@ public sealed class WorkloadRequestsTests
         using var other = NexKeys.CreateCurve();
         var hash = new string('a', 64);
         var env = new Dictionary<string, string> { ["NATS_URL"] = "nats://x:4222", ["EMPTY"] = "", ["EQ"] = "a=b" };
-        var request = WorkloadRequests.BuildDeploy("NNODE", node.GetPublicKey(), Location, "echo", WorkloadTypes.V8, issuer, sender,
-            env, "desc", ["-v", "x"], essential: true, triggers: ["echo.>"], jsDomain: "hub", hash);
+        var request = WorkloadRequests.BuildDeploy(
+            Spec("echo", WorkloadTypes.V8) with { Environment = env, Description = "desc", Argv = ["-v", "x"], Essential = true, Triggers = ["echo.>"], JsDomain = "hub", Hash = hash },
+            "NNODE",
+            node.GetPublicKey(),
+            issuer,
+            sender);
 
         Assert.Equal(hash, WorkloadJwt.Validate(request.WorkloadJwt, DateTimeOffset.UtcNow).Hash);
         Assert.Equal(env, EnvironmentCipher.Decrypt(request.Environment, node, request.SenderPublicKey));
@@ -61,8 +66,12 @@ public sealed class WorkloadRequestsTests
         using var issuer = NexKeys.CreateAccount();
         using var sender = NexKeys.CreateCurve();
         using var node = NexKeys.CreateCurve();
-        var request = WorkloadRequests.BuildDeploy("NNODE", node.GetPublicKey(), Location, "echoservice", WorkloadTypes.Native, issuer, sender,
-            env: new Dictionary<string, string>(), description: null, argv: [], essential: false, triggers: [], jsDomain: null, hash: null);
+        var request = WorkloadRequests.BuildDeploy(
+            Spec("echoservice", WorkloadTypes.Native) with { Environment = new Dictionary<string, string>(), Argv = [], Triggers = [] },
+            "NNODE",
+            node.GetPublicKey(),
+            issuer,
+            sender);
 
         using var doc = JsonDocument.Parse(JsonSerializer.SerializeToUtf8Bytes(request, NexJson.Context.DeployRequest));
         var root = doc.RootElement;
@@ -90,9 +99,12 @@ public sealed class WorkloadRequestsTests
         using var issuer = NexKeys.CreateAccount();
         using var sender = NexKeys.CreateCurve();
         using var node = NexKeys.CreateCurve();
-        var request = WorkloadRequests.BuildDeploy("NNODE", node.GetPublicKey(), Location, "echojs", WorkloadTypes.V8, issuer, sender,
-            env: null, description: null, argv: null, essential: false, triggers: ["hello"], jsDomain: null, hash: null,
-            functionTimeoutMs: 2000, triggerQueueGroup: "workers");
+        var request = WorkloadRequests.BuildDeploy(
+            Spec("echojs", WorkloadTypes.V8) with { Triggers = ["hello"], FunctionTimeoutMs = 2000, TriggerQueueGroup = "workers" },
+            "NNODE",
+            node.GetPublicKey(),
+            issuer,
+            sender);
 
         Assert.Equal(2000, request.FunctionTimeoutMs);
         Assert.Equal("workers", request.TriggerQueueGroup);
@@ -109,8 +121,7 @@ public sealed class WorkloadRequestsTests
         using var issuer = NexKeys.CreateAccount();
         using var sender = NexKeys.CreateCurve();
         using var node = NexKeys.CreateCurve();
-        var request = WorkloadRequests.BuildDeploy("NNODE", node.GetPublicKey(), Location, "echojs", WorkloadTypes.V8, issuer, sender,
-            env: null, description: null, argv: null, essential: false, triggers: ["hello"], jsDomain: null, hash: null, triggerQueueGroup: queueGroup);
+        var request = WorkloadRequests.BuildDeploy(Spec("echojs", WorkloadTypes.V8) with { Triggers = ["hello"], TriggerQueueGroup = queueGroup }, "NNODE", node.GetPublicKey(), issuer, sender);
 
         Assert.Null(request.FunctionTimeoutMs);
         Assert.Null(request.TriggerQueueGroup);
@@ -127,8 +138,12 @@ public sealed class WorkloadRequestsTests
         using var issuer = NexKeys.CreateAccount();
         using var sender = NexKeys.CreateCurve();
         using var node = NexKeys.CreateCurve();
-        Assert.Throws<ArgumentOutOfRangeException>(() => WorkloadRequests.BuildDeploy("NNODE", node.GetPublicKey(), Location, "echojs", WorkloadTypes.V8, issuer, sender,
-            null, null, null, false, ["hello"], null, null, functionTimeoutMs: timeoutMs));
+        Assert.Throws<ArgumentOutOfRangeException>(() => WorkloadRequests.BuildDeploy(
+            Spec("echojs", WorkloadTypes.V8) with { Triggers = ["hello"], FunctionTimeoutMs = timeoutMs },
+            "NNODE",
+            node.GetPublicKey(),
+            issuer,
+            sender));
     }
 
     [Fact]
@@ -138,8 +153,7 @@ public sealed class WorkloadRequestsTests
         using var sender = NexKeys.CreateCurve();
         using var node = NexKeys.CreateCurve();
         var time = new FixedTime(DateTimeOffset.FromUnixTimeMilliseconds(1_719_900_000_250));
-        var deploy = WorkloadRequests.BuildDeploy("NNODE", node.GetPublicKey(), Location, "echoservice", WorkloadTypes.Native, issuer, sender,
-            null, null, null, false, null, null, null, time);
+        var deploy = WorkloadRequests.BuildDeploy(Spec("echoservice", WorkloadTypes.Native), "NNODE", node.GetPublicKey(), issuer, sender, time);
         var stop = WorkloadRequests.BuildStop("NNODE", "cq2v4h3m0lq6c5k2m3ig", "echoservice", issuer, time);
 
         Assert.Equal("cq2v4h3m0lq6c5k2m3ig", stop.WorkloadId);
@@ -160,8 +174,7 @@ public sealed class WorkloadRequestsTests
         using var node = NexKeys.CreateCurve();
         for (var i = 0; i < 2; i++)
         {
-            var deploy = WorkloadRequests.BuildDeploy("NNODE", node.GetPublicKey(), Location, "echoservice", WorkloadTypes.Native, issuer, sender,
-                null, null, null, false, null, null, null);
+            var deploy = WorkloadRequests.BuildDeploy(Spec("echoservice", WorkloadTypes.Native), "NNODE", node.GetPublicKey(), issuer, sender);
             var stop = i == 0
                 ? WorkloadRequests.BuildStop("NNODE", "id", "echoservice", issuer)
                 : await WorkloadRequests.BuildStopAsync("NNODE", "id", "echoservice", issuer, cancellationToken: TestContext.Current.CancellationToken);
@@ -198,7 +211,7 @@ public sealed class WorkloadRequestsTests
         using var sender = NexKeys.CreateCurve();
         using var node = NexKeys.CreateCurve();
         var time = new FixedTime(DateTimeOffset.FromUnixTimeSeconds(1_700_000_000));
-        var deploy = WorkloadRequests.BuildDeploy("N", node.GetPublicKey(), Location, "w", WorkloadTypes.Native, issuer, sender, null, null, null, false, null, null, null, time);
+        var deploy = WorkloadRequests.BuildDeploy(Spec("w", WorkloadTypes.Native), "N", node.GetPublicKey(), issuer, sender, time);
         var stop = WorkloadRequests.BuildStop("N", "id", "w", intruder, new FixedTime(DateTimeOffset.FromUnixTimeSeconds(1_700_000_005)));
         Assert.Equal(StopRule.IssuerMismatch, StopRule.Check(WorkloadJwt.Decode(deploy.WorkloadJwt), WorkloadJwt.Decode(stop.WorkloadJwt)));
     }

@@ -8,8 +8,6 @@ namespace Nex.Cli.Commands;
 /// <summary><c>nex run</c>, <c>nex devrun</c> (<c>yeet</c>), <c>nex stop</c> and <c>nex workload ls</c> (spec §9.2–9.3).</summary>
 internal static class WorkloadCommands
 {
-    private const string DevModeDescription = "Workload published in devmode";
-
     public static Command CreateRun()
     {
         var url = new Argument<string>("url") { Description = "artifact location: nats://BUCKET/key (a JetStream object store object)" };
@@ -95,27 +93,25 @@ internal static class WorkloadCommands
             using var issuerKey = WorkloadSupport.LoadIssuer(parse.GetValue(issuer), createDevKey: true);
             using var xkeyKey = WorkloadSupport.LoadXkey(parse.GetValue(xkey));
 
+            var spec = new DeploySpec
+            {
+                Location = location,
+                Name = workloadName,
+                Type = workloadType,
+                Environment = environment,
+                Description = parse.GetValue(description),
+                Argv = WorkloadSupport.ParseArgv(parse.GetValue(argv)),
+                Essential = parse.GetValue(essential),
+                Triggers = triggerSubjects,
+                JsDomain = parse.GetValue(jsDomain),
+                Hash = hashClaim,
+                FunctionTimeoutMs = timeoutMs,
+                TriggerQueueGroup = group,
+                HostServices = hostServices,
+            };
+
             await using var session = await ClientSession.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
-            var nodeId = await WorkloadSupport.SelectNodeAsync(session.Client, nodeArg, new AuctionRequest { WorkloadTypes = [workloadType] }, random: false, cancellationToken).ConfigureAwait(false);
-            var info = await session.Client.InfoAsync(nodeId, cancellationToken).ConfigureAwait(false);
-            var request = WorkloadRequests.BuildDeploy(
-                nodeId,
-                info.PublicXkey,
-                location,
-                workloadName,
-                workloadType,
-                issuerKey,
-                xkeyKey,
-                environment,
-                parse.GetValue(description),
-                WorkloadSupport.ParseArgv(parse.GetValue(argv)),
-                parse.GetValue(essential),
-                triggerSubjects,
-                parse.GetValue(jsDomain),
-                hashClaim,
-                functionTimeoutMs: timeoutMs,
-                triggerQueueGroup: group) with { HostServices = hostServices };
-            var response = await WorkloadSupport.WorkClient(session, parse).DeployAsync(nodeId, request, cancellationToken).ConfigureAwait(false);
+            var (nodeId, response) = await WorkloadSupport.Workflows(session, parse).RunAsync(nodeArg, spec, issuerKey, xkeyKey, cancellationToken).ConfigureAwait(false);
             WorkloadSupport.PrintAccepted(session.Output, response, nodeId, stopped: null);
             return 0;
         });
@@ -165,68 +161,26 @@ internal static class WorkloadCommands
             }
 
             WorkloadSupport.RequireLocallyValid(parse, workloadType, triggerSubjects, path);
-            var auction = new AuctionRequest { WorkloadTypes = [workloadType] };
-            if (workloadType == WorkloadTypes.Native && NexClient.DetectPlatform(path) is { } platform)
+            var spec = new DevRunSpec
             {
-                auction = auction with { Os = platform.Os, Arch = platform.Arch };
-            }
+                Path = path,
+                Type = workloadType,
+                Environment = environment,
+                Argv = WorkloadSupport.ParseArgv(parse.GetValue(argv)),
+                Essential = parse.GetValue(essential),
+                Triggers = triggerSubjects,
+                FunctionTimeoutMs = timeoutMs,
+                TriggerQueueGroup = group,
+                StopPrevious = parse.GetValue(stop),
+                BucketMaxBytes = bucketMaxBytes,
+                Node = parse.GetValue(node),
+            };
 
             await using var session = await ClientSession.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
             var output = session.Output;
-            var nodeId = await WorkloadSupport.SelectNodeAsync(session.Client, parse.GetValue(node), auction, random: true, cancellationToken).ConfigureAwait(false);
-            var info = await session.Client.InfoAsync(nodeId, cancellationToken).ConfigureAwait(false);
-            using var issuerKey = DevKeys.LoadOrCreateIssuer();
-            using var xkeyKey = DevKeys.LoadOrCreateXkey();
-
-            var store = new ArtifactStore(session.Connection);
-            var upload = await WorkloadSupport.UploadAsync(store, path, bucketMaxBytes, output, cancellationToken).ConfigureAwait(false);
-
-            var request = WorkloadRequests.BuildDeploy(
-                nodeId,
-                info.PublicXkey,
-                upload.Location,
-                workloadName,
-                workloadType,
-                issuerKey,
-                xkeyKey,
-                environment,
-                DevModeDescription,
-                WorkloadSupport.ParseArgv(parse.GetValue(argv)),
-                parse.GetValue(essential),
-                triggerSubjects,
-                jsDomain: null,
-                upload.Sha256,
-                functionTimeoutMs: timeoutMs,
-                triggerQueueGroup: group);
-            var worker = WorkloadSupport.WorkClient(session, parse);
-
-            // Deploy first, then stop the previous ones of that name (nodes allow a name twice): when the node
-            // refuses the new workload, the old one keeps running.
-            var response = await worker.DeployAsync(nodeId, request, cancellationToken).ConfigureAwait(false);
-            var stopped = new List<string>();
-            string? stopFailure = null;
-            if (parse.GetValue(stop))
-            {
-                foreach (var machine in info.Machines.Where(m => m.Workload.Name == workloadName && m.Id != response.Id))
-                {
-                    var stopRequest = await WorkloadRequests.BuildStopAsync(nodeId, machine.Id, workloadName, issuerKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-                    try
-                    {
-                        if ((await worker.StopAsync(nodeId, stopRequest, cancellationToken).ConfigureAwait(false)).Stopped)
-                        {
-                            stopped.Add(machine.Id);
-                            continue;
-                        }
-
-                        stopFailure = $"the node did not stop the previous workload '{workloadName}' ({machine.Id})";
-                    }
-                    catch (NexClientException ex)
-                    {
-                        stopFailure = $"cannot stop the previous workload '{workloadName}' ({machine.Id}): {ex.Message}";
-                    }
-                }
-            }
-
+            var (nodeId, response, stopped, stopFailure) = await WorkloadSupport.Workflows(session, parse)
+                .DevRunAsync(spec, (store, artifact, bucketMax, ct) => WorkloadSupport.UploadAsync(store, artifact, bucketMax, output, ct), cancellationToken)
+                .ConfigureAwait(false);
             WorkloadSupport.PrintAccepted(output, response, nodeId, stopped);
             if (!output.Json)
             {
@@ -262,63 +216,9 @@ internal static class WorkloadCommands
         {
             using var issuerKey = WorkloadSupport.LoadIssuer(parse.GetValue(issuer), createDevKey: false);
             await using var session = await ClientSession.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
-            var ns = session.Client.Options.Namespace;
-            var givenName = parse.GetValue(name);
-            string nodeId;
-            string workloadId;
-            string workloadName;
-            if (parse.GetValue(second) is { } workload)
-            {
-                nodeId = await session.Client.ResolveNodeIdAsync(parse.GetValue(first)!, cancellationToken).ConfigureAwait(false);
-                var info = await session.Client.InfoAsync(nodeId, cancellationToken).ConfigureAwait(false);
-                var matches = info.Machines
-                    .Where(m => m.Id == workload || string.Equals(m.Workload.Name, workload, StringComparison.OrdinalIgnoreCase))
-                    .ToList();
-                var exact = matches.Where(m => m.Id == workload).ToList();
-                if (exact.Count == 1)
-                {
-                    matches = exact;
-                }
-
-                switch (matches.Count)
-                {
-                    case 1:
-                        (workloadId, workloadName) = (matches[0].Id, givenName ?? matches[0].Workload.Name);
-                        break;
-                    case 0 when givenName is not null:
-                        // Not listed (e.g. another namespace): let the node answer, as 0.2 does.
-                        (workloadId, workloadName) = (workload, givenName);
-                        break;
-                    case 0:
-                        throw new CliException($"no workload '{workload}' found on node {nodeId} in namespace '{ns}'");
-                    default:
-                        throw new CliException($"'{workload}' matches {matches.Count} workloads on node {nodeId}: {string.Join(", ", matches.Select(m => m.Id))}; stop one by id");
-                }
-            }
-            else
-            {
-                workload = parse.GetValue(first)!;
-                var found = await session.Client.FindWorkloadsAsync(workload, cancellationToken).ConfigureAwait(false);
-                var exact = found.Where(w => w.Workload.Id == workload).ToList();
-                if (exact.Count == 1)
-                {
-                    found = exact;
-                }
-
-                switch (found.Count)
-                {
-                    case 0:
-                        throw new CliException($"no workload '{workload}' found in namespace '{ns}'");
-                    case 1:
-                        (nodeId, workloadId, workloadName) = (found[0].NodeId, found[0].Workload.Id, givenName ?? found[0].Workload.Name);
-                        break;
-                    default:
-                        throw new CliException($"'{workload}' matches {found.Count} workloads in namespace '{ns}': {string.Join(", ", found.Select(w => $"{w.Workload.Id} (node {w.NodeName})"))}; stop one by id");
-                }
-            }
-
-            var request = await WorkloadRequests.BuildStopAsync(nodeId, workloadId, workloadName, issuerKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-            var response = await WorkloadSupport.WorkClient(session, parse).StopAsync(nodeId, request, cancellationToken).ConfigureAwait(false);
+            var (_, workloadName, response) = await WorkloadSupport.Workflows(session, parse)
+                .StopAsync(parse.GetValue(first)!, parse.GetValue(second), parse.GetValue(name), issuerKey, cancellationToken)
+                .ConfigureAwait(false);
             if (session.Output.Json)
             {
                 Output.WriteJson(response, NexJson.Context.StopResponse);

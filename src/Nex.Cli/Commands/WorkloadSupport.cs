@@ -142,38 +142,12 @@ internal static class WorkloadSupport
         return kp;
     }
 
-    /// <summary>
-    /// The target node: <paramref name="node"/> (id, prefix or name) when given; otherwise an AUCTION for
-    /// the workload type, taking the first bid at once or, when <paramref name="random"/>, a random one of
-    /// all bids within the timeout (as 0.2's devrun).
-    /// </summary>
-    public static async Task<string> SelectNodeAsync(NexClient client, string? node, AuctionRequest auction, bool random, CancellationToken cancellationToken)
-    {
-        if (!string.IsNullOrEmpty(node))
-        {
-            return await client.ResolveNodeIdAsync(node, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (!random)
-        {
-            var first = await client.AuctionFirstAsync(auction, cancellationToken).ConfigureAwait(false);
-            return first?.NodeId ?? throw new CliException(NoNodes);
-        }
-
-        var candidates = await client.AuctionAsync(auction, cancellationToken).ConfigureAwait(false);
-        return candidates.Count switch
-        {
-            0 => throw new CliException(NoNodes),
-            1 => candidates[0].NodeId,
-            _ => candidates[Random.Shared.Next(candidates.Count)].NodeId,
-        };
-    }
-
-    private const string NoNodes = "unable to locate candidate node - no nodes discovered";
-
     /// <summary>A client on the session's connection for DEPLOY and STOP (<c>--timeout</c>, else 30 s).</summary>
     public static NexClient WorkClient(ClientSession session, ParseResult parse) =>
         new(session.Connection, session.Client.Options with { Timeout = GlobalOptions.GetTimeout(parse, DefaultWorkTimeout) });
+
+    /// <summary>The workflows on the session: discovery with the session's client, DEPLOY and STOP with <see cref="WorkClient"/>.</summary>
+    public static WorkloadWorkflows Workflows(ClientSession session, ParseResult parse) => new(session.Client, WorkClient(session, parse));
 
     /// <summary>
     /// What a node would refuse, checked before anything is sent or stopped: the namespace token, trigger
