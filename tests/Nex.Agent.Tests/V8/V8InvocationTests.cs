@@ -55,20 +55,21 @@ public sealed class V8InvocationTests
         Assert.True(invocation.TimedOut);
     }
 
-    [Fact]
-    public void TimeOut_AfterAnOutcome_ChangesNothing()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TimeOut_AfterAnOutcomeOrTheFinish_ChangesNothing(bool finished)
     {
         var invocation = new V8Invocation("s", []);
-        invocation.Succeed([]);
-        Assert.False(invocation.TryTimeOut());
-        Assert.False(invocation.TimedOut);
-    }
+        if (finished)
+        {
+            Assert.True(invocation.TryMarkFinished());
+        }
+        else
+        {
+            invocation.Succeed([]);
+        }
 
-    [Fact]
-    public void TimeOut_AfterFinish_ChangesNothing()
-    {
-        var invocation = new V8Invocation("s", []);
-        Assert.True(invocation.TryMarkFinished());
         Assert.False(invocation.TryTimeOut());
         Assert.False(invocation.TimedOut);
     }
