@@ -15,13 +15,14 @@ internal sealed class WorkloadProviderFactory : IWorkloadProviderFactory
             return new NativeProcessProvider(context);
         }
 
-        if (Is(type, WorkloadTypes.Wasm)) { return new Wasm.WasmFunctionProvider(context); }
-
-        if (Is(type, WorkloadTypes.V8)) { return new V8.V8FunctionProvider(context); }
-
-        if (Is(type, WorkloadTypes.V8) || Is(type, WorkloadTypes.Wasm))
+        if (Is(type, WorkloadTypes.Wasm))
         {
-            throw new WorkloadProviderException($"workload type {type} is not supported by this agent yet");
+            return new Wasm.WasmFunctionProvider(context);
+        }
+
+        if (Is(type, WorkloadTypes.V8))
+        {
+            return new V8.V8FunctionProvider(context);
         }
 
         if (Is(type, WorkloadTypes.Oci))

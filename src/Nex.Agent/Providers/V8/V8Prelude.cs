@@ -8,7 +8,7 @@ namespace Nex.Agent.Providers.V8;
 /// </summary>
 internal static class V8Prelude
 {
-    /// <summary>Result conversion kinds shared with <see cref="V8EngineHost"/>.</summary>
+    /// <summary>Result conversion kinds shared with <see cref="V8Settlement"/>.</summary>
     public const int KindNone = 0;
 
     /// <summary>Resolve with the reply bytes as a Uint8Array.</summary>

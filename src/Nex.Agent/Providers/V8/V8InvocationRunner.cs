@@ -1,0 +1,298 @@
+using Microsoft.ClearScript;
+
+namespace Nex.Agent.Providers.V8;
+
+/// <summary>
+/// Runs the invocations of one lane on its owner thread, one at a time in arrival order: starts one in a
+/// context from the pool with its deadline armed, runs its JavaScript with the deadline able to interrupt
+/// it (<see cref="Microsoft.ClearScript.V8.V8ScriptEngine.Interrupt"/>, documented thread-safe, is the only
+/// V8 call made from another thread), feeds it host-service settlements while it awaits them, and
+/// finishes it: answers the caller first, then gives the context back and starts the next. Also ends
+/// every call still pending when the lane stops.
+/// </summary>
+internal sealed class V8InvocationRunner
+{
+    private readonly V8Options _options;
+    private readonly TimeProvider _time;
+    private readonly V8ThreadScheduler _scheduler;
+    private readonly V8ContextPool _pool;
+    private readonly V8Heap _heap;
+    private readonly V8HostBridge _bridge;
+    private readonly TimerCallback _onTimeout;
+    private readonly HashSet<V8Invocation> _live = []; // locked on itself: accepted and not finished
+    private readonly Lock _interruptGate = new(); // _running
+
+    // Owner-thread state.
+    private readonly Queue<V8Invocation> _waiting = new();
+    private V8Invocation? _current;
+
+    // Guarded by _interruptGate: the invocation whose JavaScript is on the owner thread's stack right now.
+    private V8Invocation? _running;
+
+    /// <summary>Creates the runner.</summary>
+    /// <param name="options">The timeout.</param>
+    /// <param name="time">Clock for the deadline and the runtime.</param>
+    /// <param name="scheduler">The lane's threads.</param>
+    /// <param name="pool">The lane's contexts.</param>
+    /// <param name="heap">The lane's heap (recovered after a V8 failure).</param>
+    /// <param name="bridge">The lane's host functions and output.</param>
+    public V8InvocationRunner(V8Options options, TimeProvider time, V8ThreadScheduler scheduler, V8ContextPool pool, V8Heap heap, V8HostBridge bridge)
+    {
+        _options = options;
+        _time = time;
+        _scheduler = scheduler;
+        _pool = pool;
+        _heap = heap;
+        _bridge = bridge;
+        _onTimeout = OnTimeout;
+    }
+
+    /// <summary>The invocation on the owner thread right now (owner thread only).</summary>
+    public V8Invocation? Current => _current;
+
+    /// <summary>Calls accepted and not yet finished (read from any thread; a hint).</summary>
+    public int PendingCalls
+    {
+        get
+        {
+            lock (_live)
+            {
+                return _live.Count;
+            }
+        }
+    }
+
+    /// <summary>Accepts one call; it starts on the owner thread once the calls before it are done.</summary>
+    /// <param name="subject">Trigger subject.</param>
+    /// <param name="payload">Payload bytes.</param>
+    /// <returns>The reply, or null when the function failed (its error went to stderr) or the lane stopped.</returns>
+    public Task<TriggerResult?> Enqueue(string subject, ReadOnlyMemory<byte> payload)
+    {
+        var invocation = new V8Invocation(subject, payload.ToArray());
+
+        // Registered before it is posted, so it is never finished (and removed) before it is registered.
+        lock (_live)
+        {
+            _live.Add(invocation);
+        }
+
+        if (!_scheduler.PostOwner(() => Start(invocation)))
+        {
+            lock (_live)
+            {
+                _live.Remove(invocation);
+            }
+
+            return Task.FromResult<TriggerResult?>(null);
+        }
+
+        return invocation.Completion.Task;
+    }
+
+    /// <summary>Hands a host-service settlement back to the owner thread (called on the thread pool).</summary>
+    /// <param name="invocation">The call that asked.</param>
+    /// <param name="id">The prelude's request id.</param>
+    /// <param name="settlement">The outcome.</param>
+    public void PostSettlement(V8Invocation invocation, int id, V8Settlement settlement) =>
+        _scheduler.PostOwner(() => Settle(invocation, id, settlement));
+
+    /// <summary>Ends the current call and every pending one without reply (owner thread, at shutdown).</summary>
+    public void Shutdown()
+    {
+        if (_current is { } current)
+        {
+            current.Fail("function stopped");
+            Finish(current);
+        }
+
+        V8Invocation[] pending;
+        lock (_live)
+        {
+            pending = [.. _live];
+            _live.Clear();
+        }
+
+        // Outside the lock: a waiting caller resumes inline.
+        foreach (var live in pending)
+        {
+            live.Completion.TrySetResult(null);
+        }
+
+        _waiting.Clear();
+    }
+
+    private void Start(V8Invocation invocation)
+    {
+        if (_current is not null)
+        {
+            _waiting.Enqueue(invocation);
+            return;
+        }
+
+        _current = invocation;
+        invocation.MarkStarted(_time);
+        try
+        {
+            invocation.Context = _pool.Take();
+        }
+        catch (Exception ex)
+        {
+            invocation.Fail(ex is ScriptEngineException se ? se.ErrorDetails ?? se.Message : ex.Message);
+            Finish(invocation);
+            return;
+        }
+
+        invocation.ArmDeadline(_time, _options.Timeout, _onTimeout);
+        var context = invocation.Context;
+        Enter(invocation, () =>
+        {
+            var bytes = V8HostBridge.MakeBytes(context, invocation.Payload);
+            try
+            {
+                V8HostBridge.Release(context.Api.InvokeMethod("run", invocation.Subject, bytes));
+            }
+            finally
+            {
+                V8HostBridge.Release(bytes);
+            }
+        });
+    }
+
+    private void Settle(V8Invocation invocation, int id, V8Settlement settlement)
+    {
+        if (invocation.HasOutcome || !ReferenceEquals(invocation, _current) || invocation.Context is not { } context)
+        {
+            return;
+        }
+
+        Enter(invocation, () =>
+        {
+            object? bytes = settlement.Bytes is { } b ? V8HostBridge.MakeBytes(context, b) : null;
+            try
+            {
+                V8HostBridge.Release(context.Api.InvokeMethod("settle", id, settlement.Error, bytes ?? settlement.Text, settlement.Text));
+            }
+            finally
+            {
+                V8HostBridge.Release(bytes);
+            }
+        });
+    }
+
+    /// <summary>Runs JavaScript for <paramref name="invocation"/> with the timeout able to interrupt it.</summary>
+    private void Enter(V8Invocation invocation, Action action)
+    {
+        lock (_interruptGate)
+        {
+            if (invocation.TimedOut)
+            {
+                invocation.Fail(TimeoutMessage());
+            }
+            else
+            {
+                _running = invocation;
+            }
+        }
+
+        if (!invocation.HasOutcome)
+        {
+            try
+            {
+                action();
+            }
+            catch (ScriptInterruptedException)
+            {
+                invocation.Fail(invocation.TimedOut ? TimeoutMessage() : "function execution was interrupted");
+            }
+            catch (ScriptEngineException ex)
+            {
+                invocation.Fail(ex.ErrorDetails is { Length: > 0 } details ? details : ex.Message);
+                _heap.Recover();
+            }
+            finally
+            {
+                lock (_interruptGate)
+                {
+                    _running = null;
+                }
+            }
+        }
+
+        if (invocation.HasOutcome)
+        {
+            Finish(invocation);
+        }
+    }
+
+    private void Finish(V8Invocation invocation)
+    {
+        if (!invocation.TryMarkFinished())
+        {
+            return;
+        }
+
+        lock (_live)
+        {
+            _live.Remove(invocation);
+        }
+
+        var elapsed = invocation.StopClock(_time);
+        if (ReferenceEquals(_current, invocation))
+        {
+            _current = null;
+        }
+
+        // Answer first, so the reply leaves while the used context is cleaned up.
+        if (invocation.Error is { } error)
+        {
+            _bridge.WriteOutput(WorkloadStream.StandardError, error);
+        }
+
+        invocation.Completion.TrySetResult(invocation.Reply(elapsed));
+
+        if (invocation.Context is { } context)
+        {
+            if (invocation.TimedOut)
+            {
+                context.Engine.CancelInterrupt();
+            }
+
+            _pool.Return(context, failed: invocation.Error is not null);
+        }
+
+        _pool.QueueRefill();
+        if (_waiting.TryDequeue(out var next))
+        {
+            _scheduler.PostOwner(() => Start(next));
+        }
+    }
+
+    private string TimeoutMessage() => V8Invocation.TimeoutMessage(_options.Timeout);
+
+    private void OnTimeout(object? state)
+    {
+        var invocation = (V8Invocation)state!;
+        lock (_interruptGate)
+        {
+            if (!invocation.TryTimeOut())
+            {
+                return;
+            }
+
+            if (ReferenceEquals(_running, invocation))
+            {
+                invocation.Context?.Engine.Interrupt();
+            }
+        }
+
+        // Not running JavaScript right now (awaiting a host service): end it from the owner thread.
+        _scheduler.PostOwner(() =>
+        {
+            if (!invocation.Finished)
+            {
+                invocation.Fail(TimeoutMessage());
+                Finish(invocation);
+            }
+        });
+    }
+}
