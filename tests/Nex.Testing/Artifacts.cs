@@ -7,10 +7,11 @@ namespace Nex.Testing;
 /// <summary>Puts workload artifacts into the JetStream object store, as a deployer would.</summary>
 public static class Artifacts
 {
-    public static async Task<string> UploadAsync(NatsConnection connection, string bucket, string key, byte[] bytes)
+    /// <summary>Uploads to a memory object store; on a cluster, <paramref name="replicas"/> up to its size.</summary>
+    public static async Task<string> UploadAsync(NatsConnection connection, string bucket, string key, byte[] bytes, int replicas = 1)
     {
         var objects = new NatsObjContext(new NatsJSContext(connection));
-        var store = await objects.CreateObjectStoreAsync(new NatsObjConfig(bucket) { Storage = NatsObjStorageType.Memory });
+        var store = await objects.CreateObjectStoreAsync(new NatsObjConfig(bucket) { Storage = NatsObjStorageType.Memory, NumberOfReplicas = replicas });
         await store.PutAsync(key, bytes);
         return $"nats://{bucket}/{key}";
     }

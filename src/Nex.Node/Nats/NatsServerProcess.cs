@@ -26,8 +26,17 @@ public sealed record NatsServerOptions
     /// <summary>A configuration file to pass with <c>-c</c>.</summary>
     public string? ConfigFile { get; init; }
 
-    /// <summary>Server name.</summary>
+    /// <summary>Server name (a clustered JetStream server needs one, unique in its cluster).</summary>
     public string? ServerName { get; init; }
+
+    /// <summary>The cluster's name; with <see cref="ClusterPort"/>, makes this server one of a cluster.</summary>
+    public string? ClusterName { get; init; }
+
+    /// <summary>The port other servers of the cluster route to (on <see cref="Host"/>); null: not clustered.</summary>
+    public int? ClusterPort { get; init; }
+
+    /// <summary>Route URLs of the cluster's servers (this one's own may be among them; the server skips it).</summary>
+    public IReadOnlyList<string> Routes { get; init; } = [];
 
     /// <summary>The executable; found on <c>$PATH</c> (and <c>/usr/sbin</c>) when not a path.</summary>
     public string Executable { get; init; } = "nats-server";
@@ -120,6 +129,23 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
         {
             info.ArgumentList.Add("-n");
             info.ArgumentList.Add(name);
+        }
+
+        if (options.ClusterPort is { } clusterPort)
+        {
+            info.ArgumentList.Add("--cluster");
+            info.ArgumentList.Add($"nats://{options.Host ?? "127.0.0.1"}:{clusterPort.ToString(CultureInfo.InvariantCulture)}");
+            if (options.ClusterName is { } clusterName)
+            {
+                info.ArgumentList.Add("--cluster_name");
+                info.ArgumentList.Add(clusterName);
+            }
+
+            if (options.Routes.Count > 0)
+            {
+                info.ArgumentList.Add("--routes");
+                info.ArgumentList.Add(string.Join(',', options.Routes));
+            }
         }
 
         if (options.JetStream)
