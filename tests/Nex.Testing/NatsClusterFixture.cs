@@ -120,6 +120,12 @@ public sealed class NatsClusterFixture : IAsyncLifetime
         string? last = null;
         while (true)
         {
+            // A taken route port fails a server just after it said it was ready for clients.
+            if (_servers.FirstOrDefault(s => s is { HasExited: true }) is { } dead)
+            {
+                throw new InvalidOperationException($"a server of the NATS cluster {Name} exited:\n{dead.RecentLog()}");
+            }
+
             try
             {
                 // Account info needs a meta leader; a created stream needs its peers to be placed too.
@@ -153,10 +159,39 @@ public sealed class NatsClusterFixture : IAsyncLifetime
     {
         var clock = Stopwatch.StartNew();
         _dir = new TempDirectory("nex-cluster-");
+        for (var attempt = 1; ; attempt++)
+        {
+            _options = PlanServers(attempt);
+
+            // Started together: each is "ready" for clients before its routes are up, and the routes retry each other.
+            var starts = _options.Select(o => NatsServerProcess.StartAsync(o, cancellationToken: cancellationToken)).ToArray();
+            try
+            {
+                (await Task.WhenAll(starts)).CopyTo(_servers, 0);
+                await WaitForJetStreamAsync(Urls, replicas: Size, cancellationToken);
+                break;
+            }
+            catch (InvalidOperationException ex) when (attempt < 3 && ex.Message.Contains("address already in use", StringComparison.Ordinal))
+            {
+                // Another test took a port between our probe and the server's bind: again, on new ports.
+                foreach (var start in starts.Where(s => s.IsCompletedSuccessfully))
+                {
+                    await start.Result.DisposeAsync();
+                }
+
+                Array.Clear(_servers);
+            }
+        }
+
+        StartTime = clock.Elapsed;
+    }
+
+    private NatsServerOptions[] PlanServers(int attempt)
+    {
         var clientPorts = FreePorts(Size);
         var routePorts = FreePorts(Size);
         var routes = routePorts.Select(p => $"nats://127.0.0.1:{p}").ToArray();
-        _options = Enumerable.Range(0, Size).Select(i => new NatsServerOptions
+        return Enumerable.Range(0, Size).Select(i => new NatsServerOptions
         {
             Port = clientPorts[i],
             ServerName = $"{Name}-s{i}",
@@ -164,14 +199,8 @@ public sealed class NatsClusterFixture : IAsyncLifetime
             ClusterPort = routePorts[i],
             Routes = routes,
             JetStream = true,
-            StoreDirectory = Path.Combine(_dir.Path, $"s{i}"),
+            StoreDirectory = Path.Combine(_dir!.Path, $"try{attempt}", $"s{i}"),
         }).ToArray();
-
-        // Started together: each is "ready" for clients before its routes are up, and the routes retry each other.
-        var started = await Task.WhenAll(_options.Select(o => NatsServerProcess.StartAsync(o, cancellationToken: cancellationToken)));
-        started.CopyTo(_servers, 0);
-        await WaitForJetStreamAsync(Urls, replicas: Size, cancellationToken);
-        StartTime = clock.Elapsed;
     }
 
     private NatsServerOptions Options(int index) =>

@@ -111,8 +111,8 @@ public sealed class ClusterFixtureTests(NatsClusterFixture cluster) : IClassFixt
         await own.StopServerAsync(2);
         await using var node = await TestNode.StartAsync(own.Urls);
         Assert.Equal(own.Urls, node.Node.NatsUrl);
-        await own.StartServerAsync(1, Ct);
-        await own.StartServerAsync(2, Ct);
+        // Together: both wait for the same JetStream meta leader election once the quorum is back.
+        await Task.WhenAll(own.StartServerAsync(1, Ct), own.StartServerAsync(2, Ct));
         await using var watcher = await ConnectAsync(own.Url(1));
         var client = new NexClient(watcher, new NexClientOptions { Timeout = TimeSpan.FromSeconds(1) });
         await EventuallyAsync(() => client.PingNodeAsync(node.NodeId, Ct), "the node's PING before the kill");
