@@ -109,6 +109,21 @@ public sealed class NatsClusterFixture : IAsyncLifetime
         await WaitForJetStreamAsync(Url(index), replicas: 1, cancellationToken);
     }
 
+    /// <summary>
+    /// Runs <paramref name="start"/> while only server <paramref name="index"/> runs, then starts the others again
+    /// (together: both wait for the same JetStream meta leader election). Whatever connects in
+    /// <paramref name="start"/>, even given every URL, is on that server: a test then knows which one to kill.
+    /// </summary>
+    public async Task<T> WhileOnlyServerRunsAsync<T>(int index, Func<Task<T>> start, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(start);
+        var others = Enumerable.Range(0, Size).Where(i => i != CheckIndex(index)).ToArray();
+        await Task.WhenAll(others.Select(StopServerAsync));
+        var result = await start();
+        await Task.WhenAll(others.Select(i => StartServerAsync(i, cancellationToken)));
+        return result;
+    }
+
     /// <summary>Waits until JetStream answers through <paramref name="url"/> and takes a stream of <paramref name="replicas"/>.</summary>
     public async Task WaitForJetStreamAsync(string url, int replicas, CancellationToken cancellationToken = default)
     {

@@ -19,20 +19,32 @@ public sealed class NodeUpOnClusterTests
         await File.WriteAllTextAsync(home.File("config.json"), $$"""{ "pid_filepath": "{{pidFile}}" }""", ct);
 
         // Only server 0 answers while the node starts, so it is the one the node is on; the node gets all three.
-        await cluster.StopServerAsync(1);
-        await cluster.StopServerAsync(2);
-        var node = CliProcess.Start(["node", "up", "--server", cluster.Urls, "--config", home.File("config.json")], new Dictionary<string, string?> { ["NEX_HOME"] = home.Path, ["HOME"] = home.Path });
+        var node = await cluster.WhileOnlyServerRunsAsync(
+            0,
+            async () =>
+            {
+                var up = CliProcess.Start(["node", "up", "--server", cluster.Urls, "--config", home.File("config.json")], new Dictionary<string, string?> { ["NEX_HOME"] = home.Path, ["HOME"] = home.Path });
+                try
+                {
+                    await up.WaitForOutputAsync(" is up on ", TimeSpan.FromSeconds(60));
+                    return up;
+                }
+                catch
+                {
+                    await up.DisposeAsync();
+                    throw;
+                }
+            },
+            ct);
         await using var _ = node;
-        await node.WaitForOutputAsync(" is up on ", TimeSpan.FromSeconds(60));
-        await Task.WhenAll(cluster.StartServerAsync(1, ct), cluster.StartServerAsync(2, ct));
 
         await using var watcher = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = cluster.Url(1) }, ct);
         var client = new NexClient(watcher, new NexClientOptions { Timeout = TimeSpan.FromSeconds(1) });
-        var nodeId = await UntilAsync(async () => (await client.PingAsync(ct)).Single().NodeId, TimeSpan.FromSeconds(15), ct);
+        var nodeId = await NatsClusterWaits.EventuallyAsync(async () => await client.PingAsync(ct) is [var one] ? one.NodeId : throw new TimeoutException("no node answers yet"), "the node's PING", cancellationToken: ct);
 
         var clock = Stopwatch.StartNew();
         await cluster.KillServerAsync(0);
-        var pong = await UntilAsync(() => client.PingNodeAsync(nodeId, ct), TimeSpan.FromSeconds(10), ct);
+        var pong = await NatsClusterWaits.EventuallyAsync(() => client.PingNodeAsync(nodeId, ct), "the node's PING after its server was killed", TimeSpan.FromSeconds(10), ct);
         TestContext.Current.TestOutputHelper?.WriteLine($"nex node up: kill -9 of its server to its PING via another: {clock.ElapsedMilliseconds} ms");
         Assert.Equal(nodeId, pong.NodeId);
         Assert.False(node.Exited.IsCompleted, node.StdErr);
@@ -41,22 +53,5 @@ public sealed class NodeUpOnClusterTests
         node.Signal(15);
         await node.WaitForExitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(0, node.ExitCode);
-    }
-
-    // A node's subscriptions reach other servers over the routes, and it reconnects, a moment later: ask until it answers.
-    private static async Task<T> UntilAsync<T>(Func<Task<T>> ask, TimeSpan within, CancellationToken ct)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                return await ask();
-            }
-            catch (Exception ex) when (ex is NexClientException or InvalidOperationException && clock.Elapsed < within)
-            {
-                await Task.Delay(50, ct);
-            }
-        }
     }
 }

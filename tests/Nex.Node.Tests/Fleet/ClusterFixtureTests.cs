@@ -107,12 +107,8 @@ public sealed class ClusterFixtureTests(NatsClusterFixture cluster) : IClassFixt
     {
         await using var own = await NatsClusterFixture.StartAsync(Ct);
         // Only server 0 up while the node starts, so we know which one it connects to; the list is all three.
-        await own.StopServerAsync(1);
-        await own.StopServerAsync(2);
-        await using var node = await TestNode.StartAsync(own.Urls);
+        await using var node = await own.WhileOnlyServerRunsAsync(0, () => TestNode.StartAsync(own.Urls), Ct);
         Assert.Equal(own.Urls, node.Node.NatsUrl);
-        // Together: both wait for the same JetStream meta leader election once the quorum is back.
-        await Task.WhenAll(own.StartServerAsync(1, Ct), own.StartServerAsync(2, Ct));
         await using var watcher = await ConnectAsync(own.Url(1));
         var client = new NexClient(watcher, new NexClientOptions { Timeout = TimeSpan.FromSeconds(1) });
         await EventuallyAsync(() => client.PingNodeAsync(node.NodeId, Ct), "the node's PING before the kill");
@@ -131,28 +127,9 @@ public sealed class ClusterFixtureTests(NatsClusterFixture cluster) : IClassFixt
     private static async Task<NatsConnection> ConnectAsync(string urls) =>
         await NexConnection.ConnectAsync(new NexConnectionOptions { Server = urls, ConnectionName = "nex-cluster-test" }, Ct);
 
-    private static Task<bool> EventuallyAsync(Func<Task> action, string what) =>
-        EventuallyAsync(async () => { await action(); return true; }, what);
+    private static Task<T> EventuallyAsync<T>(Func<Task<T>> ask, string what, TimeSpan? within = null) =>
+        NatsClusterWaits.EventuallyAsync(ask, what, within, Ct);
 
-    // Retries what a cluster does a moment later (interest over routes, a stream leader's election), never a fixed sleep.
-    private static async Task<T> EventuallyAsync<T>(Func<Task<T>> action, string what, TimeSpan? within = null)
-    {
-        var deadline = Stopwatch.StartNew();
-        var limit = within ?? TimeSpan.FromSeconds(15);
-        while (true)
-        {
-            try
-            {
-                return await action();
-            }
-            catch (Exception ex) when (ex is NatsException or NexClientException or TimeoutException && deadline.Elapsed < limit)
-            {
-                await Task.Delay(50, Ct);
-            }
-            catch (Exception ex) when (ex is NatsException or NexClientException or TimeoutException)
-            {
-                throw new TimeoutException($"timed out after {limit.TotalSeconds:0}s waiting for {what}: {ex.Message}", ex);
-            }
-        }
-    }
+    private static Task<bool> EventuallyAsync(Func<Task> ask, string what) =>
+        NatsClusterWaits.EventuallyAsync(ask, what, cancellationToken: Ct);
 }
