@@ -43,6 +43,9 @@ public sealed class NatsClusterFixture : IAsyncLifetime
     /// <summary>The server name of server <paramref name="index"/>.</summary>
     public string ServerName(int index) => Options(index).ServerName!;
 
+    /// <summary>The directory holding the servers' JetStream stores; removed on disposal.</summary>
+    public string Directory => _dir?.Path ?? throw new InvalidOperationException("the cluster is not started");
+
     /// <summary>Server <paramref name="index"/>'s process, or null while it is stopped.</summary>
     public NatsServerProcess? Server(int index) => _servers[CheckIndex(index)];
 

@@ -68,6 +68,18 @@ public sealed class ClusterFixtureTests(NatsClusterFixture cluster) : IClassFixt
     }
 
     [Fact]
+    public async Task Dispose_LeavesNoServerProcess_AndNoStore()
+    {
+        var own = await NatsClusterFixture.StartAsync(Ct);
+        var pids = Enumerable.Range(0, NatsClusterFixture.Size).Select(i => own.Server(i)!.ProcessId).ToArray();
+        var directory = own.Directory;
+        await own.KillServerAsync(2); // a killed server is cleaned up too
+        await own.DisposeAsync();
+        Assert.All(pids, pid => Assert.False(Nex.Processes.Posix.IsAlive(pid), $"nats-server {pid} outlived the cluster"));
+        Assert.False(System.IO.Directory.Exists(directory));
+    }
+
+    [Fact]
     public async Task TwoNodes_OnDifferentServers_AnswerPing_ThroughAClientOnTheThird()
     {
         await using var a = await TestNode.StartAsync(cluster.Url(0));
