@@ -22,15 +22,15 @@ public static class Placement
     /// <summary>Below this share of its memory available a node scores less for memory; above it, all the same.</summary>
     public const double MemoryComfort = 0.25;
 
-    private const double LoadWeight = 60, MemoryWeight = 25, WarmWeight = 15;
+    private const double LoadWeight = 70, MemoryWeight = 30;
 
     /// <summary>
-    /// A bid's score, 0–100 (higher is better): <c>60·load + 25·memory + 15·warm</c>, where load is the
-    /// share of free workload slots (<c>(max − running) / max</c>) or, without a limit,
-    /// <c>1 / (1 + running / cpu_count)</c>; memory is <c>available / total</c> over <see cref="MemoryComfort"/>,
-    /// at most 1; warm is 1 with a warm agent, 0 without. An input the bid does not carry counts ½, and a bid
-    /// without <c>capacity</c> (a 0.2 node) scores <see cref="Neutral"/>. A node that would refuse scores
-    /// <see cref="Refusing"/>.
+    /// A bid's score, 0–100 (higher is better): <c>70·load + 30·memory</c>, where load is the share of free
+    /// workload slots (<c>(max − running) / max</c>) or, without a limit, <c>1 / (1 + running / cpu_count)</c>,
+    /// and memory is <c>available / total</c> over <see cref="MemoryComfort"/>, at most 1 (unknown: ½). A bid
+    /// without <c>capacity</c> (a 0.2 node) scores <see cref="Neutral"/>; a node that would refuse scores
+    /// <see cref="Refusing"/>. Warm agents are no part of it: a pool refills within a second, so they only
+    /// break ties (<see cref="Choose"/>).
     /// </summary>
     /// <param name="bid">An AUCTION bid.</param>
     /// <returns>The score.</returns>
@@ -61,16 +61,13 @@ public static class Placement
         var memory = capacity is { MemoryTotalKb: > 0 and var total, MemoryAvailableKb: >= 0 and var available }
             ? Math.Min(1, available / (double)total / MemoryComfort)
             : 0.5;
-        var warm = capacity.WarmAgents switch
-        {
-            null => 0.5,
-            > 0 => 1,
-            _ => 0,
-        };
-        return (LoadWeight * load) + (MemoryWeight * memory) + (WarmWeight * warm);
+        return (LoadWeight * load) + (MemoryWeight * memory);
     }
 
-    /// <summary>The bid with the best <see cref="Score"/>; one of the equal best at random.</summary>
+    /// <summary>
+    /// The bid with the best <see cref="Score"/>; among equal best, one with a warm agent (then one that does
+    /// not say, then one without), and among those one at random.
+    /// </summary>
     /// <param name="bids">The bids (at least one).</param>
     /// <param name="random">Breaks ties; <see cref="Random.Shared"/> when null.</param>
     /// <returns>The chosen bid.</returns>
@@ -88,6 +85,15 @@ public static class Placement
 
         // Scores are sums of fractions: equal inputs give equal doubles, and a hair's difference is no preference.
         var top = bids.Where((_, i) => best - scores[i] < 1e-9).ToList();
+        var warmest = top.Max(Warmth);
+        top = [.. top.Where(b => Warmth(b) == warmest)];
         return top.Count == 1 ? top[0] : top[(random ?? Random.Shared).Next(top.Count)];
     }
+
+    private static int Warmth(PingResponse bid) => bid.Capacity?.WarmAgents switch
+    {
+        null => 1,
+        > 0 => 2,
+        _ => 0,
+    };
 }

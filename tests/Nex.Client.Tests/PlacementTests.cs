@@ -62,13 +62,20 @@ public sealed class PlacementTests
     }
 
     [Fact]
-    public void Score_AWarmAgent_ScoresHigher_AnUnknownCountIsHalf()
+    public void Choose_AmongEqualScores_PrefersAWarmAgent_ButNeverOverAWorkloadLess()
     {
-        var warm = Placement.Score(Bid("A", capacity: Roomy(warm: 2)));
-        var unknown = Placement.Score(Bid("B", capacity: Roomy(warm: null)));
-        var cold = Placement.Score(Bid("C", capacity: Roomy(warm: 0)));
-        Assert.True(warm > unknown && unknown > cold);
-        Assert.Equal(warm - unknown, unknown - cold, 9);
+        var warm = Bid("WARM", capacity: Roomy(warm: 2));
+        var unknown = Bid("UNKNOWN", capacity: Roomy(warm: null));
+        var cold = Bid("COLD", capacity: Roomy(warm: 0));
+        Assert.Equal(Placement.Score(warm), Placement.Score(cold), 9);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal("WARM", Placement.Choose([cold, unknown, warm]).NodeId);
+            Assert.Equal("UNKNOWN", Placement.Choose([cold, unknown]).NodeId);
+        }
+
+        // A node that just took a deploy is cold until its pool refills: it still wins over a busier warm one.
+        Assert.Equal("JUSTUSED", Placement.Choose([Bid("JUSTUSED", 1, Roomy(warm: 0)), Bid("BUSIER", 2, Roomy(warm: 1))]).NodeId);
     }
 
     [Fact]
@@ -113,10 +120,12 @@ public sealed class PlacementTests
     {
         var running = new int[nodes];
         var random = new Random(5);
+        var last = -1; // the node that took the previous deploy has not refilled its warm pool yet
         for (var i = 0; i < deploys; i++)
         {
-            var bids = Enumerable.Range(0, nodes).Select(n => Bid(n.ToString(System.Globalization.CultureInfo.InvariantCulture), running[n], Roomy())).ToList();
-            running[int.Parse(Placement.Choose(bids, random).NodeId, System.Globalization.CultureInfo.InvariantCulture)]++;
+            var bids = Enumerable.Range(0, nodes).Select(n => Bid(n.ToString(System.Globalization.CultureInfo.InvariantCulture), running[n], Roomy(warm: n == last ? 0 : 1))).ToList();
+            last = int.Parse(Placement.Choose(bids, random).NodeId, System.Globalization.CultureInfo.InvariantCulture);
+            running[last]++;
         }
 
         Assert.True(running.Max() - running.Min() <= 1, string.Join("/", running));
