@@ -50,7 +50,7 @@ public sealed record DevRunSpec
     /// <summary>Size limit of the <see cref="ArtifactStore.DevBucket"/> bucket when it is created.</summary>
     public long BucketMaxBytes { get; init; } = ArtifactStore.DefaultMaxBytes;
 
-    /// <summary>Node id, unique id prefix or node name; null picks a random node that bids in an auction.</summary>
+    /// <summary>Node id, unique id prefix or node name; null picks the best-scored node that bids in an auction (<see cref="Placement"/>).</summary>
     public string? Node { get; init; }
 
     /// <summary>Directory of the developer keys; null for <see cref="DevKeys.DefaultHome"/>.</summary>

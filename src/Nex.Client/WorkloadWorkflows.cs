@@ -21,40 +21,28 @@ public sealed class WorkloadWorkflows(NexClient client, NexClient? workClient = 
 
     /// <summary>
     /// The target node: <paramref name="node"/> (id, prefix or name) when given; otherwise an AUCTION for
-    /// the workload type, taking the first bid at once or, when <paramref name="random"/>, a random one of
-    /// all bids within the timeout (as 0.2's devrun).
+    /// the workload type, gathering the bids (until a quiet gap after the last one, or the timeout) and taking
+    /// the best by <see cref="Placement.Score"/>, one of the equal best at random (0.2: any bidder at random).
     /// </summary>
     /// <param name="node">Node id, unique id prefix or node name; null or empty to auction.</param>
     /// <param name="auction">The auction filters.</param>
-    /// <param name="random">Wait for every bid and pick one at random, instead of the first.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The node id.</returns>
     /// <exception cref="NexClientException">No node matches or bids.</exception>
-    public async Task<string> SelectNodeAsync(string? node, AuctionRequest auction, bool random, CancellationToken cancellationToken = default)
+    public async Task<string> SelectNodeAsync(string? node, AuctionRequest auction, CancellationToken cancellationToken = default)
     {
         if (!string.IsNullOrEmpty(node))
         {
             return await _client.ResolveNodeIdAsync(node, cancellationToken).ConfigureAwait(false);
         }
 
-        if (!random)
-        {
-            var first = await _client.AuctionFirstAsync(auction, cancellationToken).ConfigureAwait(false);
-            return first?.NodeId ?? throw new NexClientException(NoNodes);
-        }
-
-        var candidates = await _client.AuctionAsync(auction, cancellationToken).ConfigureAwait(false);
-        return candidates.Count switch
-        {
-            0 => throw new NexClientException(NoNodes),
-            1 => candidates[0].NodeId,
-            _ => candidates[Random.Shared.Next(candidates.Count)].NodeId,
-        };
+        var bids = await _client.AuctionAsync(auction, cancellationToken).ConfigureAwait(false);
+        return bids.Count == 0 ? throw new NexClientException(NoNodes) : Placement.Choose(bids).NodeId;
     }
 
     /// <summary>
     /// <c>nex run</c>: deploys <paramref name="spec"/> (an artifact already in an object store) on
-    /// <paramref name="node"/>, or on the first node that bids for its type.
+    /// <paramref name="node"/>, or on the best node that bids for its type (<see cref="SelectNodeAsync"/>).
     /// </summary>
     /// <param name="node">Node id, unique id prefix or node name; null to auction.</param>
     /// <param name="spec">What to deploy.</param>
@@ -65,14 +53,14 @@ public sealed class WorkloadWorkflows(NexClient client, NexClient? workClient = 
     public async Task<RunResult> RunAsync(string? node, DeploySpec spec, KeyPair issuer, KeyPair senderXkey, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        var nodeId = await SelectNodeAsync(node, new AuctionRequest { WorkloadTypes = [spec.Type] }, random: false, cancellationToken).ConfigureAwait(false);
+        var nodeId = await SelectNodeAsync(node, new AuctionRequest { WorkloadTypes = [spec.Type] }, cancellationToken).ConfigureAwait(false);
         var info = await _client.InfoAsync(nodeId, cancellationToken).ConfigureAwait(false);
         var request = WorkloadRequests.BuildDeploy(spec, nodeId, info.PublicXkey, issuer, senderXkey);
         return new RunResult(nodeId, await _worker.DeployAsync(nodeId, request, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>
-    /// <c>nex devrun</c>: picks a node (a random bidder unless <see cref="DevRunSpec.Node"/>), uploads the file,
+    /// <c>nex devrun</c>: picks a node (the best bidder unless <see cref="DevRunSpec.Node"/>), uploads the file,
     /// deploys it with the developer keys and then, unless told not to, stops the node's previous workloads of
     /// that name.
     /// </summary>
@@ -90,7 +78,7 @@ public sealed class WorkloadWorkflows(NexClient client, NexClient? workClient = 
             auction = auction with { Os = platform.Os, Arch = platform.Arch };
         }
 
-        var nodeId = await SelectNodeAsync(spec.Node, auction, random: true, cancellationToken).ConfigureAwait(false);
+        var nodeId = await SelectNodeAsync(spec.Node, auction, cancellationToken).ConfigureAwait(false);
         var info = await _client.InfoAsync(nodeId, cancellationToken).ConfigureAwait(false);
         using var issuer = DevKeys.LoadOrCreateIssuer(spec.KeysHome);
         using var xkey = DevKeys.LoadOrCreateXkey(spec.KeysHome);

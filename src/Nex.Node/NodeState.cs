@@ -55,6 +55,9 @@ internal sealed class NodeState
     /// <summary>How often the main NATS connection was lost since start (INFO's <c>nats_disconnects</c>).</summary>
     public Func<long> MainNatsDisconnects { get; set; } = static () => 0;
 
+    /// <summary>Warm agents in the pool right now (AUCTION bids carry it), or null while nothing reports it.</summary>
+    public Func<int?> WarmAgents { get; set; } = static () => null;
+
     public DateTimeOffset StartedAt { get; }
 
     public bool IsLameDuck => Volatile.Read(ref _lameDuck) != 0;

@@ -12,7 +12,7 @@ internal static class WorkloadCommands
     {
         var url = new Argument<string>("url") { Description = "artifact location: nats://BUCKET/key (a JetStream object store object)" };
         var rest = new Argument<string[]>("args") { Description = "[node] [KEY=VALUE…]: a node id (0.2 form) and environment variables", Arity = ArgumentArity.ZeroOrMore };
-        var node = new Option<string?>("--node") { Description = "node id, unique id prefix or node name (default: the first node that bids in an auction)" };
+        var node = new Option<string?>("--node") { Description = "node id, unique id prefix or node name (default: the best-scored node that bids in an auction)" };
         var issuer = new Option<string?>("--issuer") { Description = "issuer account seed file (default ~/.nex/issuer.nk, created when missing)" };
         var xkey = new Option<string?>("--xkey") { Description = "publisher curve seed file (default ~/.nex/publisher.xk, created when missing)" };
         var name = new Option<string?>("--name") { Description = "workload name, ^[a-zA-Z0-9_-]+$ (default: the object key without dots)" };
@@ -131,7 +131,7 @@ internal static class WorkloadCommands
         var functionTimeout = FunctionTimeoutOption();
         var stop = new Option<bool>("--stop") { Description = "first stop the workloads with the same name on the node (--stop=false to keep them)", DefaultValueFactory = _ => true };
         var maxBytes = new Option<long>("--bucketmaxbytes") { Description = "size limit of the NEXCLIFILES bucket when it is created (bytes)", DefaultValueFactory = _ => ArtifactStore.DefaultMaxBytes };
-        var node = new Option<string?>("--node") { Description = "node id, unique id prefix or node name (default: a random node that bids in an auction)" };
+        var node = new Option<string?>("--node") { Description = "node id, unique id prefix or node name (default: the best-scored node that bids in an auction)" };
 
         var devRun = new Command("devrun", "Developer mode: upload a file to the NEXCLIFILES object store and run it with the ~/.nex keys");
         devRun.Aliases.Add("yeet");

@@ -44,7 +44,25 @@ internal sealed partial class ControlApiListener
             return Task.CompletedTask; // not a candidate: silence
         }
 
-        return ReplyAsync(msg, NexEnvelope.Success(ResponseTypes.Auction, BuildPing(), NexJson.Context.PingResponse)).AsTask();
+        // The bid is 0.2's (a PING reply) plus what the client scores it by (README, Placement).
+        var bid = BuildPing() with { Capacity = BuildCapacity() };
+        return ReplyAsync(msg, NexEnvelope.Success(ResponseTypes.Auction, bid, NexJson.Context.PingResponse)).AsTask();
+    }
+
+    // A lame-duck node or one whose agents fail to start still bids, as in 0.2; the flags let the client rank it last.
+    private AuctionCapacity BuildCapacity()
+    {
+        var memory = HostStats.ReadMemory();
+        return new AuctionCapacity
+        {
+            MaxWorkloads = _node.Config.NodeLimits.MaxWorkloads,
+            MemoryTotalKb = memory?.Total,
+            MemoryAvailableKb = memory?.Available,
+            CpuCount = Environment.ProcessorCount,
+            WarmAgents = _node.WarmAgents(),
+            LameDuck = _node.IsLameDuck,
+            AgentStartFailure = _workloads.AgentStartFailure,
+        };
     }
 
     private Task HandleWorkloadPingAsync(NatsMsg<byte[]> msg, CancellationToken cancellationToken)

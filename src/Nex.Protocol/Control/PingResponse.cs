@@ -36,6 +36,14 @@ public sealed record PingResponse
     public int RunningMachines { get; init; }
 
     /// <summary>
+    /// Free capacity, in AUCTION bids only (PING leaves it out, so its reply stays 0.2's); null in a 0.2
+    /// node's bid. A Nex for .NET addition that 0.2 clients ignore.
+    /// </summary>
+    [JsonPropertyName("capacity")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public AuctionCapacity? Capacity { get; init; }
+
+    /// <summary>
     /// Why the node cannot run new workloads right now (its internal NATS server is down or keeps dying),
     /// or null when it is healthy. A Nex for .NET addition, left out when null, so a healthy node's reply
     /// is 0.2's to the byte and 0.2 clients ignore it.
