@@ -133,6 +133,7 @@ public sealed partial class NexNode : IAsyncDisposable
                 driver.WorkloadNatsUrl(nats.Url),
                 loggerFactory);
             workloads.Start();
+            state.WarmAgents = () => workloads.WarmAgents; // auction bids carry it (placement breaks ties with it)
             var api = new ControlApiListener(nats.Connection, state, workloads, workloads.Validator, events, loggerFactory.CreateLogger<ControlApiListener>());
             var node = new NexNode(state, pidFile, nats, internalNats, workloads, events, api, logger);
             await api.StartAsync(cancellationToken).ConfigureAwait(false);

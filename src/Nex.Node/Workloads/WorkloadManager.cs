@@ -67,6 +67,9 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
     /// <summary>Why agents keep failing to start, while they do (INFO shows it); else null.</summary>
     public string? AgentStartFailure => _pool.StartFailure;
 
+    /// <summary>Hand-shaken agents waiting in the pool.</summary>
+    public int WarmAgents => _pool.WarmCount;
+
     /// <summary>Starts filling the warm pool.</summary>
     public void Start() => _pool.Start();
 

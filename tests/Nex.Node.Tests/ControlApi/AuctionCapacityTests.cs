@@ -29,6 +29,7 @@ public sealed class AuctionCapacityTests(NatsServerFixture nats)
         var total = capacity.GetProperty("memory_total_kb").GetInt64();
         Assert.InRange(total, 1024 * 64, 1L << 40); // kB, as INFO's memory
         Assert.InRange(capacity.GetProperty("memory_available_kb").GetInt64(), 1, total);
+        Assert.InRange(capacity.GetProperty("warm_agents").GetInt32(), 0, 64); // the node's pool, wired in
 
         using var ping = await Wire.RequestAsync(node.Connection, $"$NEX.PING.{node.NodeId}");
         Assert.False(ping!.RootElement.GetProperty("data").TryGetProperty("capacity", out _));
