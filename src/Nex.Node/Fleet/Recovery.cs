@@ -11,7 +11,9 @@ namespace Nex.Node.Fleet;
 /// with a compare-and-set on its revision, so a node that took it over meanwhile keeps it; its request is then
 /// replayed through the same checks as any deploy (untrusted, as essential restarts do; the environment opens with
 /// this node's xkey). A record that cannot be run again is reported (<c>workload_recovery_failed</c> and a log line)
-/// and removed: it would fail the same way at every start, and nothing else could stop it.
+/// and removed when the request itself is the cause (checks refused, artifact gone): it would fail the same way at
+/// every start, and nothing else could stop it. When the node is the cause (no agent, unhealthy, at its limit) the
+/// record is kept for the next start.
 /// Autostart records are removed instead: the node's config deploys those again right after.
 /// </summary>
 internal static partial class Recovery
@@ -52,10 +54,12 @@ internal static partial class Recovery
             }
 
             workloads.Adopt(new DesiredEntry(entry.Key, claimed, revision));
+            var validated = false;
             try
             {
                 var ns = DesiredState.NamespaceOf(entry.Key) ?? record.Namespace;
                 var deploy = workloads.Validator.Validate(ns, record.Request, trusted: false) with { DesiredKey = entry.Key };
+                validated = true;
                 var response = await workloads.DeployAsync(deploy, cancellationToken).ConfigureAwait(false);
                 recovered++;
                 LogRecovered(logger, record.Name, response.Id, entry.Key);
@@ -63,8 +67,17 @@ internal static partial class Recovery
             catch (ControlRejectedException ex)
             {
                 failed++;
-                LogRecoveryFailed(logger, record.Name, entry.Key, ex.Message);
-                await workloads.ForgetAsync(entry.Key).ConfigureAwait(false);
+                if (IsTheRequests(ex, validated))
+                {
+                    LogRecoveryFailed(logger, record.Name, entry.Key, ex.Message);
+                    await workloads.ForgetAsync(entry.Key).ConfigureAwait(false);
+                }
+                else
+                {
+                    // The node's own trouble (no agent, unhealthy, at its limit): the next start tries again.
+                    LogRecoveryFailedKept(logger, record.Name, entry.Key, ex.Message);
+                    workloads.Release(entry.Key);
+                }
                 await events.PublishAsync(
                     record.Namespace,
                     EventTypes.WorkloadRecoveryFailed,
@@ -76,6 +89,15 @@ internal static partial class Recovery
 
         return new Result(recovered, failed, skipped);
     }
+
+    // A request that failed the checks, or whose artifact cannot be had, fails the same way at every start.
+    private static bool IsTheRequests(ControlRejectedException ex, bool validated) =>
+        !validated
+            ? !ex.Message.StartsWith("Node is", StringComparison.Ordinal) // lame duck or at its limit: the node's state
+            : ex.Message.StartsWith("Failed to cache workload bytes", StringComparison.Ordinal);
+
+    [LoggerMessage(EventId = 913, Level = LogLevel.Error, Message = "Could not recover workload {Name} (desired state {Key}) now, record kept for the next start: {Reason}")]
+    private static partial void LogRecoveryFailedKept(ILogger logger, string name, string key, string reason);
 
     [LoggerMessage(EventId = 910, Level = LogLevel.Information, Message = "Recovered workload {Name} as {Id} (desired state {Key})")]
     private static partial void LogRecovered(ILogger logger, string name, string id, string key);

@@ -12,6 +12,9 @@ internal sealed partial class WorkloadManager
     public IReadOnlySet<string> RunningDesiredKeys =>
         _running.Values.Select(w => w.Deploy.DesiredKey).OfType<string>().ToHashSet(StringComparer.Ordinal);
 
+    /// <summary>Forgets a record without removing it (a recovery that will be tried again at the next start).</summary>
+    public void Release(string key) => _records.TryRemove(key, out _);
+
     /// <summary>Notes a record this node took over (recovery): its next write compares against this revision.</summary>
     public void Adopt(DesiredEntry entry) => _records[entry.Key] = entry;
 
