@@ -179,8 +179,16 @@ internal sealed partial class DesiredStateStore
         }
 
         using var timeout = Bounded(cancellationToken);
-        var result = await _store.TryGetEntryAsync<byte[]>(key, cancellationToken: timeout.Token).ConfigureAwait(false);
-        return result.Success ? Parse(result.Value.Key, result.Value.Value, result.Value.Revision) : null;
+        try
+        {
+            var result = await _store.TryGetEntryAsync<byte[]>(key, cancellationToken: timeout.Token).ConfigureAwait(false);
+            return result.Success ? Parse(result.Value.Key, result.Value.Value, result.Value.Revision) : null;
+        }
+        catch (Exception ex) when (ex is NatsException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            LogListFailed(_logger, ex.Message);
+            return null;
+        }
     }
 
     /// <summary>Every record in the bucket (unreadable ones are skipped).</summary>
