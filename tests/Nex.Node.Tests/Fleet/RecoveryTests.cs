@@ -100,6 +100,35 @@ public sealed class RecoveryTests(NatsServerFixture nats)
     }
 
     [Fact]
+    public async Task AutostartWorkload_RunsOnceAfterARestart_FromTheConfigNotTheRecord()
+    {
+        using var keys = new TempDirectory();
+        var (nodeSeed, xkeySeed, nodeId) = NewIdentity(keys.Path);
+        var bucket = Bucket();
+        await using var watcher = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = nats.Url }, Ct);
+        await Artifacts.UploadAsync(watcher, bucket, "greeter", Artifacts.Script("/bin/sleep 300"));
+        var ns = "auto" + Guid.NewGuid().ToString("N")[..6];
+        var autostart = new AutostartConfig { Workloads = [new AutostartDeployRequest { Name = "greeter", Namespace = ns, Type = "native", Location = $"nats://{bucket}/greeter" }] };
+        var client = (TestNode n) => new Nex.Client.NexClient(n.Connection, new Nex.Client.NexClientOptions { Namespace = ns, Timeout = TimeSpan.FromSeconds(2) });
+
+        string first;
+        await using (var before = await TestNode.StartAsync(nats.Url, c => c with { NodeSeedFile = nodeSeed, XkeySeedFile = xkeySeed, Autostart = autostart }))
+        {
+            await before.Node.StartupDeploys.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+            first = Assert.Single((await client(before).InfoAsync(nodeId, Ct)).Machines).Id;
+            var record = (await ReadAsync(watcher, DesiredState.Key(ns, first))).Record!;
+            Assert.Equal(DesiredState.OriginAutostart, record.Origin);
+        }
+
+        await using var after = await TestNode.StartAsync(nats.Url, c => c with { NodeSeedFile = nodeSeed, XkeySeedFile = xkeySeed, Autostart = autostart });
+        await after.Node.StartupDeploys.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        var machine = Assert.Single((await client(after).InfoAsync(nodeId, Ct)).Machines); // once, not twice
+        Assert.Equal(new Recovery.Result(0, 0, 0), after.Node.Recovered);
+        Assert.Null((await ReadAsync(watcher, DesiredState.Key(ns, first))).Record); // the old record went
+        Assert.Equal(machine.Id, (await ReadAsync(watcher, DesiredState.Key(ns, machine.Id))).Record!.WorkloadId);
+    }
+
+    [Fact]
     public async Task TryClaim_AtAStaleRevision_LosesCleanly()
     {
         await using var connection = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = nats.Url }, Ct);
