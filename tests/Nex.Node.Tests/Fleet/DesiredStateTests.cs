@@ -4,7 +4,7 @@ using Nex.Protocol;
 using Nex.Security;
 using Nex.Testing;
 using Xunit;
-using static Nex.Node.Tests.Fleet.FleetTestKit;
+using static Nex.Node.Tests.Fleet.DesiredStateTestKit;
 
 namespace Nex.Node.Tests.Fleet;
 

@@ -6,7 +6,7 @@ using Nex.Protocol;
 using Nex.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;
-using static Nex.Node.Tests.Fleet.FleetTestKit;
+using static Nex.Node.Tests.Fleet.DesiredStateTestKit;
 
 namespace Nex.Node.Tests.Fleet;
 

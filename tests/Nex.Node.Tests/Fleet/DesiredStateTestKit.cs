@@ -8,7 +8,7 @@ using Nex.Security;
 namespace Nex.Node.Tests.Fleet;
 
 /// <summary>What the desired-state and recovery tests share: reading the bucket, seed files, waiting.</summary>
-internal static class FleetTestKit
+internal static class DesiredStateTestKit
 {
     public static string Bucket() => "T" + Guid.NewGuid().ToString("N")[..10].ToUpperInvariant();
 
