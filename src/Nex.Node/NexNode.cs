@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Nex.Node.Agents;
 using Nex.Node.ControlApi;
 using Nex.Node.Events;
+using Nex.Node.Fleet;
 using Nex.Node.Identity;
 using Nex.Node.InternalNats;
 using Nex.Node.Machines;
@@ -65,6 +66,15 @@ public sealed partial class NexNode : IAsyncDisposable
     /// <summary>The node's private NATS server (tests kill it).</summary>
     internal InternalNatsServer InternalNats => _internalNats;
 
+    /// <summary>What the start-up recovery of desired workloads did (null until it finished).</summary>
+    internal Recovery.Result? Recovered { get; private set; }
+
+    /// <summary>Completes when the start-up recovery and the autostart deploys are done (tests await it).</summary>
+    internal Task StartupDeploys => _autostart;
+
+    /// <summary>The node's workloads (tests read the desired state through it).</summary>
+    internal WorkloadManager Workloads => _workloads;
+
     /// <summary>Completes when the node has shut down.</summary>
     public Task Stopped => _stopped.Task;
 
@@ -95,10 +105,17 @@ public sealed partial class NexNode : IAsyncDisposable
         try
         {
             nats = await MainNats.ConnectAsync(options, logger, cancellationToken).ConfigureAwait(false);
-            if (await nats.CheckJetStreamAsync(cancellationToken).ConfigureAwait(false) is { } jetStreamProblem)
+            var jetStreamProblem = await nats.CheckJetStreamAsync(cancellationToken).ConfigureAwait(false);
+            if (jetStreamProblem is not null)
             {
                 LogJetStreamProblem(logger, jetStreamProblem);
             }
+
+            // Without JetStream the node runs as 0.2 does: its workloads are not recorded (the warning above says why).
+            var desiredLogger = loggerFactory.CreateLogger<DesiredStateStore>();
+            var desired = jetStreamProblem is null
+                ? await DesiredStateStore.OpenAsync(nats.Connection, desiredLogger, cancellationToken).ConfigureAwait(false)
+                : DesiredStateStore.Unusable("no JetStream on the main NATS", desiredLogger);
 
             var state = new NodeState(config, identity, options.Version, options.Nexus, options.Time);
             var mainNats = nats;
@@ -131,7 +148,8 @@ public sealed partial class NexNode : IAsyncDisposable
                 nats.Connection,
                 events,
                 driver.WorkloadNatsUrl(nats.Url),
-                loggerFactory);
+                loggerFactory,
+                desired);
             workloads.Start();
             state.WarmAgents = () => workloads.WarmAgents; // auction bids carry it (placement breaks ties with it)
             var api = new ControlApiListener(nats.Connection, state, workloads, workloads.Validator, events, loggerFactory.CreateLogger<ControlApiListener>());
@@ -151,11 +169,19 @@ public sealed partial class NexNode : IAsyncDisposable
                 cancellationToken).ConfigureAwait(false);
             node._heartbeat = Task.Run(() => node.HeartbeatLoopAsync(options.HeartbeatInterval), CancellationToken.None);
             node._health = Task.Run(node.HealthLoopAsync, CancellationToken.None);
-            if (config.Autostart is { Workloads.Count: > 0 } autostart)
-            {
-                var issuer = Nex.Security.NexKeys.CreateAccount();
-                node._autostart = Task.Run(() => Autostart.RunAsync(autostart, workloads, state, issuer, logger, node._stopping.Token), CancellationToken.None);
-            }
+            // Recovery first (it drops this node's old autostart records), then autostart records its workloads anew.
+            var autostart = config.Autostart is { Workloads.Count: > 0 } entries ? entries : null;
+            var issuer = autostart is null ? null : Nex.Security.NexKeys.CreateAccount();
+            node._autostart = Task.Run(
+                async () =>
+                {
+                    node.Recovered = await Recovery.RunAsync(desired, workloads, state, events, loggerFactory.CreateLogger(typeof(Recovery).FullName!), node._stopping.Token).ConfigureAwait(false);
+                    if (autostart is not null)
+                    {
+                        await Autostart.RunAsync(autostart, workloads, state, issuer!, logger, node._stopping.Token).ConfigureAwait(false);
+                    }
+                },
+                CancellationToken.None);
 
             var nodeName = config.Tags.GetValueOrDefault("node_name") ?? "";
             LogStarted(logger, state.NodeId, nodeName, nats.Url, state.Identity.PublicXKey, state.Version);

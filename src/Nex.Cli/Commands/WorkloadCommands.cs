@@ -237,10 +237,16 @@ internal static class WorkloadCommands
     {
         var list = new Command("ls", "List the running workloads in the namespace (WPING)");
         list.Aliases.Add("list");
+        var desired = new Option<bool>("--desired") { Description = $"list the workloads recorded as desired (JetStream KV {DesiredState.Bucket}) instead, and whether each is running" };
+        list.Options.Add(desired);
         list.SetAction(async (parse, cancellationToken) =>
         {
             await using var session = await ClientSession.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
             var workloads = await session.Client.FindWorkloadsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (parse.GetValue(desired))
+            {
+                return await ListDesiredAsync(session, workloads, cancellationToken).ConfigureAwait(false);
+            }
             if (session.Output.Json)
             {
                 // The table's rows, one object each (the raw WPING replies stay available as 'node probe --json').
@@ -271,6 +277,49 @@ internal static class WorkloadCommands
         var workload = new Command("workload", "Look at running workloads");
         workload.Subcommands.Add(list);
         return workload;
+    }
+
+    // Desired vs running: every record of the namespace, running when its current id answered WPING.
+    private static async Task<int> ListDesiredAsync(ClientSession session, IReadOnlyList<WorkloadLocator> running, CancellationToken cancellationToken)
+    {
+        var records = await DesiredStateReader.ReadAsync(session.Connection, cancellationToken).ConfigureAwait(false);
+        if (records is null)
+        {
+            throw new CliException($"No desired state: there is no {DesiredState.Bucket} bucket (no node with JetStream on this NATS system has recorded a workload)");
+        }
+
+        var runningIds = running.Select(w => w.Workload.Id).ToHashSet(StringComparer.Ordinal);
+        var rows = records
+            .Where(r => string.Equals(r.Workload.Namespace, session.Client.Options.Namespace, StringComparison.Ordinal))
+            .OrderBy(r => r.Workload.CreatedAt)
+            .Select(r => (Entry: r, Running: runningIds.Contains(r.Workload.WorkloadId)))
+            .ToList();
+        if (session.Output.Json)
+        {
+            Output.WriteJson(new System.Text.Json.Nodes.JsonArray([.. rows.Select(r => (System.Text.Json.Nodes.JsonNode?)new System.Text.Json.Nodes.JsonObject
+            {
+                ["key"] = r.Entry.Key,
+                ["name"] = r.Entry.Workload.Name,
+                ["type"] = r.Entry.Workload.Request.Type,
+                ["namespace"] = r.Entry.Workload.Namespace,
+                ["node_id"] = r.Entry.Workload.NodeId,
+                ["workload_id"] = r.Entry.Workload.WorkloadId,
+                ["retry_count"] = r.Entry.Workload.RetryCount,
+                ["running"] = r.Running,
+            })]));
+            return 0;
+        }
+
+        if (rows.Count == 0)
+        {
+            Output.Line("No desired workloads");
+            return 0;
+        }
+
+        Output.Table(
+            ["Key", "Name", "Type", "Node", "Workload ID", "Running"],
+            rows.Select(r => (IReadOnlyList<string>)[r.Entry.Key, r.Entry.Workload.Name, r.Entry.Workload.Request.Type, r.Entry.Workload.NodeId, r.Entry.Workload.WorkloadId, r.Running ? "yes" : "NO"]));
+        return 0;
     }
 
     /// <summary>

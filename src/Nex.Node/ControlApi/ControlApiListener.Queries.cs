@@ -136,6 +136,7 @@ internal sealed partial class ControlApiListener
             NatsDisconnects = _node.MainNatsDisconnects(),
             AgentStartFailure = _workloads.AgentStartFailure,
             Unhealthy = _node.Unhealthy,
+            DesiredState = _workloads.DesiredStateProblem,
         };
         return ReplyAsync(msg, NexEnvelope.Success(ResponseTypes.Info, response, NexJson.Context.InfoResponse)).AsTask();
     }

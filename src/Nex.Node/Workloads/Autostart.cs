@@ -41,7 +41,7 @@ internal static partial class Autostart
                     TriggerSubjects = entry.TriggerSubjects,
                 };
                 var ns = string.IsNullOrEmpty(entry.Namespace) ? "default" : entry.Namespace;
-                var result = await manager.DeployAsync(manager.Validator.Validate(ns, request, trusted: true), cancellationToken).ConfigureAwait(false);
+                var result = await manager.DeployAsync(manager.Validator.Validate(ns, request, trusted: true) with { Origin = DesiredState.OriginAutostart }, cancellationToken).ConfigureAwait(false);
                 LogStarted(logger, entry.Name, result.Id);
             }
             catch (ControlRejectedException ex)

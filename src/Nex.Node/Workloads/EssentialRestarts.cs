@@ -15,7 +15,7 @@ internal sealed partial class EssentialRestarts : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly EssentialRestartPolicy _policy;
     private readonly Func<bool> _isLameDuck;
-    private readonly Func<string, DeployRequest, int, CancellationToken, Task<RunResponse>> _redeploy;
+    private readonly Func<ValidatedDeploy, int, CancellationToken, Task<RunResponse>> _redeploy;
     private readonly Func<double> _random;
     private readonly ILogger _logger;
     private readonly CancellationToken _stopping;
@@ -34,6 +34,19 @@ internal sealed partial class EssentialRestarts : IAsyncDisposable
         EssentialRestartPolicy policy,
         Func<bool> isLameDuck,
         Func<string, DeployRequest, int, CancellationToken, Task<RunResponse>> redeploy,
+        ILogger logger,
+        CancellationToken stopping,
+        Func<double>? random = null)
+        : this(time, policy, isLameDuck, (replay, failures, ct) => redeploy(replay.Namespace, replay.Request, failures, ct), logger, stopping, random)
+    {
+    }
+
+    /// <summary>As above, but the redeploy gets the previous deploy with the replayed request (its desired-state key with it).</summary>
+    public EssentialRestarts(
+        TimeProvider time,
+        EssentialRestartPolicy policy,
+        Func<bool> isLameDuck,
+        Func<ValidatedDeploy, int, CancellationToken, Task<RunResponse>> redeploy,
         ILogger logger,
         CancellationToken stopping,
         Func<double>? random = null)
@@ -84,7 +97,7 @@ internal sealed partial class EssentialRestarts : IAsyncDisposable
         var replay = EssentialRestartPolicy.Replay(previous.Request, _time.GetUtcNow());
         try
         {
-            var result = await _redeploy(previous.Namespace, replay, consecutiveFailures, _stopping).ConfigureAwait(false);
+            var result = await _redeploy(previous with { Request = replay }, consecutiveFailures, _stopping).ConfigureAwait(false);
             LogRestarted(_logger, result.Name, result.Id, replay.RetryCount ?? 0);
         }
         catch (ControlRejectedException ex) when (!_isLameDuck() && !_stopping.IsCancellationRequested)

@@ -20,7 +20,15 @@ internal sealed record WorkloadSnapshot(
     uint RetryCount);
 
 /// <summary>A DEPLOY request that passed the control-plane checks (spec §1.8.2 steps 1–10).</summary>
-internal sealed record ValidatedDeploy(string Namespace, DeployRequest Request, WorkloadClaims Claims, IReadOnlyDictionary<string, string> Environment);
+internal sealed record ValidatedDeploy(string Namespace, DeployRequest Request, WorkloadClaims Claims, IReadOnlyDictionary<string, string> Environment)
+{
+    /// <summary>The workload's desired-state key, kept across its restarts and recoveries; null for a new workload
+    /// (its key is then made from its first id).</summary>
+    public string? DesiredKey { get; init; }
+
+    /// <summary>Where it came from (<see cref="DesiredState.OriginDeploy"/> or <see cref="DesiredState.OriginAutostart"/>).</summary>
+    public string Origin { get; init; } = DesiredState.OriginDeploy;
+}
 
 /// <summary>A request the node refuses; <see cref="Exception.Message"/> is the envelope's <c>error</c> text.</summary>
 internal sealed class ControlRejectedException(string message) : Exception(message);
@@ -50,4 +58,7 @@ internal interface IWorkloadManager : IAsyncDisposable
 
     /// <summary>Why agents keep failing to start, while they do; else null.</summary>
     string? AgentStartFailure => null;
+
+    /// <summary>INFO's <c>desired_state</c>: <c>unavailable: &lt;why&gt;</c> when deploys are not recorded; else null.</summary>
+    string? DesiredStateProblem => null;
 }

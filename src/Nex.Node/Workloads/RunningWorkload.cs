@@ -254,6 +254,11 @@ internal sealed partial class RunningWorkload
         {
             _owner.OnRestartWanted(Deploy, failures);
         }
+        else if (why == WorkloadEnd.Stopped || (why != WorkloadEnd.NodeShutdown && !_context.NodeStopping.IsCancellationRequested))
+        {
+            // A node shutdown keeps it desired: the node (same identity) runs it again when it comes back.
+            await _owner.OnGoneAsync(this).ConfigureAwait(false);
+        }
     }
 
     private async Task WatchAsync()

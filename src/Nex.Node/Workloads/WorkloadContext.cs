@@ -36,4 +36,8 @@ internal interface IWorkloadOwner
     /// <summary>The workload ended in a way that brings it back: redeploy it after the backoff for
     /// <paramref name="consecutiveFailures"/> failures in a row.</summary>
     void OnRestartWanted(ValidatedDeploy deploy, int consecutiveFailures);
+
+    /// <summary>The workload ended for good (a STOP, or an end that brings it back neither here nor after a node
+    /// restart): it is no longer desired.</summary>
+    Task OnGoneAsync(RunningWorkload workload);
 }

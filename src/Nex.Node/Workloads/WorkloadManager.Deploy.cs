@@ -50,6 +50,9 @@ internal sealed partial class WorkloadManager
     private async Task<RunResponse> DeployToAsync(Agent agent, OciImageConfig? image, ValidatedDeploy deploy, int consecutiveFailures, CancellationToken cancellationToken)
     {
         RunningWorkload? workload = null;
+
+        // Its desired-state key: a new workload's first id, kept by its restarts and recoveries.
+        deploy = deploy with { DesiredKey = deploy.DesiredKey ?? DesiredState.Key(deploy.Namespace, agent.Id) };
         try
         {
             // Steps 12–13: the bytes are offered to the agent, which fetches them over its link (not through a
@@ -85,6 +88,8 @@ internal sealed partial class WorkloadManager
                 await workload.StartFunctionAsync(cancellationToken).ConfigureAwait(false);
             }
 
+            // Recorded before the answer, so a node that dies right after it still knows to run it again.
+            await RecordAsync(deploy, agent.Id, cancellationToken).ConfigureAwait(false);
             LogDeployed(_logger, workload.Name, workload.Id, deploy.Namespace, workload.Hash);
             return new RunResponse { Started = true, Id = agent.Id, Issuer = deploy.Claims.Iss, Name = deploy.Claims.Sub };
         }
@@ -140,10 +145,11 @@ internal sealed partial class WorkloadManager
         }
     }
 
-    // An essential restart: the replayed request through the same checks as any deploy (spec §4.10).
-    private Task<RunResponse> RedeployAsync(string ns, DeployRequest replay, int consecutiveFailures, CancellationToken cancellationToken)
+    // An essential restart: the replayed request through the same checks as any deploy (spec §4.10), as the
+    // same desired workload.
+    private Task<RunResponse> RedeployAsync(ValidatedDeploy replay, int consecutiveFailures, CancellationToken cancellationToken)
     {
-        var validated = Validator.Validate(ns, replay, trusted: false);
+        var validated = Validator.Validate(replay.Namespace, replay.Request, trusted: false) with { DesiredKey = replay.DesiredKey, Origin = replay.Origin };
         return DeployAsync(validated, consecutiveFailures, cancellationToken);
     }
 

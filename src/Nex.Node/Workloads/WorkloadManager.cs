@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
 using Nex.Node.Agents;
 using Nex.Node.Events;
+using Nex.Node.Fleet;
 using Nex.Node.Machines;
 using Nex.Protocol;
 using Nex.Security;
@@ -39,9 +40,13 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
     private readonly CancellationTokenSource _stopping = new();
     private readonly StopTokenLedger _stopTokens;
 
-    public WorkloadManager(NodeState node, Func<IAgentListener, AgentPool> createPool, INatsConnection mainNats, EventPublisher events, string? workloadNatsUrl, ILoggerFactory loggers)
+    // This node's desired-state records: key → the record as last written and its revision (for compare-and-set).
+    private readonly ConcurrentDictionary<string, DesiredEntry> _records = new(StringComparer.Ordinal);
+
+    public WorkloadManager(NodeState node, Func<IAgentListener, AgentPool> createPool, INatsConnection mainNats, EventPublisher events, string? workloadNatsUrl, ILoggerFactory loggers, DesiredStateStore? desired = null)
     {
         _node = node;
+        Desired = desired ?? DesiredStateStore.None(loggers.CreateLogger<DesiredStateStore>());
         _stopTokens = new StopTokenLedger(node.Time);
         _pool = createPool(this);
         _artifacts = new ArtifactLoader(new ArtifactFetcher(mainNats), node.Config.NodeLimits, () => _running.Values.Sum(w => w.Bytes));
@@ -59,7 +64,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
             new AgentWatchdog(node.Time, AgentWatchdog.DefaultPingInterval, TimeSpan.FromMilliseconds(node.Config.AgentPingTimeoutMs), () => node.InternalNatsHealth),
             policy,
             _stopping.Token);
-        _restarts = new EssentialRestarts(node.Time, policy, () => node.IsLameDuck, RedeployAsync, _logger, _stopping.Token);
+        _restarts = new EssentialRestarts(node.Time, policy, () => node.IsLameDuck, (Func<ValidatedDeploy, int, CancellationToken, Task<RunResponse>>)RedeployAsync, _logger, _stopping.Token);
         _usage = new WorkloadUsage(node.Time, () => _running.Values);
         Validator = new DeployValidator(node, () => _running.Count);
     }
@@ -70,8 +75,14 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
     /// <summary>Hand-shaken agents waiting in the pool.</summary>
     public int WarmAgents => _pool.WarmCount;
 
+    /// <summary>Why deploys are not recorded as desired state, or null when they are.</summary>
+    public string? DesiredStateProblem => Desired.Unavailable;
+
     /// <summary>Starts filling the warm pool.</summary>
     public void Start() => _pool.Start();
+
+    /// <summary>Where the node records which workloads should be running (JetStream KV), or why it cannot.</summary>
+    public DesiredStateStore Desired { get; }
 
     /// <summary>The validation pipeline every deploy goes through.</summary>
     public DeployValidator Validator { get; }
@@ -161,6 +172,8 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
     }
 
     void IWorkloadOwner.OnRestartWanted(ValidatedDeploy deploy, int consecutiveFailures) => _restarts.Schedule(deploy, consecutiveFailures);
+
+    Task IWorkloadOwner.OnGoneAsync(RunningWorkload workload) => ForgetAsync(workload.Deploy);
 
     private RunningWorkload? Find(string agentId)
     {

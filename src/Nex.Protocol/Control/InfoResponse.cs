@@ -62,6 +62,15 @@ public sealed record InfoResponse
     [JsonPropertyName("unhealthy")]
     [OmitEmpty]
     public string? Unhealthy { get; init; }
+
+    /// <summary>
+    /// <c>unavailable: &lt;why&gt;</c> when the node cannot record its workloads in the desired-state bucket (no
+    /// JetStream on its main NATS, or the bucket was refused): they run, but are not recovered after a restart.
+    /// A Nex for .NET addition, left out when the desired state works, so 0.2 clients see 0.2's reply.
+    /// </summary>
+    [JsonPropertyName("desired_state")]
+    [OmitEmpty]
+    public string? DesiredState { get; init; }
 }
 
 /// <summary>Host memory figures from <c>/proc/meminfo</c>, in kB.</summary>

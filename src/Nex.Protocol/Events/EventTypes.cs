@@ -43,6 +43,10 @@ public static class EventTypes
     /// <summary>The node is healthy again after <see cref="NodeUnhealthy"/> (namespace <c>system</c>; a Nex for .NET addition).</summary>
     public const string NodeHealthy = "node_healthy";
 
+    /// <summary>A workload recorded as desired for this node could not be run again at its start (namespace of the
+    /// workload; a Nex for .NET addition).</summary>
+    public const string WorkloadRecoveryFailed = "workload_recovery_failed";
+
     /// <summary>Declared in Go but never emitted.</summary>
     public const string AgentStarted = "agent_started";
 

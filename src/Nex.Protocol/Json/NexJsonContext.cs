@@ -35,6 +35,9 @@ namespace Nex.Protocol;
 [JsonSerializable(typeof(LameDuckResponse))]
 [JsonSerializable(typeof(AutostartDeployRequest))]
 [JsonSerializable(typeof(AutostartConfig))]
+// Fleet
+[JsonSerializable(typeof(DesiredWorkload))]
+[JsonSerializable(typeof(WorkloadRecoveryFailedEvent))]
 // Agent protocol
 [JsonSerializable(typeof(AgentMetadata))]
 [JsonSerializable(typeof(HandshakeRequest))]

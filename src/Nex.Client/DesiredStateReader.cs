@@ -1,0 +1,61 @@
+using System.Text.Json;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using NATS.Client.KeyValueStore;
+using Nex.Protocol;
+
+namespace Nex.Client;
+
+/// <summary>A desired-state record as read, with its key and KV revision.</summary>
+/// <param name="Key"><c>&lt;namespace&gt;.&lt;first workload id&gt;</c>.</param>
+/// <param name="Workload">The record.</param>
+/// <param name="Revision">Its KV revision.</param>
+public sealed record DesiredRecord(string Key, DesiredWorkload Workload, ulong Revision);
+
+/// <summary>Reads the nodes' desired state (the <see cref="DesiredState.Bucket"/> KV bucket) for <c>nex workload ls --desired</c>.</summary>
+public static class DesiredStateReader
+{
+    /// <summary>Every record; null when there is no bucket (no node with JetStream recorded a workload) or no JetStream.</summary>
+    public static async Task<IReadOnlyList<DesiredRecord>?> ReadAsync(INatsConnection nats, CancellationToken cancellationToken = default)
+    {
+        INatsKVStore store;
+        try
+        {
+            store = await new NatsKVContext(new NatsJSContext(nats)).GetStoreAsync(DesiredState.Bucket, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NatsKVException or NatsJSApiException or NatsNoRespondersException)
+        {
+            return null;
+        }
+
+        var records = new List<DesiredRecord>();
+        var opts = new NatsKVWatchOpts { OnNoData = _ => ValueTask.FromResult(true) };
+        await foreach (var entry in store.WatchAsync<byte[]>(opts: opts, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            if (entry.Operation == NatsKVOperation.Put && entry.Value is { Length: > 0 } value && TryParse(value) is { } workload)
+            {
+                records.Add(new DesiredRecord(entry.Key, workload, entry.Revision));
+            }
+
+            // Deletes are seen too (and skipped): the last entry, delta 0, ends the read even when it is one.
+            if (entry.Delta == 0)
+            {
+                break;
+            }
+        }
+
+        return records;
+    }
+
+    private static DesiredWorkload? TryParse(byte[] value)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(value, NexJson.Context.DesiredWorkload);
+        }
+        catch (JsonException)
+        {
+            return null; // a record from a newer node we cannot read: left out
+        }
+    }
+}

@@ -1,0 +1,292 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using NATS.Client.KeyValueStore;
+using Nex.Protocol;
+
+namespace Nex.Node.Fleet;
+
+/// <summary>A desired-state record and the KV revision it was read at (for compare-and-set).</summary>
+internal sealed record DesiredEntry(string Key, DesiredWorkload Workload, ulong Revision);
+
+/// <summary>
+/// The node's view of the <see cref="DesiredState.Bucket"/> KV bucket on its main NATS system: which workloads
+/// should be running, and where. Every write is bounded and never throws: a node whose NATS has no JetStream (or
+/// refuses the bucket) runs as 0.2 does, without desired state, and says why once (<see cref="Unavailable"/>).
+/// </summary>
+internal sealed partial class DesiredStateStore
+{
+    // A write sits between an accepted deploy and its answer: it must not make a deploy wait long.
+    private static readonly TimeSpan WriteTimeout = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan OpenTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly INatsKVStore? _store;
+    private readonly ILogger _logger;
+
+    private DesiredStateStore(INatsKVStore? store, string? unavailable, int replicas, ILogger logger)
+    {
+        _store = store;
+        Unavailable = unavailable;
+        Replicas = replicas;
+        _logger = logger;
+    }
+
+    /// <summary>Why there is no desired state (INFO's <c>desired_state</c>), or null when the bucket is in use.</summary>
+    public string? Unavailable { get; }
+
+    /// <summary>The bucket's replicas (0 when unavailable).</summary>
+    public int Replicas { get; }
+
+    /// <summary>A store that records nothing (nodes built without one, e.g. in tests).</summary>
+    public static DesiredStateStore None(ILogger logger) => new(null, "unavailable: not configured", 0, logger);
+
+    /// <summary>A store that records nothing because of <paramref name="why"/> (already reported by the caller).</summary>
+    public static DesiredStateStore Unusable(string why, ILogger logger) => new(null, $"unavailable: {why}", 0, logger);
+
+    /// <summary>
+    /// Opens (creating if needed) the bucket with replicas = min(3, the servers JetStream can place it on):
+    /// 3, then 2, then 1, the first the cluster accepts (a lone server refuses more than one). History 1:
+    /// only the current record matters; the revision is what claims compare.
+    /// </summary>
+    public static async Task<DesiredStateStore> OpenAsync(INatsConnection nats, ILogger logger, CancellationToken cancellationToken)
+    {
+        var kv = new NatsKVContext(new NatsJSContext(nats));
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(OpenTimeout);
+        var clustered = !string.IsNullOrEmpty(nats.ServerInfo?.Cluster);
+        string? problem = null;
+        foreach (var replicas in clustered ? new[] { 3, 2, 1 } : [1])
+        {
+            try
+            {
+                var store = await OpenOrCreateAsync(kv, replicas, timeout.Token).ConfigureAwait(false);
+                return new DesiredStateStore(store, null, replicas, logger);
+            }
+            catch (NatsJSApiException ex)
+            {
+                problem = $"JetStream refused the {DesiredState.Bucket} bucket: {ex.Error.Description} (code {ex.Error.Code})";
+            }
+            catch (NatsNoRespondersException)
+            {
+                problem = "JetStream is not enabled for the node's account on its main NATS";
+                break;
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                problem = $"JetStream did not answer within {OpenTimeout.TotalSeconds:0}s";
+                break;
+            }
+            catch (NatsException ex)
+            {
+                problem = ex.Message;
+                break;
+            }
+        }
+
+        var unavailable = $"unavailable: {problem}";
+        LogUnavailable(logger, problem ?? "");
+        return new DesiredStateStore(null, unavailable, 0, logger);
+    }
+
+    /// <summary>Writes (creates or replaces) a record; its new revision, or null when it could not be written (logged).</summary>
+    public async Task<ulong?> PutAsync(string key, DesiredWorkload workload, CancellationToken cancellationToken)
+    {
+        if (_store is null)
+        {
+            return null;
+        }
+
+        using var timeout = Bounded(cancellationToken);
+        try
+        {
+            var result = await _store.TryPutAsync(key, Serialize(workload), cancellationToken: timeout.Token).ConfigureAwait(false);
+            if (result.Success)
+            {
+                return result.Value;
+            }
+
+            LogWriteFailed(_logger, key, result.Error.Message);
+        }
+        catch (Exception ex) when (ex is NatsException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            LogWriteFailed(_logger, key, ex.Message);
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Replaces a record only if it is still at <paramref name="expectedRevision"/>: the one way to take a workload
+    /// over, so that of two nodes claiming it one wins and the other learns it lost. The new revision, or null when
+    /// the record changed meanwhile (or could not be written).
+    /// </summary>
+    public async Task<ulong?> TryClaimAsync(string key, ulong expectedRevision, DesiredWorkload claimed, CancellationToken cancellationToken)
+    {
+        if (_store is null)
+        {
+            return null;
+        }
+
+        using var timeout = Bounded(cancellationToken);
+        try
+        {
+            var result = await _store.TryUpdateAsync(key, Serialize(claimed), expectedRevision, cancellationToken: timeout.Token).ConfigureAwait(false);
+            return result.Success ? result.Value : null;
+        }
+        catch (Exception ex) when (ex is NatsException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            LogWriteFailed(_logger, key, ex.Message);
+            return null;
+        }
+    }
+
+    /// <summary>Removes a record, only if it is still at <paramref name="expectedRevision"/> when that is given (a record
+    /// another node claimed since is not ours to remove). False when it was not removed.</summary>
+    public async Task<bool> RemoveAsync(string key, ulong? expectedRevision, CancellationToken cancellationToken)
+    {
+        if (_store is null)
+        {
+            return false;
+        }
+
+        using var timeout = Bounded(cancellationToken);
+        try
+        {
+            var opts = expectedRevision is { } revision ? new NatsKVDeleteOpts { Revision = revision } : new NatsKVDeleteOpts();
+            var result = await _store.TryDeleteAsync(key, opts, timeout.Token).ConfigureAwait(false);
+            if (result.Success)
+            {
+                return true;
+            }
+
+            LogRemoveSkipped(_logger, key, result.Error.Message);
+        }
+        catch (Exception ex) when (ex is NatsException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            LogWriteFailed(_logger, key, ex.Message);
+        }
+
+        return false;
+    }
+
+    /// <summary>Reads one record (null when there is none or it cannot be read).</summary>
+    public async Task<DesiredEntry?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        if (_store is null)
+        {
+            return null;
+        }
+
+        using var timeout = Bounded(cancellationToken);
+        try
+        {
+            var result = await _store.TryGetEntryAsync<byte[]>(key, cancellationToken: timeout.Token).ConfigureAwait(false);
+            return result.Success ? Parse(result.Value.Key, result.Value.Value, result.Value.Revision) : null;
+        }
+        catch (Exception ex) when (ex is NatsException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            LogListFailed(_logger, ex.Message);
+            return null;
+        }
+    }
+
+    /// <summary>Every record in the bucket (unreadable ones are skipped).</summary>
+    public async Task<IReadOnlyList<DesiredEntry>> ListAsync(CancellationToken cancellationToken)
+    {
+        if (_store is null)
+        {
+            return [];
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(OpenTimeout);
+        try
+        {
+            return await ReadAllAsync(_store, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NatsException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            LogListFailed(_logger, ex.Message);
+            return [];
+        }
+    }
+
+    private static async Task<IReadOnlyList<DesiredEntry>> ReadAllAsync(INatsKVStore store, CancellationToken cancellationToken)
+    {
+        var entries = new List<DesiredEntry>();
+        await foreach (var entry in store.WatchAsync<byte[]>(opts: new NatsKVWatchOpts { OnNoData = _ => ValueTask.FromResult(true) }, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            if (entry.Operation == NatsKVOperation.Put && Parse(entry.Key, entry.Value, entry.Revision) is { } parsed)
+            {
+                entries.Add(parsed);
+            }
+
+            // Deletes are seen too (and skipped): the last entry, delta 0, ends the read even when it is one.
+            if (entry.Delta == 0)
+            {
+                break;
+            }
+        }
+
+        return entries;
+    }
+
+    private static DesiredEntry? Parse(string key, byte[]? value, ulong revision)
+    {
+        try
+        {
+            return value is { Length: > 0 } && JsonSerializer.Deserialize(value, NexJson.Context.DesiredWorkload) is { } workload
+                ? new DesiredEntry(key, workload, revision)
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static byte[] Serialize(DesiredWorkload workload) => JsonSerializer.SerializeToUtf8Bytes(workload, NexJson.Context.DesiredWorkload);
+
+    private static async Task<INatsKVStore> OpenOrCreateAsync(NatsKVContext kv, int replicas, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await kv.GetStoreAsync(DesiredState.Bucket, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NatsKVException)
+        {
+        }
+        catch (NatsJSApiException ex) when (ex.Error.Code == 404)
+        {
+        }
+
+        var config = new NatsKVConfig(DesiredState.Bucket)
+        {
+            Description = "Nex: workloads that should be running, and on which node",
+            History = 1,
+            NumberOfReplicas = replicas,
+            Storage = NatsKVStorageType.File,
+        };
+        return await kv.CreateStoreAsync(config, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static CancellationTokenSource Bounded(CancellationToken cancellationToken)
+    {
+        var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(WriteTimeout);
+        return timeout;
+    }
+
+    [LoggerMessage(EventId = 900, Level = LogLevel.Warning, Message = "Desired state unavailable ({Problem}): deploys work, but workloads are not recorded and will not be recovered after a restart")]
+    private static partial void LogUnavailable(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 901, Level = LogLevel.Warning, Message = "Desired state: could not write {Key}: {Reason}")]
+    private static partial void LogWriteFailed(ILogger logger, string key, string reason);
+
+    [LoggerMessage(EventId = 903, Level = LogLevel.Warning, Message = "Desired state: could not read the bucket: {Reason}")]
+    private static partial void LogListFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 902, Level = LogLevel.Information, Message = "Desired state: {Key} not removed: {Reason}")]
+    private static partial void LogRemoveSkipped(ILogger logger, string key, string reason);
+}

@@ -1,0 +1,110 @@
+using Microsoft.Extensions.Logging;
+using Nex.Node.Events;
+using Nex.Node.Workloads;
+using Nex.Protocol;
+
+namespace Nex.Node.Fleet;
+
+/// <summary>
+/// At start, runs again the workloads recorded as desired for this node (records whose <c>node_id</c> is this
+/// node's id, so only a node with the same <c>--node-seed</c>) that are not running. Each record is first claimed
+/// with a compare-and-set on its revision, so a node that took it over meanwhile keeps it; its request is then
+/// replayed through the same checks as any deploy (untrusted, as essential restarts do; the environment opens with
+/// this node's xkey). A record that cannot be run again is reported (<c>workload_recovery_failed</c> and a log line)
+/// and removed when the request itself is the cause (checks refused, artifact gone): it would fail the same way at
+/// every start, and nothing else could stop it. When the node is the cause (no agent, unhealthy, at its limit) the
+/// record is kept for the next start.
+/// Autostart records are removed instead: the node's config deploys those again right after.
+/// </summary>
+internal static partial class Recovery
+{
+    /// <summary>What one recovery did.</summary>
+    public sealed record Result(int Recovered, int Failed, int Skipped);
+
+    public static async Task<Result> RunAsync(DesiredStateStore store, WorkloadManager workloads, NodeState node, EventPublisher events, ILogger logger, CancellationToken cancellationToken)
+    {
+        if (store.Unavailable is not null)
+        {
+            return new Result(0, 0, 0);
+        }
+
+        int recovered = 0, failed = 0, skipped = 0;
+        var running = workloads.RunningDesiredKeys;
+        foreach (var entry in await store.ListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var record = entry.Workload;
+            if (!string.Equals(record.NodeId, node.NodeId, StringComparison.Ordinal) || running.Contains(entry.Key))
+            {
+                continue; // another node's, or already running here
+            }
+
+            if (record.Origin == DesiredState.OriginAutostart)
+            {
+                await store.RemoveAsync(entry.Key, entry.Revision, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            // Nothing runs twice: take the record at the revision read, or leave it to whoever changed it.
+            var claimed = record with { UpdatedAt = node.Time.GetUtcNow() };
+            if (await store.TryClaimAsync(entry.Key, entry.Revision, claimed, cancellationToken).ConfigureAwait(false) is not { } revision)
+            {
+                skipped++;
+                LogClaimLost(logger, entry.Key, record.Name);
+                continue;
+            }
+
+            workloads.Adopt(new DesiredEntry(entry.Key, claimed, revision));
+            var validated = false;
+            try
+            {
+                var ns = DesiredState.NamespaceOf(entry.Key) ?? record.Namespace;
+                var deploy = workloads.Validator.Validate(ns, record.Request, trusted: false) with { DesiredKey = entry.Key };
+                validated = true;
+                var response = await workloads.DeployAsync(deploy, cancellationToken).ConfigureAwait(false);
+                recovered++;
+                LogRecovered(logger, record.Name, response.Id, entry.Key);
+            }
+            catch (ControlRejectedException ex)
+            {
+                failed++;
+                if (IsTheRequests(ex, validated))
+                {
+                    LogRecoveryFailed(logger, record.Name, entry.Key, ex.Message);
+                    await workloads.ForgetAsync(entry.Key).ConfigureAwait(false);
+                }
+                else
+                {
+                    // The node's own trouble (no agent, unhealthy, at its limit): the next start tries again.
+                    LogRecoveryFailedKept(logger, record.Name, entry.Key, ex.Message);
+                    workloads.Release(entry.Key);
+                }
+                await events.PublishAsync(
+                    record.Namespace,
+                    EventTypes.WorkloadRecoveryFailed,
+                    new WorkloadRecoveryFailedEvent { NodeId = node.NodeId, Key = entry.Key, Name = record.Name, Reason = ex.Message },
+                    NexJson.Context.WorkloadRecoveryFailedEvent,
+                    cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return new Result(recovered, failed, skipped);
+    }
+
+    // A request that failed the checks, or whose artifact cannot be had, fails the same way at every start.
+    private static bool IsTheRequests(ControlRejectedException ex, bool validated) =>
+        !validated
+            ? !ex.Message.StartsWith("Node is", StringComparison.Ordinal) // lame duck or at its limit: the node's state
+            : ex.Message.StartsWith("Failed to cache workload bytes", StringComparison.Ordinal);
+
+    [LoggerMessage(EventId = 913, Level = LogLevel.Error, Message = "Could not recover workload {Name} (desired state {Key}) now, record kept for the next start: {Reason}")]
+    private static partial void LogRecoveryFailedKept(ILogger logger, string name, string key, string reason);
+
+    [LoggerMessage(EventId = 910, Level = LogLevel.Information, Message = "Recovered workload {Name} as {Id} (desired state {Key})")]
+    private static partial void LogRecovered(ILogger logger, string name, string id, string key);
+
+    [LoggerMessage(EventId = 911, Level = LogLevel.Error, Message = "Could not recover workload {Name} (desired state {Key}), record removed: {Reason}")]
+    private static partial void LogRecoveryFailed(ILogger logger, string name, string key, string reason);
+
+    [LoggerMessage(EventId = 912, Level = LogLevel.Information, Message = "Not recovering workload {Name} ({Key}): its record changed meanwhile (claimed by another node)")]
+    private static partial void LogClaimLost(ILogger logger, string key, string name);
+}
