@@ -54,16 +54,18 @@ public sealed class ClusterFixtureTests(NatsClusterFixture cluster) : IClassFixt
         await own.StopServerAsync(0);
         await using (var other = await ConnectAsync(own.Url(1)))
         {
-            // The stream's leader may have been server 0: the two left elect another, which takes a moment.
-            var store = await new NatsKVContext(new NatsJSContext(other)).GetStoreAsync(bucket, Ct);
+            // The stream's leader may have been server 0: the two left elect another, which takes a moment (even the
+            // stream info request that opens the bucket can go unanswered meanwhile).
+            var store = await EventuallyAsync(async () => await new NatsKVContext(new NatsJSContext(other)).GetStoreAsync(bucket, Ct), "the bucket after the stop");
             Assert.Equal("1", await EventuallyAsync(async () => (await store.GetEntryAsync<string>("before", cancellationToken: Ct)).Value, "the entry put before the stop"));
             await EventuallyAsync(async () => await store.PutAsync("during", "2", cancellationToken: Ct), "a put while a server is down");
         }
 
         await own.StartServerAsync(0, Ct);
         await using var back = await ConnectAsync(own.Url(0));
-        var again = await new NatsKVContext(new NatsJSContext(back)).GetStoreAsync(bucket, Ct);
-        Assert.Equal("1", (await again.GetEntryAsync<string>("before", cancellationToken: Ct)).Value);
+        // Server 0 answers JetStream again, but the bucket's stream may still be catching up on it.
+        var again = await EventuallyAsync(async () => await new NatsKVContext(new NatsJSContext(back)).GetStoreAsync(bucket, Ct), "the bucket through the restarted server");
+        Assert.Equal("1", await EventuallyAsync(async () => (await again.GetEntryAsync<string>("before", cancellationToken: Ct)).Value, "the entry put before the stop, through the restarted server"));
         Assert.Equal("2", await EventuallyAsync(async () => (await again.GetEntryAsync<string>("during", cancellationToken: Ct)).Value, "the entry put while server 0 was down"));
     }
 
