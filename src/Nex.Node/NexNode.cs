@@ -175,10 +175,17 @@ public sealed partial class NexNode : IAsyncDisposable
             node._autostart = Task.Run(
                 async () =>
                 {
-                    node.Recovered = await Recovery.RunAsync(desired, workloads, state, events, loggerFactory.CreateLogger(typeof(Recovery).FullName!), node._stopping.Token).ConfigureAwait(false);
-                    if (autostart is not null)
+                    try
                     {
-                        await Autostart.RunAsync(autostart, workloads, state, issuer!, logger, node._stopping.Token).ConfigureAwait(false);
+                        node.Recovered = await Recovery.RunAsync(desired, workloads, state, events, loggerFactory.CreateLogger(typeof(Recovery).FullName!), node._stopping.Token).ConfigureAwait(false);
+                        if (autostart is not null)
+                        {
+                            await Autostart.RunAsync(autostart, workloads, state, issuer!, logger, node._stopping.Token).ConfigureAwait(false);
+                        }
+                    }
+                    catch (OperationCanceledException) when (node._stopping.IsCancellationRequested)
+                    {
+                        // Stopped while still starting (Ctrl-C right after start): the records stay for the next start.
                     }
                 },
                 CancellationToken.None);
