@@ -24,24 +24,11 @@ internal sealed partial class EssentialRestarts : IAsyncDisposable
     /// <param name="time">The node's clock: the backoff waits on it.</param>
     /// <param name="policy">The backoff.</param>
     /// <param name="isLameDuck">True once the node is in lame duck.</param>
-    /// <param name="redeploy">Validates and deploys a replayed request (namespace, request, failures in a row);
-    /// throws <see cref="ControlRejectedException"/> when refused.</param>
+    /// <param name="redeploy">Validates and deploys a replayed request (the previous deploy with the replayed request,
+    /// its desired-state key with it; failures in a row); throws <see cref="ControlRejectedException"/> when refused.</param>
     /// <param name="logger">The workload manager's logger.</param>
     /// <param name="stopping">Cancelled when the node stops: waiting restarts are dropped, none is scheduled.</param>
     /// <param name="random">Jitter in [0, 1); cryptographic randomness by default.</param>
-    public EssentialRestarts(
-        TimeProvider time,
-        EssentialRestartPolicy policy,
-        Func<bool> isLameDuck,
-        Func<string, DeployRequest, int, CancellationToken, Task<RunResponse>> redeploy,
-        ILogger logger,
-        CancellationToken stopping,
-        Func<double>? random = null)
-        : this(time, policy, isLameDuck, (replay, failures, ct) => redeploy(replay.Namespace, replay.Request, failures, ct), logger, stopping, random)
-    {
-    }
-
-    /// <summary>As above, but the redeploy gets the previous deploy with the replayed request (its desired-state key with it).</summary>
     public EssentialRestarts(
         TimeProvider time,
         EssentialRestartPolicy policy,

@@ -64,7 +64,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
             new AgentWatchdog(node.Time, AgentWatchdog.DefaultPingInterval, TimeSpan.FromMilliseconds(node.Config.AgentPingTimeoutMs), () => node.InternalNatsHealth),
             policy,
             _stopping.Token);
-        _restarts = new EssentialRestarts(node.Time, policy, () => node.IsLameDuck, (Func<ValidatedDeploy, int, CancellationToken, Task<RunResponse>>)RedeployAsync, _logger, _stopping.Token);
+        _restarts = new EssentialRestarts(node.Time, policy, () => node.IsLameDuck, RedeployAsync, _logger, _stopping.Token);
         _usage = new WorkloadUsage(node.Time, () => _running.Values);
         Validator = new DeployValidator(node, () => _running.Count);
     }

@@ -99,9 +99,9 @@ public sealed class EssentialRestartsTests
         _time,
         new EssentialRestartPolicy(new EssentialRestartConfig { InitialBackoffMs = (int)Initial.TotalMilliseconds }),
         () => _lameDuck,
-        async (ns, request, failures, ct) =>
+        async (replay, failures, ct) =>
         {
-            await _redeploys.Writer.WriteAsync((request, failures), ct);
+            await _redeploys.Writer.WriteAsync((replay.Request, failures), ct);
             return Interlocked.Decrement(ref _refusals) >= 0
                 ? throw new ControlRejectedException("Failed to get agent client from pool: no available agent client in pool")
                 : new RunResponse { Started = true, Id = "new", Name = "essential" };
