@@ -151,7 +151,23 @@ public sealed record NodeConfig
     [JsonPropertyName("allow_wildcard_triggers")]
     public bool AllowWildcardTriggers { get; init; }
 
-    /// <summary>Admission limits; 0 means unlimited.</summary>
+    /// <summary>The fleet's timings: how a node shows it is alive, when its workloads move elsewhere, how long a drain may take.</summary>
+public sealed record FleetConfig
+{
+    /// <summary>How often the node renews its lease in the <c>NEX_NODES</c> bucket.</summary>
+    [JsonPropertyName("heartbeat_ms")]
+    public int HeartbeatMs { get; init; } = 2_000;
+
+    /// <summary>A node whose lease was not renewed for this long counts as gone: the other nodes run its workloads.</summary>
+    [JsonPropertyName("lease_grace_ms")]
+    public int LeaseGraceMs { get; init; } = 10_000;
+
+    /// <summary>How long a drain (lame duck) waits for other nodes to take its workloads before it stops the rest and the node exits.</summary>
+    [JsonPropertyName("drain_timeout_ms")]
+    public int DrainTimeoutMs { get; init; } = 60_000;
+}
+
+/// <summary>Admission limits; 0 means unlimited.</summary>
     [JsonPropertyName("node_limits")]
     public NodeLimits NodeLimits { get; init; } = new();
 
@@ -182,6 +198,10 @@ public sealed record NodeConfig
     /// <summary>Backoff of essential workload restarts (a Nex for .NET addition; 0.2 restarted at once, forever).</summary>
     [JsonPropertyName("essential_restart")]
     public EssentialRestartConfig EssentialRestart { get; init; } = new();
+
+    /// <summary>How the node takes part in the fleet: leases, rescheduling and drain (a Nex for .NET addition).</summary>
+    [JsonPropertyName("fleet")]
+    public FleetConfig Fleet { get; init; } = new();
 
     /// <summary>The effective workload types (an empty list means native only).</summary>
     [JsonIgnore]
@@ -242,6 +262,22 @@ public sealed record EssentialRestartConfig
         var delay = Backoff.Exponential(TimeSpan.FromMilliseconds(InitialBackoffMs), TimeSpan.FromMilliseconds(MaxBackoffMs), consecutiveFailures);
         return delay * (0.8 + (0.4 * random01));
     }
+}
+
+/// <summary>The fleet's timings: how a node shows it is alive, when its workloads move elsewhere, how long a drain may take.</summary>
+public sealed record FleetConfig
+{
+    /// <summary>How often the node renews its lease in the <c>NEX_NODES</c> bucket.</summary>
+    [JsonPropertyName("heartbeat_ms")]
+    public int HeartbeatMs { get; init; } = 2_000;
+
+    /// <summary>A node whose lease was not renewed for this long counts as gone: the other nodes run its workloads.</summary>
+    [JsonPropertyName("lease_grace_ms")]
+    public int LeaseGraceMs { get; init; } = 10_000;
+
+    /// <summary>How long a drain (lame duck) waits for other nodes to take its workloads before it stops the rest and the node exits.</summary>
+    [JsonPropertyName("drain_timeout_ms")]
+    public int DrainTimeoutMs { get; init; } = 60_000;
 }
 
 /// <summary>Admission limits (spec §1.8.2 steps 3 and 13); 0 means unlimited.</summary>

@@ -173,6 +173,11 @@ public static class NodeConfigLoader
             errors.Add("essential_restart needs 0 <= initial_backoff_ms <= max_backoff_ms and reset_after_ms >= 0");
         }
 
+        if (config.Fleet.HeartbeatMs < 100 || config.Fleet.LeaseGraceMs < 2 * config.Fleet.HeartbeatMs || config.Fleet.DrainTimeoutMs < 0)
+        {
+            errors.Add("fleet needs heartbeat_ms >= 100, lease_grace_ms >= 2 × heartbeat_ms and drain_timeout_ms >= 0");
+        }
+
         if (config.FunctionTimeoutMs <= 0 || config.V8MaxSourceBytes <= 0 || config.FunctionMemoryMib <= 0)
         {
             errors.Add("function_timeout_ms, v8_max_source_bytes and function_memory_mib must be positive");

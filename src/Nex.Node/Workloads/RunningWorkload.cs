@@ -21,6 +21,10 @@ internal enum WorkloadEnd
 
     /// <summary>The node is shutting down.</summary>
     NodeShutdown,
+
+    /// <summary>Its desired-state record now names another node (rescheduled there after a partition, or handed
+    /// over by a drain): ends like a STOP, but the record is the other node's now and stays, and it never restarts.</summary>
+    Moved,
 }
 
 /// <summary>
@@ -211,7 +215,7 @@ internal sealed partial class RunningWorkload
         _owner.OnEnding(this);
         await _watching.CancelAsync().ConfigureAwait(false);
         await StopFunctionAsync().ConfigureAwait(false); // triggers first (spec §4.9 step 3)
-        if (why is WorkloadEnd.Stopped or WorkloadEnd.NodeShutdown)
+        if (why is WorkloadEnd.Stopped or WorkloadEnd.NodeShutdown or WorkloadEnd.Moved)
         {
             try
             {
@@ -231,6 +235,7 @@ internal sealed partial class RunningWorkload
             {
                 WorkloadEnd.Stopped => "Workload shutdown requested",
                 WorkloadEnd.NodeShutdown => "Node shutting down",
+                WorkloadEnd.Moved => "Workload moved to another node",
                 _ => message ?? "Agent lost",
             };
             await _context.Events.PublishAsync(

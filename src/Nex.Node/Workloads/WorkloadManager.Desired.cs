@@ -15,6 +15,29 @@ internal sealed partial class WorkloadManager
     /// <summary>Forgets a record without removing it (a recovery that will be tried again at the next start).</summary>
     public void Release(string key) => _records.TryRemove(key, out _);
 
+    /// <summary>
+    /// Ends the local copy of the workload recorded under <paramref name="key"/> because its record now names another
+    /// node (the fleet rescheduled it there, or a drain handed it over): the record is that node's now, so it is
+    /// forgotten here without being removed, and the copy ends as <see cref="WorkloadEnd.Moved"/> (never restarted).
+    /// False when no workload runs here under that key.
+    /// </summary>
+    public async Task<bool> SupersedeAsync(string key)
+    {
+        _records.TryRemove(key, out _);
+        var workload = _running.Values.FirstOrDefault(w => string.Equals(w.Deploy.DesiredKey, key, StringComparison.Ordinal));
+        if (workload is null)
+        {
+            return false;
+        }
+
+        LogSuperseded(_logger, key, workload.Name, workload.Id);
+        await workload.EndAsync(WorkloadEnd.Moved, exitCode: 0, message: null).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>The record this node last wrote under <paramref name="key"/> (null when it holds none).</summary>
+    public DesiredEntry? RecordOf(string key) => _records.TryGetValue(key, out var entry) ? entry : null;
+
     /// <summary>Notes a record this node took over (recovery): its next write compares against this revision.</summary>
     public void Adopt(DesiredEntry entry) => _records[entry.Key] = entry;
 
@@ -63,6 +86,9 @@ internal sealed partial class WorkloadManager
 
         await Desired.RemoveAsync(key, entry.Revision, CancellationToken.None).ConfigureAwait(false);
     }
+
+    [LoggerMessage(EventId = 821, Level = LogLevel.Information, Message = "Desired state: workload {Name} ({Id}) is recorded on another node now ({Key}); stopping the copy here")]
+    private static partial void LogSuperseded(ILogger logger, string key, string name, string id);
 
     [LoggerMessage(EventId = 820, Level = LogLevel.Warning, Message = "Desired state: the record {Key} of workload {Name} changed under this node (claimed elsewhere?); not overwritten")]
     private static partial void LogRecordTaken(ILogger logger, string key, string name);

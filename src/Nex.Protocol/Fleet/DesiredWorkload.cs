@@ -42,6 +42,12 @@ public sealed record DesiredWorkload
     [JsonPropertyName("updated_at")]
     public DateTimeOffset UpdatedAt { get; init; }
 
+    /// <summary>True when its node released it (a drain): any live node may claim it, by compare-and-set, as it
+    /// would claim the record of a dead node.</summary>
+    [JsonPropertyName("handoff")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Handoff { get; init; }
+
     /// <summary>Restarts so far (the request's <c>retry_count</c>).</summary>
     [JsonPropertyName("retry_count")]
     public uint RetryCount { get; init; }
