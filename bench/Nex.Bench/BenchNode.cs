@@ -25,6 +25,9 @@ internal sealed record BenchNodeSettings
     /// <summary>Config keys set on top of the bench's own (the campaign's node settings).</summary>
     public IReadOnlyDictionary<string, JsonNode?>? ExtraConfig { get; init; }
 
+    /// <summary>The node's name (its <c>node_name</c> tag); null: a random one.</summary>
+    public string? Name { get; init; }
+
     /// <summary>The node's TMPDIR (its agents write <c>workload-&lt;id&gt;</c> there); null: inherited.</summary>
     public string? TempDirectory { get; init; }
 }
@@ -41,12 +44,16 @@ internal sealed class BenchNode : IAsyncDisposable
     private readonly List<long> _warmAt = [];
     private readonly List<string> _lastLines = [];
 
-    private BenchNode(Process process, string dir, long startedAt)
+    private BenchNode(Process process, string dir, long startedAt, string name)
     {
         _process = process;
         _dir = dir;
         StartedAt = startedAt;
+        Name = name;
     }
+
+    /// <summary>The node's name (its <c>node_name</c> tag).</summary>
+    public string Name { get; }
 
     public int Pid => _process.Id;
 
@@ -78,7 +85,7 @@ internal sealed class BenchNode : IAsyncDisposable
     public static async Task<BenchNode> StartAsync(string natsUrl, NexClient client, BenchNodeSettings settings, CancellationToken cancellationToken)
     {
         var dir = Directory.CreateTempSubdirectory("nex-bench-node-").FullName;
-        var name = "bench-" + Guid.NewGuid().ToString("N")[..8];
+        var name = settings.Name ?? "bench-" + Guid.NewGuid().ToString("N")[..8];
         var config = new JsonObject
         {
             ["machine_pool_size"] = settings.PoolSize,
@@ -121,7 +128,7 @@ internal sealed class BenchNode : IAsyncDisposable
 
         var startedAt = Stopwatch.GetTimestamp();
         var process = await ChildProcessLauncher.StartAsync(info).ConfigureAwait(false);
-        var node = new BenchNode(process, dir, startedAt);
+        var node = new BenchNode(process, dir, startedAt, name);
         node.Pump(process.StandardOutput);
         node.Pump(process.StandardError);
         try

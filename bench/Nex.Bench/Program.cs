@@ -32,12 +32,50 @@ internal static class Program
         var cycles = new Option<int?>("--cycles") { Description = "with --campaign: deploy/stop cycles of the soak (default 1500; --quick 100)" };
         var sections = new Option<string?>("--sections") { Description = "with --campaign: comma-separated sections to run (malformed,isolation,survival,soak; default all)" };
         var json = new Option<bool>("--json") { Description = "with --campaign: print the report as JSON on stdout instead of tables" };
+        var fleet = new Option<bool>("--fleet") { Description = "measure the fleet instead: 3 nodes on a 3-server NATS cluster; placement spread, and kill -9 of the node that runs a service to its first answer from another node" };
+        var rounds = new Option<int?>("--rounds") { Description = "with --fleet: kill -9 rounds (default 5)" };
+        var heartbeat = new Option<int?>("--heartbeat-ms") { Description = "with --fleet: the nodes' fleet.heartbeat_ms (default 2000)" };
+        var grace = new Option<int?>("--grace-ms") { Description = "with --fleet: the nodes' fleet.lease_grace_ms (default 10000)" };
         var root = new RootCommand("Measures a Nex node against raw NATS on this machine, in one run")
         {
-            smoke, output, markdown, examples, drivers, samples, nodeDir, campaign, quick, cycles, sections, json,
+            smoke, output, markdown, examples, drivers, samples, nodeDir, campaign, quick, cycles, sections, json, fleet, rounds, heartbeat, grace,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
+            if (parse.GetValue(fleet))
+            {
+                var fs = new FleetSettings();
+                fs = fs with
+                {
+                    Rounds = parse.GetValue(rounds) ?? fs.Rounds,
+                    HeartbeatMs = parse.GetValue(heartbeat) ?? fs.HeartbeatMs,
+                    LeaseGraceMs = parse.GetValue(grace) ?? fs.LeaseGraceMs,
+                };
+                if (fs.Rounds < 0 || fs.HeartbeatMs < 100 || fs.LeaseGraceMs < 2 * fs.HeartbeatMs)
+                {
+                    await Console.Error.WriteLineAsync("nex-bench: --fleet needs --rounds >= 0, --heartbeat-ms >= 100 and --grace-ms >= 2 × --heartbeat-ms").ConfigureAwait(false);
+                    return 1;
+                }
+
+                if ((parse.GetValue(examples) ?? FindExamples()) is not { } fleetExamples)
+                {
+                    await Console.Error.WriteLineAsync("nex-bench: no examples directory found above the working directory; pass --examples").ConfigureAwait(false);
+                    return 1;
+                }
+
+                var fleetNodeDir = parse.GetValue(nodeDir) is { Length: > 0 } fd ? Path.GetFullPath(fd) : null;
+                var fleetReport = await new Fleet(fs, fleetExamples, fleetNodeDir, Console.Error.WriteLine).RunAsync(cancellationToken).ConfigureAwait(false);
+                var fleetOut = parse.GetValue(output)!;
+                if (Path.GetDirectoryName(Path.GetFullPath(fleetOut)) is { } fleetDir)
+                {
+                    Directory.CreateDirectory(fleetDir);
+                }
+
+                await File.WriteAllTextAsync(fleetOut, JsonSerializer.Serialize(fleetReport, Json), cancellationToken).ConfigureAwait(false);
+                RenderTables($"[bold]Nex fleet[/]: {fleetReport.DurationSeconds:0} s", FleetTables.Build(fleetReport), fleetReport.Errors);
+                return fleetReport.Errors.Count == 0 && fleetReport.Lost == 0 && fleetReport.Doubled == 0 ? 0 : 1;
+            }
+
             if (parse.GetValue(campaign))
             {
                 var cs = parse.GetValue(quick) ? CampaignSettings.Quick : CampaignSettings.Full;
@@ -214,8 +252,13 @@ internal static class Program
     private static void Render(BenchReport report)
     {
         var m = report.Machine;
-        AnsiConsole.MarkupLine($"[bold]Nex benchmark[/] on {Markup.Escape(m.Cpu)}, {m.Cores} cores; {Markup.Escape(m.NatsServer)}; agent {Markup.Escape(m.Agent)}; {report.DurationSeconds:0} s");
-        foreach (var t in ReportTables.Build(report))
+        RenderTables($"[bold]Nex benchmark[/] on {Markup.Escape(m.Cpu)}, {m.Cores} cores; {Markup.Escape(m.NatsServer)}; agent {Markup.Escape(m.Agent)}; {report.DurationSeconds:0} s", ReportTables.Build(report), report.Errors);
+    }
+
+    private static void RenderTables(string heading, IEnumerable<ReportTable> tables, IEnumerable<string> errors)
+    {
+        AnsiConsole.MarkupLine(heading);
+        foreach (var t in tables)
         {
             var table = new Table { Title = new TableTitle(Markup.Escape(t.Title)) };
             foreach (var header in t.Headers)
@@ -231,7 +274,7 @@ internal static class Program
             AnsiConsole.Write(table);
         }
 
-        foreach (var error in report.Errors)
+        foreach (var error in errors)
         {
             AnsiConsole.MarkupLine($"[red]failed:[/] {Markup.Escape(error)}");
         }

@@ -55,6 +55,29 @@ internal sealed class Workloads : IDisposable
         return WorkloadRequests.BuildDeploy(spec, node.NodeId, node.Xkey, _issuer, _xkey);
     }
 
+    /// <summary>Runs <paramref name="replicas"/> copies of <paramref name="path"/> where the auction's best bids are, as
+    /// <c>nex run</c> without <c>--node</c> does.</summary>
+    public async Task RunAsync(string path, string name, IReadOnlyList<string>? argv, bool essential, int replicas, CancellationToken cancellationToken)
+    {
+        var upload = _uploads[path];
+        var spec = new DeploySpec
+        {
+            Location = upload.Location,
+            Name = name,
+            Type = NexClient.WorkloadTypeForFile(path),
+            Description = "nex bench",
+            Argv = argv,
+            Essential = essential,
+            Hash = upload.Sha256,
+        };
+        if (replicas != 1)
+        {
+            throw new BenchException("TODO replicas");
+        }
+
+        await new WorkloadWorkflows(_client).RunAsync(null, spec, _issuer, _xkey, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>The key that signs deploys and stops (the campaign forges stop tokens with it).</summary>
     public KeyPair Issuer => _issuer;
 
