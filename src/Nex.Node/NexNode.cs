@@ -324,7 +324,7 @@ public sealed partial class NexNode : IAsyncDisposable
 
     private static async Task<IMachineDriver> CreateDriverAsync(NodeConfig config, NexNodeOptions options, AgentCommand agent, MainNats nats, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        var workloadNats = config.SandboxWorkloadNats ? nats.Endpoint : null;
+        var workloadNats = config.SandboxWorkloadNats ? nats.Endpoints : null;
 
         // The loader refuses unknown names; a config built in code with one runs agents as processes, as it always did.
         var driver = SandboxDrivers.Find(config.EffectiveSandbox) ?? SandboxDrivers.None;

@@ -12,17 +12,20 @@ namespace Nex.Processes;
 public sealed class SocketRelay : IAsyncDisposable
 {
     private readonly Socket _listener;
-    private readonly EndPoint _target;
+    private readonly EndPoint[] _targets;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
     private readonly object _gate = new();
     private readonly HashSet<Socket> _open = [];
     private readonly string? _socketPath;
 
-    private SocketRelay(Socket listener, EndPoint target, string? socketPath)
+    // The target the last connection reached: the next one tries it first (the others only when it fails).
+    private int _current;
+
+    private SocketRelay(Socket listener, EndPoint[] targets, string? socketPath)
     {
         _listener = listener;
-        _target = target;
+        _targets = targets;
         _socketPath = socketPath;
         LocalEndPoint = listener.LocalEndPoint!;
         _accepting = AcceptLoopAsync();
@@ -37,8 +40,27 @@ public sealed class SocketRelay : IAsyncDisposable
     /// <returns>The running relay; dispose it to close the listener and every relayed connection.</returns>
     public static SocketRelay Start(EndPoint listen, EndPoint target)
     {
-        ArgumentNullException.ThrowIfNull(listen);
         ArgumentNullException.ThrowIfNull(target);
+        return Start(listen, [target]);
+    }
+
+    /// <summary>
+    /// Starts listening on <paramref name="listen"/>, relaying each accepted connection to the first of
+    /// <paramref name="targets"/> that accepts it, starting with the one the previous connection reached: the servers
+    /// of a NATS cluster, so that a client inside whose server died reconnects through the relay to a live one.
+    /// </summary>
+    /// <param name="listen">A <see cref="IPEndPoint"/> or a <see cref="UnixDomainSocketEndPoint"/>; an existing socket file is replaced.</param>
+    /// <param name="targets">Where accepted connections are relayed, in order of preference (at least one).</param>
+    /// <returns>The running relay; dispose it to close the listener and every relayed connection.</returns>
+    public static SocketRelay Start(EndPoint listen, IReadOnlyList<EndPoint> targets)
+    {
+        ArgumentNullException.ThrowIfNull(listen);
+        ArgumentNullException.ThrowIfNull(targets);
+        if (targets.Count == 0)
+        {
+            throw new ArgumentException("a relay needs at least one target", nameof(targets));
+        }
+
         var path = listen is UnixDomainSocketEndPoint unix ? unix.ToString() : null;
         if (path is { Length: > 0 } && File.Exists(path))
         {
@@ -57,7 +79,7 @@ public sealed class SocketRelay : IAsyncDisposable
             throw;
         }
 
-        return new SocketRelay(listener, target, path);
+        return new SocketRelay(listener, [.. targets], path);
     }
 
     /// <summary>Parses <c>host:port</c> (IPv4, or <c>[v6]:port</c>) or an absolute unix socket path.</summary>
@@ -112,17 +134,20 @@ public sealed class SocketRelay : IAsyncDisposable
 
     private async Task RelayAsync(Socket accepted)
     {
-        var outbound = NewSocket(_target);
-        if (!Track(accepted) || !Track(outbound))
+        if (!Track(accepted))
         {
             accepted.Dispose();
-            outbound.Dispose();
             return;
         }
 
+        Socket? outbound = null;
         try
         {
-            await outbound.ConnectAsync(_target, _stop.Token).ConfigureAwait(false);
+            outbound = await ConnectAsync().ConfigureAwait(false);
+            if (outbound is null)
+            {
+                return; // no target answered: closing the accepted end tells the client at once
+            }
 
             // Each direction ends the other: a NATS peer that goes away must be seen as gone at once.
             var first = await Task.WhenAny(PumpAsync(accepted, outbound), PumpAsync(outbound, accepted)).ConfigureAwait(false);
@@ -135,8 +160,41 @@ public sealed class SocketRelay : IAsyncDisposable
         finally
         {
             Close(accepted);
-            Close(outbound);
+            if (outbound is not null)
+            {
+                Close(outbound);
+            }
         }
+    }
+
+    /// <summary>A connection to the first target that takes one, the last one that did first; null when none does.</summary>
+    private async Task<Socket?> ConnectAsync()
+    {
+        var start = Volatile.Read(ref _current);
+        for (var i = 0; i < _targets.Length; i++)
+        {
+            var index = (start + i) % _targets.Length;
+            var target = _targets[index];
+            var outbound = NewSocket(target);
+            if (!Track(outbound))
+            {
+                outbound.Dispose();
+                return null;
+            }
+
+            try
+            {
+                await outbound.ConnectAsync(target, _stop.Token).ConfigureAwait(false);
+                Volatile.Write(ref _current, index);
+                return outbound;
+            }
+            catch (SocketException)
+            {
+                Close(outbound); // refused or unreachable: the next target
+            }
+        }
+
+        return null;
     }
 
     private async Task PumpAsync(Socket from, Socket to)

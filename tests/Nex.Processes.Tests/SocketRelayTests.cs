@@ -58,6 +58,49 @@ public sealed class SocketRelayTests
     }
 
     [Fact]
+    public async Task ARelayToSeveralTargets_ConnectsToTheFirstThatAnswers_AndFollowsItWhenTheOtherComesBack()
+    {
+        // Two "servers": the first is down (its port bound to nothing), the second answers with its name.
+        var down = FreePort();
+        using var second = Listener(0);
+        var socketPath = Path.Combine(Path.GetTempPath(), $"nex-relay-{Guid.NewGuid():N}.sock");
+        await using var relay = SocketRelay.Start(new UnixDomainSocketEndPoint(socketPath), [new IPEndPoint(IPAddress.Loopback, down), second.LocalEndPoint!]);
+
+        Assert.Equal("second", await ConnectAndReadAsync(socketPath, second, "second"));
+
+        // The first comes back: the relay keeps to the one that worked until it fails.
+        using var first = Listener(down);
+        Assert.Equal("second", await ConnectAndReadAsync(socketPath, second, "second"));
+        second.Close();
+        Assert.Equal("first", await ConnectAndReadAsync(socketPath, first, "first"));
+    }
+
+    private static int FreePort()
+    {
+        using var probe = Listener(0);
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+
+    private static Socket Listener(int port)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
+        socket.Listen();
+        return socket;
+    }
+
+    private static async Task<string> ConnectAndReadAsync(string socketPath, Socket server, string name)
+    {
+        using var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await client.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), Ct);
+        using var peer = await server.AcceptAsync(Ct);
+        await peer.SendAsync(Encoding.ASCII.GetBytes(name), SocketFlags.None, Ct);
+        var buffer = new byte[16];
+        var read = await client.ReceiveAsync(buffer, SocketFlags.None, Ct);
+        return Encoding.ASCII.GetString(buffer, 0, read);
+    }
+
+    [Fact]
     public async Task DisposingARelay_RemovesItsSocketFile()
     {
         var socketPath = Path.Combine(Path.GetTempPath(), $"nex-relay-{Guid.NewGuid():N}.sock");

@@ -20,9 +20,9 @@ internal static class NatsRelays
     /// <summary>Starts the relays of one machine in <paramref name="dir"/>.</summary>
     /// <param name="dir">The machine's directory.</param>
     /// <param name="spec">The machine (its internal NATS endpoint).</param>
-    /// <param name="workloadNats">The node's NATS server for services, or null.</param>
+    /// <param name="workloadNats">The node's NATS servers for services (each connection goes to the first that answers), or null.</param>
     /// <returns>The relays, to dispose when the machine is gone.</returns>
-    public static async Task<SocketRelay[]> StartAsync(string dir, MachineSpec spec, EndPoint? workloadNats)
+    public static async Task<SocketRelay[]> StartAsync(string dir, MachineSpec spec, IReadOnlyList<EndPoint>? workloadNats)
     {
         var relays = new List<SocketRelay>();
         try
@@ -64,9 +64,9 @@ internal static class NatsRelays
         return uri.Uri.ToString().TrimEnd('/');
     }
 
-    private static SocketRelay Start(string socketPath, EndPoint target)
+    private static SocketRelay Start(string socketPath, params IReadOnlyList<EndPoint> targets)
     {
-        var relay = SocketRelay.Start(new UnixDomainSocketEndPoint(socketPath), target);
+        var relay = SocketRelay.Start(new UnixDomainSocketEndPoint(socketPath), targets);
         // The sandbox's user must be able to connect (connect(2) needs write permission on the file).
         if (!OperatingSystem.IsWindows())
         {

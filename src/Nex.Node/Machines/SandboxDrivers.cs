@@ -16,9 +16,9 @@ public sealed record SandboxPreflightTarget(string Rootfs, string MicroVmImages,
 /// <param name="Config">The node config.</param>
 /// <param name="Options">The node's options (home and image directories, clock).</param>
 /// <param name="Agent">How to run the agent outside a sandbox.</param>
-/// <param name="WorkloadNats">Where sandboxed services reach the node's NATS server, or null when they may not.</param>
+/// <param name="WorkloadNats">Where sandboxed services reach the node's NATS servers (the first that answers), or null when they may not.</param>
 /// <param name="Loggers">Logging.</param>
-internal sealed record SandboxDriverContext(NodeConfig Config, NexNodeOptions Options, AgentCommand Agent, EndPoint? WorkloadNats, ILoggerFactory Loggers)
+internal sealed record SandboxDriverContext(NodeConfig Config, NexNodeOptions Options, AgentCommand Agent, IReadOnlyList<EndPoint>? WorkloadNats, ILoggerFactory Loggers)
 {
     /// <summary>The default sandbox image directory. Not free as root (it asks as the sandbox user), so only
     /// drivers that use images ask.</summary>

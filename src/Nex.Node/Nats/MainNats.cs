@@ -41,18 +41,18 @@ internal sealed partial class MainNats : IAsyncDisposable
 
     public string Url { get; }
 
-    /// <summary>The TCP endpoint of the first server in <see cref="Url"/> (what sandbox relays connect to).</summary>
-    public System.Net.EndPoint Endpoint
+    /// <summary>The TCP endpoints of the servers in <see cref="Url"/>, in its order (what sandbox relays connect to:
+    /// the first that answers, so sandboxed services follow the node to a live server of its cluster).</summary>
+    public IReadOnlyList<System.Net.EndPoint> Endpoints =>
+        [.. Url.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(EndpointOf)];
+
+    private static System.Net.EndPoint EndpointOf(string server)
     {
-        get
-        {
-            var first = Url.Split(',')[0].Trim();
-            var uri = new Uri(first.Contains("://", StringComparison.Ordinal) ? first : "nats://" + first);
-            var port = uri.Port > 0 ? uri.Port : 4222;
-            return System.Net.IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip)
-                ? new System.Net.IPEndPoint(ip, port)
-                : new System.Net.DnsEndPoint(uri.Host, port);
-        }
+        var uri = new Uri(server.Contains("://", StringComparison.Ordinal) ? server : "nats://" + server);
+        var port = uri.Port > 0 ? uri.Port : 4222;
+        return System.Net.IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip)
+            ? new System.Net.IPEndPoint(ip, port)
+            : new System.Net.DnsEndPoint(uri.Host, port);
     }
 
     public static async Task<MainNats> ConnectAsync(NexNodeOptions options, ILogger logger, CancellationToken cancellationToken)

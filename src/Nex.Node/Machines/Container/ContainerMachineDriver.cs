@@ -12,8 +12,8 @@ namespace Nex.Node.Machines.Container;
 /// <param name="RunDirectory">Where per-machine sockets live (see <see cref="Machines.RunDirectory"/>).</param>
 /// <param name="Uid">Host user the sandbox runs as when the node is root.</param>
 /// <param name="Gid">Host group the sandbox runs as when the node is root.</param>
-/// <param name="WorkloadNats">The main NATS server a service may reach through a relay, or null for none.</param>
-internal sealed record ContainerSettings(string Rootfs, string RunDirectory, int Uid, int Gid, EndPoint? WorkloadNats);
+/// <param name="WorkloadNats">The main NATS servers a service may reach through a relay (the first that answers), or null for none.</param>
+internal sealed record ContainerSettings(string Rootfs, string RunDirectory, int Uid, int Gid, IReadOnlyList<EndPoint>? WorkloadNats);
 
 /// <summary>
 /// Container sandboxes (<c>sandbox: "container"</c>): each agent runs under bubblewrap in its own user,

@@ -12,10 +12,10 @@ namespace Nex.Node.Machines.MicroVm;
 /// <param name="RunDirectory">Where per-VM sockets and initrds live.</param>
 /// <param name="Uid">Host user QEMU runs as when the node is root.</param>
 /// <param name="Gid">Host group QEMU runs as when the node is root.</param>
-/// <param name="WorkloadNats">The main NATS server a service may reach through a relay, or null for none.</param>
+/// <param name="WorkloadNats">The main NATS servers a service may reach through a relay (the first that answers), or null for none.</param>
 /// <param name="Accelerator"><c>kvm</c>, <c>tcg</c>, or null to probe.</param>
 /// <param name="Snapshots">Restore new VMs from a saved template VM instead of booting them (TCG only).</param>
-internal sealed record MicroVmSettings(string Images, string RunDirectory, int Uid, int Gid, EndPoint? WorkloadNats, string? Accelerator, bool Snapshots = true);
+internal sealed record MicroVmSettings(string Images, string RunDirectory, int Uid, int Gid, IReadOnlyList<EndPoint>? WorkloadNats, string? Accelerator, bool Snapshots = true);
 
 /// <summary>
 /// MicroVM sandboxes (<c>sandbox: "microvm"</c>): one QEMU <c>-M microvm</c> per agent, booting Debian's
