@@ -83,7 +83,8 @@ internal static class NodeCommands
             var node = await NexNode.StartAsync(options, loggerFactory, cancellationToken).ConfigureAwait(false);
             try
             {
-                await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+                // Until a signal, or until a drain (lame duck) has moved or stopped the node's workloads.
+                await node.StopRequested.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
