@@ -212,7 +212,7 @@ internal static class NodeCommands
     public static Command CreateLameDuck()
     {
         var id = new Argument<string>("node") { Description = "node id, unique id prefix, or node name" };
-        var lameDuck = new Command("lameduck", "Put a node in lame duck mode: it refuses new deploys, running workloads continue");
+        var lameDuck = new Command("lameduck", "Put a node in lame duck mode: it refuses new deploys, hands its workloads to other nodes (stopping the rest by fleet.drain_timeout_ms), then exits");
         lameDuck.Arguments.Add(id);
         lameDuck.SetAction(async (parse, cancellationToken) =>
         {
