@@ -66,6 +66,31 @@ public sealed class DrainOnNodeTests(NatsServerFixture nats)
     }
 
     [Fact]
+    public async Task WorkloadNobodyTookByTheDeadline_IsRecoveredByTheSameNodeAfterARestart_NoLongerReleased()
+    {
+        using var keys = new TempDirectory();
+        var (nodeSeed, xkeySeed, nodeId) = NewIdentity(keys.Path);
+        string key;
+        await using (var before = await TestNode.StartAsync(nats.Url, c => c with { NodeSeedFile = nodeSeed, XkeySeedFile = xkeySeed, Fleet = c.Fleet with { DrainTimeoutMs = 500 } }))
+        {
+            var location = await Artifacts.UploadAsync(before.Connection, Bucket(), "sleeper", Artifacts.Script("exec /bin/sleep 300"));
+            var (id, error) = await Wire.DeployAsync(before.Connection, before.NodeId, Wire.DeployJson(before.NodeId, before.Node.PublicXKey, name: "sleeper", location: location));
+            Assert.Null(error);
+            key = DesiredState.Key("default", id!);
+            Assert.True((await before.Client.LameDuckAsync(before.NodeId, Ct)).Success);
+            await before.Node.StopRequested.WaitAsync(TimeSpan.FromSeconds(15), Ct);
+            Assert.True((await ReadAsync(before.Connection, key)).Record!.Handoff);
+        }
+
+        await using var after = await TestNode.StartAsync(nats.Url, c => c with { NodeSeedFile = nodeSeed, XkeySeedFile = xkeySeed });
+        await after.Node.StartupDeploys.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal(new Recovery.Result(1, 0, 0), after.Node.Recovered);
+        var record = (await ReadAsync(after.Connection, key)).Record!;
+        Assert.Equal(nodeId, record.NodeId);
+        Assert.False(record.Handoff); // this node's again: no longer offered to others
+    }
+
+    [Fact]
     public async Task LameDuck_NodeWithoutWorkloads_AsksToStopAtOnce()
     {
         await using var node = await TestNode.StartAsync(nats.Url);
