@@ -171,6 +171,12 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
                 {
                     // The node is shutting down anyway: its shutdown stops what is left.
                 }
+                catch (Exception ex)
+                {
+                    // Never lame duck forever by accident: the node's shutdown stops what is left, records kept.
+                    LogDrainFailed(_logger, ex.Message);
+                    _node.RequestStop();
+                }
             },
             CancellationToken.None);
     }
@@ -238,4 +244,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
             }
         }
     }
+
+    [LoggerMessage(EventId = 832, Level = LogLevel.Error, Message = "Drain failed: {Reason}; exiting, the shutdown stops what is left")]
+    private static partial void LogDrainFailed(ILogger logger, string reason);
 }
