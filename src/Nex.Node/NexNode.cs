@@ -78,6 +78,10 @@ public sealed partial class NexNode : IAsyncDisposable
     /// <summary>Completes when the node has shut down.</summary>
     public Task Stopped => _stopped.Task;
 
+    /// <summary>Completes when the node wants to be stopped: a drain (lame duck) finished. The host then disposes
+    /// it (<c>nex node up</c> exits 0, as on Ctrl-C).</summary>
+    public Task StopRequested => _state.StopRequested;
+
     /// <summary>Starts a node.</summary>
     /// <exception cref="NodeStartException">One line saying what is wrong.</exception>
     public static async Task<NexNode> StartAsync(NexNodeOptions options, ILoggerFactory loggerFactory, CancellationToken cancellationToken = default)

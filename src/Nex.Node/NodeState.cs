@@ -17,6 +17,7 @@ internal sealed class NodeState
     private readonly ConcurrentDictionary<string, string> _tags;
     private int _lameDuck;
     private Func<InternalNatsHealth>? _internalNats;
+    private readonly TaskCompletionSource _stopRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public NodeState(NodeConfig config, NodeIdentity identity, string version, string nexus, TimeProvider time)
     {
@@ -92,6 +93,13 @@ internal sealed class NodeState
         _tags["nex.lameduck"] = "true";
         return true;
     }
+
+    /// <summary>Completes when the node asks its host to stop it (a finished drain); <c>nex node up</c> then shuts
+    /// it down as on Ctrl-C. An in-process host that does not await it keeps the node up.</summary>
+    public Task StopRequested => _stopRequested.Task;
+
+    /// <summary>Asks the node's host to stop the node (once; later calls do nothing).</summary>
+    public void RequestStop() => _stopRequested.TrySetResult();
 
     internal static string GoOs() =>
         OperatingSystem.IsLinux() ? "linux" : OperatingSystem.IsMacOS() ? "darwin" : OperatingSystem.IsWindows() ? "windows" : RuntimeInformation.OSDescription.ToLowerInvariant();

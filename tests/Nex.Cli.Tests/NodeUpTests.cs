@@ -55,10 +55,8 @@ public sealed class NodeUpTests
         await events.WaitForExitAsync(TimeSpan.FromSeconds(20));
         Assert.Contains("node_entered_lameduck", events.StdOut, StringComparison.Ordinal);
 
-        var after = await CliProcess.RunAsync(["node", "ls", "-s", url], Env(home));
-        Assert.Contains(nodeId + "*", after.StdOut, StringComparison.Ordinal);
-
-        node.Signal(15);
+        // Nothing to move: the drain ends at once and the node exits by itself (0.2 stayed up in lame duck; the '*'
+        // of a lame-duck node in `node ls` is checked while a drain waits, in Fleet/DrainNodeUpTests).
         await node.WaitForExitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(0, node.ExitCode);
         Assert.False(File.Exists(pidFile));

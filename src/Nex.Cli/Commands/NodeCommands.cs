@@ -83,7 +83,8 @@ internal static class NodeCommands
             var node = await NexNode.StartAsync(options, loggerFactory, cancellationToken).ConfigureAwait(false);
             try
             {
-                await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+                // Until a signal, or until a drain (lame duck) has moved or stopped the node's workloads.
+                await node.StopRequested.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -211,7 +212,7 @@ internal static class NodeCommands
     public static Command CreateLameDuck()
     {
         var id = new Argument<string>("node") { Description = "node id, unique id prefix, or node name" };
-        var lameDuck = new Command("lameduck", "Put a node in lame duck mode: it refuses new deploys, running workloads continue");
+        var lameDuck = new Command("lameduck", "Put a node in lame duck mode: it refuses new deploys, hands its workloads to other nodes (stopping the rest by fleet.drain_timeout_ms), then exits");
         lameDuck.Arguments.Add(id);
         lameDuck.SetAction(async (parse, cancellationToken) =>
         {

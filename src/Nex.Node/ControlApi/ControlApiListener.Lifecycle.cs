@@ -83,6 +83,9 @@ internal sealed partial class ControlApiListener
                 new LameDuckEnteredEvent { Version = _node.Version, Id = _node.NodeId },
                 NexJson.Context.LameDuckEnteredEvent,
                 cancellationToken: cancellationToken).ConfigureAwait(false);
+
+            // After the announcement, so node_drained never precedes it (0.2 stops here and never exits).
+            _workloads.BeginDrain();
         }
 
         await ReplyAsync(msg, NexEnvelope.Success(ResponseTypes.LameDuck, new LameDuckResponse { NodeId = _node.NodeId, Success = true }, NexJson.Context.LameDuckResponse)).ConfigureAwait(false);
@@ -91,6 +94,6 @@ internal sealed partial class ControlApiListener
     [LoggerMessage(EventId = 210, Level = LogLevel.Information, Message = "Deploy request rejected: {Reason}")]
     private static partial void LogDeployRejected(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 211, Level = LogLevel.Warning, Message = "Node entered lame duck mode: new deploys are refused, running workloads continue")]
+    [LoggerMessage(EventId = 211, Level = LogLevel.Warning, Message = "Node entered lame duck mode: new deploys are refused; draining its workloads to other nodes, then it exits")]
     private static partial void LogLameDuck(ILogger logger);
 }

@@ -45,7 +45,8 @@ internal static partial class Recovery
             }
 
             // Nothing runs twice: take the record at the revision read, or leave it to whoever changed it.
-            var claimed = record with { UpdatedAt = node.Time.GetUtcNow() };
+            // A record its drain released (handoff) is this node's again: no longer offered to other nodes.
+            var claimed = record with { UpdatedAt = node.Time.GetUtcNow(), Handoff = false };
             if (await store.TryClaimAsync(entry.Key, entry.Revision, claimed, cancellationToken).ConfigureAwait(false) is not { } revision)
             {
                 skipped++;

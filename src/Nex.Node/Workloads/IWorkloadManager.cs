@@ -56,6 +56,10 @@ internal interface IWorkloadManager : IAsyncDisposable
     /// <summary>Lame duck: essential restarts stop (spec §4.11).</summary>
     void EnterLameDuck();
 
+    /// <summary>After lame duck is announced: move the workloads to other nodes, stop the rest, then ask the node to
+    /// stop (a Nex for .NET addition; 0.2 never drains). Runs in the background; once.</summary>
+    void BeginDrain();
+
     /// <summary>Why agents keep failing to start, while they do; else null.</summary>
     string? AgentStartFailure => null;
 

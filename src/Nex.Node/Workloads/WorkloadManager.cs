@@ -16,7 +16,7 @@ namespace Nex.Node.Workloads;
 /// <see cref="RunningWorkload"/> that owns its agent, triggers, host services, watchdog and end; agents' events,
 /// logs and host-service calls are routed to it by agent id.
 /// </summary>
-internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener, IWorkloadOwner
+internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener, IWorkloadOwner, IDrainTarget
 {
     private static readonly TimeSpan RecentlyEndedKept = TimeSpan.FromSeconds(30);
 
@@ -42,6 +42,10 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
 
     // This node's desired-state records: key → the record as last written and its revision (for compare-and-set).
     private readonly ConcurrentDictionary<string, DesiredEntry> _records = new(StringComparer.Ordinal);
+
+    // The drain of a lame-duck node, once begun (disposal waits for it before it stops what is left).
+    private Task _drain = Task.CompletedTask;
+    private int _draining;
 
     public WorkloadManager(NodeState node, Func<IAgentListener, AgentPool> createPool, INatsConnection mainNats, EventPublisher events, string? workloadNatsUrl, ILoggerFactory loggers, DesiredStateStore? desired = null)
     {
@@ -139,9 +143,53 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
         }
     }
 
+    /// <summary>Starts the drain of a lame-duck node once (<see cref="Drain"/>); it ends by asking the node to stop.</summary>
+    public void BeginDrain()
+    {
+        if (Interlocked.Exchange(ref _draining, 1) != 0)
+        {
+            return;
+        }
+
+        var drain = new Drain(
+            Desired,
+            this,
+            _node.NodeId,
+            _node.Time,
+            TimeSpan.FromMilliseconds(_node.Config.Fleet.DrainTimeoutMs),
+            (drained, token) => _context.Events.PublishAsync(NexSubjects.SystemNamespace, EventTypes.NodeDrained, drained, NexJson.Context.NodeDrainedEvent, cancellationToken: token).AsTask(),
+            _node.RequestStop,
+            _context.Loggers.CreateLogger<Drain>());
+        _drain = Task.Run(
+            async () =>
+            {
+                try
+                {
+                    await drain.RunAsync(_stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+                {
+                    // The node is shutting down anyway: its shutdown stops what is left.
+                }
+                catch (Exception ex)
+                {
+                    // Never lame duck forever by accident: the node's shutdown stops what is left, records kept.
+                    LogDrainFailed(_logger, ex.Message);
+                    _node.RequestStop();
+                }
+            },
+            CancellationToken.None);
+    }
+
+    IReadOnlyList<DrainItem> IDrainTarget.DrainItems => [.. _running.Values.Select(w => new DrainItem(w.Id, w.Deploy.DesiredKey))];
+
+    Task IDrainTarget.StopHereAsync(string workloadId) =>
+        _running.TryGetValue(workloadId, out var workload) ? workload.EndAsync(WorkloadEnd.NodeShutdown, 0, null) : Task.CompletedTask;
+
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
+        await _drain.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await Task.WhenAll(_running.Values.Select(w => w.EndAsync(WorkloadEnd.NodeShutdown, 0, null))).ConfigureAwait(false);
         await _restarts.DisposeAsync().ConfigureAwait(false);
 
@@ -196,4 +244,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
             }
         }
     }
+
+    [LoggerMessage(EventId = 832, Level = LogLevel.Error, Message = "Drain failed: {Reason}; exiting, the shutdown stops what is left")]
+    private static partial void LogDrainFailed(ILogger logger, string reason);
 }

@@ -47,6 +47,10 @@ public static class EventTypes
     /// workload; a Nex for .NET addition).</summary>
     public const string WorkloadRecoveryFailed = "workload_recovery_failed";
 
+    /// <summary>A lame-duck node finished draining (its workloads moved or stopped) and exits (namespace <c>system</c>;
+    /// a Nex for .NET addition: 0.2's lame duck never ends).</summary>
+    public const string NodeDrained = "node_drained";
+
     /// <summary>Declared in Go but never emitted.</summary>
     public const string AgentStarted = "agent_started";
 

@@ -53,6 +53,7 @@ namespace Nex.Protocol;
 [JsonSerializable(typeof(AgentStartFailedEvent))]
 [JsonSerializable(typeof(NodeHealthEvent))]
 [JsonSerializable(typeof(LameDuckEnteredEvent))]
+[JsonSerializable(typeof(NodeDrainedEvent))]
 [JsonSerializable(typeof(HeartbeatEvent))]
 [JsonSerializable(typeof(WorkloadDeployedEvent))]
 [JsonSerializable(typeof(WorkloadUndeployedEvent))]
