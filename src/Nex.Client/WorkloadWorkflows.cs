@@ -157,6 +157,23 @@ public sealed class WorkloadWorkflows(NexClient client, NexClient? workClient = 
         using var issuer = DevKeys.LoadOrCreateIssuer(spec.KeysHome);
         using var xkey = DevKeys.LoadOrCreateXkey(spec.KeysHome);
 
+        // The previous ones of that name are looked for (WPING gathers for a while) during the upload and deploy.
+        var previousSearch = spec.StopPrevious
+            ? FindStopTargetsAsync(name, exactName: true, issuer.GetPublicKey(), cancellationToken)
+            : Task.FromResult(new List<StopTarget>());
+        try
+        {
+            return await DeployAndStopPreviousAsync(spec, nodeIds, xkeys, issuer, xkey, upload, previousSearch, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await ((Task)previousSearch).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    private async Task<DevRunResult> DeployAndStopPreviousAsync(DevRunSpec spec, IReadOnlyList<string> nodeIds, Dictionary<string, string> xkeys, KeyPair issuer, KeyPair xkey, ArtifactUploader? upload, Task<List<StopTarget>> previousSearch, CancellationToken cancellationToken)
+    {
+        var name = spec.Name;
         var store = new ArtifactStore(_client.Connection);
         var uploaded = await (upload ?? PlainUpload)(store, spec.Path, spec.BucketMaxBytes, cancellationToken).ConfigureAwait(false);
         var deploy = new DeploySpec
@@ -183,7 +200,7 @@ public sealed class WorkloadWorkflows(NexClient client, NexClient? workClient = 
         {
             // Wherever they run in the namespace (or wait, recorded, for a node): devrun twice leaves one set.
             var fresh = copies.Select(c => c.Response.Id).ToHashSet(StringComparer.Ordinal);
-            var previous = await FindStopTargetsAsync(name, exactName: true, issuer.GetPublicKey(), cancellationToken).ConfigureAwait(false);
+            var previous = await previousSearch.ConfigureAwait(false);
             foreach (var target in previous.Where(t => !fresh.Contains(t.WorkloadId)))
             {
                 try

@@ -33,7 +33,9 @@ public sealed partial class ReplicasTests(ReplicasTests.NodesFixture fixture) : 
     {
         var file = WriteScript("replicated");
 
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var first = Ok(await NexAsync("devrun", file, "--replicas", "3"));
+        Report($"devrun --replicas 3: {clock.ElapsedMilliseconds} ms");
         var firstCopies = Copies(first, "replicated");
         Assert.Equal(fixture.NodeIds.Order(), firstCopies.Select(c => c.Node).Order()); // one per node
         Assert.Contains("3 of 3 copies of 'replicated' running on 3 nodes", first.StdOut, StringComparison.Ordinal);
@@ -41,7 +43,9 @@ public sealed partial class ReplicasTests(ReplicasTests.NodesFixture fixture) : 
         await WaitForRecordsAsync("replicated", firstCopies.Select(c => c.Id));
 
         // Again: three new copies, the three previous stopped wherever they ran, and their records gone.
+        clock.Restart();
         var second = Ok(await NexAsync("devrun", file, "--replicas", "3"));
+        Report($"devrun --replicas 3 again (3 previous stopped): {clock.ElapsedMilliseconds} ms");
         var secondCopies = Copies(second, "replicated");
         Assert.Equal(3, secondCopies.Select(c => c.Node).Distinct().Count());
         foreach (var (id, _) in firstCopies)
@@ -53,7 +57,9 @@ public sealed partial class ReplicasTests(ReplicasTests.NodesFixture fixture) : 
         await WaitForRecordsAsync("replicated", secondCopies.Select(c => c.Id));
 
         // A name stops every copy, one line each.
+        clock.Restart();
         var stop = Ok(await NexAsync("stop", "replicated"));
+        Report($"stop of 3 copies by name: {clock.ElapsedMilliseconds} ms");
         foreach (var (id, node) in secondCopies)
         {
             Assert.Contains($"✅ Workload 'replicated' ({id}) stopped on node {node}.", stop.StdOut, StringComparison.Ordinal);
@@ -130,6 +136,8 @@ public sealed partial class ReplicasTests(ReplicasTests.NodesFixture fixture) : 
         AssertFailsWith(await CliProcess.RunAsync(["devrun", file, "--replicas", "2", "--node", "N1", "-s", "nats://127.0.0.1:1"], Env), "--replicas needs an auction; drop --node");
         AssertFailsWith(await CliProcess.RunAsync(["run", "nats://NEXCLIFILES/pinned", "N1", "--replicas", "2", "-s", "nats://127.0.0.1:1"], Env), "--replicas needs an auction; drop --node");
     }
+
+    private static void Report(string line) => TestContext.Current.TestOutputHelper?.WriteLine(line);
 
     private Task<CliProcess> NexAsync(params string[] args) =>
         CliProcess.RunAsync([.. args, "-n", _ns, "-s", fixture.Url], Env, TimeSpan.FromSeconds(120));
