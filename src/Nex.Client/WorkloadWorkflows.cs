@@ -305,12 +305,10 @@ public sealed class WorkloadWorkflows(NexClient client, NexClient? workClient = 
     private async Task<List<StopTarget>> FindStopTargetsAsync(string target, bool exactName, string issuer, CancellationToken cancellationToken)
     {
         var ns = _client.Options.Namespace;
-        var running = await _client.FindWorkloadsAsync(target, cancellationToken).ConfigureAwait(false);
-        if (exactName)
-        {
-            running = [.. running.Where(w => string.Equals(w.Workload.Name, target, StringComparison.Ordinal))];
-        }
-        else if (running.Where(w => w.Workload.Id == target).ToList() is [var exact])
+        var running = exactName
+            ? await FindByNameOnEveryNodeAsync(target, cancellationToken).ConfigureAwait(false)
+            : await _client.FindWorkloadsAsync(target, cancellationToken).ConfigureAwait(false);
+        if (!exactName && running.Where(w => w.Workload.Id == target).ToList() is [var exact])
         {
             return [StopTarget.Running(exact)];
         }
@@ -359,6 +357,29 @@ public sealed class WorkloadWorkflows(NexClient client, NexClient? workClient = 
         {
             return null;
         }
+    }
+
+    // Every node (PING) and its workloads of exactly that name (INFO): a WPING that matches nothing is answered by
+    // silence, so it would wait out the whole timeout on a devrun's first run of a name.
+    private async Task<List<WorkloadLocator>> FindByNameOnEveryNodeAsync(string name, CancellationToken cancellationToken)
+    {
+        var nodes = await _client.PingAsync(cancellationToken).ConfigureAwait(false);
+        var infos = await Task.WhenAll(nodes.DistinctBy(n => n.NodeId, StringComparer.Ordinal).Select(async node =>
+        {
+            try
+            {
+                return (Node: node, Info: await _client.InfoAsync(node.NodeId, cancellationToken).ConfigureAwait(false));
+            }
+            catch (NexClientException)
+            {
+                return (Node: node, Info: (InfoResponse?)null); // gone since its PING: nothing to stop there
+            }
+        })).ConfigureAwait(false);
+        return [.. infos
+            .Where(i => i.Info is not null)
+            .SelectMany(i => i.Info!.Machines
+                .Where(m => string.Equals(m.Workload.Name, name, StringComparison.Ordinal))
+                .Select(m => new WorkloadLocator(i.Node.NodeId, i.Node.Tags?.GetValueOrDefault("node_name") ?? i.Node.NodeId, new WorkloadPingMachine { Id = m.Id, Name = m.Workload.Name, Namespace = _client.Options.Namespace })))];
     }
 
     // The desired state, or nothing when there is none or it cannot be read in time (then stop finds as 0.2 does).
