@@ -12,7 +12,7 @@ namespace Nex.Client;
 /// <param name="Revision">Its KV revision.</param>
 public sealed record DesiredRecord(string Key, DesiredWorkload Workload, ulong Revision);
 
-/// <summary>Reads the nodes' desired state (the <see cref="DesiredState.Bucket"/> KV bucket) for <c>nex workload ls --desired</c>.</summary>
+/// <summary>Reads the nodes' desired state (the <see cref="DesiredState.Bucket"/> KV bucket) for <c>nex workload ls --desired</c>, and for <c>nex stop</c> and <c>devrun</c> to find copies that run nowhere.</summary>
 public static class DesiredStateReader
 {
     /// <summary>Every record; null when there is no bucket (no node with JetStream recorded a workload) or no JetStream.</summary>

@@ -90,6 +90,50 @@ public static class Placement
         return top.Count == 1 ? top[0] : top[(random ?? Random.Shared).Next(top.Count)];
     }
 
+    /// <summary>
+    /// Where <paramref name="replicas"/> copies of one workload go (<c>--replicas</c>): the bids ranked as
+    /// <see cref="Choose"/> ranks them (score, then a warm agent, then at random), each copy on the next node of
+    /// that list, and round it again when fewer nodes bid than copies (3 copies on 2 nodes land 2 + 1, the
+    /// better node taking the extra one). Nodes that would refuse are used only when no other node bids.
+    /// </summary>
+    /// <param name="bids">The bids (at least one).</param>
+    /// <param name="replicas">How many copies (at least one).</param>
+    /// <param name="random">Breaks ties; <see cref="Random.Shared"/> when null.</param>
+    /// <returns>One bid per copy, the first the one <see cref="Choose"/> would take.</returns>
+    /// <exception cref="ArgumentException"><paramref name="bids"/> is empty.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="replicas"/> is below one.</exception>
+    public static IReadOnlyList<PingResponse> Spread(IReadOnlyList<PingResponse> bids, int replicas, Random? random = null)
+    {
+        ArgumentNullException.ThrowIfNull(bids);
+        ArgumentOutOfRangeException.ThrowIfLessThan(replicas, 1);
+        var ranked = Rank(bids, random ?? Random.Shared);
+        var willing = ranked.Where(b => Score(b) > Refusing).ToList();
+        if (willing.Count > 0)
+        {
+            ranked = willing;
+        }
+
+        return [.. Enumerable.Range(0, replicas).Select(i => ranked[i % ranked.Count])];
+    }
+
+    /// <summary>Best first: score, then warmth, then a random draw among equals; one bid per node.</summary>
+    private static List<PingResponse> Rank(IReadOnlyList<PingResponse> bids, Random random)
+    {
+        if (bids.Count == 0)
+        {
+            throw new ArgumentException("no bids to choose from", nameof(bids));
+        }
+
+        // Equal scores within a hair are equal (as in Choose): round to 1e-9 before comparing.
+        return [.. bids
+            .DistinctBy(b => b.NodeId, StringComparer.Ordinal)
+            .Select(b => (Bid: b, Score: Math.Round(Score(b), 9), Warmth: Warmth(b), Draw: random.Next()))
+            .OrderByDescending(x => x.Score)
+            .ThenByDescending(x => x.Warmth)
+            .ThenBy(x => x.Draw)
+            .Select(x => x.Bid)];
+    }
+
     private static int Warmth(PingResponse bid) => bid.Capacity?.WarmAgents switch
     {
         null => 1,

@@ -53,6 +53,10 @@ public sealed record DevRunSpec
     /// <summary>Node id, unique id prefix or node name; null picks the best-scored node that bids in an auction (<see cref="Placement"/>).</summary>
     public string? Node { get; init; }
 
+    /// <summary>How many copies to run (<c>--replicas</c>), each on its own node while there are enough; 1 to
+    /// <see cref="WorkloadWorkflows.MaxReplicas"/>, more than one only without <see cref="Node"/>.</summary>
+    public int Replicas { get; init; } = 1;
+
     /// <summary>Directory of the developer keys; null for <see cref="DevKeys.DefaultHome"/>.</summary>
     public string? KeysHome { get; init; }
 
@@ -65,15 +69,32 @@ public sealed record DevRunSpec
 /// <param name="Response">The node's answer to the deploy.</param>
 public sealed record RunResult(string NodeId, RunResponse Response);
 
+/// <summary>What a run of several copies did.</summary>
+/// <param name="Copies">The accepted copies, in placement order.</param>
+/// <param name="Failures">The refused copies, one line each (<c>node &lt;id&gt;: &lt;error&gt;</c>).</param>
+public sealed record ReplicasResult(IReadOnlyList<RunResult> Copies, IReadOnlyList<string> Failures);
+
 /// <summary>What a devrun did.</summary>
-/// <param name="NodeId">The node that runs the new workload.</param>
-/// <param name="Response">The node's answer to the deploy.</param>
+/// <param name="NodeId">The node that runs the new workload (the first copy).</param>
+/// <param name="Response">The node's answer to the deploy (the first copy).</param>
 /// <param name="Stopped">The ids of the previous workloads of that name that were stopped.</param>
 /// <param name="StopFailure">Why a previous workload could not be stopped (it runs beside the new one), or null.</param>
-public sealed record DevRunResult(string NodeId, RunResponse Response, IReadOnlyList<string> Stopped, string? StopFailure);
+public sealed record DevRunResult(string NodeId, RunResponse Response, IReadOnlyList<string> Stopped, string? StopFailure)
+{
+    /// <summary>Every accepted copy (<see cref="DevRunSpec.Replicas"/>), the first being <see cref="NodeId"/>/<see cref="Response"/>.</summary>
+    public IReadOnlyList<RunResult> Copies { get; init; } = [];
+
+    /// <summary>Copies that were refused while others were accepted, one line each; the previous workloads are then kept.</summary>
+    public IReadOnlyList<string> DeployFailures { get; init; } = [];
+}
 
 /// <summary>What a stop did.</summary>
 /// <param name="NodeId">The node that ran the workload.</param>
 /// <param name="WorkloadName">The name the stop token was issued for.</param>
 /// <param name="Response">The node's answer.</param>
 public sealed record StopResult(string NodeId, string WorkloadName, StopResponse Response);
+
+/// <summary>What a stop by name did.</summary>
+/// <param name="Stopped">The workloads stopped.</param>
+/// <param name="Failures">The ones that could not be stopped, one line each.</param>
+public sealed record StopAllResult(IReadOnlyList<StopResult> Stopped, IReadOnlyList<string> Failures);

@@ -170,11 +170,11 @@ public sealed partial class WorkloadCommandsTests(NatsServerFixture nats) : ICla
         var ids = (await node.Client.InfoAsync(node.NodeId, Ct)).Machines.Select(m => m.Id).Order().ToList();
         Assert.Equal(new[] { first, second }.Order().ToList(), ids);
 
-        var ambiguous = await NexAsync("stop", "keeper");
-        AssertFailsWith(ambiguous, "'keeper' matches 2 workloads in namespace 'default'");
-        Assert.Contains(first, ambiguous.StdErr, StringComparison.Ordinal);
-        AssertSuccess(await NexAsync("stop", first));
-        AssertSuccess(await NexAsync("stop", second));
+        // A name stops every workload of that name (issue 17), one line each.
+        var both = AssertSuccess(await NexAsync("stop", "keeper"));
+        Assert.Contains($"✅ Workload 'keeper' ({first}) stopped on node {node.NodeId}.", both.StdOut, StringComparison.Ordinal);
+        Assert.Contains($"✅ Workload 'keeper' ({second}) stopped on node {node.NodeId}.", both.StdOut, StringComparison.Ordinal);
+        Assert.Empty((await node.Client.InfoAsync(node.NodeId, Ct)).Machines);
     }
 
     [Fact]

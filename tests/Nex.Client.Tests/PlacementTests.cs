@@ -130,4 +130,56 @@ public sealed class PlacementTests
 
         Assert.True(running.Max() - running.Min() <= 1, string.Join("/", running));
     }
+
+    [Fact]
+    public void Spread_NCopiesOnMNodes_DistinctWhileThereAreEnough_BestFirst()
+    {
+        var bids = new[] { Bid("BUSY", 4, Roomy()), Bid("IDLE", 0, Roomy()), Bid("SOME", 2, Roomy()) };
+        Assert.Equal(["IDLE", "SOME", "BUSY"], Placement.Spread(bids, 3).Select(b => b.NodeId));
+        Assert.Equal(["IDLE", "SOME"], Placement.Spread(bids, 2).Select(b => b.NodeId));
+        Assert.Equal(Placement.Choose(bids).NodeId, Assert.Single(Placement.Spread(bids, 1)).NodeId);
+    }
+
+    [Fact]
+    public void Spread_MoreCopiesThanNodes_GoesRoundTheRankedListAgain()
+    {
+        var bids = new[] { Bid("B", 1, Roomy()), Bid("A", 0, Roomy()) };
+        Assert.Equal(["A", "B", "A"], Placement.Spread(bids, 3).Select(b => b.NodeId)); // 2 + 1, the better node taking the extra
+        var seven = Placement.Spread([Bid("X", capacity: Roomy()), Bid("Y", capacity: Roomy()), Bid("Z", capacity: Roomy())], 7, new Random(3));
+        Assert.Equal([3, 2, 2], seven.CountBy(b => b.NodeId).Select(p => p.Value).OrderDescending());
+        Assert.All(Placement.Spread([Bid("ONLY", capacity: Roomy())], 4), b => Assert.Equal("ONLY", b.NodeId));
+    }
+
+    [Fact]
+    public void Spread_RefusingNodes_OnlyWhenNoOtherBids_AndEachNodeOnce()
+    {
+        var lameDuck = Bid("LAME", capacity: Roomy() with { LameDuck = true });
+        var full = Bid("FULL", 2, Roomy(maxWorkloads: 2));
+        var ok = Bid("OK", 9, Roomy());
+        Assert.All(Placement.Spread([lameDuck, ok, full], 3), b => Assert.Equal("OK", b.NodeId));
+        Assert.Equal(2, Placement.Spread([lameDuck, full], 2).Select(b => b.NodeId).Distinct().Count()); // the user gets their errors
+
+        // A node that answered twice (two routes) is one node.
+        Assert.Equal(["OK", "OK", "OK"], Placement.Spread([ok, ok, lameDuck], 3).Select(b => b.NodeId));
+        Assert.Equal(["OK", "OK"], Placement.Spread([ok, ok], 2).Select(b => b.NodeId));
+    }
+
+    [Fact]
+    public void Spread_EqualNodes_TiesDrawnAtRandom_PreferringWarmAgents()
+    {
+        var bids = new[] { Bid("COLD", capacity: Roomy(warm: 0)), Bid("W1", capacity: Roomy(warm: 1)), Bid("W2", capacity: Roomy(warm: 1)) };
+        var random = new Random(11);
+        var firsts = Enumerable.Range(0, 200).Select(_ => Placement.Spread(bids, 3, random)).ToList();
+        Assert.All(firsts, s => Assert.Equal("COLD", s[2].NodeId));
+        Assert.InRange(firsts.Count(s => s[0].NodeId == "W1"), 60, 140);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    public void Spread_BadReplicaCounts_AreArgumentErrors(int replicas)
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => Placement.Spread([Bid("A")], replicas));
+        Assert.Throws<ArgumentException>(() => Placement.Spread([], 1));
+    }
 }

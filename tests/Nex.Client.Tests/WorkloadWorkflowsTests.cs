@@ -80,6 +80,40 @@ public sealed class WorkloadWorkflowsTests(WorkloadWorkflowsTests.NodeFixture fi
         Assert.Equal(first.Response.Id, Assert.Single(await MachinesAsync(node, "twice")).Id);
     }
 
+    [Fact]
+    public async Task StopAll_ByName_StopsWhatItMay_AndReportsTheRestOneLineEach()
+    {
+        var node = fixture.Node;
+        using var dir = new TempDirectory();
+        var workflows = new WorkloadWorkflows(node.Client);
+        var theirs = await workflows.DevRunAsync(Spec(dir, "partly", node.NodeId, "alice"), cancellationToken: Ct);
+        var mine = await workflows.DevRunAsync(Spec(dir, "partly", node.NodeId, "bob") with { StopPrevious = false }, cancellationToken: Ct);
+        using var bob = DevKeys.LoadOrCreateIssuer(dir.File("bob"));
+
+        var result = await workflows.StopAllAsync("partly", name: null, bob, Ct);
+
+        Assert.Equal(mine.Response.Id, Assert.Single(result.Stopped).Response.Id);
+        var failure = Assert.Single(result.Failures);
+        Assert.StartsWith($"cannot stop workload 'partly' ({theirs.Response.Id}) on node {node.NodeId}: Invalid stop request: ", failure, StringComparison.Ordinal);
+        Assert.Equal(theirs.Response.Id, Assert.Single(await MachinesAsync(node, "partly")).Id);
+
+        // Only one left: its refusal is the error, as a stop by id.
+        using var alice = DevKeys.LoadOrCreateIssuer(dir.File("alice"));
+        Assert.Single((await workflows.StopAllAsync("partly", name: null, alice, Ct)).Stopped);
+        var quick = new WorkloadWorkflows(new NexClient(node.Connection, node.Client.Options with { Timeout = TimeSpan.FromSeconds(1) }));
+        var none = await Assert.ThrowsAsync<NexClientException>(() => quick.StopAllAsync("partly", name: null, alice, Ct));
+        Assert.Equal("no workload 'partly' found in namespace 'default'", none.Message);
+    }
+
+    [Theory]
+    [InlineData(1, "N1", null)]
+    [InlineData(100, null, null)]
+    [InlineData(0, null, "--replicas must be between 1 and 100 (got 0)")]
+    [InlineData(101, null, "--replicas must be between 1 and 100 (got 101)")]
+    [InlineData(2, "N1", "--replicas needs an auction; drop --node")]
+    public void ReplicasProblem_OneLine(int replicas, string? node, string? expected) =>
+        Assert.Equal(expected, WorkloadWorkflows.ReplicasProblem(replicas, node));
+
     private static async Task<List<Nex.Protocol.MachineSummary>> MachinesAsync(TestNode node, string name) =>
         [.. (await node.Client.InfoAsync(node.NodeId, Ct)).Machines.Where(m => m.Workload.Name == name)];
 

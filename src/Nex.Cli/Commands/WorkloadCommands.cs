@@ -29,11 +29,12 @@ internal static class WorkloadCommands
         var hsUrl = new Option<string?>("--hs_url") { Description = "host services NATS URL for this workload" };
         var hsJwt = new Option<string?>("--hs_jwt") { Description = "host services NATS user JWT" };
         var hsSeed = new Option<string?>("--hs_seed") { Description = "host services NATS user seed" };
+        var replicas = ReplicasOption();
 
         var run = new Command("run", "Deploy a workload whose artifact is already in a JetStream object store");
         run.Arguments.Add(url);
         run.Arguments.Add(rest);
-        foreach (var option in new Option[] { node, issuer, xkey, name, type, description, argv, env, essential, triggers, queueGroup, functionTimeout, hash, jsDomain, hsUrl, hsJwt, hsSeed })
+        foreach (var option in new Option[] { node, issuer, xkey, name, type, description, argv, env, essential, triggers, queueGroup, functionTimeout, hash, jsDomain, hsUrl, hsJwt, hsSeed, replicas })
         {
             run.Options.Add(option);
         }
@@ -75,6 +76,7 @@ internal static class WorkloadCommands
             }
 
             nodeArg ??= positionalNode;
+            var copies = RequireReplicas(parse.GetValue(replicas), nodeArg);
             var environment = WorkloadSupport.ParseEnvironment([.. parse.GetValue(env) ?? [], .. envEntries]);
             var workloadName = parse.GetValue(name) ?? location.Key.Replace(".", string.Empty, StringComparison.Ordinal);
             WorkloadSupport.RequireValidName(workloadName, parse.GetValue(name) is null ? "from the object key" : "--name");
@@ -111,6 +113,13 @@ internal static class WorkloadCommands
             };
 
             await using var session = await ClientSession.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
+            if (copies > 1)
+            {
+                var (placed, refused) = await WorkloadSupport.Workflows(session, parse).RunReplicasAsync(nodeArg, spec, copies, issuerKey, xkeyKey, cancellationToken).ConfigureAwait(false);
+                WorkloadSupport.PrintCopies(session.Output, placed, copies, stopped: null, refused);
+                return 0;
+            }
+
             var (nodeId, response) = await WorkloadSupport.Workflows(session, parse).RunAsync(nodeArg, spec, issuerKey, xkeyKey, cancellationToken).ConfigureAwait(false);
             WorkloadSupport.PrintAccepted(session.Output, response, nodeId, stopped: null);
             return 0;
@@ -129,15 +138,16 @@ internal static class WorkloadCommands
         var triggers = TriggerOption();
         var queueGroup = QueueGroupOption();
         var functionTimeout = FunctionTimeoutOption();
-        var stop = new Option<bool>("--stop") { Description = "first stop the workloads with the same name on the node (--stop=false to keep them)", DefaultValueFactory = _ => true };
+        var stop = new Option<bool>("--stop") { Description = "then stop the previous workloads with the same name, wherever they run in the namespace (--stop=false to keep them)", DefaultValueFactory = _ => true };
         var maxBytes = new Option<long>("--bucketmaxbytes") { Description = "size limit of the NEXCLIFILES bucket when it is created (bytes)", DefaultValueFactory = _ => ArtifactStore.DefaultMaxBytes };
         var node = new Option<string?>("--node") { Description = "node id, unique id prefix or node name (default: the best-scored node that bids in an auction)" };
+        var replicas = ReplicasOption();
 
         var devRun = new Command("devrun", "Developer mode: upload a file to the NEXCLIFILES object store and run it with the ~/.nex keys");
         devRun.Aliases.Add("yeet");
         devRun.Arguments.Add(file);
         devRun.Arguments.Add(rest);
-        foreach (var option in new Option[] { type, argv, env, essential, triggers, queueGroup, functionTimeout, stop, maxBytes, node })
+        foreach (var option in new Option[] { type, argv, env, essential, triggers, queueGroup, functionTimeout, stop, maxBytes, node, replicas })
         {
             devRun.Options.Add(option);
         }
@@ -161,6 +171,7 @@ internal static class WorkloadCommands
             }
 
             WorkloadSupport.RequireLocallyValid(parse, workloadType, triggerSubjects, path);
+            var copies = RequireReplicas(parse.GetValue(replicas), parse.GetValue(node));
             var spec = new DevRunSpec
             {
                 Path = path,
@@ -174,14 +185,24 @@ internal static class WorkloadCommands
                 StopPrevious = parse.GetValue(stop),
                 BucketMaxBytes = bucketMaxBytes,
                 Node = parse.GetValue(node),
+                Replicas = copies,
             };
 
             await using var session = await ClientSession.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
             var output = session.Output;
-            var (nodeId, response, stopped, stopFailure) = await WorkloadSupport.Workflows(session, parse)
+            var result = await WorkloadSupport.Workflows(session, parse)
                 .DevRunAsync(spec, (store, artifact, bucketMax, ct) => WorkloadSupport.UploadAsync(store, artifact, bucketMax, output, ct), cancellationToken)
                 .ConfigureAwait(false);
-            WorkloadSupport.PrintAccepted(output, response, nodeId, stopped);
+            var (nodeId, response, stopped, stopFailure) = result;
+            if (copies > 1)
+            {
+                WorkloadSupport.PrintCopies(output, result.Copies, copies, stopped, result.DeployFailures, keptPrevious: spec.StopPrevious);
+            }
+            else
+            {
+                WorkloadSupport.PrintAccepted(output, response, nodeId, stopped);
+            }
+
             if (!output.Json)
             {
                 foreach (var id in stopped)
@@ -207,7 +228,7 @@ internal static class WorkloadCommands
         var issuer = new Option<string?>("--issuer") { Description = "the issuer seed file that deployed it (default ~/.nex/issuer.nk)" };
         var name = new Option<string?>("--name") { Description = "workload name for the stop token (default: found by WPING/INFO)" };
 
-        var stop = new Command("stop", "Stop a workload (only its issuer can)");
+        var stop = new Command("stop", "Stop a workload: an id stops that one, a name every workload of that name in the namespace, wherever it runs (only its issuer can)");
         stop.Arguments.Add(first);
         stop.Arguments.Add(second);
         stop.Options.Add(issuer);
@@ -216,9 +237,27 @@ internal static class WorkloadCommands
         {
             using var issuerKey = WorkloadSupport.LoadIssuer(parse.GetValue(issuer), createDevKey: false);
             await using var session = await ClientSession.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
-            var (_, workloadName, response) = await WorkloadSupport.Workflows(session, parse)
-                .StopAsync(parse.GetValue(first)!, parse.GetValue(second), parse.GetValue(name), issuerKey, cancellationToken)
-                .ConfigureAwait(false);
+            var workflows = WorkloadSupport.Workflows(session, parse);
+            StopResult single;
+            if (parse.GetValue(second) is null)
+            {
+                var all = await workflows.StopAllAsync(parse.GetValue(first)!, parse.GetValue(name), issuerKey, cancellationToken).ConfigureAwait(false);
+                if (all.Stopped.Count != 1 || all.Failures.Count > 0)
+                {
+                    WorkloadSupport.PrintStopped(session.Output, parse.GetValue(first)!, all);
+                    return 0;
+                }
+
+                single = all.Stopped[0];
+            }
+            else
+            {
+                single = await workflows
+                    .StopAsync(parse.GetValue(first)!, parse.GetValue(second), parse.GetValue(name), issuerKey, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+
+            var (_, workloadName, response) = single;
             if (session.Output.Json)
             {
                 Output.WriteJson(response, NexJson.Context.StopResponse);
@@ -336,6 +375,12 @@ internal static class WorkloadCommands
         type.AcceptOnlyFromAmong(WorkloadTypes.Native, WorkloadTypes.V8, WorkloadTypes.Wasm);
         return type;
     }
+
+    private static Option<int> ReplicasOption() =>
+        new("--replicas") { Description = $"run N copies of the workload, each on its own node while there are enough (1–{WorkloadWorkflows.MaxReplicas}; needs an auction, not --node)", DefaultValueFactory = _ => 1 };
+
+    private static int RequireReplicas(int replicas, string? node) =>
+        WorkloadWorkflows.ReplicasProblem(replicas, node) is { } problem ? throw new CliException(problem) : replicas;
 
     private static Option<string[]> EnvOption() =>
         new("--env", "-e") { Description = "environment variable KEY=VALUE (repeatable; positional KEY=VALUE also works)", AllowMultipleArgumentsPerToken = false };

@@ -197,6 +197,80 @@ internal static class WorkloadSupport
         Output.Line($"🚀 Workload '{response.Name}' accepted. You can now refer to this workload with ID: {response.Id} on node {nodeId}");
     }
 
+    /// <summary>
+    /// The copies of <c>--replicas</c>: the 0.2 success line for each (its id and node) and a summary line; with
+    /// <c>--json</c> the first copy's object as <see cref="PrintAccepted"/> writes it, with every copy in <c>copies</c>.
+    /// Refused copies end the command with one line (after the accepted ones are shown).
+    /// </summary>
+    public static void PrintCopies(Output output, IReadOnlyList<RunResult> copies, int asked, IReadOnlyList<string>? stopped, IReadOnlyList<string> refused, bool keptPrevious = false)
+    {
+        var name = copies[0].Response.Name;
+        var nodes = copies.Select(c => c.NodeId).Distinct(StringComparer.Ordinal).Count();
+        if (output.Json)
+        {
+            var json = System.Text.Json.JsonSerializer.SerializeToNode(copies[0].Response, NexJson.Context.RunResponse)!.AsObject();
+            json["node_id"] = copies[0].NodeId;
+            json["copies"] = new System.Text.Json.Nodes.JsonArray([.. copies.Select(c =>
+            {
+                var copy = System.Text.Json.JsonSerializer.SerializeToNode(c.Response, NexJson.Context.RunResponse)!.AsObject();
+                copy["node_id"] = c.NodeId;
+                return (System.Text.Json.Nodes.JsonNode?)copy;
+            })]);
+            if (stopped is not null)
+            {
+                json["stopped"] = new System.Text.Json.Nodes.JsonArray([.. stopped.Select(id => (System.Text.Json.Nodes.JsonNode?)id)]);
+            }
+
+            Output.WriteJson(json);
+        }
+        else
+        {
+            foreach (var copy in copies)
+            {
+                Output.Line($"🚀 Workload '{copy.Response.Name}' accepted. You can now refer to this workload with ID: {copy.Response.Id} on node {copy.NodeId}");
+            }
+
+            Output.Line($"{copies.Count} of {asked} copies of '{name}' running on {nodes} node{(nodes == 1 ? "" : "s")}");
+        }
+
+        if (refused.Count > 0)
+        {
+            var kept = keptPrevious ? "; the previous workloads of that name keep running" : string.Empty;
+            throw new CliException($"{refused.Count} of {asked} copies of '{name}' were refused: {string.Join("; ", refused)}{kept}");
+        }
+    }
+
+    /// <summary>
+    /// A stop by name that reached several workloads (or failed for some): one line per stopped workload (its id and
+    /// node), or with <c>--json</c> an array of the StopResponses with <c>node_id</c>. Failures end the command with
+    /// one line.
+    /// </summary>
+    public static void PrintStopped(Output output, string target, StopAllResult result)
+    {
+        if (output.Json)
+        {
+            Output.WriteJson(new System.Text.Json.Nodes.JsonArray([.. result.Stopped.Select(s =>
+            {
+                var json = System.Text.Json.JsonSerializer.SerializeToNode(s.Response, NexJson.Context.StopResponse)!.AsObject();
+                json["node_id"] = s.NodeId;
+                return (System.Text.Json.Nodes.JsonNode?)json;
+            })]));
+        }
+        else
+        {
+            foreach (var stop in result.Stopped)
+            {
+                Output.Line($"✅ Workload '{(stop.Response.Name.Length > 0 ? stop.Response.Name : stop.WorkloadName)}' ({stop.Response.Id}) stopped on node {stop.NodeId}.");
+            }
+        }
+
+        if (result.Failures.Count > 0)
+        {
+            var total = result.Stopped.Count + result.Failures.Count;
+            throw new CliException($"{result.Failures.Count} of {total} workloads matching '{target}' were not stopped: {string.Join("; ", result.Failures)}");
+        }
+    }
+
     /// <summary>Uploads with a progress bar on a terminal; a plain line otherwise (nothing with <c>--json</c>).</summary>
     public static async Task<ArtifactUpload> UploadAsync(ArtifactStore store, string file, long maxBytes, Output output, CancellationToken cancellationToken)
     {

@@ -20,6 +20,11 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
 {
     private static readonly TimeSpan RecentlyEndedKept = TimeSpan.FromSeconds(30);
 
+    // How long a recorded workload's node has to answer PING before its record counts as running nowhere.
+    private static readonly TimeSpan RecordedNodePingTimeout = TimeSpan.FromSeconds(1);
+
+    private const string NoSuchWorkload = "No such workload";
+
     /// <summary>How long after an internal server restart a silent agent is not yet counted as lost.</summary>
     internal static readonly TimeSpan AgentReconnectGrace = AgentWatchdog.ReconnectGrace;
 
@@ -99,21 +104,17 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
 
     public async Task<StopResponse> StopAsync(string ns, StopRequest request, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(request.WorkloadId) || !_running.TryGetValue(request.WorkloadId, out var workload))
+        if (string.IsNullOrEmpty(request.WorkloadId))
         {
-            throw new ControlRejectedException("No such workload");
+            throw new ControlRejectedException(NoSuchWorkload);
         }
 
-        WorkloadClaims stopClaims;
-        try
+        if (!_running.TryGetValue(request.WorkloadId, out var workload))
         {
-            stopClaims = WorkloadJwt.Decode(request.WorkloadJwt);
-        }
-        catch (NexSecurityException ex)
-        {
-            throw new ControlRejectedException($"Invalid stop request: {ex.Message}");
+            return await StopRecordedAsync(ns, request, cancellationToken).ConfigureAwait(false);
         }
 
+        var stopClaims = DecodeStopClaims(request);
         if (StopRule.Check(workload.Claims, stopClaims, _node.Time.GetUtcNow()) is { } reason)
         {
             throw new ControlRejectedException($"Invalid stop request: {reason}");
@@ -122,7 +123,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
         // Same answer as an unknown id, to hide whether it exists (spec §1.9 step 5).
         if (!string.Equals(workload.Namespace, ns, StringComparison.Ordinal))
         {
-            throw new ControlRejectedException("No such workload");
+            throw new ControlRejectedException(NoSuchWorkload);
         }
 
         // Last, so only a token that really stops something is spent (and a refused one can be corrected).
@@ -133,6 +134,128 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
 
         await workload.EndAsync(WorkloadEnd.Stopped, exitCode: 0, message: null).ConfigureAwait(false);
         return new StopResponse { Stopped = true, Id = workload.Id, Issuer = workload.Claims.Iss, Name = workload.Name };
+    }
+
+    /// <summary>
+    /// A STOP of a workload that does not run here but is recorded in the desired state and runs nowhere (its node
+    /// died and it waits for another, or a drain handed it over): the stop rule is checked against the record's
+    /// deploy JWT, the token is spent as for a running workload, and the record is removed at the revision read, so
+    /// it is never run again. A record claimed meanwhile is not removed ("No such workload"). Which records count
+    /// as running nowhere: this node's own (it is not running here), handed-off ones, and those whose node does not
+    /// answer its PING; a record whose node answers is that node's to stop (the client sends the STOP there).
+    /// </summary>
+    private async Task<StopResponse> StopRecordedAsync(string ns, StopRequest request, CancellationToken cancellationToken)
+    {
+        var entry = await FindRecordAsync(ns, request.WorkloadId, cancellationToken).ConfigureAwait(false)
+            ?? throw new ControlRejectedException(NoSuchWorkload);
+        var record = entry.Workload;
+
+        // Asked by its first id (the key) while it runs here under the id of a restart: stop that one.
+        if (record.WorkloadId != request.WorkloadId && _running.ContainsKey(record.WorkloadId))
+        {
+            return await StopAsync(ns, request with { WorkloadId = record.WorkloadId }, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!await RunsNowhereAsync(record, cancellationToken).ConfigureAwait(false))
+        {
+            throw new ControlRejectedException(NoSuchWorkload);
+        }
+
+        var stopClaims = DecodeStopClaims(request);
+        WorkloadClaims original;
+        try
+        {
+            original = WorkloadJwt.Decode(record.Request.WorkloadJwt);
+        }
+        catch (NexSecurityException)
+        {
+            throw new ControlRejectedException(NoSuchWorkload); // a record no deploy could have written
+        }
+
+        if (StopRule.Check(original, stopClaims, _node.Time.GetUtcNow()) is { } reason)
+        {
+            throw new ControlRejectedException($"Invalid stop request: {reason}");
+        }
+
+        if (!_stopTokens.TryConsume(stopClaims))
+        {
+            throw new ControlRejectedException($"Invalid stop request: {StopRule.ReusedClaims}");
+        }
+
+        if (!await Desired.RemoveAsync(entry.Key, entry.Revision, cancellationToken).ConfigureAwait(false))
+        {
+            throw new ControlRejectedException(NoSuchWorkload);
+        }
+
+        LogRecordStopped(_logger, entry.Key, record.Name, record.NodeId);
+        return new StopResponse { Stopped = true, Id = record.WorkloadId, Issuer = original.Iss, Name = record.Name };
+    }
+
+    // The record of the namespace keyed by this id (its first) or whose current id it is; null without desired state.
+    private async Task<DesiredEntry?> FindRecordAsync(string ns, string workloadId, CancellationToken cancellationToken)
+    {
+        if (Desired.Unavailable is not null)
+        {
+            return null;
+        }
+
+        if (SubjectToken.NamespaceProblem(workloadId) is null
+            && await Desired.GetAsync(DesiredState.Key(ns, workloadId), cancellationToken).ConfigureAwait(false) is { } keyed
+            && string.Equals(keyed.Workload.Namespace, ns, StringComparison.Ordinal))
+        {
+            return keyed;
+        }
+
+        return (await Desired.ListAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(e =>
+            string.Equals(e.Workload.Namespace, ns, StringComparison.Ordinal)
+            && string.Equals(DesiredState.NamespaceOf(e.Key), ns, StringComparison.Ordinal)
+            && string.Equals(e.Workload.WorkloadId, workloadId, StringComparison.Ordinal));
+    }
+
+    private async Task<bool> RunsNowhereAsync(DesiredWorkload record, CancellationToken cancellationToken)
+    {
+        if (record.Handoff || string.Equals(record.NodeId, _node.NodeId, StringComparison.Ordinal))
+        {
+            return true;
+        }
+
+        string subject;
+        try
+        {
+            subject = NexSubjects.PingNode(record.NodeId);
+        }
+        catch (ArgumentException)
+        {
+            return true; // no node could have that id
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(RecordedNodePingTimeout);
+        try
+        {
+            await _context.MainNats.RequestAsync<byte[], byte[]>(subject, [], cancellationToken: timeout.Token).ConfigureAwait(false);
+            return false;
+        }
+        catch (NatsNoRespondersException)
+        {
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return true;
+        }
+    }
+
+    private static WorkloadClaims DecodeStopClaims(StopRequest request)
+    {
+        try
+        {
+            return WorkloadJwt.Decode(request.WorkloadJwt);
+        }
+        catch (NexSecurityException ex)
+        {
+            throw new ControlRejectedException($"Invalid stop request: {ex.Message}");
+        }
     }
 
     public void EnterLameDuck()
@@ -232,6 +355,9 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
 
         return _recentlyEnded.TryGetValue(agentId, out var ended) ? ended.Workload : null;
     }
+
+    [LoggerMessage(EventId = 828, Level = LogLevel.Information, Message = "Desired state: stopped recorded workload {Name} ({Key}, node {NodeId}) that ran nowhere; record removed")]
+    private static partial void LogRecordStopped(ILogger logger, string key, string name, string nodeId);
 
     private void PruneRecentlyEnded()
     {
