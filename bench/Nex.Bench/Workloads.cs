@@ -70,12 +70,11 @@ internal sealed class Workloads : IDisposable
             Essential = essential,
             Hash = upload.Sha256,
         };
-        if (replicas != 1)
+        var result = await new WorkloadWorkflows(_client).RunReplicasAsync(null, spec, replicas, _issuer, _xkey, cancellationToken).ConfigureAwait(false);
+        if (result.Failures.Count > 0)
         {
-            throw new BenchException("TODO replicas");
+            throw new BenchException($"run of {name}: {string.Join("; ", result.Failures)}");
         }
-
-        await new WorkloadWorkflows(_client).RunAsync(null, spec, _issuer, _xkey, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The key that signs deploys and stops (the campaign forges stop tokens with it).</summary>
