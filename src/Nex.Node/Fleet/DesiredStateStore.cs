@@ -44,49 +44,18 @@ internal sealed partial class DesiredStateStore
     /// <summary>A store that records nothing because of <paramref name="why"/> (already reported by the caller).</summary>
     public static DesiredStateStore Unusable(string why, ILogger logger) => new(null, $"unavailable: {why}", 0, logger);
 
-    /// <summary>
-    /// Opens (creating if needed) the bucket with replicas = min(3, the servers JetStream can place it on):
-    /// 3, then 2, then 1, the first the cluster accepts (a lone server refuses more than one). History 1:
-    /// only the current record matters; the revision is what claims compare.
-    /// </summary>
+    /// <summary>Opens (creating if needed) the bucket, as every fleet bucket is opened (<see cref="FleetBucket"/>).</summary>
     public static async Task<DesiredStateStore> OpenAsync(INatsConnection nats, ILogger logger, CancellationToken cancellationToken)
     {
-        var kv = new NatsKVContext(new NatsJSContext(nats));
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(OpenTimeout);
-        var clustered = !string.IsNullOrEmpty(nats.ServerInfo?.Cluster);
-        string? problem = null;
-        foreach (var replicas in clustered ? new[] { 3, 2, 1 } : [1])
+        // No MaxAge: a record lives until its workload is stopped for good.
+        var opened = await FleetBucket.OpenAsync(nats, DesiredState.Bucket, "Nex: workloads that should be running, and on which node", TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+        if (opened.Store is { } store)
         {
-            try
-            {
-                var store = await OpenOrCreateAsync(kv, replicas, timeout.Token).ConfigureAwait(false);
-                return new DesiredStateStore(store, null, replicas, logger);
-            }
-            catch (NatsJSApiException ex)
-            {
-                problem = $"JetStream refused the {DesiredState.Bucket} bucket: {ex.Error.Description} (code {ex.Error.Code})";
-            }
-            catch (NatsNoRespondersException)
-            {
-                problem = "JetStream is not enabled for the node's account on its main NATS";
-                break;
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                problem = $"JetStream did not answer within {OpenTimeout.TotalSeconds:0}s";
-                break;
-            }
-            catch (NatsException ex)
-            {
-                problem = ex.Message;
-                break;
-            }
+            return new DesiredStateStore(store, null, opened.Replicas, logger);
         }
 
-        var unavailable = $"unavailable: {problem}";
-        LogUnavailable(logger, problem ?? "");
-        return new DesiredStateStore(null, unavailable, 0, logger);
+        LogUnavailable(logger, opened.Problem ?? "");
+        return new DesiredStateStore(null, $"unavailable: {opened.Problem}", 0, logger);
     }
 
     /// <summary>Writes (creates or replaces) a record; its new revision, or null when it could not be written (logged).</summary>
@@ -192,7 +161,12 @@ internal sealed partial class DesiredStateStore
     }
 
     /// <summary>Every record in the bucket (unreadable ones are skipped).</summary>
-    public async Task<IReadOnlyList<DesiredEntry>> ListAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<DesiredEntry>> ListAsync(CancellationToken cancellationToken) =>
+        await TryListAsync(cancellationToken).ConfigureAwait(false) ?? [];
+
+    /// <summary>Every record in the bucket, or null when the bucket could not be read (logged): the fleet must not
+    /// take "could not read" for "no records".</summary>
+    public async Task<IReadOnlyList<DesiredEntry>?> TryListAsync(CancellationToken cancellationToken)
     {
         if (_store is null)
         {
@@ -208,7 +182,51 @@ internal sealed partial class DesiredStateStore
         catch (Exception ex) when (ex is NatsException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             LogListFailed(_logger, ex.Message);
-            return [];
+            return null;
+        }
+    }
+
+    /// <summary>Reads one record: Read is false when the bucket could not be read, Entry null when there is no record.</summary>
+    public async Task<(bool Read, DesiredEntry? Entry)> TryGetAsync(string key, CancellationToken cancellationToken)
+    {
+        if (_store is null)
+        {
+            return (false, null);
+        }
+
+        using var timeout = Bounded(cancellationToken);
+        try
+        {
+            var result = await _store.TryGetEntryAsync<byte[]>(key, cancellationToken: timeout.Token).ConfigureAwait(false);
+            if (result.Success)
+            {
+                return (true, Parse(result.Value.Key, result.Value.Value, result.Value.Revision));
+            }
+
+            return (result.Error is NatsKVKeyNotFoundException or NatsKVKeyDeletedException, null);
+        }
+        catch (Exception ex) when (ex is NatsException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            LogListFailed(_logger, ex.Message);
+            return (false, null);
+        }
+    }
+
+    /// <summary>The records written from now on (puts only), as they arrive; ends with an exception when the watch
+    /// breaks (the caller watches again).</summary>
+    public async IAsyncEnumerable<DesiredEntry> WatchUpdatesAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (_store is null)
+        {
+            yield break;
+        }
+
+        await foreach (var entry in _store.WatchAsync<byte[]>(opts: new NatsKVWatchOpts { UpdatesOnly = true }, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            if (entry.Operation == NatsKVOperation.Put && Parse(entry.Key, entry.Value, entry.Revision) is { } parsed)
+            {
+                yield return parsed;
+            }
         }
     }
 
@@ -247,29 +265,6 @@ internal sealed partial class DesiredStateStore
     }
 
     private static byte[] Serialize(DesiredWorkload workload) => JsonSerializer.SerializeToUtf8Bytes(workload, NexJson.Context.DesiredWorkload);
-
-    private static async Task<INatsKVStore> OpenOrCreateAsync(NatsKVContext kv, int replicas, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await kv.GetStoreAsync(DesiredState.Bucket, cancellationToken).ConfigureAwait(false);
-        }
-        catch (NatsKVException)
-        {
-        }
-        catch (NatsJSApiException ex) when (ex.Error.Code == 404)
-        {
-        }
-
-        var config = new NatsKVConfig(DesiredState.Bucket)
-        {
-            Description = "Nex: workloads that should be running, and on which node",
-            History = 1,
-            NumberOfReplicas = replicas,
-            Storage = NatsKVStorageType.File,
-        };
-        return await kv.CreateStoreAsync(config, cancellationToken).ConfigureAwait(false);
-    }
 
     private static CancellationTokenSource Bounded(CancellationToken cancellationToken)
     {

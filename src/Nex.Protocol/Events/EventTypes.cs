@@ -47,6 +47,10 @@ public static class EventTypes
     /// workload; a Nex for .NET addition).</summary>
     public const string WorkloadRecoveryFailed = "workload_recovery_failed";
 
+    /// <summary>A workload of a dead or draining node was claimed and runs on another node now (namespace of the
+    /// workload; a Nex for .NET addition).</summary>
+    public const string WorkloadRescheduled = "workload_rescheduled";
+
     /// <summary>Declared in Go but never emitted.</summary>
     public const string AgentStarted = "agent_started";
 
