@@ -10,6 +10,9 @@ namespace Nex.Node.Fleet;
 /// <summary>A desired-state record and the KV revision it was read at (for compare-and-set).</summary>
 internal sealed record DesiredEntry(string Key, DesiredWorkload Workload, ulong Revision);
 
+/// <summary>One change seen by <see cref="DesiredStateStore.WatchAsync"/>: a record written (Entry) or removed (null).</summary>
+internal sealed record DesiredChange(string Key, DesiredEntry? Entry, bool CaughtUp);
+
 /// <summary>
 /// The node's view of the <see cref="DesiredState.Bucket"/> KV bucket on its main NATS system: which workloads
 /// should be running, and where. Every write is bounded and never throws: a node whose NATS has no JetStream (or
@@ -212,21 +215,43 @@ internal sealed partial class DesiredStateStore
         }
     }
 
-    /// <summary>The records written from now on (puts only), as they arrive; ends with an exception when the watch
-    /// breaks (the caller watches again).</summary>
-    public async IAsyncEnumerable<DesiredEntry> WatchUpdatesAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>
+    /// Every record, then every change as it happens: <see cref="DesiredChange.Entry"/> is null for a removed record;
+    /// <see cref="DesiredChange.CaughtUp"/> marks the change that completes the records present when the watch began
+    /// (with no records at all, a change with no key does). Ends with an exception when the watch breaks.
+    /// </summary>
+    public async IAsyncEnumerable<DesiredChange> WatchAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         if (_store is null)
         {
             yield break;
         }
 
-        await foreach (var entry in _store.WatchAsync<byte[]>(opts: new NatsKVWatchOpts { UpdatesOnly = true }, cancellationToken: cancellationToken).ConfigureAwait(false))
+        var noData = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var opts = new NatsKVWatchOpts { OnNoData = _ => { noData.TrySetResult(); return ValueTask.FromResult(false); } };
+        var caughtUp = false;
+        await using var entries = _store.WatchAsync<byte[]>(opts: opts, cancellationToken: cancellationToken).GetAsyncEnumerator(cancellationToken);
+        while (true)
         {
-            if (entry.Operation == NatsKVOperation.Put && Parse(entry.Key, entry.Value, entry.Revision) is { } parsed)
+            var next = entries.MoveNextAsync().AsTask();
+
+            // An empty bucket says so through OnNoData, not through an entry.
+            if (!caughtUp && await Task.WhenAny(next, noData.Task).ConfigureAwait(false) != next)
             {
-                yield return parsed;
+                caughtUp = true;
+                yield return new DesiredChange("", null, true);
             }
+
+            if (!await next.ConfigureAwait(false))
+            {
+                yield break;
+            }
+
+            var entry = entries.Current;
+            var last = !caughtUp && entry.Delta == 0;
+            caughtUp |= last;
+            var parsed = entry.Operation == NatsKVOperation.Put ? Parse(entry.Key, entry.Value, entry.Revision) : null;
+            yield return new DesiredChange(entry.Key, parsed, last);
         }
     }
 

@@ -38,5 +38,11 @@ internal static class Replay
         {
             return new Outcome(null, ex.Message, validated);
         }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // NATS trouble while fetching the artifact (JetStream electing a leader…): a failure like any other,
+            // so the caller returns the record instead of leaving it claimed with nothing running.
+            return new Outcome(null, $"Failed to deploy workload: {ex.Message}", validated);
+        }
     }
 }

@@ -20,7 +20,7 @@ internal sealed partial class Rescheduler : IAsyncDisposable
     /// <summary>The reason reported when a record's environment does not open here.</summary>
     public const string SealedElsewhere = "environment is sealed to another node's xkey; share the nexus xkey (--xkey-seed) to reschedule";
 
-    private static readonly TimeSpan FirstBackoff = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan FirstBackoff = TimeSpan.FromSeconds(30); // or five graces, when shorter
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(5);
 
     private readonly DesiredStateStore _store;
@@ -36,7 +36,7 @@ internal sealed partial class Rescheduler : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private long _disconnects;
     private Task _ticking = Task.CompletedTask;
-    private Task _watching = Task.CompletedTask;
+    private readonly DesiredWatch _desired;
 
     public Rescheduler(DesiredStateStore store, NodeLeases leases, WorkloadManager workloads, NodeState node, EventPublisher events, INatsConnection nats, ILogger logger)
     {
@@ -48,6 +48,7 @@ internal sealed partial class Rescheduler : IAsyncDisposable
         _nats = nats;
         _logger = logger;
         _disconnects = node.MainNatsDisconnects();
+        _desired = new DesiredWatch(store, leases.Heartbeat, node.Time, OnWrittenAsync, logger);
     }
 
     /// <summary>Starts the heartbeat ticks and the watch of the desired state (nothing without leases).</summary>
@@ -58,8 +59,8 @@ internal sealed partial class Rescheduler : IAsyncDisposable
             return;
         }
 
+        _desired.Start();
         _ticking = Task.Run(TickLoopAsync, CancellationToken.None);
-        _watching = Task.Run(WatchLoopAsync, CancellationToken.None);
     }
 
     private async Task TickLoopAsync()
@@ -99,12 +100,13 @@ internal sealed partial class Rescheduler : IAsyncDisposable
         {
             _disconnects = disconnects;
             _leases.Table.Restart();
+            _desired.Restart(); // a full read: what changed while this node was away
             _orphanedSince.Clear();
         }
 
-        if (await _store.TryListAsync(cancellationToken).ConfigureAwait(false) is not { } entries)
+        if (_desired.Snapshot is not { } entries)
         {
-            return;
+            return; // still reading
         }
 
         await HealAsync(entries, cancellationToken).ConfigureAwait(false);
@@ -216,10 +218,19 @@ internal sealed partial class Rescheduler : IAsyncDisposable
         _workloads.Release(entry.Key);
         var returned = await _store.TryClaimAsync(entry.Key, revision, original, cancellationToken).ConfigureAwait(false) is not null;
         var reason = outcome.Error!.StartsWith("Failed to decrypt environment", StringComparison.Ordinal) ? SealedElsewhere : outcome.Error!;
-        var wait = _backoff.TryGetValue(entry.Key, out var previous) ? TimeSpan.FromTicks(Math.Min(previous.Wait.Ticks * 2, MaxBackoff.Ticks)) : FirstBackoff;
+        var wait = _backoff.TryGetValue(entry.Key, out var previous) ? TimeSpan.FromTicks(Math.Min(previous.Wait.Ticks * 2, MaxBackoff.Ticks)) : TimeSpan.FromTicks(Math.Min(FirstBackoff.Ticks, _leases.Table.Grace.Ticks * 5));
         _backoff[entry.Key] = (_node.Time.GetTimestamp(), wait);
         LogRescheduleFailed(_logger, original.Name, entry.Key, original.NodeId, reason, returned ? "record returned" : "record changed meanwhile, left as it is", wait.TotalSeconds);
         await Recovery.PublishFailedAsync(_events, _node, entry.Key, original, reason, cancellationToken).ConfigureAwait(false);
+    }
+
+    // A record written elsewhere for a workload running here: stop the copy as soon as it is seen.
+    private async Task OnWrittenAsync(DesiredEntry entry)
+    {
+        if (!string.Equals(entry.Workload.NodeId, _node.NodeId, StringComparison.Ordinal) && _workloads.RunningDesiredKeys.Contains(entry.Key))
+        {
+            await SupersedeAsync(entry.Key, entry.Workload.NodeId).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Stops the copies running here whose records are gone or name another node now.</summary>
@@ -267,42 +278,6 @@ internal sealed partial class Rescheduler : IAsyncDisposable
         }
     }
 
-    // Updates as they happen, so a copy here stops as soon as another node claims its record (the ticks' full list
-    // covers what the watch misses, e.g. while the connection was down).
-    private async Task WatchLoopAsync()
-    {
-        while (!_stopping.IsCancellationRequested)
-        {
-            try
-            {
-                await foreach (var entry in _store.WatchUpdatesAsync(_stopping.Token).ConfigureAwait(false))
-                {
-                    if (!string.Equals(entry.Workload.NodeId, _node.NodeId, StringComparison.Ordinal) && _workloads.RunningDesiredKeys.Contains(entry.Key))
-                    {
-                        await SupersedeAsync(entry.Key, entry.Workload.NodeId).ConfigureAwait(false);
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex) when (ex is NatsException or OperationCanceledException)
-            {
-                LogWatchBroken(_logger, ex.Message);
-            }
-
-            try
-            {
-                await Task.Delay(_leases.Heartbeat, _node.Time, _stopping.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
-
     /// <summary>Stops ticking and watching (the workloads stay, as does every record).</summary>
     public async ValueTask DisposeAsync()
     {
@@ -312,7 +287,8 @@ internal sealed partial class Rescheduler : IAsyncDisposable
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(_ticking, _watching).ConfigureAwait(false);
+        await _ticking.ConfigureAwait(false);
+        await _desired.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
         _heal.Dispose();
     }
@@ -323,7 +299,7 @@ internal sealed partial class Rescheduler : IAsyncDisposable
     [LoggerMessage(EventId = 931, Level = LogLevel.Error, Message = "Could not reschedule workload {Name} ({Key}) of node {From}: {Reason} ({Record}; this node tries again in {Seconds:0} s)")]
     private static partial void LogRescheduleFailed(ILogger logger, string name, string key, string from, string reason, string record, double seconds);
 
-    [LoggerMessage(EventId = 932, Level = LogLevel.Information, Message = "Workload {Name} ({Key}) of node {Node} is orphaned ({Why})")]
+    [LoggerMessage(EventId = 932, Level = LogLevel.Warning, Message = "Workload {Name} ({Key}) of node {Node} is orphaned ({Why})")]
     private static partial void LogOrphaned(ILogger logger, string name, string key, string node, string why);
 
     [LoggerMessage(EventId = 933, Level = LogLevel.Information, Message = "Stopped the copy of {Key} here: its record is held by {Owner} now")]
@@ -332,6 +308,4 @@ internal sealed partial class Rescheduler : IAsyncDisposable
     [LoggerMessage(EventId = 934, Level = LogLevel.Warning, Message = "Rescheduler: a look at the desired state failed: {Reason}")]
     private static partial void LogTickFailed(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 935, Level = LogLevel.Warning, Message = "Desired state: the watch broke ({Reason}); watching again")]
-    private static partial void LogWatchBroken(ILogger logger, string reason);
 }
