@@ -116,6 +116,62 @@ public sealed class ReschedulingTests
         Assert.DoesNotContain(key, a.Node.Workloads.HeldDesiredKeys);
     }
 
+    [Fact]
+    public async Task HandedOffRecord_OfALiveNode_IsClaimed_AndItsCopyThereStopsAtOnce()
+    {
+        await using var cluster = await NatsClusterFixture.StartAsync(Ct);
+        using var keys = new TempDirectory();
+        var xkey = SharedXkey(keys.Path);
+        await using var a = await StartNodeAsync(cluster.Urls, xkey);
+        await using var b = await StartNodeAsync(cluster.Urls, xkey);
+        await using var caller = await ConnectAsync(cluster.Urls);
+        await using var rescheduled = await Recorder.StartAsync(caller, "$NEX.events.default.workload_rescheduled");
+        await using var undeployed = await Recorder.StartAsync(caller, "$NEX.events.default.workload_undeployed");
+        var (subject, key) = await DeployEchoAsync(caller, a);
+        var (record, _, revision) = await ReadAsync(caller, key);
+
+        // What a drain does: the record is released while its node is alive.
+        var store = await DesiredStateStore.OpenAsync(caller, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, Ct);
+        Assert.NotNull(await store.TryClaimAsync(key, revision, record! with { Handoff = true }, Ct));
+
+        var moved = (await rescheduled.WaitAsync((_, e) => e.GetProperty("data").GetProperty("key").GetString() == key, TimeSpan.FromSeconds(30), "workload_rescheduled")).Body.GetProperty("data");
+        Assert.Equal(a.NodeId, moved.GetProperty("from_node").GetString());
+        Assert.Equal(b.NodeId, moved.GetProperty("to_node").GetString());
+        var ended = await undeployed.WaitAsync((_, e) => e.GetProperty("data").GetProperty("vmid").GetString() == record.WorkloadId, TimeSpan.FromSeconds(30), "A's copy undeployed");
+        Assert.Equal("Workload moved to another node", ended.Body.GetProperty("data").GetProperty("reason").GetString());
+        await AnswersAsync(caller, subject);
+        Assert.Equal([b.NodeId], await CopiesAsync(caller, "echoservice"));
+        var after = (await ReadAsync(caller, key)).Record!;
+        Assert.Equal(b.NodeId, after.NodeId);
+        Assert.False(after.Handoff);
+    }
+
+    [Fact]
+    public async Task LameDuckNode_AndNodeWithReschedulingOff_ClaimNothing()
+    {
+        await using var cluster = await NatsClusterFixture.StartAsync(Ct);
+        using var keys = new TempDirectory();
+        var xkey = SharedXkey(keys.Path);
+        await using var a = await StartNodeAsync(cluster.Urls, xkey);
+        await using var lameDuck = await StartNodeAsync(cluster.Urls, xkey);
+        await using var off = await TestNode.StartAsync(
+            cluster.Urls,
+            c => c with { XkeySeedFile = xkey, Fleet = new FleetConfig { HeartbeatMs = 200, LeaseGraceMs = 1_000, Reschedule = false } },
+            clientTimeout: TimeSpan.FromSeconds(2));
+        await using var caller = await ConnectAsync(cluster.Urls);
+        await using var events = await Recorder.StartAsync(caller, "$NEX.events.default.>");
+        var (_, key) = await DeployEchoAsync(caller, a);
+        await NatsClusterWaits.EventuallyAsync(() => new NexClient(caller).LameDuckAsync(lameDuck.NodeId, Ct), "lame duck", cancellationToken: Ct);
+
+        await a.DisposeAsync();
+
+        // Several graces on: nobody may claim, so nothing happens (a negative can only be waited out).
+        await Task.Delay(TimeSpan.FromSeconds(4), Ct);
+        Assert.DoesNotContain(events.All, e => e.Subject.EndsWith(".workload_rescheduled", StringComparison.Ordinal) || e.Subject.EndsWith(".workload_recovery_failed", StringComparison.Ordinal));
+        Assert.Equal(a.NodeId, (await ReadAsync(caller, key)).Record!.NodeId);
+        Assert.Empty(await CopiesAsync(caller, "echoservice"));
+    }
+
     private static string SharedXkey(string directory)
     {
         var path = Path.Combine(directory, "nexus.xk");
