@@ -33,6 +33,7 @@ internal sealed partial class Rescheduler : IAsyncDisposable
     private readonly Dictionary<string, long> _orphanedSince = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (long Since, TimeSpan Wait)> _backoff = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _heal = new(1, 1);
+    private HashSet<string> _missing = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private long _disconnects;
     private Task _ticking = Task.CompletedTask;
@@ -238,6 +239,7 @@ internal sealed partial class Rescheduler : IAsyncDisposable
     {
         var me = _node.NodeId;
         var byKey = entries.ToDictionary(e => e.Key, StringComparer.Ordinal);
+        var missing = new HashSet<string>(StringComparer.Ordinal);
         foreach (var key in _workloads.RunningDesiredKeys.Union(_workloads.HeldDesiredKeys).ToList())
         {
             if (byKey.TryGetValue(key, out var entry))
@@ -250,16 +252,21 @@ internal sealed partial class Rescheduler : IAsyncDisposable
                 continue;
             }
 
-            // Not listed: gone only if a read of the key itself says so now (it may have been written after the list).
-            if (_workloads.RecordOf(key) is not null)
+            // Not in the copy: gone only if it is still missing a heartbeat later (a record just written may not have
+            // arrived yet) and a read of the key itself agrees. Keys this node holds no record of are not judged.
+            if (_workloads.RecordOf(key) is null || !missing.Add(key) || !_missing.Contains(key))
             {
-                var (read, now) = await _store.TryGetAsync(key, cancellationToken).ConfigureAwait(false);
-                if (read && (now is null || !string.Equals(now.Workload.NodeId, me, StringComparison.Ordinal)))
-                {
-                    await SupersedeAsync(key, now?.Workload.NodeId).ConfigureAwait(false);
-                }
+                continue;
+            }
+
+            var (read, now) = await _store.TryGetAsync(key, cancellationToken).ConfigureAwait(false);
+            if (read && (now is null || !string.Equals(now.Workload.NodeId, me, StringComparison.Ordinal)))
+            {
+                await SupersedeAsync(key, now?.Workload.NodeId).ConfigureAwait(false);
             }
         }
+
+        _missing = missing;
     }
 
     private async Task SupersedeAsync(string key, string? owner)
