@@ -228,11 +228,17 @@ internal sealed partial class Rescheduler : IAsyncDisposable
     // A record written elsewhere for a workload running here: stop the copy as soon as it is seen.
     private async Task OnWrittenAsync(DesiredEntry entry)
     {
-        if (!string.Equals(entry.Workload.NodeId, _node.NodeId, StringComparison.Ordinal) && _workloads.RunningDesiredKeys.Contains(entry.Key))
+        if (MovedAway(entry) && _workloads.RunningDesiredKeys.Contains(entry.Key))
         {
             await SupersedeAsync(entry.Key, entry.Workload.NodeId).ConfigureAwait(false);
         }
     }
+
+    // The record names another node, and it is newer than what this node last wrote or claimed (the copy of the
+    // bucket may lag behind this node's own claim by a moment: an older record says nothing).
+    private bool MovedAway(DesiredEntry entry) =>
+        !string.Equals(entry.Workload.NodeId, _node.NodeId, StringComparison.Ordinal)
+        && (_workloads.RecordOf(entry.Key) is not { } held || entry.Revision > held.Revision);
 
     /// <summary>Stops the copies running here whose records are gone or name another node now.</summary>
     private async Task HealAsync(IReadOnlyList<DesiredEntry> entries, CancellationToken cancellationToken)
@@ -244,7 +250,7 @@ internal sealed partial class Rescheduler : IAsyncDisposable
         {
             if (byKey.TryGetValue(key, out var entry))
             {
-                if (!string.Equals(entry.Workload.NodeId, me, StringComparison.Ordinal))
+                if (MovedAway(entry))
                 {
                     await SupersedeAsync(key, entry.Workload.NodeId).ConfigureAwait(false);
                 }
