@@ -34,6 +34,8 @@ public sealed partial class NexNode : IAsyncDisposable
     private Task _heartbeat = Task.CompletedTask;
     private Task _autostart = Task.CompletedTask;
     private Task _health = Task.CompletedTask;
+    private NodeLeases? _leases;
+    private Rescheduler? _rescheduler;
     private int _disposed;
 
     private NexNode(NodeState state, PidFile pidFile, MainNats nats, InternalNatsServer internalNats, WorkloadManager workloads, EventPublisher events, ControlApiListener api, ILogger logger)
@@ -159,6 +161,14 @@ public sealed partial class NexNode : IAsyncDisposable
             var api = new ControlApiListener(nats.Connection, state, workloads, workloads.Validator, events, loggerFactory.CreateLogger<ControlApiListener>());
             var node = new NexNode(state, pidFile, nats, internalNats, workloads, events, api, logger);
             await api.StartAsync(cancellationToken).ConfigureAwait(false);
+
+            // The fleet: this node's lease, and the rescheduling and partition healing that read everyone's.
+            node._leases = desired.Unavailable is null
+                ? await NodeLeases.OpenAsync(nats.Connection, state, loggerFactory.CreateLogger<NodeLeases>(), cancellationToken).ConfigureAwait(false)
+                : NodeLeases.None(desired.Unavailable, state, loggerFactory.CreateLogger<NodeLeases>());
+            await node._leases.StartAsync(cancellationToken).ConfigureAwait(false);
+            node._rescheduler = new Rescheduler(desired, node._leases, workloads, state, events, nats.Connection, loggerFactory.CreateLogger<Rescheduler>());
+            node._rescheduler.Start();
             if (config.IsNoSandbox)
             {
                 LogNoSandbox(logger);
@@ -231,6 +241,8 @@ public sealed partial class NexNode : IAsyncDisposable
 
         LogStopping(_logger);
         await _stopping.CancelAsync().ConfigureAwait(false);
+        await Step(() => _rescheduler?.DisposeAsync().AsTask() ?? Task.CompletedTask).ConfigureAwait(false);
+        await Step(() => _leases?.DisposeAsync().AsTask() ?? Task.CompletedTask).ConfigureAwait(false);
         await Step(() => _heartbeat).ConfigureAwait(false);
         await Step(() => _autostart).ConfigureAwait(false);
         await Step(() => _health).ConfigureAwait(false);

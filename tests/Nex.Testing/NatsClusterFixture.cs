@@ -49,10 +49,19 @@ public sealed class NatsClusterFixture : IAsyncLifetime
     /// <summary>Server <paramref name="index"/>'s process, or null while it is stopped.</summary>
     public NatsServerProcess? Server(int index) => _servers[CheckIndex(index)];
 
+    /// <summary>True when the servers do not tell clients about each other (<c>--no_advertise</c>): a client given one
+    /// server stays on it, so stopping that server cuts the client off (a partition).</summary>
+    public bool NoAdvertise { get; private init; }
+
     /// <summary>Starts a cluster and waits until it takes R3 streams; the caller disposes it.</summary>
-    public static async Task<NatsClusterFixture> StartAsync(CancellationToken cancellationToken = default)
+    public static Task<NatsClusterFixture> StartAsync(CancellationToken cancellationToken = default) => StartAsync(noAdvertise: false, cancellationToken);
+
+    /// <summary>Starts a cluster and waits until it takes R3 streams; the caller disposes it.</summary>
+    /// <param name="noAdvertise">See <see cref="NoAdvertise"/>.</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    public static async Task<NatsClusterFixture> StartAsync(bool noAdvertise, CancellationToken cancellationToken = default)
     {
-        var cluster = new NatsClusterFixture();
+        var cluster = new NatsClusterFixture { NoAdvertise = noAdvertise };
         try
         {
             await cluster.StartAllAsync(cancellationToken);
@@ -218,6 +227,7 @@ public sealed class NatsClusterFixture : IAsyncLifetime
             Routes = routes,
             JetStream = true,
             StoreDirectory = Path.Combine(_dir!.Path, $"try{attempt}", $"s{i}"),
+            NoAdvertise = NoAdvertise,
         }).ToArray();
     }
 

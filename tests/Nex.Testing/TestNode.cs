@@ -38,7 +38,10 @@ public sealed class TestNode : IAsyncDisposable
     public static async Task<TestNode> StartAsync(string natsUrl, Func<NodeConfig, NodeConfig>? configure = null, Func<NexNodeOptions, NexNodeOptions>? options = null, TimeSpan? clientTimeout = null)
     {
         var dir = new TempDirectory("nex-node-");
-        var config = new NodeConfig { NoSandbox = true, WorkloadTypes = ["native"], PidFilePath = dir.File("nex.pid"), Tags = new Dictionary<string, string> { ["node_name"] = "test-" + Guid.NewGuid().ToString("N")[..6] } };
+        var config = new NodeConfig { NoSandbox = true, WorkloadTypes = ["native"], PidFilePath = dir.File("nex.pid"), Tags = new Dictionary<string, string> { ["node_name"] = "test-" + Guid.NewGuid().ToString("N")[..6] },
+            // Tests share one NATS server, full of the records of other tests' nodes: a node takes none of them
+            // unless its test turns rescheduling on (the Fleet tests, each on its own cluster).
+            Fleet = new FleetConfig { Reschedule = false } };
         config = NodeConfigLoader.Validate(configure?.Invoke(config) ?? config);
         var nodeOptions = new NexNodeOptions
         {

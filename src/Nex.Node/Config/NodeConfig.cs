@@ -151,23 +151,7 @@ public sealed record NodeConfig
     [JsonPropertyName("allow_wildcard_triggers")]
     public bool AllowWildcardTriggers { get; init; }
 
-    /// <summary>The fleet's timings: how a node shows it is alive, when its workloads move elsewhere, how long a drain may take.</summary>
-public sealed record FleetConfig
-{
-    /// <summary>How often the node renews its lease in the <c>NEX_NODES</c> bucket.</summary>
-    [JsonPropertyName("heartbeat_ms")]
-    public int HeartbeatMs { get; init; } = 2_000;
-
-    /// <summary>A node whose lease was not renewed for this long counts as gone: the other nodes run its workloads.</summary>
-    [JsonPropertyName("lease_grace_ms")]
-    public int LeaseGraceMs { get; init; } = 10_000;
-
-    /// <summary>How long a drain (lame duck) waits for other nodes to take its workloads before it stops the rest and the node exits.</summary>
-    [JsonPropertyName("drain_timeout_ms")]
-    public int DrainTimeoutMs { get; init; } = 60_000;
-}
-
-/// <summary>Admission limits; 0 means unlimited.</summary>
+    /// <summary>Admission limits; 0 means unlimited.</summary>
     [JsonPropertyName("node_limits")]
     public NodeLimits NodeLimits { get; init; } = new();
 
@@ -278,6 +262,11 @@ public sealed record FleetConfig
     /// <summary>How long a drain (lame duck) waits for other nodes to take its workloads before it stops the rest and the node exits.</summary>
     [JsonPropertyName("drain_timeout_ms")]
     public int DrainTimeoutMs { get; init; } = 60_000;
+
+    /// <summary>Take over the workloads of dead or draining nodes (false: the node keeps its lease and its own
+    /// workloads but never claims another node's, and other nodes never pick it).</summary>
+    [JsonPropertyName("reschedule")]
+    public bool Reschedule { get; init; } = true;
 }
 
 /// <summary>Admission limits (spec §1.8.2 steps 3 and 13); 0 means unlimited.</summary>

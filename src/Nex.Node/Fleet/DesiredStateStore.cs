@@ -10,6 +10,9 @@ namespace Nex.Node.Fleet;
 /// <summary>A desired-state record and the KV revision it was read at (for compare-and-set).</summary>
 internal sealed record DesiredEntry(string Key, DesiredWorkload Workload, ulong Revision);
 
+/// <summary>One change seen by <see cref="DesiredStateStore.WatchAsync"/>: a record written (Entry) or removed (null).</summary>
+internal sealed record DesiredChange(string Key, DesiredEntry? Entry, bool CaughtUp);
+
 /// <summary>
 /// The node's view of the <see cref="DesiredState.Bucket"/> KV bucket on its main NATS system: which workloads
 /// should be running, and where. Every write is bounded and never throws: a node whose NATS has no JetStream (or
@@ -44,49 +47,18 @@ internal sealed partial class DesiredStateStore
     /// <summary>A store that records nothing because of <paramref name="why"/> (already reported by the caller).</summary>
     public static DesiredStateStore Unusable(string why, ILogger logger) => new(null, $"unavailable: {why}", 0, logger);
 
-    /// <summary>
-    /// Opens (creating if needed) the bucket with replicas = min(3, the servers JetStream can place it on):
-    /// 3, then 2, then 1, the first the cluster accepts (a lone server refuses more than one). History 1:
-    /// only the current record matters; the revision is what claims compare.
-    /// </summary>
+    /// <summary>Opens (creating if needed) the bucket, as every fleet bucket is opened (<see cref="FleetBucket"/>).</summary>
     public static async Task<DesiredStateStore> OpenAsync(INatsConnection nats, ILogger logger, CancellationToken cancellationToken)
     {
-        var kv = new NatsKVContext(new NatsJSContext(nats));
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(OpenTimeout);
-        var clustered = !string.IsNullOrEmpty(nats.ServerInfo?.Cluster);
-        string? problem = null;
-        foreach (var replicas in clustered ? new[] { 3, 2, 1 } : [1])
+        // No MaxAge: a record lives until its workload is stopped for good.
+        var opened = await FleetBucket.OpenAsync(nats, DesiredState.Bucket, "Nex: workloads that should be running, and on which node", TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+        if (opened.Store is { } store)
         {
-            try
-            {
-                var store = await OpenOrCreateAsync(kv, replicas, timeout.Token).ConfigureAwait(false);
-                return new DesiredStateStore(store, null, replicas, logger);
-            }
-            catch (NatsJSApiException ex)
-            {
-                problem = $"JetStream refused the {DesiredState.Bucket} bucket: {ex.Error.Description} (code {ex.Error.Code})";
-            }
-            catch (NatsNoRespondersException)
-            {
-                problem = "JetStream is not enabled for the node's account on its main NATS";
-                break;
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                problem = $"JetStream did not answer within {OpenTimeout.TotalSeconds:0}s";
-                break;
-            }
-            catch (NatsException ex)
-            {
-                problem = ex.Message;
-                break;
-            }
+            return new DesiredStateStore(store, null, opened.Replicas, logger);
         }
 
-        var unavailable = $"unavailable: {problem}";
-        LogUnavailable(logger, problem ?? "");
-        return new DesiredStateStore(null, unavailable, 0, logger);
+        LogUnavailable(logger, opened.Problem ?? "");
+        return new DesiredStateStore(null, $"unavailable: {opened.Problem}", 0, logger);
     }
 
     /// <summary>Writes (creates or replaces) a record; its new revision, or null when it could not be written (logged).</summary>
@@ -192,7 +164,12 @@ internal sealed partial class DesiredStateStore
     }
 
     /// <summary>Every record in the bucket (unreadable ones are skipped).</summary>
-    public async Task<IReadOnlyList<DesiredEntry>> ListAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<DesiredEntry>> ListAsync(CancellationToken cancellationToken) =>
+        await TryListAsync(cancellationToken).ConfigureAwait(false) ?? [];
+
+    /// <summary>Every record in the bucket, or null when the bucket could not be read (logged): the fleet must not
+    /// take "could not read" for "no records".</summary>
+    public async Task<IReadOnlyList<DesiredEntry>?> TryListAsync(CancellationToken cancellationToken)
     {
         if (_store is null)
         {
@@ -208,7 +185,73 @@ internal sealed partial class DesiredStateStore
         catch (Exception ex) when (ex is NatsException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             LogListFailed(_logger, ex.Message);
-            return [];
+            return null;
+        }
+    }
+
+    /// <summary>Reads one record: Read is false when the bucket could not be read, Entry null when there is no record.</summary>
+    public async Task<(bool Read, DesiredEntry? Entry)> TryGetAsync(string key, CancellationToken cancellationToken)
+    {
+        if (_store is null)
+        {
+            return (false, null);
+        }
+
+        using var timeout = Bounded(cancellationToken);
+        try
+        {
+            var result = await _store.TryGetEntryAsync<byte[]>(key, cancellationToken: timeout.Token).ConfigureAwait(false);
+            if (result.Success)
+            {
+                return (true, Parse(result.Value.Key, result.Value.Value, result.Value.Revision));
+            }
+
+            return (result.Error is NatsKVKeyNotFoundException or NatsKVKeyDeletedException, null);
+        }
+        catch (Exception ex) when (ex is NatsException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            LogListFailed(_logger, ex.Message);
+            return (false, null);
+        }
+    }
+
+    /// <summary>
+    /// Every record, then every change as it happens: <see cref="DesiredChange.Entry"/> is null for a removed record;
+    /// <see cref="DesiredChange.CaughtUp"/> marks the change that completes the records present when the watch began
+    /// (with no records at all, a change with no key does). Ends with an exception when the watch breaks.
+    /// </summary>
+    public async IAsyncEnumerable<DesiredChange> WatchAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (_store is null)
+        {
+            yield break;
+        }
+
+        var noData = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var opts = new NatsKVWatchOpts { OnNoData = _ => { noData.TrySetResult(); return ValueTask.FromResult(false); } };
+        var caughtUp = false;
+        await using var entries = _store.WatchAsync<byte[]>(opts: opts, cancellationToken: cancellationToken).GetAsyncEnumerator(cancellationToken);
+        while (true)
+        {
+            var next = entries.MoveNextAsync().AsTask();
+
+            // An empty bucket says so through OnNoData, not through an entry.
+            if (!caughtUp && await Task.WhenAny(next, noData.Task).ConfigureAwait(false) != next)
+            {
+                caughtUp = true;
+                yield return new DesiredChange("", null, true);
+            }
+
+            if (!await next.ConfigureAwait(false))
+            {
+                yield break;
+            }
+
+            var entry = entries.Current;
+            var last = !caughtUp && entry.Delta == 0;
+            caughtUp |= last;
+            var parsed = entry.Operation == NatsKVOperation.Put ? Parse(entry.Key, entry.Value, entry.Revision) : null;
+            yield return new DesiredChange(entry.Key, parsed, last);
         }
     }
 
@@ -247,29 +290,6 @@ internal sealed partial class DesiredStateStore
     }
 
     private static byte[] Serialize(DesiredWorkload workload) => JsonSerializer.SerializeToUtf8Bytes(workload, NexJson.Context.DesiredWorkload);
-
-    private static async Task<INatsKVStore> OpenOrCreateAsync(NatsKVContext kv, int replicas, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await kv.GetStoreAsync(DesiredState.Bucket, cancellationToken).ConfigureAwait(false);
-        }
-        catch (NatsKVException)
-        {
-        }
-        catch (NatsJSApiException ex) when (ex.Error.Code == 404)
-        {
-        }
-
-        var config = new NatsKVConfig(DesiredState.Bucket)
-        {
-            Description = "Nex: workloads that should be running, and on which node",
-            History = 1,
-            NumberOfReplicas = replicas,
-            Storage = NatsKVStorageType.File,
-        };
-        return await kv.CreateStoreAsync(config, cancellationToken).ConfigureAwait(false);
-    }
 
     private static CancellationTokenSource Bounded(CancellationToken cancellationToken)
     {

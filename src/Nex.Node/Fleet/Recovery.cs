@@ -54,48 +54,47 @@ internal static partial class Recovery
                 continue;
             }
 
-            workloads.Adopt(new DesiredEntry(entry.Key, claimed, revision));
-            var validated = false;
-            try
+            var outcome = await Replay.RunAsync(workloads, node, new DesiredEntry(entry.Key, claimed, revision), cancellationToken).ConfigureAwait(false);
+            if (outcome.Succeeded)
             {
-                var ns = DesiredState.NamespaceOf(entry.Key) ?? record.Namespace;
-                var deploy = workloads.Validator.Validate(ns, record.Request, trusted: false) with { DesiredKey = entry.Key };
-                validated = true;
-                var response = await workloads.DeployAsync(deploy, cancellationToken).ConfigureAwait(false);
                 recovered++;
-                LogRecovered(logger, record.Name, response.Id, entry.Key);
+                LogRecovered(logger, record.Name, outcome.WorkloadId!, entry.Key);
+                continue;
             }
-            catch (ControlRejectedException ex)
+
+            failed++;
+            if (IsTheRequests(outcome.Error!, outcome.Validated))
             {
-                failed++;
-                if (IsTheRequests(ex, validated))
-                {
-                    LogRecoveryFailed(logger, record.Name, entry.Key, ex.Message);
-                    await workloads.ForgetAsync(entry.Key).ConfigureAwait(false);
-                }
-                else
-                {
-                    // The node's own trouble (no agent, unhealthy, at its limit): the next start tries again.
-                    LogRecoveryFailedKept(logger, record.Name, entry.Key, ex.Message);
-                    workloads.Release(entry.Key);
-                }
-                await events.PublishAsync(
-                    record.Namespace,
-                    EventTypes.WorkloadRecoveryFailed,
-                    new WorkloadRecoveryFailedEvent { NodeId = node.NodeId, Key = entry.Key, Name = record.Name, Reason = ex.Message },
-                    NexJson.Context.WorkloadRecoveryFailedEvent,
-                    cancellationToken: cancellationToken).ConfigureAwait(false);
+                LogRecoveryFailed(logger, record.Name, entry.Key, outcome.Error!);
+                await workloads.ForgetAsync(entry.Key).ConfigureAwait(false);
             }
+            else
+            {
+                // The node's own trouble (no agent, unhealthy, at its limit): the next start tries again.
+                LogRecoveryFailedKept(logger, record.Name, entry.Key, outcome.Error!);
+                workloads.Release(entry.Key);
+            }
+
+            await PublishFailedAsync(events, node, entry.Key, record, outcome.Error!, cancellationToken).ConfigureAwait(false);
         }
 
         return new Result(recovered, failed, skipped);
     }
 
+    /// <summary>Publishes <c>workload_recovery_failed</c> (recovery and rescheduling).</summary>
+    public static ValueTask PublishFailedAsync(EventPublisher events, NodeState node, string key, DesiredWorkload record, string reason, CancellationToken cancellationToken) =>
+        events.PublishAsync(
+            record.Namespace,
+            EventTypes.WorkloadRecoveryFailed,
+            new WorkloadRecoveryFailedEvent { NodeId = node.NodeId, Key = key, Name = record.Name, Reason = reason },
+            NexJson.Context.WorkloadRecoveryFailedEvent,
+            cancellationToken: cancellationToken);
+
     // A request that failed the checks, or whose artifact cannot be had, fails the same way at every start.
-    private static bool IsTheRequests(ControlRejectedException ex, bool validated) =>
+    private static bool IsTheRequests(string error, bool validated) =>
         !validated
-            ? !ex.Message.StartsWith("Node is", StringComparison.Ordinal) // lame duck or at its limit: the node's state
-            : ex.Message.StartsWith("Failed to cache workload bytes", StringComparison.Ordinal);
+            ? !error.StartsWith("Node is", StringComparison.Ordinal) // lame duck or at its limit: the node's state
+            : error.StartsWith("Failed to cache workload bytes", StringComparison.Ordinal);
 
     [LoggerMessage(EventId = 913, Level = LogLevel.Error, Message = "Could not recover workload {Name} (desired state {Key}) now, record kept for the next start: {Reason}")]
     private static partial void LogRecoveryFailedKept(ILogger logger, string name, string key, string reason);

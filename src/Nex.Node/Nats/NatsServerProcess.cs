@@ -38,6 +38,10 @@ public sealed record NatsServerOptions
     /// <summary>Route URLs of the cluster's servers (this one's own may be among them; the server skips it).</summary>
     public IReadOnlyList<string> Routes { get; init; } = [];
 
+    /// <summary>Do not tell clients about the cluster's other servers (<c>--no_advertise</c>): a client stays on the
+    /// servers it was given (tests use it to cut a client off with its one server).</summary>
+    public bool NoAdvertise { get; init; }
+
     /// <summary>The executable; found on <c>$PATH</c> (and <c>/usr/sbin</c>) when not a path.</summary>
     public string Executable { get; init; } = "nats-server";
 
@@ -145,6 +149,11 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
             {
                 info.ArgumentList.Add("--routes");
                 info.ArgumentList.Add(string.Join(',', options.Routes));
+            }
+
+            if (options.NoAdvertise)
+            {
+                info.ArgumentList.Add("--no_advertise=true"); // a Go bool flag: its value only with '='
             }
         }
 

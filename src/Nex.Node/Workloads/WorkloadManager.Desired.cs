@@ -12,6 +12,9 @@ internal sealed partial class WorkloadManager
     public IReadOnlySet<string> RunningDesiredKeys =>
         _running.Values.Select(w => w.Deploy.DesiredKey).OfType<string>().ToHashSet(StringComparer.Ordinal);
 
+    /// <summary>The keys of the records this node holds (wrote or adopted).</summary>
+    public IReadOnlyList<string> HeldDesiredKeys => [.. _records.Keys];
+
     /// <summary>Forgets a record without removing it (a recovery that will be tried again at the next start).</summary>
     public void Release(string key) => _records.TryRemove(key, out _);
 

@@ -51,6 +51,10 @@ public static class EventTypes
     /// a Nex for .NET addition: 0.2's lame duck never ends).</summary>
     public const string NodeDrained = "node_drained";
 
+    /// <summary>A workload of a dead or draining node was claimed and runs on another node now (namespace of the
+    /// workload; a Nex for .NET addition).</summary>
+    public const string WorkloadRescheduled = "workload_rescheduled";
+
     /// <summary>Declared in Go but never emitted.</summary>
     public const string AgentStarted = "agent_started";
 

@@ -38,6 +38,8 @@ namespace Nex.Protocol;
 // Fleet
 [JsonSerializable(typeof(DesiredWorkload))]
 [JsonSerializable(typeof(WorkloadRecoveryFailedEvent))]
+[JsonSerializable(typeof(NodeLease))]
+[JsonSerializable(typeof(WorkloadRescheduledEvent))]
 // Agent protocol
 [JsonSerializable(typeof(AgentMetadata))]
 [JsonSerializable(typeof(HandshakeRequest))]

@@ -1,0 +1,86 @@
+using Microsoft.Extensions.Time.Testing;
+using Nex.Node.Fleet;
+using Nex.Protocol;
+using Xunit;
+
+namespace Nex.Node.Tests.Fleet;
+
+/// <summary>Liveness by this node's own clock: seen within the grace is alive; silence or absence for a grace is dead.</summary>
+public sealed class LeaseTableTests
+{
+    private static readonly TimeSpan Grace = TimeSpan.FromSeconds(10);
+    private readonly FakeTimeProvider _time = new();
+    private readonly LeaseTable _table;
+
+    public LeaseTableTests() => _table = new LeaseTable("NSELF", _time, Grace);
+
+    [Fact]
+    public void NodeSeen_IsAlive_UntilSilentForTheGrace()
+    {
+        _table.Restart();
+        _table.Observe(new NodeLease { NodeId = "NX" });
+        _time.Advance(Grace - TimeSpan.FromMilliseconds(1));
+        Assert.True(_table.IsAlive("NX"));
+        _table.Observe(new NodeLease { NodeId = "NX" }); // renewed
+        _time.Advance(Grace - TimeSpan.FromMilliseconds(1));
+        Assert.True(_table.IsAlive("NX"));
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.False(_table.IsAlive("NX"));
+        Assert.Empty(_table.AliveOthers());
+    }
+
+    [Fact]
+    public void NodeNeverSeen_IsDead_OnceThisNodeWatchedForAFullGrace()
+    {
+        Assert.True(_table.IsAlive("NY")); // not watching yet: not judged
+        _table.Restart();
+        _time.Advance(Grace - TimeSpan.FromMilliseconds(1));
+        Assert.True(_table.IsAlive("NY"));
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.False(_table.IsAlive("NY"));
+    }
+
+    [Fact]
+    public void NodeWhoseLeaseIsGone_IsDead_AfterAFullGraceOfWatching()
+    {
+        _table.Restart();
+        _table.Observe(new NodeLease { NodeId = "NX" });
+        _time.Advance(Grace);
+        _table.Observe(new NodeLease { NodeId = "NX" });
+        _table.Remove("NX");
+        Assert.False(_table.IsAlive("NX"));
+    }
+
+    [Fact]
+    public void Self_IsAlwaysAlive()
+    {
+        _table.Restart();
+        _time.Advance(Grace * 100);
+        Assert.True(_table.IsAlive("NSELF"));
+    }
+
+    [Fact]
+    public void Restart_AfterADisconnect_GivesEveryKnownNodeAFreshGrace()
+    {
+        _table.Restart();
+        _table.Observe(new NodeLease { NodeId = "NX", LameDuck = true });
+        _time.Advance(Grace * 3); // this node was cut off: it heard nobody
+        Assert.False(_table.IsAlive("NX"));
+        _table.Restart();
+        Assert.True(_table.IsAlive("NX"));
+        Assert.True(_table.IsAlive("NNEVER"));
+        Assert.True(Assert.Single(_table.AliveOthers()).LameDuck);
+        _time.Advance(Grace);
+        Assert.False(_table.IsAlive("NX"));
+        Assert.False(_table.IsAlive("NNEVER"));
+    }
+
+    [Fact]
+    public void AliveOthers_LeavesOutSelf()
+    {
+        _table.Restart();
+        _table.Observe(new NodeLease { NodeId = "NSELF" });
+        _table.Observe(new NodeLease { NodeId = "NX" });
+        Assert.Equal(["NX"], _table.AliveOthers().Select(l => l.NodeId));
+    }
+}
