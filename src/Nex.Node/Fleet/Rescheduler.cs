@@ -235,9 +235,11 @@ internal sealed partial class Rescheduler : IAsyncDisposable
     }
 
     // The record names another node, and it is newer than what this node last wrote or claimed (the copy of the
-    // bucket may lag behind this node's own claim by a moment: an older record says nothing).
+    // bucket may lag behind this node's own claim by a moment: an older record says nothing). A record this node
+    // released itself (a drain's handoff) is the drain's to end, once the taker's copy runs (make-before-break).
     private bool MovedAway(DesiredEntry entry) =>
         !string.Equals(entry.Workload.NodeId, _node.NodeId, StringComparison.Ordinal)
+        && _workloads.RecordOf(entry.Key) is not { Workload.Handoff: true }
         && (_workloads.RecordOf(entry.Key) is not { } held || entry.Revision > held.Revision);
 
     /// <summary>Stops the copies running here whose records are gone or name another node now.</summary>
