@@ -35,8 +35,8 @@ internal static class NodeCommands
         tracesExporter.AcceptOnlyFromAmong("file", "grpc", "http");
         var logLevel = new Option<string>("--loglevel") { Description = "none, debug, info, warn or error [env NEX_LOGLEVEL]", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("NEX_LOGLEVEL") is { Length: > 0 } l ? l : "info" };
         logLevel.AcceptOnlyFromAmong("none", "debug", "info", "warn", "error");
-        var nodeSeed = new Option<string?>("--node-seed") { Description = "file with the node's server seed (SN…): a stable node id; created if missing" };
-        var xkeySeed = new Option<string?>("--xkey-seed") { Description = "file with the node's curve seed (SX…): a stable xkey; created if missing" };
+        var nodeSeed = new Option<string?>("--node-seed") { Description = "file with the node's server seed (SN…): a stable node id; created if missing (default $NEX_HOME/node.nk)" };
+        var xkeySeed = new Option<string?>("--xkey-seed") { Description = "file with the node's curve seed (SX…): a stable xkey; created if missing (default $NEX_HOME/node.xk; give every node of a fleet the same one)" };
         var embeddedPort = new Option<int>("--embedded-port") { Description = "loopback port for the embedded nats-server, when one is started", DefaultValueFactory = _ => 4222 };
 
         var up = new Command("up", "Run a node. Without a server (-s, NATS_URL or a NATS context) and with nothing listening on nats://127.0.0.1:4222, it starts an embedded nats-server with JetStream.");
@@ -65,6 +65,14 @@ internal static class NodeCommands
             {
                 cfg = cfg with { XkeySeedFile = xkeyFile };
             }
+
+            // A node started again is the same node: its recorded workloads (desired state) come back on it, and their
+            // environments, sealed to its xkey, still open. 0.2 made up a new identity at every start.
+            cfg = cfg with
+            {
+                NodeSeedFile = cfg.NodeSeedFile ?? Path.Combine(NexHome.Directory, "node.nk"),
+                XkeySeedFile = cfg.XkeySeedFile ?? Path.Combine(NexHome.Directory, "node.xk"),
+            };
 
             using var loggerFactory = NodeLogging.Create(parse.GetValue(logLevel)!);
             var logger = loggerFactory.CreateLogger("nex");

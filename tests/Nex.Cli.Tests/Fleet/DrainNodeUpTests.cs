@@ -9,27 +9,25 @@ namespace Nex.Cli.Tests.Fleet;
 /// <summary><c>nex lameduck</c> drains a <c>nex node up</c> process, which then exits 0 (0.2's node never exits).</summary>
 public sealed class DrainNodeUpTests
 {
-    private static Dictionary<string, string?> Env(TempDirectory home) => new() { ["NEX_HOME"] = home.Path, ["HOME"] = home.Path };
-
     [Fact]
     public async Task LameDuck_NodeUpWithAServiceNobodyTakes_StopsItAtTheDeadline_AndExitsZero()
     {
         using var home = new TempDirectory();
-        var (node, url, nodeId) = await StartNodeAsync(home, """, "fleet": { "drain_timeout_ms": 4000 }""");
+        var (node, url, nodeId) = await EmbeddedNode.StartAsync(home, """, "fleet": { "drain_timeout_ms": 4000 }""");
         await using var _ = node;
 
         // A service with a record in NEX_DESIRED (the embedded server has JetStream), and no other node to take it.
         var subject = "svc.drain." + Guid.NewGuid().ToString("N")[..8];
-        var devrun = await CliProcess.RunAsync(["devrun", Examples.EchoService, "--argv", subject, "-s", url], Env(home));
+        var devrun = await CliProcess.RunAsync(["devrun", Examples.EchoService, "--argv", subject, "-s", url], EmbeddedNode.Env(home));
         Assert.True(devrun.ExitCode == 0, devrun.StdErr);
 
         var clock = Stopwatch.StartNew();
-        var lameDuck = await CliProcess.RunAsync(["lameduck", nodeId, "-s", url], Env(home));
+        var lameDuck = await CliProcess.RunAsync(["lameduck", nodeId, "-s", url], EmbeddedNode.Env(home));
         Assert.Equal(0, lameDuck.ExitCode);
         Assert.Contains($"Command to enter lame duck mode issued to {nodeId}", lameDuck.StdOut, StringComparison.Ordinal);
 
         // While it waits for a taker it is listed as lame duck ('*').
-        var during = await CliProcess.RunAsync(["node", "ls", "-s", url, "--timeout", "2s"], Env(home));
+        var during = await CliProcess.RunAsync(["node", "ls", "-s", url, "--timeout", "2s"], EmbeddedNode.Env(home));
         Assert.Contains(nodeId + "*", during.StdOut, StringComparison.Ordinal);
         Assert.False(node.Exited.IsCompleted);
 
@@ -42,36 +40,15 @@ public sealed class DrainNodeUpTests
     public async Task LameDuck_NodeUpWithoutWorkloads_ExitsZeroAtOnce()
     {
         using var home = new TempDirectory();
-        var (node, url, nodeId) = await StartNodeAsync(home, "");
+        var (node, url, nodeId) = await EmbeddedNode.StartAsync(home, "");
         await using var _ = node;
 
         var clock = Stopwatch.StartNew();
-        Assert.Equal(0, (await CliProcess.RunAsync(["lameduck", nodeId, "-s", url], Env(home))).ExitCode);
+        Assert.Equal(0, (await CliProcess.RunAsync(["lameduck", nodeId, "-s", url], EmbeddedNode.Env(home))).ExitCode);
 
         // Nothing to move: no wait for the default 60 s deadline.
         await AssertExitedCleanlyAsync(node, home, "Drained: 0 moved, 0 stopped; exiting");
         TestContext.Current.TestOutputHelper?.WriteLine($"nex lameduck to the exit of a node without workloads: {clock.ElapsedMilliseconds} ms");
-    }
-
-    // `nex node up` on an embedded nats-server (with JetStream), its config given extra JSON members.
-    private static async Task<(CliProcess Node, string Url, string NodeId)> StartNodeAsync(TempDirectory home, string extraConfig)
-    {
-        var port = CliTestSupport.FreePort();
-        await File.WriteAllTextAsync(home.File("config.json"), $$"""{ "pid_filepath": "{{home.File("nex.pid")}}"{{extraConfig}} }""", TestContext.Current.CancellationToken);
-        var node = CliProcess.Start(["node", "up", "--config", home.File("config.json"), "--embedded-port", port.ToString(CultureInfo.InvariantCulture)], Env(home));
-        try
-        {
-            await node.WaitForOutputAsync(" is up on ", TimeSpan.FromSeconds(60));
-            var url = $"nats://127.0.0.1:{port}";
-            var ls = await CliProcess.RunAsync(["node", "ls", "-s", url, "--json"], Env(home));
-            using var nodes = JsonDocument.Parse(ls.StdOut);
-            return (node, url, Assert.Single(nodes.RootElement.EnumerateArray()).GetProperty("node_id").GetString()!);
-        }
-        catch
-        {
-            await node.DisposeAsync();
-            throw;
-        }
     }
 
     // The node exits by itself, with 0 and the drain's line, leaving neither its PID file nor its nats-server.
