@@ -16,6 +16,7 @@ internal sealed partial class EssentialRestarts : IAsyncDisposable
     private readonly EssentialRestartPolicy _policy;
     private readonly Func<bool> _isLameDuck;
     private readonly Func<ValidatedDeploy, int, CancellationToken, Task<RunResponse>> _redeploy;
+    private readonly Func<ValidatedDeploy, bool> _stillWanted;
     private readonly Func<double> _random;
     private readonly ILogger _logger;
     private readonly CancellationToken _stopping;
@@ -29,6 +30,8 @@ internal sealed partial class EssentialRestarts : IAsyncDisposable
     /// <param name="logger">The workload manager's logger.</param>
     /// <param name="stopping">Cancelled when the node stops: waiting restarts are dropped, none is scheduled.</param>
     /// <param name="random">Jitter in [0, 1); cryptographic randomness by default.</param>
+    /// <param name="stillWanted">Asked when the backoff is over: false drops the restart (the workload was stopped, or
+    /// its record moved to another node, while it waited). Always true by default.</param>
     public EssentialRestarts(
         TimeProvider time,
         EssentialRestartPolicy policy,
@@ -36,8 +39,10 @@ internal sealed partial class EssentialRestarts : IAsyncDisposable
         Func<ValidatedDeploy, int, CancellationToken, Task<RunResponse>> redeploy,
         ILogger logger,
         CancellationToken stopping,
-        Func<double>? random = null)
+        Func<double>? random = null,
+        Func<ValidatedDeploy, bool>? stillWanted = null)
     {
+        _stillWanted = stillWanted ?? (static _ => true);
         _stopping = stopping;
         _time = time;
         _policy = policy;
@@ -75,7 +80,7 @@ internal sealed partial class EssentialRestarts : IAsyncDisposable
             return;
         }
 
-        if (_isLameDuck())
+        if (_isLameDuck() || !_stillWanted(previous))
         {
             return;
         }

@@ -30,6 +30,7 @@ internal sealed partial class WorkloadManager
         var workload = _running.Values.FirstOrDefault(w => string.Equals(w.Deploy.DesiredKey, key, StringComparison.Ordinal));
         if (workload is null)
         {
+            _abandoned[key] = 0; // an essential restart waiting here must not bring back a copy owned elsewhere
             return false;
         }
 
@@ -42,7 +43,11 @@ internal sealed partial class WorkloadManager
     public DesiredEntry? RecordOf(string key) => _records.TryGetValue(key, out var entry) ? entry : null;
 
     /// <summary>Notes a record this node took over (recovery): its next write compares against this revision.</summary>
-    public void Adopt(DesiredEntry entry) => _records[entry.Key] = entry;
+    public void Adopt(DesiredEntry entry)
+    {
+        _records[entry.Key] = entry;
+        _abandoned.TryRemove(entry.Key, out _); // claimed back: its restarts are wanted again
+    }
 
     private async Task RecordAsync(ValidatedDeploy deploy, string workloadId, CancellationToken cancellationToken)
     {

@@ -48,6 +48,10 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
     // This node's desired-state records: key → the record as last written and its revision (for compare-and-set).
     private readonly ConcurrentDictionary<string, DesiredEntry> _records = new(StringComparer.Ordinal);
 
+    // Keys of workloads stopped (or moved elsewhere) while no copy ran here, e.g. during an essential restart's
+    // backoff: that restart must not bring them back.
+    private readonly ConcurrentDictionary<string, byte> _abandoned = new(StringComparer.Ordinal);
+
     // The drain of a lame-duck node, once begun (disposal waits for it before it stops what is left).
     private Task _drain = Task.CompletedTask;
     private int _draining;
@@ -73,7 +77,7 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
             new AgentWatchdog(node.Time, AgentWatchdog.DefaultPingInterval, TimeSpan.FromMilliseconds(node.Config.AgentPingTimeoutMs), () => node.InternalNatsHealth),
             policy,
             _stopping.Token);
-        _restarts = new EssentialRestarts(node.Time, policy, () => node.IsLameDuck, RedeployAsync, _logger, _stopping.Token);
+        _restarts = new EssentialRestarts(node.Time, policy, () => node.IsLameDuck, RedeployAsync, _logger, _stopping.Token, stillWanted: d => d.DesiredKey is not { } key || !_abandoned.ContainsKey(key));
         _usage = new WorkloadUsage(node.Time, () => _running.Values);
         Validator = new DeployValidator(node, () => _running.Count);
     }
@@ -187,6 +191,8 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
             throw new ControlRejectedException(NoSuchWorkload);
         }
 
+        _records.TryRemove(entry.Key, out _);
+        _abandoned[entry.Key] = 0;
         LogRecordStopped(_logger, entry.Key, record.Name, record.NodeId);
         return new StopResponse { Stopped = true, Id = record.WorkloadId, Issuer = original.Iss, Name = record.Name };
     }

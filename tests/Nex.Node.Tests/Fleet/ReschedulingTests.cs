@@ -147,6 +147,37 @@ public sealed class ReschedulingTests
     }
 
     [Fact]
+    public async Task Drain_TheServiceMovesToTheOtherNode_BeforeItsCopyStops_AndTheNodeAsksToExit()
+    {
+        await using var cluster = await NatsClusterFixture.StartAsync(Ct);
+        using var keys = new TempDirectory();
+        var xkey = SharedXkey(keys.Path);
+        await using var a = await StartNodeAsync(cluster.Urls, xkey);
+        await using var b = await StartNodeAsync(cluster.Urls, xkey);
+        await using var caller = await ConnectAsync(cluster.Urls);
+        await using var undeployed = await Recorder.StartAsync(caller, "$NEX.events.default.workload_undeployed");
+        await using var drained = await Recorder.StartAsync(caller, "$NEX.events.system.node_drained");
+        var (subject, key) = await DeployEchoAsync(caller, a);
+        var first = (await ReadAsync(caller, key)).Record!.WorkloadId;
+
+        // nex lameduck: A releases the record, B's rescheduler claims it and starts its copy, then A's copy ends.
+        Assert.True((await new NexClient(caller).LameDuckAsync(a.NodeId, Ct)).Success);
+        await a.Node.StopRequested.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        var ended = await undeployed.WaitAsync((_, e) => e.GetProperty("data").GetProperty("vmid").GetString() == first, TimeSpan.FromSeconds(10), "A's copy undeployed");
+        Assert.Equal("Workload moved to another node", ended.Body.GetProperty("data").GetProperty("reason").GetString());
+        var summary = (await drained.WaitAsync((_, e) => e.GetProperty("data").GetProperty("node_id").GetString() == a.NodeId, TimeSpan.FromSeconds(10), "node_drained")).Body.GetProperty("data");
+        Assert.Equal(1, summary.GetProperty("moved").GetInt32());
+        Assert.Equal(0, summary.GetProperty("stopped").GetInt32());
+
+        var record = (await ReadAsync(caller, key)).Record!;
+        Assert.Equal(b.NodeId, record.NodeId);
+        Assert.NotEqual(first, record.WorkloadId);
+        Assert.False(record.Handoff);
+        await AnswersAsync(caller, subject);
+        Assert.Equal([b.NodeId], await CopiesAsync(caller, "echoservice"));
+    }
+
+    [Fact]
     public async Task LameDuckNode_AndNodeWithReschedulingOff_ClaimNothing()
     {
         await using var cluster = await NatsClusterFixture.StartAsync(Ct);

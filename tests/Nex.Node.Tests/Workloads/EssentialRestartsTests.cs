@@ -18,6 +18,7 @@ public sealed class EssentialRestartsTests
     private readonly Channel<(DeployRequest Request, int Failures)> _redeploys = Channel.CreateUnbounded<(DeployRequest, int)>();
     private readonly ScheduledLog _log = new();
     private bool _lameDuck;
+    private bool _wanted = true;
     private int _refusals;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -81,6 +82,21 @@ public sealed class EssentialRestartsTests
     }
 
     [Fact]
+    public async Task StoppedDuringTheBackoff_MeansNoRestart()
+    {
+        // A STOP of its record (or a claim of it by another node) while the restart waits: it must not come back.
+        using var stopping = new CancellationTokenSource();
+        var restarts = Create(stopping.Token);
+        restarts.Schedule(Deploy(), consecutiveFailures: 1);
+        _wanted = false;
+        _time.Advance(Initial);
+
+        await restarts.DisposeAsync().AsTask().WaitAsync(Wait, Ct);
+        Assert.Equal(0, restarts.Pending);
+        Assert.False(_redeploys.Reader.TryRead(out _));
+    }
+
+    [Fact]
     public async Task NodeStopping_DropsAWaitingRestart()
     {
         using var stopping = new CancellationTokenSource();
@@ -108,7 +124,8 @@ public sealed class EssentialRestartsTests
         },
         _log,
         stopping,
-        random: static () => 0.5); // no jitter
+        random: static () => 0.5, // no jitter
+        stillWanted: _ => _wanted);
 
     /// <summary>Signals each "restart scheduled" line: the restart's wait is on the clock by then.</summary>
     private sealed class ScheduledLog : ILogger
