@@ -38,10 +38,25 @@ internal sealed class Workloads : IDisposable
 
     /// <summary>A signed deploy request with a sealed environment, as <c>nex devrun</c> builds it (the
     /// client's work: not part of what the node is timed on).</summary>
-    public DeployRequest BuildDeploy(BenchNode node, string path, string name, IReadOnlyList<string>? argv, IReadOnlyList<string>? triggers, bool essential = false)
+    public DeployRequest BuildDeploy(BenchNode node, string path, string name, IReadOnlyList<string>? argv, IReadOnlyList<string>? triggers, bool essential = false) =>
+        WorkloadRequests.BuildDeploy(Spec(path, name, argv, triggers, essential), node.NodeId, node.Xkey, _issuer, _xkey);
+
+    /// <summary>Runs <paramref name="replicas"/> copies of <paramref name="path"/> where the auction's best bids are, as
+    /// <c>nex run</c> without <c>--node</c> does.</summary>
+    public async Task RunAsync(string path, string name, IReadOnlyList<string>? argv, bool essential, int replicas, CancellationToken cancellationToken)
+    {
+        var result = await new WorkloadWorkflows(_client).RunReplicasAsync(null, Spec(path, name, argv, triggers: null, essential), replicas, _issuer, _xkey, cancellationToken).ConfigureAwait(false);
+        if (result.Failures.Count > 0)
+        {
+            throw new BenchException($"run of {name}: {string.Join("; ", result.Failures)}");
+        }
+    }
+
+    // What devrun would deploy for an uploaded artifact (its real SHA-256 as the JWT hash).
+    private DeploySpec Spec(string path, string name, IReadOnlyList<string>? argv, IReadOnlyList<string>? triggers, bool essential)
     {
         var upload = _uploads[path];
-        var spec = new DeploySpec
+        return new DeploySpec
         {
             Location = upload.Location,
             Name = name,
@@ -52,29 +67,6 @@ internal sealed class Workloads : IDisposable
             Triggers = triggers,
             Hash = upload.Sha256,
         };
-        return WorkloadRequests.BuildDeploy(spec, node.NodeId, node.Xkey, _issuer, _xkey);
-    }
-
-    /// <summary>Runs <paramref name="replicas"/> copies of <paramref name="path"/> where the auction's best bids are, as
-    /// <c>nex run</c> without <c>--node</c> does.</summary>
-    public async Task RunAsync(string path, string name, IReadOnlyList<string>? argv, bool essential, int replicas, CancellationToken cancellationToken)
-    {
-        var upload = _uploads[path];
-        var spec = new DeploySpec
-        {
-            Location = upload.Location,
-            Name = name,
-            Type = NexClient.WorkloadTypeForFile(path),
-            Description = "nex bench",
-            Argv = argv,
-            Essential = essential,
-            Hash = upload.Sha256,
-        };
-        var result = await new WorkloadWorkflows(_client).RunReplicasAsync(null, spec, replicas, _issuer, _xkey, cancellationToken).ConfigureAwait(false);
-        if (result.Failures.Count > 0)
-        {
-            throw new BenchException($"run of {name}: {string.Join("; ", result.Failures)}");
-        }
     }
 
     /// <summary>The key that signs deploys and stops (the campaign forges stop tokens with it).</summary>

@@ -191,26 +191,9 @@ public sealed partial class ReplicasTests(ReplicasTests.NodesFixture fixture) : 
         }
     }
 
-    /// <summary>A record as a node writes it, for a node that no longer exists, signed by <paramref name="issuer"/> a minute ago.</summary>
-    private async Task<(string Key, string Id)> PutOrphanRecordAsync(string name, KeyPair issuer)
-    {
-        var id = Xid.NewId();
-        var now = DateTimeOffset.UtcNow;
-        var record = new DesiredWorkload
-        {
-            Namespace = _ns,
-            Name = name,
-            NodeId = NexKeys.CreateServer().GetPublicKey(),
-            WorkloadId = id,
-            Request = new DeployRequest { WorkloadJwt = WorkloadJwt.Issue(issuer, name, WorkloadJwt.PlaceholderHash, now.AddMinutes(-1)), Type = WorkloadTypes.Native },
-            CreatedAt = now,
-            UpdatedAt = now,
-        };
-        var store = await new NatsKVContext(new NatsJSContext(fixture.Nodes[0].Connection)).GetStoreAsync(DesiredState.Bucket, Ct);
-        var key = DesiredState.Key(_ns, id);
-        await store.PutAsync(key, JsonSerializer.SerializeToUtf8Bytes(record, NexJson.Context.DesiredWorkload), cancellationToken: Ct);
-        return (key, id);
-    }
+    /// <summary>A record for a node that no longer exists, signed by <paramref name="issuer"/>.</summary>
+    private async Task<(string Key, string Id)> PutOrphanRecordAsync(string name, KeyPair issuer) =>
+        await DesiredRecords.PutAsync(fixture.Nodes[0].Connection, _ns, name, issuer, NexKeys.CreateServer().GetPublicKey(), cancellationToken: Ct);
 
     [GeneratedRegex(@"🚀 Workload '([^']+)' accepted\. You can now refer to this workload with ID: (\S+) on node (\S+)")]
     private static partial Regex AcceptedRegex();

@@ -122,27 +122,8 @@ public sealed class StopRecordedTests(StopRecordedTests.NodeFixture fixture) : I
         return (ns, new NexClient(fixture.Node.Connection, new NexClientOptions { Namespace = ns, Timeout = TimeSpan.FromSeconds(10) }));
     }
 
-    /// <summary>A record as a node writes it, straight into the bucket: a deploy JWT signed by <paramref name="issuer"/> a minute ago.</summary>
-    private async Task<(string Key, string CurrentId)> PutRecordAsync(string ns, string name, KeyPair issuer, string nodeId, bool handoff = false, string? currentId = null)
-    {
-        var firstId = Xid.NewId();
-        var key = DesiredState.Key(ns, firstId);
-        var now = DateTimeOffset.UtcNow;
-        var record = new DesiredWorkload
-        {
-            Namespace = ns,
-            Name = name,
-            NodeId = nodeId,
-            WorkloadId = currentId ?? firstId,
-            Request = new DeployRequest { WorkloadJwt = WorkloadJwt.Issue(issuer, name, WorkloadJwt.PlaceholderHash, now.AddMinutes(-1)), Type = WorkloadTypes.Native },
-            CreatedAt = now,
-            UpdatedAt = now,
-            Handoff = handoff,
-        };
-        var store = await new NatsKVContext(new NatsJSContext(fixture.Node.Connection)).GetStoreAsync(DesiredState.Bucket, Ct);
-        await store.PutAsync(key, JsonSerializer.SerializeToUtf8Bytes(record, NexJson.Context.DesiredWorkload), cancellationToken: Ct);
-        return (key, record.WorkloadId);
-    }
+    private Task<(string Key, string CurrentId)> PutRecordAsync(string ns, string name, KeyPair issuer, string nodeId, bool handoff = false, string? currentId = null) =>
+        DesiredRecords.PutAsync(fixture.Node.Connection, ns, name, issuer, nodeId, handoff, currentId, Ct);
 
     /// <summary>One node with desired state for the class.</summary>
     public sealed class NodeFixture(NatsServerFixture nats) : IAsyncLifetime
