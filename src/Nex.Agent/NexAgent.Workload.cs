@@ -270,9 +270,9 @@ internal sealed partial class NexAgent
         }
         catch (Exception ex)
         {
-            // 0.2: no reply, the node times out and reports function_exec_failed.
+            // Answered at once (0.2 sent nothing, and the caller waited its whole timeout).
             LogTriggerFailed(_logger, workload.Request.WorkloadName, subject, ex.Message);
-            return;
+            result = TriggerResult.Failed(ex.Message, FunctionErrors.Exception);
         }
 
         if (result is null)
@@ -283,6 +283,14 @@ internal sealed partial class NexAgent
         var replyHeaders = result.RuntimeNanoseconds is { } ns
             ? new NatsHeaders { [AgentSubjects.RuntimeNsHeader] = ns.ToString(CultureInfo.InvariantCulture) }
             : null;
+        if (result.Error is { } error)
+        {
+            // A header value is one line: the first line of the cause.
+            replyHeaders ??= [];
+            replyHeaders[FunctionErrors.Header] = FirstLine(error);
+            replyHeaders[FunctionErrors.CodeHeader] = result.ErrorCode.ToString(CultureInfo.InvariantCulture);
+        }
+
         try
         {
             await ReplyAsync(msg, result.Data.ToArray(), replyHeaders, cancellationToken).ConfigureAwait(false);
@@ -291,6 +299,13 @@ internal sealed partial class NexAgent
         {
             LogTriggerFailed(_logger, workload.Request.WorkloadName, subject, ex.Message);
         }
+    }
+
+    private static string FirstLine(string text)
+    {
+        var line = text.AsSpan().TrimStart();
+        var end = line.IndexOfAny('\r', '\n');
+        return (end >= 0 ? line[..end] : line).ToString();
     }
 
     /// <summary>The deployed workload and what the agent holds for it.</summary>

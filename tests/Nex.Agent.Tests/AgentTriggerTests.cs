@@ -50,12 +50,15 @@ public sealed class AgentTriggerTests
             Assert.Equal("echo.hello:abc", Encoding.UTF8.GetString(reply.Data!));
             Assert.Equal("42", reply.Headers![AgentSubjects.RuntimeNsHeader].ToString());
 
-            // A failing or silent execution gets no reply (0.2: the node times out).
-            foreach (var payload in new[] { "fail", "silent" })
-            {
-                await Assert.ThrowsAsync<NatsNoReplyException>(() => node.Connection.RequestAsync<byte[], byte[]>(
-                    AgentSubjects.Trigger(node.AgentId), Encoding.UTF8.GetBytes(payload), headers, replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromMilliseconds(300) }, cancellationToken: Token).AsTask());
-            }
+            // A failing execution is answered at once: empty, with the NATS service error headers (0.2 sent nothing).
+            var failed = await node.Connection.RequestAsync<byte[], byte[]>(AgentSubjects.Trigger(node.AgentId), "fail"u8.ToArray(), headers, replyOpts: new NatsSubOpts { Timeout = Wait }, cancellationToken: Token);
+            Assert.Empty(failed.Data ?? []);
+            Assert.Equal("boom", failed.Headers![FunctionErrors.Header].ToString());
+            Assert.Equal("500", failed.Headers![FunctionErrors.CodeHeader].ToString());
+
+            // A silent execution (no result at all) still gets no reply.
+            await Assert.ThrowsAsync<NatsNoReplyException>(() => node.Connection.RequestAsync<byte[], byte[]>(
+                AgentSubjects.Trigger(node.AgentId), "silent"u8.ToArray(), headers, replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromMilliseconds(300) }, cancellationToken: Token).AsTask());
 
             Assert.Empty(await node.UndeployAsync(Token));
             Assert.True(factory.Provider.Undeployed);

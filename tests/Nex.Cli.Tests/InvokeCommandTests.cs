@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using NATS.Client.Core;
+using Nex.Protocol;
 using Nex.Cli.Commands;
 using Nex.Testing;
 using Xunit;
@@ -174,6 +175,20 @@ public sealed class InvokeCommandTests(NatsServerFixture nats) : IClassFixture<N
             Assert.True(cli.ExitCode == 0, cli.StdErr);
             Assert.Equal("ok", cli.StdOut);
             Assert.Contains("x-nex-runtime-ns: 1234", cli.StdErr, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Invoke_AFailedFunction_IsOneLine_WithItsCause_AndExitsOne()
+    {
+        // What the node answers for a function that threw: an empty body and the NATS service error headers.
+        var subject = NewSubject();
+        var (_, stop) = await RespondAsync(subject, _ => [], new NatsHeaders { [FunctionErrors.Header] = "Error: no such order", [FunctionErrors.CodeHeader] = "500" });
+        await using (stop)
+        {
+            var cli = await RawCli.RunAsync(["invoke", subject, "x", "-s", nats.Url]);
+            AssertOneLineError(cli, "function failed: Error: no such order");
+            Assert.Equal(1, cli.ExitCode);
         }
     }
 

@@ -95,7 +95,22 @@ internal interface IWorkloadOutput
 /// <summary>A trigger's reply: the bytes, and for V8 the execution time (header <c>x-nex-runtime-ns</c>).</summary>
 /// <param name="Data">The reply payload.</param>
 /// <param name="RuntimeNanoseconds">Execution time, or null to omit the header (WASM).</param>
-internal sealed record TriggerResult(ReadOnlyMemory<byte> Data, long? RuntimeNanoseconds);
+internal sealed record TriggerResult(ReadOnlyMemory<byte> Data, long? RuntimeNanoseconds)
+{
+    /// <summary>Why the call failed (answered at once with <see cref="FunctionErrors"/> headers), or null on success.</summary>
+    public string? Error { get; init; }
+
+    /// <summary>The <see cref="FunctionErrors"/> code of a failure.</summary>
+    public int ErrorCode { get; init; }
+
+    /// <summary>A failed call: no data, the cause and its code.</summary>
+    /// <param name="error">The cause.</param>
+    /// <param name="code">A <see cref="FunctionErrors"/> code.</param>
+    /// <param name="runtimeNanoseconds">Execution time, when measured.</param>
+    /// <returns>The result.</returns>
+    public static TriggerResult Failed(string error, int code, long? runtimeNanoseconds = null) =>
+        new(ReadOnlyMemory<byte>.Empty, runtimeNanoseconds) { Error = error, ErrorCode = code };
+}
 
 /// <summary>Everything a provider gets for one deploy.</summary>
 internal sealed record WorkloadContext

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text;
 using System.Text.Json;
 using NATS.Client.Core;
+using Nex.Protocol;
 
 namespace Nex.Cli.Commands;
 
@@ -43,6 +44,12 @@ internal static class InvokeCommand
             if (parse.GetValue(headers))
             {
                 PrintHeaders(reply.Headers);
+            }
+
+            // The node answers a failed call at once with the NATS service error headers.
+            if (reply.Headers is { } h && h.TryGetValue(FunctionErrors.Header, out var cause))
+            {
+                throw new CliException($"function failed: {cause}");
             }
 
             if (session.Output.Json)

@@ -124,13 +124,25 @@ internal sealed partial class RunningWorkload
         }
         catch (NatsException ex)
         {
-            var error = ex is NatsNoReplyException ? "the function did not return a result in time" : ex.Message;
-            await _context.Events.PublishAsync(
-                Namespace,
-                EventTypes.FunctionExecFailed,
-                new FunctionExecFailedEvent { WorkloadName = Name, TriggerSubject = subscription, Namespace = Namespace, Error = error },
-                NexJson.Context.FunctionExecFailedEvent).ConfigureAwait(false);
-            await _context.Events.PublishLogAsync(Namespace, Name, Id, LogLevels.Error, "Function execution failed").ConfigureAwait(false);
+            await PublishFailedAsync(subscription, ex is NatsNoReplyException ? "the function did not return a result in time" : ex.Message).ConfigureAwait(false);
+            return;
+        }
+
+        // A failed call is answered at once: the caller gets the error headers, the event the real cause.
+        if (reply.Headers is { } errorHeaders && errorHeaders.TryGetValue(FunctionErrors.Header, out var cause))
+        {
+            if (!string.IsNullOrEmpty(msg.ReplyTo))
+            {
+                var forwarded = new NatsHeaders { [FunctionErrors.Header] = cause };
+                if (errorHeaders.TryGetValue(FunctionErrors.CodeHeader, out var code))
+                {
+                    forwarded[FunctionErrors.CodeHeader] = code;
+                }
+
+                await connection.PublishAsync(msg.ReplyTo, Array.Empty<byte>(), forwarded).ConfigureAwait(false);
+            }
+
+            await PublishFailedAsync(subscription, cause.ToString()).ConfigureAwait(false);
             return;
         }
 
@@ -151,6 +163,16 @@ internal sealed partial class RunningWorkload
         {
             LogFunctionSucceeded(_context.Logger, Name, nanos);
         }
+    }
+
+    private async Task PublishFailedAsync(string subscription, string error)
+    {
+        await _context.Events.PublishAsync(
+            Namespace,
+            EventTypes.FunctionExecFailed,
+            new FunctionExecFailedEvent { WorkloadName = Name, TriggerSubject = subscription, Namespace = Namespace, Error = error },
+            NexJson.Context.FunctionExecFailedEvent).ConfigureAwait(false);
+        await _context.Events.PublishLogAsync(Namespace, Name, Id, LogLevels.Error, "Function execution failed").ConfigureAwait(false);
     }
 
     private ValueTask OnRelayFailedAsync(NatsMsg<byte[]> msg, Exception ex)

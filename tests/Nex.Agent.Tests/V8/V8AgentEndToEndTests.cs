@@ -50,8 +50,10 @@ public sealed class V8AgentEndToEndTests
         Assert.True(long.Parse(reply.Headers![AgentSubjects.RuntimeNsHeader].ToString(), System.Globalization.CultureInfo.InvariantCulture) > 0);
 
         var failHeaders = new NatsHeaders { [AgentSubjects.TriggerSubjectHeader] = "fn.fail" };
-        await Assert.ThrowsAsync<NatsNoReplyException>(() => node.Connection.RequestAsync<byte[], byte[]>(
-            AgentSubjects.Trigger(node.AgentId), "x"u8.ToArray(), failHeaders, replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromMilliseconds(500) }, cancellationToken: Token).AsTask());
+        var failed = await node.Connection.RequestAsync<byte[], byte[]>(AgentSubjects.Trigger(node.AgentId), "x"u8.ToArray(), failHeaders, replyOpts: new NatsSubOpts { Timeout = Wait }, cancellationToken: Token);
+        Assert.Empty(failed.Data ?? []);
+        Assert.Equal("Error: deliberate failure", failed.Headers![FunctionErrors.Header].ToString());
+        Assert.Equal("500", failed.Headers![FunctionErrors.CodeHeader].ToString());
         await node.Published.WaitForAsync(p => p.IsLog && Encoding.UTF8.GetString(p.Data).Contains("deliberate failure", StringComparison.Ordinal), Wait, "error log");
         await node.Published.WaitForAsync(p => p.IsLog && Encoding.UTF8.GetString(p.Data).Contains("called on fn.hello", StringComparison.Ordinal), Wait, "console log");
 

@@ -2,6 +2,7 @@ using System.Text;
 using Nex.Agent.Providers;
 using Nex.Agent.Providers.V8;
 using Xunit;
+using Nex.Protocol;
 
 namespace Nex.Agent.Tests.V8;
 
@@ -95,19 +96,19 @@ public sealed class V8FunctionProviderTests
     }
 
     [Fact]
-    public async Task Exception_NoReply_TextOnStderr_AndTheNextCallWorks()
+    public async Task Exception_FailsAtOnceWith500_TextOnStderr_AndTheNextCallWorks()
     {
         await using var fn = await V8Harness.StartAsync("(s, p) => { if (s === 'bad') throw new Error('boom ' + s); return s; }", Token);
-        Assert.Null(await fn.Provider.ExecuteAsync("bad", default, Token));
+        FunctionFailure.Is(await fn.Provider.ExecuteAsync("bad", default, Token), FunctionErrors.Exception, "Error: boom bad");
         await fn.Output.WaitForAsync(WorkloadStream.StandardError, "Error: boom bad", TimeSpan.FromSeconds(5));
         Assert.Equal("\"good\"", await fn.CallAsync("good", "", Token));
     }
 
     [Fact]
-    public async Task RejectedPromise_NoReply_TextOnStderr()
+    public async Task RejectedPromise_FailsAtOnceWith500_TextOnStderr()
     {
         await using var fn = await V8Harness.StartAsync("async (s, p) => { await null; throw new TypeError('rejected ' + s); }", Token);
-        Assert.Null(await fn.Provider.ExecuteAsync("x", default, Token));
+        FunctionFailure.Is(await fn.Provider.ExecuteAsync("x", default, Token), FunctionErrors.Exception, "TypeError: rejected x");
         await fn.Output.WaitForAsync(WorkloadStream.StandardError, "TypeError: rejected x", TimeSpan.FromSeconds(5));
     }
 
@@ -119,7 +120,7 @@ public sealed class V8FunctionProviderTests
             Token,
             new V8Options { Timeout = TimeSpan.FromMilliseconds(200) });
         var started = DateTime.UtcNow;
-        Assert.Null(await fn.Provider.ExecuteAsync("loop", default, Token));
+        FunctionFailure.Is(await fn.Provider.ExecuteAsync("loop", default, Token), FunctionErrors.Timeout, "timed out after 200 ms");
         Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromMilliseconds(150), TimeSpan.FromSeconds(3));
         await fn.Output.WaitForAsync(WorkloadStream.StandardError, "timed out after 200 ms", TimeSpan.FromSeconds(5));
         for (var i = 0; i < 3; i++)
@@ -128,7 +129,7 @@ public sealed class V8FunctionProviderTests
         }
 
         // A second loop is cut as well; a never-settling promise times out too.
-        Assert.Null(await fn.Provider.ExecuteAsync("loop", default, Token));
+        FunctionFailure.Is(await fn.Provider.ExecuteAsync("loop", default, Token), FunctionErrors.Timeout);
         Assert.Equal("\"ok\"", await fn.CallAsync("ok", "", Token));
     }
 
@@ -139,7 +140,7 @@ public sealed class V8FunctionProviderTests
             "(s, p) => s === 'hang' ? new Promise(() => {}) : s",
             Token,
             new V8Options { Timeout = TimeSpan.FromMilliseconds(150) });
-        Assert.Null(await fn.Provider.ExecuteAsync("hang", default, Token));
+        FunctionFailure.Is(await fn.Provider.ExecuteAsync("hang", default, Token), FunctionErrors.Timeout);
         Assert.Equal("\"ok\"", await fn.CallAsync("ok", "", Token));
     }
 
@@ -171,7 +172,7 @@ public sealed class V8FunctionProviderTests
             "(s, p) => { if (s === 'hog') { const a = []; for (;;) { a.push({ i: a.length, s: 'x'.repeat(64) + a.length }); } } return s; }",
             Token,
             new V8Options { MaxMemoryBytes = 32L * 1024 * 1024, Timeout = TimeSpan.FromSeconds(20) });
-        Assert.Null(await fn.Provider.ExecuteAsync("hog", default, Token));
+        FunctionFailure.Is(await fn.Provider.ExecuteAsync("hog", default, Token), FunctionErrors.OutOfMemory);
         // The error reaches the workload's stderr through the output pump, just after the call returns.
         var deadline = DateTime.UtcNow.AddSeconds(5);
         while (!fn.Output.Text(WorkloadStream.StandardError).Contains("memory", StringComparison.OrdinalIgnoreCase) && DateTime.UtcNow < deadline)

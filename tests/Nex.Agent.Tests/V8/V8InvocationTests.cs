@@ -2,6 +2,7 @@ using Microsoft.Extensions.Time.Testing;
 using Nex.Agent.Providers;
 using Nex.Agent.Providers.V8;
 using Xunit;
+using Nex.Protocol;
 
 namespace Nex.Agent.Tests.V8;
 
@@ -115,11 +116,14 @@ public sealed class V8InvocationTests
         Assert.Equal(0, new V8Invocation("s", []).Reply(TimeSpan.Zero)!.Data.Length);
 
     [Fact]
-    public void Reply_OfAnError_IsNone()
+    public void Reply_OfAnError_IsTheFailureWithItsCode()
     {
         var invocation = new V8Invocation("s", []);
         invocation.Fail("boom");
-        Assert.Null(invocation.Reply(TimeSpan.FromMilliseconds(1)));
+        FunctionFailure.Is(invocation.Reply(TimeSpan.FromMilliseconds(1)), FunctionErrors.Exception, "boom");
+        var oom = new V8Invocation("s", []);
+        oom.Fail("exceeded its memory limit", FunctionErrors.OutOfMemory);
+        FunctionFailure.Is(oom.Reply(TimeSpan.FromMilliseconds(1)), FunctionErrors.OutOfMemory);
     }
 
     [Theory]

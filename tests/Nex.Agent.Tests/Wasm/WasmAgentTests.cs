@@ -29,9 +29,11 @@ public sealed class WasmAgentTests
         var reply = await node.Connection.RequestAsync<byte[], byte[]>(AgentSubjects.Trigger(node.AgentId), "0 hello"u8.ToArray(), headers, replyOpts: new NatsSubOpts { Timeout = Wait }, cancellationToken: Token);
         Assert.Equal("0 hello", Encoding.UTF8.GetString(reply.Data!));
 
-        // A failing run: no reply, and the reason in the workload's stderr log.
-        await Assert.ThrowsAsync<NatsNoReplyException>(() => node.Connection.RequestAsync<byte[], byte[]>(
-            AgentSubjects.Trigger(node.AgentId), "3 bad"u8.ToArray(), headers, replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromMilliseconds(500) }, cancellationToken: Token).AsTask());
+        // A failing run: answered at once with the error headers, and the reason in the workload's stderr log.
+        var failed = await node.Connection.RequestAsync<byte[], byte[]>(AgentSubjects.Trigger(node.AgentId), "3 bad"u8.ToArray(), headers, replyOpts: new NatsSubOpts { Timeout = Wait }, cancellationToken: Token);
+        Assert.Empty(failed.Data ?? []);
+        Assert.Equal("function exited with status 3", failed.Headers![FunctionErrors.Header].ToString());
+        Assert.Equal("500", failed.Headers![FunctionErrors.CodeHeader].ToString());
         await node.Published.WaitForAsync(p => p.IsLog && p.Log.Text?.Contains("function exited with status 3", StringComparison.Ordinal) == true, Wait, "stderr log entry");
 
         Assert.Empty(await node.UndeployAsync(Token));

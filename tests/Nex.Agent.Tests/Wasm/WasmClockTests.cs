@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Microsoft.Extensions.Time.Testing;
 using Nex.Agent.Providers;
 using Xunit;
+using Nex.Protocol;
 
 namespace Nex.Agent.Tests.Wasm;
 
@@ -23,7 +24,7 @@ public sealed class WasmClockTests
         clock.Advance(TimeSpan.FromMinutes(1));
 
         // A minute of the limit has passed on the agent's clock, not on the wall: the call ends at once.
-        Assert.Null(await call.WaitAsync(TimeSpan.FromSeconds(30), Token));
+        FunctionFailure.Is(await call.WaitAsync(TimeSpan.FromSeconds(30), Token), FunctionErrors.Timeout, "function timed out after 60000 ms");
         Assert.Contains(function.Output.Chunks, c => c.Stream == WorkloadStream.StandardError && c.Text == "function timed out after 60000 ms\n");
         Assert.Equal("ok", System.Text.Encoding.UTF8.GetString((await function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token))!.Data.Span));
     }
@@ -40,7 +41,7 @@ public sealed class WasmClockTests
         clock.Advance(TimeSpan.FromMinutes(1) - TimeSpan.FromMilliseconds(1));
         await trigger.CancelAsync();
 
-        Assert.Null(await call.WaitAsync(TimeSpan.FromSeconds(30), Token));
+        FunctionFailure.Is(await call.WaitAsync(TimeSpan.FromSeconds(30), Token), FunctionErrors.Exception, "function execution was cancelled");
         var failure = Assert.Single(function.Output.Chunks);
         Assert.Equal("function execution was cancelled\n", failure.Text);
     }

@@ -45,18 +45,18 @@ public sealed class WasmFunctionProviderTests
     }
 
     [Fact]
-    public async Task NonZeroExit_Trap_AndEmptyStdout_GiveNoReply()
+    public async Task NonZeroExit_AndTrap_FailAtOnceWith500_EmptyStdoutGivesNoReply()
     {
         await using (var function = await WasmFunction.DeployAsync(WasmModules.ExitWithStatus))
         {
             Assert.Equal("0fine", Encoding.UTF8.GetString((await function.Provider.ExecuteAsync("s", "0fine"u8.ToArray(), Token))!.Data.Span));
-            Assert.Null(await function.Provider.ExecuteAsync("s", "3bad"u8.ToArray(), Token));
+            FunctionFailure.Is(await function.Provider.ExecuteAsync("s", "3bad"u8.ToArray(), Token), FunctionErrors.Exception, "exited with status 3");
             Assert.Contains(function.Output.Chunks, c => c.Stream == WorkloadStream.StandardError && c.Text.Contains("exited with status 3", StringComparison.Ordinal));
         }
 
         await using (var function = await WasmFunction.DeployAsync(WasmModules.Trap))
         {
-            Assert.Null(await function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token));
+            FunctionFailure.Is(await function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token), FunctionErrors.Exception, "function trapped");
             Assert.Contains(function.Output.Chunks, c => c.Text.Contains("function trapped", StringComparison.Ordinal));
         }
 
@@ -72,7 +72,7 @@ public sealed class WasmFunctionProviderTests
     {
         await using var function = await WasmFunction.DeployAsync(WasmModules.LoopOnInput, timeoutMs: 200);
         var clock = Stopwatch.StartNew();
-        Assert.Null(await function.Provider.ExecuteAsync("s", "spin"u8.ToArray(), Token));
+        FunctionFailure.Is(await function.Provider.ExecuteAsync("s", "spin"u8.ToArray(), Token), FunctionErrors.Timeout, "function timed out after 200 ms");
         Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(150), TimeSpan.FromSeconds(3));
         Assert.Contains(function.Output.Chunks, c => c.Text.Contains("function timed out after 200 ms", StringComparison.Ordinal));
 
@@ -81,7 +81,7 @@ public sealed class WasmFunctionProviderTests
             Assert.Equal("ok", Encoding.UTF8.GetString((await function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token))!.Data.Span));
         }
 
-        Assert.Null(await function.Provider.ExecuteAsync("s", "spin again"u8.ToArray(), Token));
+        FunctionFailure.Is(await function.Provider.ExecuteAsync("s", "spin again"u8.ToArray(), Token), FunctionErrors.Timeout);
         Assert.Equal("ok", Encoding.UTF8.GetString((await function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token))!.Data.Span));
     }
 

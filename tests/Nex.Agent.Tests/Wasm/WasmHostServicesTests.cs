@@ -84,7 +84,7 @@ public sealed class WasmHostServicesTests
         await using (var function = await WasmFunction.DeployAsync(WasmModules.HostCall("kv", "get", string.Empty), timeoutMs: 300, connection: node.Connection, agentId: node.AgentId))
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            Assert.Null(await function.Provider.ExecuteAsync("fn.x", ReadOnlyMemory<byte>.Empty, Token));
+            FunctionFailure.Is(await function.Provider.ExecuteAsync("fn.x", ReadOnlyMemory<byte>.Empty, Token), FunctionErrors.Timeout, "timed out after 300 ms");
             Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(3));
             Assert.Contains(function.Output.Chunks, c => c.Text.Contains("timed out after 300 ms", StringComparison.Ordinal));
         }

@@ -1,6 +1,7 @@
 using System.Text;
 using NATS.Client.Core;
 using Nex.Client;
+using Nex.Protocol;
 using Nex.Testing;
 using Xunit;
 
@@ -83,15 +84,38 @@ public sealed class FunctionTests(NatsServerFixture nats)
         await DeployFunctionAsync(node, "v8", "(subject, payload) => { while (true) {} }"u8.ToArray(), "looper", loop);
         await DeployFunctionAsync(node, "v8", ExampleJs("echo.js"), "echoer", echo);
 
-        Assert.Null(await InvokeAsync(node.Connection, loop, "x", TimeSpan.FromSeconds(4)));
+        // Answered at the timeout, not the caller's: empty, 408, the cause; the event says the same.
+        var reply = await node.Connection.RequestAsync<byte[], byte[]>(loop, "x"u8.ToArray(), replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(4) }, cancellationToken: Ct);
+        Assert.Empty(reply.Data ?? []);
+        Assert.Equal("408", reply.Headers![FunctionErrors.CodeHeader].ToString());
+        Assert.Contains("timed out after 500 ms", reply.Headers![FunctionErrors.Header].ToString(), StringComparison.Ordinal);
         var failed = await events.WaitAsync((s, b) => s.EndsWith(".function_exec_failed", StringComparison.Ordinal) && b.GetProperty("data").GetProperty("workload_name").GetString() == "looper", TimeSpan.FromSeconds(10), "function_exec_failed");
-        Assert.False(string.IsNullOrEmpty(failed.Body.GetProperty("data").GetProperty("error").GetString()));
+        Assert.Equal(reply.Headers![FunctionErrors.Header].ToString(), failed.Body.GetProperty("data").GetProperty("error").GetString());
         Assert.Contains("\"payload\":\"still here\"", await InvokeAsync(node.Connection, echo, "still here"), StringComparison.Ordinal);
 
         // The looping function itself recovers for its next call.
         var id = Assert.Single((await node.Client.InfoAsync(node.NodeId, Ct)).Machines, m => m.Workload.Name == "looper").Id;
         Assert.NotNull(id);
         Assert.Equal(2, (await node.Client.PingNodeAsync(node.NodeId, Ct)).RunningMachines);
+    }
+
+    [Fact]
+    public async Task AThrowingFunction_IsAnsweredAtOnce_WithTheServiceErrorHeaders_AndTheRealCauseInItsEvent()
+    {
+        await using var node = await FunctionNodeAsync(nats.Url, timeoutMs: 30_000);
+        await using var events = await Recorder.StartAsync(node.Connection, "$NEX.events.>");
+        var subject = Unique("thrower");
+        await DeployFunctionAsync(node, "v8", "(subject, payload) => { throw new Error('no such order'); }"u8.ToArray(), "thrower", subject);
+
+        // 0.2 sent no reply, and the caller waited its whole timeout; now the 30 s function timeout does not matter.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var reply = await node.Connection.RequestAsync<byte[], byte[]>(subject, "x"u8.ToArray(), replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(10) }, cancellationToken: Ct);
+        TestContext.Current.TestOutputHelper?.WriteLine($"a throwing function answered in {clock.ElapsedMilliseconds} ms");
+        Assert.Empty(reply.Data ?? []);
+        Assert.Equal("Error: no such order", reply.Headers![FunctionErrors.Header].ToString());
+        Assert.Equal("500", reply.Headers![FunctionErrors.CodeHeader].ToString());
+        var failed = await events.WaitAsync((s, b) => s.EndsWith(".function_exec_failed", StringComparison.Ordinal) && b.GetProperty("data").GetProperty("workload_name").GetString() == "thrower", TimeSpan.FromSeconds(10), "function_exec_failed");
+        Assert.Equal("Error: no such order", failed.Body.GetProperty("data").GetProperty("error").GetString());
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+using Nex.Protocol;
+
 namespace Nex.Agent.Providers.V8;
 
 /// <summary>
@@ -41,6 +43,9 @@ internal sealed class V8Invocation(string subject, byte[] payload)
     /// <summary>The error text, when it failed.</summary>
     public string? Error { get; private set; }
 
+    /// <summary>The <see cref="FunctionErrors"/> code of <see cref="Error"/> (a timeout answers 408 whatever this says).</summary>
+    public int ErrorCode { get; private set; } = FunctionErrors.Exception;
+
     /// <summary>True once a result or an error is set.</summary>
     public bool HasOutcome => _hasOutcome;
 
@@ -82,11 +87,13 @@ internal sealed class V8Invocation(string subject, byte[] payload)
 
     /// <summary>Sets the error unless an outcome is already set.</summary>
     /// <param name="error">The error text.</param>
-    public void Fail(string error)
+    /// <param name="code">Its <see cref="FunctionErrors"/> code.</param>
+    public void Fail(string error, int code = FunctionErrors.Exception)
     {
         if (!_hasOutcome)
         {
             Error = error;
+            ErrorCode = code;
             _hasOutcome = true;
         }
     }
@@ -128,9 +135,11 @@ internal sealed class V8Invocation(string subject, byte[] payload)
         return elapsed;
     }
 
-    /// <summary>The caller's reply: null for an error, else the result with the runtime in nanoseconds.</summary>
+    /// <summary>The caller's reply: the result, or the error and its code, with the runtime in nanoseconds.</summary>
     /// <param name="elapsed">The runtime.</param>
     /// <returns>The reply.</returns>
-    public TriggerResult? Reply(TimeSpan elapsed) =>
-        Error is null ? new TriggerResult(Result ?? [], (long)(elapsed.Ticks * 100)) : null;
+    public TriggerResult Reply(TimeSpan elapsed) =>
+        Error is null
+            ? new TriggerResult(Result ?? [], (long)(elapsed.Ticks * 100))
+            : TriggerResult.Failed(Error, TimedOut ? FunctionErrors.Timeout : ErrorCode, (long)(elapsed.Ticks * 100));
 }

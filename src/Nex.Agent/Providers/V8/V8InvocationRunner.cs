@@ -1,4 +1,5 @@
 using Microsoft.ClearScript;
+using Nex.Protocol;
 
 namespace Nex.Agent.Providers.V8;
 
@@ -206,7 +207,9 @@ internal sealed class V8InvocationRunner
             }
             catch (ScriptEngineException ex)
             {
-                invocation.Fail(ex.ErrorDetails is { Length: > 0 } details ? details : ex.Message);
+                // V8's heap limit ends the script with "…exceeded its memory limit" (dependencies §4).
+                var text = ex.ErrorDetails is { Length: > 0 } details ? details : ex.Message;
+                invocation.Fail(text, text.Contains("memory limit", StringComparison.OrdinalIgnoreCase) ? FunctionErrors.OutOfMemory : FunctionErrors.Exception);
                 _heap.Recover();
             }
             finally

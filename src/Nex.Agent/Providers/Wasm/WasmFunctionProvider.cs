@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Nex.Agent.HostServices;
+using Nex.Protocol;
 using Wasmtime;
 
 namespace Nex.Agent.Providers.Wasm;
@@ -255,7 +256,8 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
                 }
                 catch (Exception ex)
                 {
-                    outcome = new Outcome(null, [$"function execution failed: {ex.Message}\n"]);
+                    var failure = $"function execution failed: {ex.Message}";
+                    outcome = new Outcome(TriggerResult.Failed(failure, FunctionErrors.Exception), [failure + "\n"]);
                 }
 
                 work.Done.TrySetResult(outcome);
@@ -286,6 +288,7 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
         var engine = _engine!;
         _current = call;
         string? failure = null;
+        var timedOut = false;
         try
         {
             using (limit.Token.Register(static e => ((Engine)e!).IncrementEpoch(), engine))
@@ -301,6 +304,7 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
                 {
                     if (call.ExitCode is null)
                     {
+                        timedOut = limit.IsCancellationRequested && !work.CancellationToken.IsCancellationRequested && !_stopping.IsCancellationRequested;
                         failure = limit.IsCancellationRequested
                             ? work.CancellationToken.IsCancellationRequested || _stopping.IsCancellationRequested
                                 ? "function execution was cancelled"
@@ -326,7 +330,7 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
         {
             LogExecutionFailed(_logger, _context.Request.WorkloadName, work.Subject, failure);
             stderr.Add(failure + "\n");
-            return new Outcome(null, stderr);
+            return new Outcome(TriggerResult.Failed(failure, timedOut ? FunctionErrors.Timeout : FunctionErrors.Exception, (long)elapsed.TotalNanoseconds), stderr);
         }
 
         if (call.Stdout.IsEmpty)
