@@ -16,7 +16,7 @@ internal static class ClaimOrder
     /// <param name="key">The record's key.</param>
     /// <param name="candidates">Live node ids that may claim (not lame duck).</param>
     /// <param name="runsCopy">True for a node that already runs a copy of the same namespace and name.</param>
-    public static IReadOnlyList<string> Rank(string key, IEnumerable<string> candidates, Func<string, bool> runsCopy)
+    public static List<string> Rank(string key, IEnumerable<string> candidates, Func<string, bool> runsCopy)
     {
         ArgumentNullException.ThrowIfNull(candidates);
         ArgumentNullException.ThrowIfNull(runsCopy);

@@ -63,7 +63,7 @@ internal static partial class Recovery
             }
 
             failed++;
-            if (IsTheRequests(outcome.Error!, outcome.Validated))
+            if (outcome.IsTheRequests)
             {
                 LogRecoveryFailed(logger, record.Name, entry.Key, outcome.Error!);
                 await workloads.ForgetAsync(entry.Key).ConfigureAwait(false);
@@ -89,12 +89,6 @@ internal static partial class Recovery
             new WorkloadRecoveryFailedEvent { NodeId = node.NodeId, Key = key, Name = record.Name, Reason = reason },
             NexJson.Context.WorkloadRecoveryFailedEvent,
             cancellationToken: cancellationToken);
-
-    // A request that failed the checks, or whose artifact cannot be had, fails the same way at every start.
-    private static bool IsTheRequests(string error, bool validated) =>
-        !validated
-            ? !error.StartsWith("Node is", StringComparison.Ordinal) // lame duck or at its limit: the node's state
-            : error.StartsWith("Failed to cache workload bytes", StringComparison.Ordinal);
 
     [LoggerMessage(EventId = 913, Level = LogLevel.Error, Message = "Could not recover workload {Name} (desired state {Key}) now, record kept for the next start: {Reason}")]
     private static partial void LogRecoveryFailedKept(ILogger logger, string name, string key, string reason);

@@ -11,10 +11,15 @@ namespace Nex.Node.Fleet;
 /// </summary>
 internal static class Replay
 {
-    /// <summary>What a replay did: the new workload id, or the one-line error and whether the checks had passed.</summary>
-    public sealed record Outcome(string? WorkloadId, string? Error, bool Validated)
+    /// <summary>What a replay did: the new workload id, or the one-line error, whether the checks had passed, and what
+    /// the refusal was about.</summary>
+    public sealed record Outcome(string? WorkloadId, string? Error, bool Validated, Rejection Cause = Rejection.Request)
     {
         public bool Succeeded => WorkloadId is not null;
+
+        /// <summary>The request is at fault and would fail the same way at every try: refused by the checks (not for
+        /// the node's state), or its artifact cannot be had. Anything else after the checks is the node's trouble.</summary>
+        public bool IsTheRequests => !Validated ? Cause != Rejection.NodeState : Cause == Rejection.Artifact;
     }
 
     /// <summary>Replays <paramref name="claimed"/> (the record as this node wrote it when claiming, and its revision).</summary>
@@ -36,13 +41,13 @@ internal static class Replay
         }
         catch (ControlRejectedException ex)
         {
-            return new Outcome(null, ex.Message, validated);
+            return new Outcome(null, ex.Message, validated, ex.Cause);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             // NATS trouble while fetching the artifact (JetStream electing a leader…): a failure like any other,
             // so the caller returns the record instead of leaving it claimed with nothing running.
-            return new Outcome(null, $"Failed to deploy workload: {ex.Message}", validated);
+            return new Outcome(null, $"Failed to deploy workload: {ex.Message}", validated, Rejection.NodeState);
         }
     }
 }

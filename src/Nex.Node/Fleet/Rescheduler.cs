@@ -150,7 +150,7 @@ internal sealed partial class Rescheduler : IAsyncDisposable
             }
 
             var order = ClaimOrder.Rank(entry.Key, candidates.Where(c => !string.Equals(c, record.NodeId, StringComparison.Ordinal)), node => RunsCopy(entries, entry, node));
-            var rank = IndexOf(order, me);
+            var rank = order.IndexOf(me);
             if (rank < 0 || _node.Time.GetElapsedTime(since) < _leases.Heartbeat * rank)
             {
                 continue;
@@ -168,19 +168,6 @@ internal sealed partial class Rescheduler : IAsyncDisposable
         {
             _backoff.Remove(gone);
         }
-    }
-
-    private static int IndexOf(IReadOnlyList<string> order, string node)
-    {
-        for (var i = 0; i < order.Count; i++)
-        {
-            if (string.Equals(order[i], node, StringComparison.Ordinal))
-            {
-                return i;
-            }
-        }
-
-        return -1;
     }
 
     // A node runs a copy when another record of the same namespace and name names it.
@@ -218,7 +205,7 @@ internal sealed partial class Rescheduler : IAsyncDisposable
         // Put it back as it was (only if still at our claim), so its node can recover it and another node can try.
         _workloads.Release(entry.Key);
         var returned = await _store.TryClaimAsync(entry.Key, revision, original, cancellationToken).ConfigureAwait(false) is not null;
-        var reason = outcome.Error!.StartsWith("Failed to decrypt environment", StringComparison.Ordinal) ? SealedElsewhere : outcome.Error!;
+        var reason = outcome.Cause == Rejection.Environment ? SealedElsewhere : outcome.Error!;
         var wait = _backoff.TryGetValue(entry.Key, out var previous) ? TimeSpan.FromTicks(Math.Min(previous.Wait.Ticks * 2, MaxBackoff.Ticks)) : TimeSpan.FromTicks(Math.Min(FirstBackoff.Ticks, _leases.Table.Grace.Ticks * 5));
         _backoff[entry.Key] = (_node.Time.GetTimestamp(), wait);
         LogRescheduleFailed(_logger, original.Name, entry.Key, original.NodeId, reason, returned ? "record returned" : "record changed meanwhile, left as it is", wait.TotalSeconds);

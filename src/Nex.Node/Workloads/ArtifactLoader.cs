@@ -33,13 +33,13 @@ internal sealed class ArtifactLoader(ArtifactFetcher fetcher, NodeLimits limits,
         }
         catch (ArtifactException ex)
         {
-            throw new ControlRejectedException($"Failed to cache workload bytes: {ex.Message}");
+            throw new ControlRejectedException($"Failed to cache workload bytes: {ex.Message}", Rejection.Artifact);
         }
 
         CheckSizeLimits(artifact.Bytes.LongLength);
         if (pinned is not null && !string.Equals(pinned, artifact.Sha256, StringComparison.OrdinalIgnoreCase))
         {
-            throw new ControlRejectedException($"Failed to cache workload bytes: the artifact's SHA-256 {artifact.Sha256} does not match the workload JWT hash claim {deploy.Claims.Hash}");
+            throw new ControlRejectedException($"Failed to cache workload bytes: the artifact's SHA-256 {artifact.Sha256} does not match the workload JWT hash claim {deploy.Claims.Hash}", Rejection.Artifact);
         }
 
         return artifact;

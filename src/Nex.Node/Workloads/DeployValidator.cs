@@ -86,7 +86,7 @@ internal sealed class DeployValidator(NodeState node, Func<int> runningCount)
         }
         catch (NexSecurityException ex)
         {
-            throw new ControlRejectedException($"Failed to decrypt environment for deploy request: {ex.Message}");
+            throw new ControlRejectedException($"Failed to decrypt environment for deploy request: {ex.Message}", Rejection.Environment);
         }
 
         WorkloadClaims claims;
@@ -143,13 +143,13 @@ internal sealed class DeployValidator(NodeState node, Func<int> runningCount)
     {
         if (node.IsLameDuck)
         {
-            throw new ControlRejectedException("Node is in lame duck mode. Workload deploy request denied");
+            throw new ControlRejectedException("Node is in lame duck mode. Workload deploy request denied", Rejection.NodeState);
         }
 
         var max = node.Config.NodeLimits.MaxWorkloads;
         if (max > 0 && runningCount() >= max)
         {
-            throw new ControlRejectedException("Node is at maximum workload limit. Deploy request denied");
+            throw new ControlRejectedException("Node is at maximum workload limit. Deploy request denied", Rejection.NodeState);
         }
     }
 

@@ -30,8 +30,28 @@ internal sealed record ValidatedDeploy(string Namespace, DeployRequest Request, 
     public string Origin { get; init; } = DesiredState.OriginDeploy;
 }
 
+/// <summary>What a refusal is about, for those who replay requests (recovery, rescheduling): the request, or this node.</summary>
+internal enum Rejection
+{
+    /// <summary>The request itself (a check refused it); it fails the same way everywhere.</summary>
+    Request,
+
+    /// <summary>The node's state (lame duck, at its limit); another time or node may take it.</summary>
+    NodeState,
+
+    /// <summary>The artifact cannot be had, or is not what the JWT pins.</summary>
+    Artifact,
+
+    /// <summary>The environment does not open with this node's xkey.</summary>
+    Environment,
+}
+
 /// <summary>A request the node refuses; <see cref="Exception.Message"/> is the envelope's <c>error</c> text.</summary>
-internal sealed class ControlRejectedException(string message) : Exception(message);
+internal sealed class ControlRejectedException(string message, Rejection cause = Rejection.Request) : Exception(message)
+{
+    /// <summary>What the refusal is about.</summary>
+    public Rejection Cause { get; } = cause;
+}
 
 /// <summary>Owns the workloads: deploys them onto agents, stops them, reports them.</summary>
 internal interface IWorkloadManager : IAsyncDisposable
