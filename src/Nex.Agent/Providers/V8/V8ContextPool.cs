@@ -15,7 +15,6 @@ namespace Nex.Agent.Providers.V8;
 internal sealed class V8ContextPool : IDisposable
 {
     private const string PreludeName = "nex-prelude.js";
-    private const string ScriptName = "function.js";
 
     private readonly V8Options _options;
     private readonly V8Heap _heap;
@@ -29,7 +28,7 @@ internal sealed class V8ContextPool : IDisposable
 
     // Owner-thread state (the compiled scripts are set before the preparing thread gets work).
     private V8Script? _prelude;
-    private V8Script? _script;
+    private V8FunctionScript? _script;
     private V8PreparedContext? _shared;
     private bool _refillQueued;
 
@@ -56,7 +55,7 @@ internal sealed class V8ContextPool : IDisposable
     {
         var runtime = _heap.CreateRuntime();
         _prelude = runtime.Compile(PreludeName, V8Prelude.Source);
-        _script = runtime.Compile(ScriptName, source);
+        _script = V8FunctionScript.Compile(runtime, source);
         var first = Prepare();
         if (_options.Mode == V8IsolationMode.SharedContextBaseline)
         {
@@ -159,14 +158,14 @@ internal sealed class V8ContextPool : IDisposable
             ScriptObject api;
             try
             {
-                api = (ScriptObject)init.Invoke(false, _bridge.Done, _bridge.Call, _bridge.Log);
+                api = (ScriptObject)init.Invoke(false, _bridge.Done, _bridge.Call, _bridge.Take, _bridge.Log);
             }
             finally
             {
                 init.Dispose();
             }
 
-            var value = engine.Evaluate(_script!);
+            var value = _script!.Evaluate(engine);
             bool bound;
             try
             {
@@ -180,7 +179,9 @@ internal sealed class V8ContextPool : IDisposable
             if (!bound)
             {
                 api.Dispose();
-                throw new V8FunctionException("failed to convert script result to a function: the script's completion value must be a function (subject, payload) => value");
+                throw new V8FunctionException(_script.IsModule
+                    ? "failed to convert script result to a function: the module's default export must be a function (subject, payload) => value"
+                    : "failed to convert script result to a function: the script's completion value must be a function (subject, payload) => value");
             }
 
             return new V8PreparedContext(engine, api);

@@ -19,6 +19,7 @@ internal sealed class V8EngineHost : IDisposable
     private readonly V8Heap _heap;
     private readonly V8ContextPool _pool;
     private readonly V8InvocationRunner _runner;
+    private readonly V8HostBridge _bridge;
 
     /// <summary>Creates the host; nothing runs until <see cref="InitializeAsync"/>.</summary>
     /// <param name="options">Limits.</param>
@@ -30,7 +31,7 @@ internal sealed class V8EngineHost : IDisposable
         V8InvocationRunner? runner = null;
 
         // The bridge reaches the runner, which is built last (it needs the pool, which needs the bridge).
-        var bridge = new V8HostBridge(hostServices, output, () => runner!.Current, (invocation, id, settlement) => runner!.PostSettlement(invocation, id, settlement));
+        var bridge = _bridge = new V8HostBridge(hostServices, output, () => runner!.Current);
         _heap = new V8Heap(options.MaxMemoryBytes);
         _scheduler = new V8ThreadScheduler(
             options.PreparationNice,
@@ -109,7 +110,12 @@ internal sealed class V8EngineHost : IDisposable
 
     /// <summary>Stops the owner thread: pending calls end without reply, every context and the runtime are disposed.</summary>
     /// <returns>A task that completes when the thread has exited.</returns>
-    public Task StopAsync() => _scheduler.StopAsync();
+    public Task StopAsync()
+    {
+        // First release the owner thread from a host-service call it may be blocked in.
+        _bridge.Stop();
+        return _scheduler.StopAsync();
+    }
 
     /// <summary>Requests the stop (see <see cref="StopAsync"/>) without waiting: the owner thread disposes the runtime.</summary>
     public void Dispose() => _ = StopAsync();
@@ -120,5 +126,6 @@ internal sealed class V8EngineHost : IDisposable
         _runner.Shutdown();
         _pool.Dispose();
         _heap.Dispose();
+        _bridge.Dispose();
     }
 }

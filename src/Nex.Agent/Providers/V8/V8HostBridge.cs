@@ -8,45 +8,54 @@ using Nex.Agent.HostServices;
 namespace Nex.Agent.Providers.V8;
 
 /// <summary>
-/// The bridge between JavaScript and the host: the three fast host functions the prelude closes over
-/// (<c>done</c>, <c>call</c>, <c>log</c>), the byte conversions between Uint8Array and .NET, and the
-/// host-service round trip — a <c>call</c> leaves the owner thread at once, awaits
-/// <see cref="HostServicesClient"/> on the thread pool and only posts the settlement back (never blocking
-/// on the engine, so the ClearScript continuation deadlock of dependencies §4 cannot happen). It acts on
-/// the invocation that is running right now, which the runner tells it.
+/// The bridge between JavaScript and the host: the four fast host functions the prelude closes over
+/// (<c>done</c>, <c>call</c>, <c>take</c>, <c>log</c>), the byte conversions between Uint8Array and .NET, and
+/// the synchronous host-service round trip of 0.2 (spec §5.10): <c>call</c> runs
+/// <see cref="HostServicesClient.InvokeAsync"/> on the thread pool and blocks the owner thread, inside the
+/// engine, until it ends, the call's deadline passes or the lane stops. That is safe from the ClearScript
+/// continuation deadlock (dependencies §4) because nothing the wait depends on ever needs the engine: the
+/// request and all its continuations run on pool threads (no synchronization context, ConfigureAwait(false))
+/// and only hand back bytes. It acts on the invocation that is running right now, which the runner tells it.
 /// </summary>
-internal sealed class V8HostBridge
+internal sealed class V8HostBridge : IDisposable
 {
     private readonly HostServicesClient? _hostServices;
     private readonly ChannelWriter<(WorkloadStream Stream, string Text)> _output;
     private readonly Func<V8Invocation?> _current;
-    private readonly Action<V8Invocation, int, V8Settlement> _settle;
+    private readonly CancellationTokenSource _stopping = new();
+
+    // Owner-thread state: the last call's result, until the prelude takes it.
+    private V8HostResult? _staged;
 
     /// <summary>Creates the bridge.</summary>
     /// <param name="hostServices">Host services of this workload (null: calls reject).</param>
     /// <param name="output">Where console output and errors go.</param>
     /// <param name="current">The invocation on the owner thread right now (called on the owner thread).</param>
-    /// <param name="settle">Hands a host-service settlement back (called on the thread pool).</param>
     public V8HostBridge(
         HostServicesClient? hostServices,
         ChannelWriter<(WorkloadStream Stream, string Text)> output,
-        Func<V8Invocation?> current,
-        Action<V8Invocation, int, V8Settlement> settle)
+        Func<V8Invocation?> current)
     {
         _hostServices = hostServices;
         _output = output;
         _current = current;
-        _settle = settle;
         Done = new V8FastHostFunction("done", OnDone);
         Call = new V8FastHostFunction("call", OnCall);
+        Take = new V8FastHostFunction("take", OnTake);
         Log = new V8FastHostFunction("log", OnLog);
     }
 
     /// <summary>JS <c>done(ok, value)</c>: the function's result (or error) for the running invocation.</summary>
     public V8FastHostFunction Done { get; }
 
-    /// <summary>JS <c>call(id, service, method, h1n, h1v, h2n, h2v, body, kind)</c>: a host-service request.</summary>
+    /// <summary>
+    /// JS <c>call(service, method, h1n, h1v, h2n, h2v, body, kind)</c>: a host-service request; blocks until it
+    /// ends and returns the reply's byte count, or -1 (the error message staged for <see cref="Take"/>).
+    /// </summary>
     public V8FastHostFunction Call { get; }
+
+    /// <summary>JS <c>take(u8 | null)</c>: copies the staged reply bytes into the array, returns the staged text.</summary>
+    public V8FastHostFunction Take { get; }
 
     /// <summary>JS <c>log(stream, text)</c>: console output.</summary>
     public V8FastHostFunction Log { get; }
@@ -120,7 +129,26 @@ internal sealed class V8HostBridge
         }
     }
 
-    // JS: call(id, service, method, h1n, h1v, h2n, h2v, body, kind).
+    /// <summary>
+    /// Ends every host-service wait now and refuses new ones: the lane is stopping, and its owner thread
+    /// (blocked in a call) must come back to shut down.
+    /// </summary>
+    public void Stop()
+    {
+        try
+        {
+            _stopping.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Stopped and shut down already.
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _stopping.Dispose();
+
+    // JS: call(service, method, h1n, h1v, h2n, h2v, body, kind).
     private void OnCall(bool asConstructor, in V8FastArgs args, in V8FastResult result)
     {
         if (_current() is not { HasOutcome: false } invocation)
@@ -128,11 +156,10 @@ internal sealed class V8HostBridge
             throw new InvalidOperationException("host services are only available while the function runs");
         }
 
-        var id = args.GetInt32(0);
-        var service = args.GetString(1);
-        var method = args.GetString(2);
+        var service = args.GetString(0);
+        var method = args.GetString(1);
         var headers = new Dictionary<string, string>(2);
-        for (var i = 3; i <= 5; i += 2)
+        for (var i = 2; i <= 4; i += 2)
         {
             if (!args.IsNull(i) && !args.IsUndefined(i))
             {
@@ -140,32 +167,78 @@ internal sealed class V8HostBridge
             }
         }
 
-        byte[] body = args.IsNull(7) || args.IsUndefined(7) ? [] : ReadBytes(args.Get<object>(7));
-        var kind = args.GetInt32(8);
-        _ = CallAsync(invocation, id, service, method, headers, body, kind);
+        byte[] body = args.IsNull(6) || args.IsUndefined(6) ? [] : ReadBytes(args.Get<object>(6));
+        _staged = Invoke(invocation, service, method, headers, body, args.GetInt32(7));
+        result.Set(_staged.Error is null ? _staged.Bytes?.Length ?? 0 : -1);
     }
 
-    private async Task CallAsync(V8Invocation invocation, int id, string service, string method, Dictionary<string, string> headers, byte[] body, int kind)
+    /// <summary>One request, waited for on the owner thread (see the class remarks for why that cannot deadlock).</summary>
+    private V8HostResult Invoke(V8Invocation invocation, string service, string method, Dictionary<string, string> headers, byte[] body, int kind)
     {
-        // Leave the owner thread at once: the request must not run inside the engine call.
-        await Task.Yield();
-        V8Settlement settlement;
+        if (_hostServices is not { } hostServices)
+        {
+            return V8HostResult.Failed("host services are not available (500)");
+        }
+
+        // The call's deadline (V8Invocation.Abort) or the lane's stop ends the wait: V8's interrupt cannot
+        // reach code blocked in the host.
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(invocation.Abort.Token, _stopping.Token);
+        var token = linked.Token;
         try
         {
-            if (_hostServices is null)
-            {
-                throw new HostServiceException("host services are not available (500)", 500);
-            }
-
-            var reply = await _hostServices.InvokeAsync(service, method, headers, body, invocation.Abort.Token).ConfigureAwait(false);
-            settlement = V8Settlement.FromReply(kind, reply);
+            // Task.Run: not even the request's synchronous start runs on the owner thread, so no await inside
+            // the client can capture this thread's context and wait for it.
+            var request = Task.Run(() => hostServices.InvokeAsync(service, method, headers, body, token), token);
+            request.Wait(token);
+            return V8HostResult.FromReply(kind, request.Result);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // A timeout also interrupts the engine: the script ends as soon as this returns into it.
+            return V8HostResult.Failed(_stopping.IsCancellationRequested ? "function stopped" : $"host service {service}.{method} cancelled: the function's time is up");
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions is [var inner])
+        {
+            return V8HostResult.Failed(inner.Message);
         }
         catch (Exception ex)
         {
-            settlement = new V8Settlement(ex.Message, null, null);
+            return V8HostResult.Failed(ex.Message);
+        }
+    }
+
+    // JS: take(u8 | null) — the staged result's text; its bytes copied into the array.
+    private void OnTake(bool asConstructor, in V8FastArgs args, in V8FastResult result)
+    {
+        var staged = _staged;
+        _staged = null;
+        if (staged is null)
+        {
+            result.SetNull();
+            return;
         }
 
-        _settle(invocation, id, settlement);
+        if (staged.Bytes is { Length: > 0 } bytes && !args.IsNull(0) && !args.IsUndefined(0))
+        {
+            var target = args.Get<object>(0);
+            try
+            {
+                ((ITypedArray<byte>)target).Write(bytes, 0, (ulong)bytes.Length, 0);
+            }
+            finally
+            {
+                Release(target);
+            }
+        }
+
+        if ((staged.Error ?? staged.Text) is { } text)
+        {
+            result.Set(text);
+        }
+        else
+        {
+            result.SetNull();
+        }
     }
 
     // JS: log(stream, text).

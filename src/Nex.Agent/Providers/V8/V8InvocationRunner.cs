@@ -7,8 +7,8 @@ namespace Nex.Agent.Providers.V8;
 /// Runs the invocations of one lane on its owner thread, one at a time in arrival order: starts one in a
 /// context from the pool with its deadline armed, runs its JavaScript with the deadline able to interrupt
 /// it (<see cref="Microsoft.ClearScript.V8.V8ScriptEngine.Interrupt"/>, documented thread-safe, is the only
-/// V8 call made from another thread), feeds it host-service settlements while it awaits them, and
-/// finishes it: answers the caller first, then gives the context back and starts the next. Also ends
+/// V8 call made from another thread) and cancelling its host-service wait (which the interrupt cannot
+/// reach), and finishes it: answers the caller first, then gives the context back and starts the next. Also ends
 /// every call still pending when the lane stops.
 /// </summary>
 internal sealed class V8InvocationRunner
@@ -90,13 +90,6 @@ internal sealed class V8InvocationRunner
         return invocation.Completion.Task;
     }
 
-    /// <summary>Hands a host-service settlement back to the owner thread (called on the thread pool).</summary>
-    /// <param name="invocation">The call that asked.</param>
-    /// <param name="id">The prelude's request id.</param>
-    /// <param name="settlement">The outcome.</param>
-    public void PostSettlement(V8Invocation invocation, int id, V8Settlement settlement) =>
-        _scheduler.PostOwner(() => Settle(invocation, id, settlement));
-
     /// <summary>Ends the current call and every pending one without reply (owner thread, at shutdown).</summary>
     public void Shutdown()
     {
@@ -151,27 +144,6 @@ internal sealed class V8InvocationRunner
             try
             {
                 V8HostBridge.Release(context.Api.InvokeMethod("run", invocation.Subject, bytes));
-            }
-            finally
-            {
-                V8HostBridge.Release(bytes);
-            }
-        });
-    }
-
-    private void Settle(V8Invocation invocation, int id, V8Settlement settlement)
-    {
-        if (invocation.HasOutcome || !ReferenceEquals(invocation, _current) || invocation.Context is not { } context)
-        {
-            return;
-        }
-
-        Enter(invocation, () =>
-        {
-            object? bytes = settlement.Bytes is { } b ? V8HostBridge.MakeBytes(context, b) : null;
-            try
-            {
-                V8HostBridge.Release(context.Api.InvokeMethod("settle", id, settlement.Error, bytes ?? settlement.Text, settlement.Text));
             }
             finally
             {
@@ -287,6 +259,9 @@ internal sealed class V8InvocationRunner
                 invocation.Context?.Engine.Interrupt();
             }
         }
+
+        // Ends a host-service call the owner thread is blocked in (V8HostBridge); the interrupt then ends the script.
+        invocation.Abort.Cancel();
 
         // Not running JavaScript right now (awaiting a host service): end it from the owner thread.
         _scheduler.PostOwner(() =>

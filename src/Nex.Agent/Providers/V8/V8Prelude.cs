@@ -2,68 +2,66 @@ namespace Nex.Agent.Providers.V8;
 
 /// <summary>
 /// The JavaScript run in every fresh context before the function's script (spec §5.10). It is a function
-/// expression taking the three host callbacks (<c>done</c>, <c>call</c>, <c>log</c>) in a closure, so the
-/// user script never sees them; it installs <c>hostServices</c> and <c>console</c> on the global object
-/// and returns the per-context API the host drives (<c>setFn</c>, <c>mk</c>, <c>run</c>, <c>settle</c>).
+/// expression taking the four host callbacks (<c>done</c>, <c>call</c>, <c>take</c>, <c>log</c>) in a closure,
+/// so the user script never sees them; it installs <c>hostServices</c> (synchronous, as 0.2's: every method
+/// returns its value or throws) and <c>console</c> on the global object and returns the per-context API the
+/// host drives (<c>setFn</c>, <c>mk</c>, <c>run</c>).
 /// </summary>
 internal static class V8Prelude
 {
-    /// <summary>Result conversion kinds shared with <see cref="V8Settlement"/>.</summary>
+    /// <summary>Result conversion kinds shared with <see cref="V8HostResult"/>: nothing (undefined).</summary>
     public const int KindNone = 0;
 
-    /// <summary>Resolve with the reply bytes as a Uint8Array.</summary>
+    /// <summary>Return the reply bytes as a Uint8Array.</summary>
     public const int KindBytes = 1;
 
-    /// <summary>Resolve with the reply parsed as a JSON array (empty body → <c>[]</c>, §11 #12).</summary>
+    /// <summary>Return the reply parsed as a JSON array (empty body → <c>[]</c>, §11 #12).</summary>
     public const int KindJsonList = 2;
 
-    /// <summary>Resolve with the reply parsed as JSON (empty body → undefined).</summary>
+    /// <summary>Return the reply parsed as JSON (empty body → undefined).</summary>
     public const int KindJsonObject = 3;
 
-    /// <summary>Resolve with the host-built HTTP result object (JSON text).</summary>
+    /// <summary>Return the host-built HTTP result object (JSON text).</summary>
     public const int KindHttp = 4;
 
-    /// <summary>Resolve with an array of Uint8Array: all bytes plus a JSON array of lengths.</summary>
+    /// <summary>Return an array of Uint8Array: all bytes plus a JSON array of lengths.</summary>
     public const int KindMany = 5;
 
     /// <summary>The prelude source.</summary>
     public const string Source = """
-(function (done, call, log) {
+(function (done, call, take, log) {
   'use strict';
   const U8 = Uint8Array, P = Promise, E = Error, S = String, J = JSON, O = Object, A = Array;
   const toStr = O.prototype.toString;
   const isU8 = (v) => v instanceof U8;
   const describe = (v) => v === null ? 'null' : (typeof v === 'object' ? toStr.call(v).slice(8, -1) : typeof v);
   const marshal = (v) => new E('failed to marshal v8 value to []byte: value of type ' + describe(v) + ' is not a Uint8Array; only Uint8[] is supported');
-  const reject = (msg) => P.reject(new E(msg));
+  const fail = (msg) => { throw new E(msg); };
   const str = (v) => typeof v === 'string' && v.length > 0;
-  const pending = new Map();
-  let nextId = 1;
+  let active = false; // set by run: top-level code (run when the context is prepared) has no host services
 
+  // One synchronous host-service round trip (spec §5.10: 0.2's calls return their value). call blocks until
+  // the node answers and returns the reply's byte count, or -1 with the error message staged; take hands
+  // over the staged text (error, JSON) and copies the staged bytes into the Uint8Array it is given.
   function rpc(service, method, h1n, h1v, h2n, h2v, body, kind) {
-    return new P((resolve, rej) => {
-      const id = nextId++;
-      pending.set(id, { resolve, rej, kind });
-      try {
-        call(id, service, method, h1n, h1v, h2n, h2v, body === undefined ? null : body, kind);
-      } catch (e) {
-        pending.delete(id);
-        rej(e);
-      }
-    });
+    if (!active) throw new E('host services are only available while the function runs');
+    const n = call(service, method, h1n, h1v, h2n, h2v, body === undefined ? null : body, kind);
+    if (n < 0) throw new E(take(null));
+    const bytes = kind === 1 || kind === 5 ? new U8(n) : null;
+    return convert(kind, bytes, take(bytes));
   }
 
-  function convert(kind, a, b) {
+  function convert(kind, bytes, text) {
     switch (kind) {
-      case 1: return a;
-      case 2: return a ? J.parse(a) : [];
-      case 3: return a ? J.parse(a) : undefined;
-      case 4: return J.parse(a);
+      case 1: return bytes;
+      case 2: return text ? J.parse(text) : [];
+      case 3: return text ? J.parse(text) : undefined;
+      case 4: return J.parse(text);
       case 5: {
-        const lengths = J.parse(b);
+        const lengths = J.parse(text);
         const out = [];
         let offset = 0;
-        for (const n of lengths) { out.push(a.slice(offset, offset + n)); offset += n; }
+        for (const n of lengths) { out.push(bytes.slice(offset, offset + n)); offset += n; }
         return out;
       }
       default: return undefined;
@@ -71,20 +69,20 @@ internal static class V8Prelude
   }
 
   const kv = {
-    get(...args) { return args.length !== 1 || !str(args[0]) ? reject('key is required') : rpc('kv', 'get', 'x-keyvalue-key', args[0], null, null, null, 1); },
+    get(...args) { return args.length !== 1 || !str(args[0]) ? fail('key is required') : rpc('kv', 'get', 'x-keyvalue-key', args[0], null, null, null, 1); },
     set(...args) {
-      if (args.length !== 2 || !str(args[0]) || args[1] === undefined || args[1] === null) return reject('key and value are required');
-      if (!isU8(args[1])) return P.reject(marshal(args[1]));
+      if (args.length !== 2 || !str(args[0]) || args[1] === undefined || args[1] === null) return fail('key and value are required');
+      if (!isU8(args[1])) throw marshal(args[1]);
       return rpc('kv', 'set', 'x-keyvalue-key', args[0], null, null, args[1], 0);
     },
-    delete(...args) { return args.length !== 1 || !str(args[0]) ? reject('key is required') : rpc('kv', 'delete', 'x-keyvalue-key', args[0], null, null, null, 0); },
+    delete(...args) { return args.length !== 1 || !str(args[0]) ? fail('key is required') : rpc('kv', 'delete', 'x-keyvalue-key', args[0], null, null, null, 0); },
     keys() { return rpc('kv', 'keys', null, null, null, null, null, 2); },
   };
 
   function msg(method, kind) {
     return (...args) => {
-      if (args.length !== 2 || !str(args[0]) || args[1] === undefined || args[1] === null) return reject('subject and payload are required');
-      if (!isU8(args[1])) return P.reject(marshal(args[1]));
+      if (args.length !== 2 || !str(args[0]) || args[1] === undefined || args[1] === null) return fail('subject and payload are required');
+      if (!isU8(args[1])) throw marshal(args[1]);
       return rpc('messaging', method, 'x-subject', args[0], null, null, args[1], kind);
     };
   }
@@ -92,13 +90,13 @@ internal static class V8Prelude
   const messaging = { publish: msg('publish', 0), request: msg('request', 1), requestMany: msg('requestMany', 5) };
 
   const objectStore = {
-    get(...args) { return args.length !== 1 || !str(args[0]) ? reject('name is required') : rpc('objectstore', 'get', 'x-object-name', args[0], null, null, null, 1); },
+    get(...args) { return args.length !== 1 || !str(args[0]) ? fail('name is required') : rpc('objectstore', 'get', 'x-object-name', args[0], null, null, null, 1); },
     put(...args) {
-      if (args.length !== 2 || !str(args[0]) || args[1] === undefined || args[1] === null) return reject('name and value are required');
-      if (!isU8(args[1])) return P.reject(marshal(args[1]));
+      if (args.length !== 2 || !str(args[0]) || args[1] === undefined || args[1] === null) return fail('name and value are required');
+      if (!isU8(args[1])) throw marshal(args[1]);
       return rpc('objectstore', 'put', 'x-object-name', args[0], null, null, args[1], 3);
     },
-    delete(...args) { return args.length !== 1 || !str(args[0]) ? reject('name is required') : rpc('objectstore', 'delete', 'x-object-name', args[0], null, null, null, 0); },
+    delete(...args) { return args.length !== 1 || !str(args[0]) ? fail('name is required') : rpc('objectstore', 'delete', 'x-object-name', args[0], null, null, null, 0); },
     list() { return rpc('objectstore', 'list', null, null, null, null, null, 2); },
   };
 
@@ -111,24 +109,22 @@ internal static class V8Prelude
 
   function httpNoBody(method) {
     return (...args) => {
-      if (args.length < 1 || !str(args[0])) return reject('url is required');
-      let headers;
-      try { headers = headersOf(args[1]); } catch (e) { return P.reject(e); }
+      if (args.length < 1 || !str(args[0])) return fail('url is required');
+      const headers = headersOf(args[1]);
       return rpc('http', method, 'x-http-url', args[0], headers === null ? null : 'x-http-headers', headers, null, 4);
     };
   }
 
   function httpBody(method) {
     return (...args) => {
-      if (args.length < 1 || !str(args[0])) return reject('url is required');
+      if (args.length < 1 || !str(args[0])) return fail('url is required');
       let body = null, options = args[2];
       const second = args[1];
       if (isU8(second)) body = second;
       else if (second === undefined || second === null) body = null;
       else if (args.length === 2 && isOptions(second)) options = second;
-      else return P.reject(marshal(second));
-      let headers;
-      try { headers = headersOf(options); } catch (e) { return P.reject(e); }
+      else throw marshal(second);
+      const headers = headersOf(options);
       return rpc('http', method, 'x-http-url', args[0], headers === null ? null : 'x-http-headers', headers, body, 4);
     };
   }
@@ -163,20 +159,15 @@ internal static class V8Prelude
     setFn(v) { if (typeof v !== 'function') return false; fn = v; return true; },
     mk(n) { return new U8(n); },
     run(subject, payload) {
+      active = true;
       let r;
-      try { r = fn(subject, payload); } catch (e) { done(false, errText(e)); return; }
+      // this = the global object, as 0.2 calls the function (a module's strict function would get undefined).
+      try { r = fn.call(globalThis, subject, payload); } catch (e) { done(false, errText(e)); return; }
       if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof r.then === 'function') {
         P.resolve(r).then(finish, (e) => done(false, errText(e)));
       } else {
         finish(r);
       }
-    },
-    settle(id, err, a, b) {
-      const p = pending.get(id);
-      if (p === undefined) return;
-      pending.delete(id);
-      if (err !== null && err !== undefined) { p.rej(new E(err)); return; }
-      try { p.resolve(convert(p.kind, a, b)); } catch (e) { p.rej(e); }
     },
   };
 })

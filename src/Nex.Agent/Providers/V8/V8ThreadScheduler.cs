@@ -3,13 +3,13 @@ using Nex.Processes;
 namespace Nex.Agent.Providers.V8;
 
 /// <summary>
-/// The two dedicated threads of one lane, each with its own work queue: the owner thread runs calls,
-/// host-service settlements and disposals; the preparing thread, at a low priority (nice 19), prepares
+/// The two dedicated threads of one lane, each with its own work queue: the owner thread runs calls
+/// and disposals; the preparing thread, at a low priority (nice 19), prepares
 /// the next contexts. V8 lets one thread at a time into the isolate, and at that priority a preparation
 /// never delays a reply: on this design's 2-core target, the reply used to wait behind it (measured: the
-/// median call 30% slower). Nothing run here ever blocks on a task, so the ClearScript continuation
-/// deadlock (dependencies §4) cannot happen: work from elsewhere (host-service replies, timeouts) is only
-/// posted here. On stop, queued work is dropped and the owner thread, once the preparing thread has let
+/// median call 30% slower). The only wait here is a host-service call (V8HostBridge), on a request whose
+/// continuations never need the engine, so the ClearScript continuation deadlock (dependencies §4) cannot
+/// happen; timeouts are only posted here. On stop, queued work is dropped and the owner thread, once the preparing thread has let
 /// go of the runtime, runs the shutdown that disposes everything.
 /// </summary>
 internal sealed class V8ThreadScheduler
