@@ -7,10 +7,12 @@
 //                                                       # addresses need host_services.services.http.config.allow
 //   → {"get":{"status":200,…},"post":{"status":…},…,"head":{"status":200,…}}
 //
-// Each call resolves to {status, headers, response}: response is the body as text (undefined
-// when empty, always for HEAD). A failed call rejects with an Error; it is returned as
-// '<method>Ex'. Host calls return Promises: await them in an async function.
-async (subject, payload) => {
+// Each call returns {status, headers, response}: response is the body as text (undefined when
+// empty, always for HEAD). A failed call throws an Error; it is returned as '<method>Ex'.
+//
+// This one is an ES module (its default export is the function) written with async/await: host
+// calls return their value, and awaiting a value is harmless, so code in either style runs.
+export default async function (subject, payload) {
   const text = (bytes) => {
     const raw = String.fromCharCode(...bytes);
     try {
@@ -46,4 +48,4 @@ async (subject, payload) => {
   }
 
   return result;
-};
+}

@@ -9,9 +9,9 @@
 //   ./nex invoke hellomessaging 'hi'
 //   → {"hello.world.request":"{\"triggered_on\":\"hello.world.request\",\"payload\":\"hi\"}"}
 //
-// Host calls return Promises: await them in an async function. A failed call rejects with an
-// Error; here it is returned as 'hello.world.request.ex'.
-async (subject, payload) => {
+// Host calls return their value, as in 0.2. A failed call throws an Error; here it is returned
+// as 'hello.world.request.ex'.
+(subject, payload) => {
   const text = (bytes) => {
     const raw = String.fromCharCode(...bytes);
     try {
@@ -21,10 +21,10 @@ async (subject, payload) => {
     }
   };
 
-  await hostServices.messaging.publish('hello.world', payload);
+  hostServices.messaging.publish('hello.world', payload);
 
   try {
-    const reply = await hostServices.messaging.request('hello.world.request', payload);
+    const reply = hostServices.messaging.request('hello.world.request', payload);
     return { 'hello.world.request': text(reply) };
   } catch (e) {
     return { 'hello.world.request.ex': String(e) };

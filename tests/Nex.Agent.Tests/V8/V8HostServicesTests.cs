@@ -166,22 +166,26 @@ public sealed class V8HostServicesTests : IAsyncLifetime
         Assert.False(Call(".http.post").Headers.ContainsKey(HostServicesProtocol.HttpHeadersHeader));
     }
 
-    [Fact]
-    public async Task ArgumentErrors_MarshalErrors_AndRpcErrors()
+    // Errors are thrown at the call with 0.2's messages: caught by try/catch with await (await-style code)
+    // and without it (0.2 code, which must never see a Promise).
+    [Theory]
+    [InlineData("async ", "async (f) => { try { await f(); errs.push('no error'); } catch (e) { errs.push(String(e)); } }", "await ")]
+    [InlineData("", "(f) => { try { errs.push(f() instanceof Promise ? 'a promise' : 'no error'); } catch (e) { errs.push(String(e)); } }", "")]
+    public async Task ArgumentErrors_MarshalErrors_AndRpcErrors(string async, string probe, string wait)
     {
         await using var fn = await StartAsync(
-            """
-            async (s, p) => {
+            $$"""
+            {{async}}(s, p) => {
               const errs = [];
-              const t = async (f) => { try { await f(); errs.push('no error'); } catch (e) { errs.push(String(e)); } };
-              await t(() => hostServices.kv.get());
-              await t(() => hostServices.kv.set('k'));
-              await t(() => hostServices.kv.set('k', 'text'));
-              await t(() => hostServices.messaging.publish('x'));
-              await t(() => hostServices.objectStore.get());
-              await t(() => hostServices.objectStore.put('n'));
-              await t(() => hostServices.http.get());
-              await t(() => hostServices.kv.get('missing'));
+              const t = {{probe}};
+              {{wait}}t(() => hostServices.kv.get());
+              {{wait}}t(() => hostServices.kv.set('k'));
+              {{wait}}t(() => hostServices.kv.set('k', 'text'));
+              {{wait}}t(() => hostServices.messaging.publish('x'));
+              {{wait}}t(() => hostServices.objectStore.get());
+              {{wait}}t(() => hostServices.objectStore.put('n'));
+              {{wait}}t(() => hostServices.http.get());
+              {{wait}}t(() => hostServices.kv.get('missing'));
               return errs;
             }
             """);
@@ -216,23 +220,15 @@ public sealed class V8HostServicesTests : IAsyncLifetime
         Assert.Equal("k3", Call(".kv.delete").Headers[HostServicesProtocol.KeyHeader]);
     }
 
-    // Nex 0.2's own kv example, verbatim in its host-service calls.
+    // Nex 0.2's own kv example (examples/js/kv.js keeps its host-service calls verbatim).
     [Fact]
     public async Task ZeroTwoKvExample_Verbatim()
     {
         _keys = true;
-        await using var fn = await StartAsync(
-            """
-            (subject, payload) => {
-              this.hostServices.kv.set('hello', payload);
-              this.hostServices.kv.delete('hello');
-              this.hostServices.kv.set('hello2', payload);
-              return {
-                keys: this.hostServices.kv.keys(),
-                hello2: String.fromCharCode(...this.hostServices.kv.get('hello2'))
-              };
-            };
-            """);
+        var source = await File.ReadAllTextAsync(Path.Combine(Nex.Testing.Examples.RepositoryRoot, "examples", "js", "kv.js"), Token);
+        Assert.Contains("String.fromCharCode(...this.hostServices.kv.get('hello2'))", source, StringComparison.Ordinal);
+        Assert.Contains("keys: this.hostServices.kv.keys()", source, StringComparison.Ordinal);
+        await using var fn = await StartAsync(source);
         Assert.Equal("""{"keys":["hello2"],"hello2":"hello!"}""", await fn.CallAsync("hellokvservice", "hello!", Token));
     }
 
@@ -278,35 +274,6 @@ public sealed class V8HostServicesTests : IAsyncLifetime
         Assert.Equal(new byte[] { 9 }, Call(".http.patch").Body);
         Assert.Empty(Call(".http.delete").Body);
         Assert.Equal("http://x/h", Call(".http.head").Headers[HostServicesProtocol.UrlHeader]);
-    }
-
-    // Errors are thrown at the call, with 0.2's messages; try/catch without await catches them.
-    [Fact]
-    public async Task Errors_AreThrownSynchronously_WithZeroTwoMessages()
-    {
-        await using var fn = await StartAsync(
-            """
-            (s, p) => {
-              const errs = [];
-              const t = (f) => { try { const r = f(); errs.push(r instanceof Promise ? 'a promise' : 'no error'); } catch (e) { errs.push(String(e)); } };
-              t(() => hostServices.kv.get());
-              t(() => hostServices.kv.set('k', 'text'));
-              t(() => hostServices.messaging.publish('x'));
-              t(() => hostServices.objectStore.get());
-              t(() => hostServices.objectStore.put('n'));
-              t(() => hostServices.http.post());
-              t(() => hostServices.kv.get('missing'));
-              return errs;
-            }
-            """);
-        var errors = System.Text.Json.JsonSerializer.Deserialize<string[]>(await fn.CallAsync("t", "", Token) ?? "null")!;
-        Assert.Equal("Error: key is required", errors[0]);
-        Assert.StartsWith("Error: failed to marshal v8 value to []byte: ", errors[1], StringComparison.Ordinal);
-        Assert.Equal("Error: subject and payload are required", errors[2]);
-        Assert.Equal("Error: name is required", errors[3]);
-        Assert.Equal("Error: name and value are required", errors[4]);
-        Assert.Equal("Error: url is required", errors[5]);
-        Assert.Equal("Error: no such key (404)", errors[6]);
     }
 
     // An uncaught host-service error fails the call with its message (500), as any exception does.

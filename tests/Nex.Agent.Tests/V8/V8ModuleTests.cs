@@ -84,6 +84,21 @@ public sealed class V8ModuleTests
         Assert.Contains(fragment, ex.Message, StringComparison.Ordinal);
     }
 
+    // Every example (0.2 scripts and ES modules) compiles and binds its function.
+    [Fact]
+    public async Task EveryJsExample_Deploys()
+    {
+        var files = Directory.GetFiles(Path.Combine(Nex.Testing.Examples.RepositoryRoot, "examples", "js"), "*.js");
+        Assert.Contains(files, f => f.EndsWith("echo-module.js", StringComparison.Ordinal));
+        foreach (var file in files)
+        {
+            await using var fn = await V8Harness.StartAsync(await File.ReadAllTextAsync(file, Token), Token);
+        }
+
+        await using var module = await V8Harness.StartAsync(await File.ReadAllTextAsync(files.Single(f => f.EndsWith("echo-module.js", StringComparison.Ordinal)), Token), Token);
+        Assert.Equal("""{"triggered_on":"hello","payload":"hello wörld","module":true}""", await module.CallAsync("hello", "hello wörld", Token));
+    }
+
     // Modules compile once per lane and are instantiated per context: the per-call cost stays that of a script.
     [Fact]
     public async Task Module_ManyCalls_Answer()

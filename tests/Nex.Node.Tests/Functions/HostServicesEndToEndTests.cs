@@ -247,15 +247,105 @@ public sealed class HostServicesEndToEndTests(NatsServerFixture nats) : IAsyncLi
         Assert.Equal(200, (await Js("http", "get", _httpUrl + "open")).GetProperty("ok").GetProperty("status").GetInt32());
     }
 
+    // The examples in 0.2's synchronous style (kv.js is Nex 0.2's own example) and as an ES module using await.
     [Fact]
     public async Task SpecSuiteScenarios_ThroughTheJsExamples()
     {
-        var kv = FunctionTests.Unique("hellokvservice");
-        await FunctionTests.DeployFunctionAsync(_node, "v8", await File.ReadAllBytesAsync(Path.Combine(Examples.RepositoryRoot, "examples", "js", "kv.js"), Ct), "kvjs", kv);
-        var reply = await _node.Connection.RequestAsync<byte[], byte[]>(kv, "hello!"u8.ToArray(), replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(15) }, cancellationToken: Ct);
-        var json = JsonDocument.Parse(reply.Data!).RootElement;
+        var kv = await DeployExampleAsync("kv.js", "kvjs", "hellokvservice");
+        var json = await RequestJsonAsync(kv, "hello!");
         Assert.Equal(["hello2"], json.GetProperty("keys").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal("hello!", json.GetProperty("hello2").GetString());
+
+        var objects = await DeployExampleAsync("objectstore.js", "objectstorejs", "helloobjectstore");
+        json = await RequestJsonAsync(objects, "hellö!");
+        Assert.Equal(["hello2"], json.GetProperty("list").EnumerateArray().Select(e => e.GetProperty("name").GetString()));
+        Assert.Equal("hellö!", json.GetProperty("hello2").GetString());
+
+        // messaging.js requests hello.world.request: the echo example answers it.
+        await DeployExampleAsync("echo.js", "echojs", "hello.world.request");
+        var messaging = await DeployExampleAsync("messaging.js", "messagingjs", "hellomessaging");
+        json = await RequestJsonAsync(messaging, "hi");
+        Assert.Equal("""{"triggered_on":"hello.world.request","payload":"hi"}""", json.GetProperty("hello.world.request").GetString());
+
+        var http = await DeployExampleAsync("http.js", "httpjs", "hellohttp");
+        json = await RequestJsonAsync(http, _httpUrl + "x");
+        Assert.Equal(
+            ["get:200", "post:201", "put:204", "patch:204", "delete:204", "head:200"],
+            json.EnumerateObject().Select(p => $"{p.Name}:{(p.Value.ValueKind == JsonValueKind.Object ? p.Value.GetProperty("status").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture) : p.Value.GetString())}"));
+
+        var module = await DeployExampleAsync("echo-module.js", "echomodulejs", "hellomodule");
+        json = await RequestJsonAsync(module, "hello world");
+        Assert.Equal("hello world", json.GetProperty("payload").GetString());
+        Assert.True(json.GetProperty("module").GetBoolean());
+    }
+
+    // Every method in 0.2's synchronous style through the whole stack (the probe above awaits them).
+    [Fact]
+    public async Task EveryMethod_Synchronous_FromJavaScript()
+    {
+        const string source = """
+            (subject, payload) => {
+              const hs = this.hostServices;
+              const u8 = (s) => new Uint8Array([...s].map((c) => c.charCodeAt(0)));
+              const str = (b) => String.fromCharCode(...b);
+              const out = {};
+              hs.kv.set('a', u8('1'));
+              hs.kv.set('b', u8('2'));
+              hs.kv.delete('b');
+              out.kv = { a: str(hs.kv.get('a')), keys: hs.kv.keys() };
+              try { hs.kv.get('b'); } catch (e) { out.kvMissing = String(e); }
+              const info = hs.objectStore.put('o', u8('obj'));
+              out.os = { size: info.size, got: str(hs.objectStore.get('o')), list: hs.objectStore.list().map((o) => o.name) };
+              hs.objectStore.delete('o');
+              try { hs.objectStore.get('o'); } catch (e) { out.osMissing = String(e); }
+              out.pub = hs.messaging.publish(subject + '.pub', payload) === undefined;
+              out.reply = str(hs.messaging.request(subject + '.req', u8('q')));
+              const url = str(payload);
+              out.http = ['get', 'post', 'put', 'patch', 'delete', 'head'].map((m) => hs.http[m](url).status);
+              return out;
+            }
+            """;
+        var subject = FunctionTests.Unique("syncjs");
+        await FunctionTests.DeployFunctionAsync(_node, "v8", Encoding.UTF8.GetBytes(source), "syncjs", subject);
+        await using var responder = await _node.Connection.SubscribeCoreAsync<byte[]>(subject + ".req", cancellationToken: Ct);
+        var answer = Task.Run(async () =>
+        {
+            await foreach (var msg in responder.Msgs.ReadAllAsync(Ct))
+            {
+                await msg.ReplyAsync("answer"u8.ToArray(), cancellationToken: Ct);
+                return;
+            }
+        }, Ct);
+        await using var published = await _node.Connection.SubscribeCoreAsync<byte[]>(subject + ".pub", cancellationToken: Ct);
+        await _node.Connection.PingAsync(Ct);
+
+        var json = await RequestJsonAsync(subject, _httpUrl + "s");
+        Assert.Equal("1", json.GetProperty("kv").GetProperty("a").GetString());
+        Assert.Equal(["a"], json.GetProperty("kv").GetProperty("keys").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("Error: key not found: b (404)", json.GetProperty("kvMissing").GetString());
+        Assert.Equal(3, json.GetProperty("os").GetProperty("size").GetInt32());
+        Assert.Equal("obj", json.GetProperty("os").GetProperty("got").GetString());
+        Assert.Equal(["o"], json.GetProperty("os").GetProperty("list").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("Error: object not found: o (404)", json.GetProperty("osMissing").GetString());
+        Assert.True(json.GetProperty("pub").GetBoolean());
+        Assert.Equal("answer", json.GetProperty("reply").GetString());
+        Assert.Equal([200, 201, 204, 204, 204, 200], json.GetProperty("http").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(_httpUrl + "s", Encoding.UTF8.GetString((await published.Msgs.ReadAsync(Ct)).Data!));
+        await answer;
+    }
+
+    private async Task<string> DeployExampleAsync(string file, string name, string trigger)
+    {
+        var subject = FunctionTests.Unique(trigger);
+        await FunctionTests.DeployFunctionAsync(_node, "v8", await File.ReadAllBytesAsync(Path.Combine(Examples.RepositoryRoot, "examples", "js", file), Ct), name, trigger == "hello.world.request" ? trigger : subject);
+        return trigger == "hello.world.request" ? trigger : subject;
+    }
+
+    private async Task<JsonElement> RequestJsonAsync(string subject, string payload)
+    {
+        var reply = await _node.Connection.RequestAsync<byte[], byte[]>(subject, Encoding.UTF8.GetBytes(payload), replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(15) }, cancellationToken: Ct);
+        Assert.NotNull(reply.Data);
+        return JsonDocument.Parse(reply.Data).RootElement.Clone();
     }
 
     private void StartHttpServer()

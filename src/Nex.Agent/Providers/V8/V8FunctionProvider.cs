@@ -5,7 +5,8 @@ using Nex.Agent.HostServices;
 namespace Nex.Agent.Providers.V8;
 
 /// <summary>
-/// A V8 JavaScript function (spec §5.10) on ClearScript 7.5.1.1: the script's completion value is the
+/// A V8 JavaScript function (spec §5.10) on ClearScript 7.5.1.1: the script's completion value (or, for an ES
+/// module, its default export; see <see cref="V8FunctionScript"/>) is the
 /// function <c>(subject, payload) =&gt; value</c>; each trigger calls it with the real subject and a
 /// <c>Uint8Array</c> of the exact payload bytes and replies with the returned Uint8Array's bytes or
 /// <c>JSON.stringify</c> of anything else (a Promise is awaited), with <c>x-nex-runtime-ns</c>. Errors and
@@ -34,7 +35,7 @@ namespace Nex.Agent.Providers.V8;
 /// </para>
 /// <para>
 /// A consequence of preparing ahead: the script's top-level code runs when the context is prepared,
-/// not when the trigger arrives (host services are unavailable there: they reject).
+/// not when the trigger arrives (host services are unavailable there: they throw).
 /// </para>
 /// </remarks>
 internal sealed class V8FunctionProvider : IWorkloadProvider

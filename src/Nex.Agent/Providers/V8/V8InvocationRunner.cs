@@ -263,7 +263,7 @@ internal sealed class V8InvocationRunner
         // Ends a host-service call the owner thread is blocked in (V8HostBridge); the interrupt then ends the script.
         invocation.Abort.Cancel();
 
-        // Not running JavaScript right now (awaiting a host service): end it from the owner thread.
+        // Not running JavaScript right now (awaiting a promise nothing settles): end it from the owner thread.
         _scheduler.PostOwner(() =>
         {
             if (!invocation.Finished)
