@@ -88,10 +88,19 @@ internal sealed class V8FunctionScript : IDisposable
         (error.ErrorDetails ?? error.Message) is var text
         && (text.Contains("'export'", StringComparison.Ordinal) || text.Contains("outside a module", StringComparison.Ordinal));
 
-    /// <summary>Serves the user's module to the entry module and refuses every other import.</summary>
+    /// <summary>
+    /// Serves the user's module to the entry module and refuses every other import. The document is one
+    /// object with a fixed URI, found again through <see cref="GetCachedDocument"/>: ClearScript then reuses
+    /// its compilation in every new context instead of compiling the module afresh (measured on the loaded
+    /// 2-core machine, median of 400 contexts: a module 0.84–1.41 ms, a script 0.61–0.75 ms; with this the
+    /// module 0.53–0.87 ms, within the noise of the script).
+    /// </summary>
     private sealed class SingleModuleLoader(string source) : DocumentLoader
     {
-        private readonly Document _document = new StringDocument(Module(ModuleName), source);
+        private static readonly Uri Location = new("nex:///" + ModuleName);
+        private readonly Document _document = new StringDocument(new DocumentInfo(Location) { Category = ModuleCategory.Standard }, source);
+
+        public override Document? GetCachedDocument(Uri uri) => uri == Location ? _document : null;
 
         public override Document LoadDocument(DocumentSettings settings, DocumentInfo? sourceInfo, string specifier, DocumentCategory category, DocumentContextCallback contextCallback)
         {
