@@ -150,7 +150,7 @@ internal sealed class V8ContextPool : IDisposable
 
     private V8PreparedContext PrepareOnce()
     {
-        var engine = _heap.Runtime!.CreateScriptEngine("nex-fn", V8ScriptEngineFlags.None);
+        var engine = _heap.Runtime!.CreateScriptEngine("nex-fn", V8FunctionScript.EngineFlags);
 
         try
         {

@@ -22,16 +22,23 @@ internal sealed class V8FunctionScript : IDisposable
     private const string EntrySource = "import fn from 'function.mjs';\nimport.meta.setResult(fn);\n";
 
     private readonly V8Script _compiled;
-    private readonly DocumentSettings? _modules;
+    private readonly DocumentSettings _modules;
 
-    private V8FunctionScript(V8Script compiled, DocumentSettings? modules)
+    private V8FunctionScript(V8Script compiled, bool isModule, string source)
     {
         _compiled = compiled;
-        _modules = modules;
+        IsModule = isModule;
+        _modules = new DocumentSettings { Loader = new SingleModuleLoader(source) };
     }
 
+    /// <summary>
+    /// The flags every context is made with: dynamic <c>import()</c> reaches the loader, which refuses it
+    /// with the same line as a static import (without the flag V8 only says "Not supported").
+    /// </summary>
+    public static V8ScriptEngineFlags EngineFlags => V8ScriptEngineFlags.EnableDynamicModuleImports;
+
     /// <summary>True when the source is an ES module (its default export is the function).</summary>
-    public bool IsModule => _modules is not null;
+    public bool IsModule { get; }
 
     /// <summary>Compiles <paramref name="source"/> as a script, else as an ES module.</summary>
     /// <param name="runtime">The lane's runtime.</param>
@@ -43,7 +50,7 @@ internal sealed class V8FunctionScript : IDisposable
         ArgumentNullException.ThrowIfNull(runtime);
         try
         {
-            return new V8FunctionScript(runtime.Compile(ScriptName, source), null);
+            return new V8FunctionScript(runtime.Compile(ScriptName, source), isModule: false, source);
         }
         catch (ScriptEngineException scriptError)
         {
@@ -58,8 +65,7 @@ internal sealed class V8FunctionScript : IDisposable
                 throw scriptError;
             }
 
-            var modules = new DocumentSettings { Loader = new SingleModuleLoader(source) };
-            return new V8FunctionScript(runtime.Compile(Module("nex-entry.mjs"), EntrySource), modules);
+            return new V8FunctionScript(runtime.Compile(Module("nex-entry.mjs"), EntrySource), isModule: true, source);
         }
     }
 
@@ -69,11 +75,7 @@ internal sealed class V8FunctionScript : IDisposable
     public object Evaluate(V8ScriptEngine engine)
     {
         ArgumentNullException.ThrowIfNull(engine);
-        if (_modules is not null)
-        {
-            engine.DocumentSettings = _modules;
-        }
-
+        engine.DocumentSettings = _modules;
         return engine.Evaluate(_compiled);
     }
 
@@ -109,7 +111,7 @@ internal sealed class V8FunctionScript : IDisposable
                 return _document;
             }
 
-            throw new V8FunctionException($"a function module cannot import other modules (it imports '{specifier}'): bundle it into one file, e.g. esbuild --bundle --format=esm");
+            throw new V8FunctionException($"a function cannot import other modules (it imports '{specifier}'): bundle it into one file, e.g. esbuild --bundle --format=esm");
         }
 
         public override Task<Document> LoadDocumentAsync(DocumentSettings settings, DocumentInfo? sourceInfo, string specifier, DocumentCategory category, DocumentContextCallback contextCallback)
