@@ -187,6 +187,8 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
             .WithMaxMemories(2)
             .WithMaxTables(2)
             .WithMaxUnusedWarmSlots(2)
+            .WithLinearMemoryKeepResidentBytes(256 * 1024)
+            .WithTableKeepResidentBytes(16 * 1024)
             .WithMaxMemorySize((nuint)_maxMemory);
         var config = new Config().WithEpochInterruption(true).WithPoolingAllocationStrategy(pooling);
         var engine = new Engine(config);
