@@ -84,15 +84,9 @@ public sealed class AgentTriggerTests
         node.OfferArtifact("function source");
         await node.AnswerHandshakesAsync(Token);
         var factory = new EchoFunctionFactory();
-        var settings = new AgentSettings { WorkloadId = node.AgentId, NatsHost = "127.0.0.1", NatsPort = node.Server.Port, NKeySeed = node.Seed, NKeyPublic = NATS.NKeys.KeyPair.FromSeed(node.Seed).GetPublicKey(), Message = "m" };
-        using var stop = new CancellationTokenSource();
-        var agent = new NexAgent(settings, factory, NullLoggerFactory.Instance, TimeProvider.System);
-        await using (agent)
+        await using (var agent = await InProcessAgent.StartAsync(node, factory))
         {
-            var run = agent.RunAsync(stop.Token);
-            await node.Handshakes.WaitForAsync(_ => true, Wait, "handshake");
-            var request = FakeNode.NativeRequest("echo") with { WorkloadType = WorkloadTypes.V8, TriggerSubjects = ["echo.>"] };
-            Assert.True((await node.DeployAsync(request, Token)).Accepted);
+            Assert.True((await node.DeployAsync(EchoRequest, Token)).Accepted);
             var headers = new NatsHeaders { [AgentSubjects.TriggerSubjectHeader] = "echo.x" };
             Task<NatsMsg<byte[]>> Trigger(string payload) => node.Connection.RequestAsync<byte[], byte[]>(
                 AgentSubjects.Trigger(node.AgentId), Encoding.UTF8.GetBytes(payload), headers, replyOpts: new NatsSubOpts { Timeout = Wait }, cancellationToken: Token).AsTask();
@@ -113,8 +107,7 @@ public sealed class AgentTriggerTests
             factory.Provider.ReleaseAgain.SetResult();
             Assert.Equal("echo.x:hold again", Encoding.UTF8.GetString((await last.WaitAsync(Wait, Token)).Data!));
             Assert.Empty(await undeployed);
-            await stop.CancelAsync();
-            Assert.Equal(0, await run.WaitAsync(Wait, Token));
+            Assert.Equal(0, await agent.StopAsync());
         }
     }
 
@@ -125,14 +118,9 @@ public sealed class AgentTriggerTests
         node.OfferArtifact("x");
         await node.AnswerHandshakesAsync(Token);
         var factory = new EchoFunctionFactory();
-        var settings = new AgentSettings { WorkloadId = node.AgentId, NatsHost = "127.0.0.1", NatsPort = node.Server.Port, NKeySeed = node.Seed, NKeyPublic = NATS.NKeys.KeyPair.FromSeed(node.Seed).GetPublicKey(), Message = "m" };
-        using var stop = new CancellationTokenSource();
-        var agent = new NexAgent(settings, factory, NullLoggerFactory.Instance, TimeProvider.System);
-        await using (agent)
+        await using (var agent = await InProcessAgent.StartAsync(node, factory))
         {
-            var run = agent.RunAsync(stop.Token);
-            await node.Handshakes.WaitForAsync(_ => true, Wait, "handshake");
-            var request = FakeNode.NativeRequest("echo") with { WorkloadType = WorkloadTypes.V8, TriggerSubjects = ["echo.>"] };
+            var request = EchoRequest;
 
             var invalid = await node.DeployAsync(request with { Description = "invalid" }, Token);
             Assert.Equal("Failed to validate workload: source file (13 bytes) exceeds maximum of 12 bytes", invalid.Message);
@@ -143,9 +131,45 @@ public sealed class AgentTriggerTests
 
             // Failed deploys do not use up the agent's one deploy.
             Assert.True((await node.DeployAsync(request, Token)).Accepted);
-            await stop.CancelAsync();
-            Assert.Equal(0, await run.WaitAsync(Wait, Token));
+            Assert.Equal(0, await agent.StopAsync());
             Assert.True(factory.Provider!.Undeployed);
+        }
+    }
+
+    private static AgentDeployRequest EchoRequest => FakeNode.NativeRequest("echo") with { WorkloadType = WorkloadTypes.V8, TriggerSubjects = ["echo.>"] };
+
+    /// <summary>The agent in this process, connected to the fake node and past its handshake.</summary>
+    private sealed class InProcessAgent : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly NexAgent _agent;
+        private readonly Task<int> _run;
+
+        private InProcessAgent(FakeNode node, IWorkloadProviderFactory factory)
+        {
+            var settings = new AgentSettings { WorkloadId = node.AgentId, NatsHost = "127.0.0.1", NatsPort = node.Server.Port, NKeySeed = node.Seed, NKeyPublic = NATS.NKeys.KeyPair.FromSeed(node.Seed).GetPublicKey(), Message = "m" };
+            _agent = new NexAgent(settings, factory, NullLoggerFactory.Instance, TimeProvider.System);
+            _run = _agent.RunAsync(_stop.Token);
+        }
+
+        public static async Task<InProcessAgent> StartAsync(FakeNode node, IWorkloadProviderFactory factory)
+        {
+            var agent = new InProcessAgent(node, factory);
+            await node.Handshakes.WaitForAsync(_ => true, Wait, "handshake");
+            return agent;
+        }
+
+        /// <summary>Stops the agent as a signal would; returns its exit code.</summary>
+        public async Task<int> StopAsync()
+        {
+            await _stop.CancelAsync();
+            return await _run.WaitAsync(Wait, Token);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _agent.DisposeAsync();
+            _stop.Dispose();
         }
     }
 
