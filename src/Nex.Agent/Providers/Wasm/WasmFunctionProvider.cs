@@ -34,7 +34,7 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
     private readonly ILogger _logger;
     private readonly TaskCompletionSource<int> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
-    private readonly BlockingCollection<Work> _queue = new();
+    private readonly WorkQueue _queue = new();
     private readonly TaskCompletionSource _workerExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ArrayBufferWriter<byte> _stdout = new(4096);
     private readonly TimeSpan _timeout;
@@ -119,7 +119,7 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
         {
             // Cuts a running execution (its token is linked) and lets the worker finish.
             await _stopping.CancelAsync().ConfigureAwait(false);
-            _queue.CompleteAdding();
+            _queue.Complete();
             if (_worker is null)
             {
                 _workerExited.TrySetResult();
@@ -135,11 +135,7 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
     {
         ArgumentNullException.ThrowIfNull(subject);
         var work = new Work(subject, payload, cancellationToken);
-        try
-        {
-            _queue.Add(work, CancellationToken.None);
-        }
-        catch (InvalidOperationException)
+        if (!_queue.TryAdd(work))
         {
             throw new ObjectDisposedException(nameof(WasmFunctionProvider), "the function was undeployed");
         }
@@ -166,7 +162,6 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
         _linker?.Dispose();
         _module?.Dispose();
         _engine?.Dispose();
-        _queue.Dispose();
         _stopping.Dispose();
     }
 
@@ -256,7 +251,7 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
     {
         try
         {
-            foreach (var work in _queue.GetConsumingEnumerable())
+            while (_queue.Take() is { } work)
             {
                 Outcome outcome;
                 try
@@ -401,6 +396,53 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
 
     [LoggerMessage(EventId = 501, Level = LogLevel.Warning, Message = "WASM function {Name} on {Subject}: {Reason}")]
     private static partial void LogExecutionFailed(ILogger logger, string name, string subject, string reason);
+
+    // The executions waiting for the engine thread, in arrival order. A monitor, not a BlockingCollection: its
+    // semaphore spins (sched_yield) before it sleeps, CPU that the calls' other hops need on a small machine,
+    // while the next call rarely comes within the spin.
+    private sealed class WorkQueue
+    {
+        private readonly Queue<Work> _items = new();
+        private bool _completed;
+
+        public bool TryAdd(Work work)
+        {
+            lock (_items)
+            {
+                if (_completed)
+                {
+                    return false;
+                }
+
+                _items.Enqueue(work);
+                Monitor.Pulse(_items);
+                return true;
+            }
+        }
+
+        /// <summary>The next execution; null once completed and empty.</summary>
+        public Work? Take()
+        {
+            lock (_items)
+            {
+                while (_items.Count == 0 && !_completed)
+                {
+                    Monitor.Wait(_items);
+                }
+
+                return _items.TryDequeue(out var work) ? work : null;
+            }
+        }
+
+        public void Complete()
+        {
+            lock (_items)
+            {
+                _completed = true;
+                Monitor.PulseAll(_items);
+            }
+        }
+    }
 
     private sealed record Outcome(TriggerResult? Result, IReadOnlyList<string> Stderr);
 
