@@ -72,8 +72,21 @@ internal sealed class Bench
                 await Step(report, $"node ({driver})", async () =>
                 {
                     await using var node = await BenchNode.StartAsync(nats.ClientUrl, client, NodeSettings with { Sandbox = driver }, cancellationToken).ConfigureAwait(false);
-                    await Step(report, $"V8 echo ({driver})", async () => result.Functions.Add(await FunctionAsync(node, workloads, caller, "v8", V8Echo, report.Baseline, cancellationToken).ConfigureAwait(false))).ConfigureAwait(false);
-                    await Step(report, $"WASM echo ({driver})", async () => result.Functions.Add(await FunctionAsync(node, workloads, caller, "wasm", WasmEcho, report.Baseline, cancellationToken).ConfigureAwait(false))).ConfigureAwait(false);
+                    if (Measures("v8"))
+                    {
+                        await Step(report, $"V8 echo ({driver})", async () => result.Functions.Add(await FunctionAsync(node, workloads, caller, "v8", V8Echo, report.Baseline, cancellationToken).ConfigureAwait(false))).ConfigureAwait(false);
+                    }
+
+                    if (Measures("wasm"))
+                    {
+                        await Step(report, $"WASM echo ({driver})", async () => result.Functions.Add(await FunctionAsync(node, workloads, caller, "wasm", WasmEcho, report.Baseline, cancellationToken).ConfigureAwait(false))).ConfigureAwait(false);
+                    }
+
+                    if (_settings.FunctionKinds is not null)
+                    {
+                        return;
+                    }
+
                     await Step(report, $"native deploy ({driver})", async () => result.Deploy = await DeployAsync(node, workloads, caller, driver, report.Baseline, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
                     if (driver == report.Drivers[0].Driver)
                     {
@@ -83,7 +96,10 @@ internal sealed class Bench
                 }).ConfigureAwait(false);
             }
 
-            await Step(report, "pool fill", async () => report.Footprint = await PoolFillAsync(nats.ClientUrl, client, report.Footprint ?? new FootprintResult(), cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+            if (_settings.FunctionKinds is null)
+            {
+                await Step(report, "pool fill", async () => report.Footprint = await PoolFillAsync(nats.ClientUrl, client, report.Footprint ?? new FootprintResult(), cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+            }
         }
         finally
         {
@@ -94,6 +110,8 @@ internal sealed class Bench
         Targets.Evaluate(report);
         return report;
     }
+
+    private bool Measures(string kind) => _settings.FunctionKinds is not { } kinds || kinds.Contains(kind);
 
     private async Task Step(BenchReport report, string name, Func<Task> step)
     {

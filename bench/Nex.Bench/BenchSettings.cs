@@ -60,6 +60,9 @@ internal sealed record BenchSettings
     /// <summary>Sandbox drivers to measure; null: every one this machine has.</summary>
     public IReadOnlyList<string>? Drivers { get; init; }
 
+    /// <summary>Function kinds to measure (v8, wasm); null: all, and the rest of the run too. When set, only those round trips run.</summary>
+    public IReadOnlyList<string>? FunctionKinds { get; init; }
+
     /// <summary>Directory of the <c>nex</c> build to measure (<c>nex.dll</c> and its agent); null: the harness's own.</summary>
     public string? NodeDirectory { get; init; }
 

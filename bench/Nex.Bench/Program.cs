@@ -26,6 +26,7 @@ internal static class Program
         var examples = new Option<string?>("--examples") { Description = "the examples directory (default: found above the working directory)" };
         var drivers = new Option<string?>("--drivers") { Description = "comma-separated sandbox drivers (default: every one this machine has)" };
         var samples = new Option<int?>("--samples") { Description = "sequential calls per latency series (default 3000)" };
+        var functions = new Option<string?>("--functions") { Description = "only the function round trips of these kinds (comma-separated: v8,wasm), skipping deploys, control plane and footprint; for A/B runs of the function path" };
         var nodeDir = new Option<string?>("--node-dir") { Description = "the nex build to measure: a directory with nex.dll and its agent (default: the harness's own copy)" };
         var campaign = new Option<bool>("--campaign") { Description = "run the hardening campaign of issue 15 instead (malformed control requests, isolation attempts, kill -9 survival, deploy/stop soak); about 8 minutes" };
         var quick = new Option<bool>("--quick") { Description = "with --campaign: a smaller campaign (short corpus, 100 cycles, 20 s recovery windows; a few minutes)" };
@@ -38,7 +39,7 @@ internal static class Program
         var grace = new Option<int?>("--grace-ms") { Description = "with --fleet: the nodes' fleet.lease_grace_ms (default 10000)" };
         var root = new RootCommand("Measures a Nex node against raw NATS on this machine, in one run")
         {
-            smoke, output, markdown, examples, drivers, samples, nodeDir, campaign, quick, cycles, sections, json, fleet, rounds, heartbeat, grace,
+            smoke, output, markdown, examples, drivers, samples, functions, nodeDir, campaign, quick, cycles, sections, json, fleet, rounds, heartbeat, grace,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
@@ -140,6 +141,18 @@ internal static class Program
             if (parse.GetValue(drivers) is { Length: > 0 } list)
             {
                 settings = settings with { Drivers = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) };
+            }
+
+            if (parse.GetValue(functions) is { Length: > 0 } kinds)
+            {
+                var only = kinds.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                if (only.FirstOrDefault(k => k is not ("v8" or "wasm")) is { } unknown)
+                {
+                    await Console.Error.WriteLineAsync($"nex-bench: --functions {unknown}: the kinds are v8 and wasm").ConfigureAwait(false);
+                    return 1;
+                }
+
+                settings = settings with { FunctionKinds = only };
             }
 
             if (parse.GetValue(nodeDir) is { Length: > 0 } dir)

@@ -10,6 +10,9 @@ namespace Nex.Agent;
 /// <summary>Deploy, undeploy, triggers and the lifecycle events of the one workload.</summary>
 internal sealed partial class NexAgent
 {
+    // Triggers handed to the provider at once; the node relays at most 64 per trigger subscription.
+    private static readonly NatsEndpointOptions TriggerEndpoint = new(MaxConcurrency: 64, InlineStart: true);
+
     private async ValueTask HandleDeployAsync(NatsMsg<byte[]> msg, CancellationToken cancellationToken)
     {
         var (response, started) = await DeployAsync(msg.Data ?? [], cancellationToken).ConfigureAwait(false);
@@ -114,10 +117,12 @@ internal sealed partial class NexAgent
                     await provider.DeployAsync(cancellationToken).ConfigureAwait(false);
                     if (provider.SupportsTriggers)
                     {
-                        // Subscribed only now, and one trigger at a time; its own group, so an undeploy can drain
-                        // it (the trigger in flight finishes) while the agent keeps serving.
+                        // Subscribed only now; its own group, so an undeploy can drain it (the triggers in flight
+                        // finish) while the agent keeps serving. Triggers are handed to the provider as they come
+                        // (it queues them for its engine), up to a bound: the read loop never waits for an
+                        // execution, so under load the engine goes from one call to the next without sleeping.
                         workload.Triggers = new NatsEndpoints(OnHandlerFailedAsync, _stopping.Token);
-                        await workload.Triggers.AddAsync(Connection, AgentSubjects.Trigger(_settings.WorkloadId), (msg, token) => ExecuteTriggerAsync(workload, msg, token), cancellationToken: cancellationToken).ConfigureAwait(false);
+                        await workload.Triggers.AddAsync(Connection, AgentSubjects.Trigger(_settings.WorkloadId), (msg, token) => ExecuteTriggerAsync(workload, msg, token), TriggerEndpoint, cancellationToken).ConfigureAwait(false);
                     }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
@@ -293,7 +298,14 @@ internal sealed partial class NexAgent
 
         try
         {
-            await ReplyAsync(msg, result.Data.ToArray(), replyHeaders, cancellationToken).ConfigureAwait(false);
+            if (string.IsNullOrEmpty(msg.ReplyTo))
+            {
+                LogNoReplySubject(_logger, msg.Subject);
+                return;
+            }
+
+            // The result as it is (no copy into a new array).
+            await Connection.PublishAsync(msg.ReplyTo, result.Data, replyHeaders, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is NatsException or ObjectDisposedException)
         {

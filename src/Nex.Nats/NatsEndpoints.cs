@@ -69,7 +69,7 @@ public sealed class NatsEndpoints : IAsyncDisposable
             if (_disposed == 0)
             {
                 _subscriptions.Add(sub);
-                _loops.Add(Task.Run(() => ServeAsync(sub, handler, options.MaxConcurrency), CancellationToken.None));
+                _loops.Add(Task.Run(() => ServeAsync(sub, handler, options.MaxConcurrency, options.InlineStart), CancellationToken.None));
                 return;
             }
         }
@@ -155,7 +155,7 @@ public sealed class NatsEndpoints : IAsyncDisposable
         }
     }
 
-    private async Task ServeAsync(INatsSub<byte[]> sub, Func<NatsMsg<byte[]>, CancellationToken, ValueTask> handler, int maxConcurrency)
+    private async Task ServeAsync(INatsSub<byte[]> sub, Func<NatsMsg<byte[]>, CancellationToken, ValueTask> handler, int maxConcurrency, bool inline)
     {
         var token = _stopping.Token;
         if (maxConcurrency == 1)
@@ -177,7 +177,7 @@ public sealed class NatsEndpoints : IAsyncDisposable
 
         // Concurrent: each message runs as its own task; a bound keeps a burst from piling up unbounded work.
         using var slots = maxConcurrency > 1 ? new SemaphoreSlim(maxConcurrency) : null;
-        var running = new HashSet<Task>();
+        var running = new Running();
         try
         {
             await foreach (var msg in sub.Msgs.ReadAllAsync(token).ConfigureAwait(false))
@@ -187,23 +187,26 @@ public sealed class NatsEndpoints : IAsyncDisposable
                     await slots.WaitAsync(token).ConfigureAwait(false);
                 }
 
-                var task = RunAsync(msg);
-                lock (running)
+                running.Add();
+                if (inline)
                 {
-                    running.Add(task);
-                }
-
-                _ = task.ContinueWith(
-                    done =>
+                    // Runs here up to its first wait (the handler only starts a request, say): no thread-pool
+                    // hop per message, and a handler that finishes at once costs no task at all.
+                    var handled = HandleAsync(handler, msg, token);
+                    if (handled.IsCompleted)
                     {
-                        lock (running)
-                        {
-                            running.Remove(done);
-                        }
-                    },
-                    CancellationToken.None,
-                    TaskContinuationOptions.ExecuteSynchronously,
-                    TaskScheduler.Default);
+                        handled.GetAwaiter().GetResult();
+                        Done(slots, running);
+                    }
+                    else
+                    {
+                        _ = FinishAsync(handled, slots, running);
+                    }
+                }
+                else
+                {
+                    _ = RunAsync(msg, slots, running);
+                }
             }
         }
         catch (OperationCanceledException)
@@ -211,15 +214,9 @@ public sealed class NatsEndpoints : IAsyncDisposable
             // Stopping.
         }
 
-        Task[] pending;
-        lock (running)
-        {
-            pending = [.. running];
-        }
+        await running.EndAsync().ConfigureAwait(false);
 
-        await Task.WhenAll(pending).ConfigureAwait(false);
-
-        async Task RunAsync(NatsMsg<byte[]> msg)
+        async Task RunAsync(NatsMsg<byte[]> msg, SemaphoreSlim? slots, Running running)
         {
             await Task.Yield();
             try
@@ -228,9 +225,27 @@ public sealed class NatsEndpoints : IAsyncDisposable
             }
             finally
             {
-                slots?.Release();
+                Done(slots, running);
             }
         }
+    }
+
+    private static async Task FinishAsync(ValueTask handled, SemaphoreSlim? slots, Running running)
+    {
+        try
+        {
+            await handled.ConfigureAwait(false);
+        }
+        finally
+        {
+            Done(slots, running);
+        }
+    }
+
+    private static void Done(SemaphoreSlim? slots, Running running)
+    {
+        slots?.Release();
+        running.Remove();
     }
 
     private async ValueTask HandleAsync(Func<NatsMsg<byte[]>, CancellationToken, ValueTask> handler, NatsMsg<byte[]> msg, CancellationToken token)
@@ -250,6 +265,32 @@ public sealed class NatsEndpoints : IAsyncDisposable
     }
 }
 
+/// <summary>Handlers in flight on one concurrent endpoint, counted instead of tracked one by one (no set, no task per message).</summary>
+internal sealed class Running
+{
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // One for the read loop itself, released by EndAsync: the count reaches zero only once the loop has ended.
+    private int _count = 1;
+
+    public void Add() => Interlocked.Increment(ref _count);
+
+    public void Remove()
+    {
+        if (Interlocked.Decrement(ref _count) == 0)
+        {
+            _ended.TrySetResult();
+        }
+    }
+
+    /// <summary>Called once, when the loop has ended: completes when the last handler has.</summary>
+    public Task EndAsync()
+    {
+        Remove();
+        return _ended.Task;
+    }
+}
+
 /// <summary>How an endpoint of <see cref="NatsEndpoints"/> receives and runs its messages.</summary>
 /// <param name="MaxConcurrency">
 /// 1: one message at a time, in order (the handler's own pace sets the subscription's). More than 1: up to that
@@ -257,7 +298,12 @@ public sealed class NatsEndpoints : IAsyncDisposable
 /// </param>
 /// <param name="QueueGroup">A queue group to join, or null.</param>
 /// <param name="SubOpts">Subscription options (for example the pending channel's size and full mode), or null.</param>
-public sealed record NatsEndpointOptions(int MaxConcurrency = 1, string? QueueGroup = null, NatsSubOpts? SubOpts = null)
+/// <param name="InlineStart">
+/// Concurrent endpoints only: start each handler on the read loop, which goes on to the next message at the
+/// handler's first wait, instead of on a thread-pool thread. For handlers that do little before they wait
+/// (relaying a request, queueing work); a handler that computes before its first wait holds up the messages behind it.
+/// </param>
+public sealed record NatsEndpointOptions(int MaxConcurrency = 1, string? QueueGroup = null, NatsSubOpts? SubOpts = null, bool InlineStart = false)
 {
     /// <summary>One message at a time, in order.</summary>
     public static NatsEndpointOptions InOrder { get; } = new();

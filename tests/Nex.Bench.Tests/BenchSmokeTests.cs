@@ -30,7 +30,9 @@ public sealed class BenchSmokeTests(ITestOutputHelper output)
         Assert.Equal([0, 2], report.ControlPlane.Select(c => c.Workloads));
         Assert.True(report.Footprint!.NodeRssMiB > 0 && report.Footprint.IdleAgentRssMiB > 0 && report.Footprint.PoolFillFromStartSeconds > 0);
         Assert.Contains(report.Footprint.PerWorkload, c => c.Workloads == 2 && c.AgentRssMiB > 0 && c.ServiceRssMiB > 0);
-        Assert.Equal(6, report.Targets.Count);
+        Assert.Equal(8, report.Targets.Count);
+        Assert.Contains(report.Targets, t => t.Name == "wasm echo p50 above the floor" && t.Unit == "µs");
+        Assert.Contains(report.Targets, t => t.Name == "wasm echo req/s, 8 callers" && t.Unit == "req/s");
 
         // The files a full run writes.
         var json = dir.File("results.json");

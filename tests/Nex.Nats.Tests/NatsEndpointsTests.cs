@@ -75,6 +75,68 @@ public sealed class NatsEndpointsTests(NatsServerFixture nats) : IClassFixture<N
     }
 
     [Fact]
+    public async Task InlineStart_StartsHandlersInArrivalOrder_RunsThemConcurrently_AndADrainWaitsForThem()
+    {
+        await using var connection = new NatsConnection(new NatsOpts { Url = nats.Url });
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new List<byte>();
+        var finished = 0;
+        var failures = new List<string>();
+        var allStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var endpoints = new NatsEndpoints((_, ex) =>
+        {
+            lock (failures)
+            {
+                failures.Add(ex.Message);
+            }
+
+            return ValueTask.CompletedTask;
+        });
+        await endpoints.AddAsync(connection, "t.inline", (msg, _) =>
+        {
+            // The synchronous part runs on the read loop, one message after the other.
+            started.Add(msg.Data![0]);
+            if (started.Count == 10)
+            {
+                allStarted.TrySetResult();
+            }
+
+            return msg.Data[0] switch
+            {
+                100 => throw new InvalidOperationException("thrown before any wait"),
+                200 => ValueTask.CompletedTask, // done at once
+                _ => WaitAsync(),
+            };
+
+            async ValueTask WaitAsync()
+            {
+                await release.Task;
+                Interlocked.Increment(ref finished);
+            }
+        }, new NatsEndpointOptions(MaxConcurrency: 16, InlineStart: true), Ct);
+        await connection.PingAsync(Ct);
+        byte[] sent = [0, 1, 2, 100, 3, 200, 4, 5, 6, 7];
+        foreach (var b in sent)
+        {
+            await connection.PublishAsync("t.inline", new[] { b }, cancellationToken: Ct);
+        }
+
+        // Eight handlers wait at once; the loop went past each of them (and past the two that ended at once).
+        await allStarted.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(sent, started);
+        Assert.Equal(["thrown before any wait"], failures);
+        Assert.Equal(0, Volatile.Read(ref finished));
+
+        var drained = endpoints.DrainAsync();
+        await connection.PingAsync(Ct);
+        Assert.False(drained.IsCompleted);
+        release.SetResult();
+        await drained.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(8, Volatile.Read(ref finished));
+        await endpoints.DisposeAsync();
+    }
+
+    [Fact]
     public async Task AFailingHandler_GoesToTheCallback_AndTheLoopServesTheNextMessage()
     {
         await using var connection = new NatsConnection(new NatsOpts { Url = nats.Url });

@@ -15,9 +15,10 @@ internal sealed partial class RunningWorkload
 {
     private static readonly TimeSpan TriggerMargin = TimeSpan.FromSeconds(2);
 
-    // Messages are relayed concurrently (the agent runs them one at a time, in order); a bounded number in
-    // flight keeps a burst from piling up unbounded work.
-    private static readonly int TriggersInFlight = 64;
+    // Messages are relayed concurrently (the agent queues them for its engine); a bounded number in flight keeps
+    // a burst from piling up unbounded work. A relay starts on the read loop: it only sends the request before
+    // it waits, so a thread-pool hop per message would cost more than it spares.
+    private const int TriggersInFlight = 64;
 
     private NatsEndpoints? _triggers;
     private Task _triggersStopped = Task.CompletedTask;
@@ -39,7 +40,7 @@ internal sealed partial class RunningWorkload
         {
             HostServices = await CreateHostServicesAsync(cancellationToken).ConfigureAwait(false);
             var connection = HostServices.TriggerConnection ?? _context.MainNats;
-            var options = new NatsEndpointOptions(TriggersInFlight, string.IsNullOrEmpty(Request.TriggerQueueGroup) ? null : Request.TriggerQueueGroup);
+            var options = new NatsEndpointOptions(TriggersInFlight, string.IsNullOrEmpty(Request.TriggerQueueGroup) ? null : Request.TriggerQueueGroup, InlineStart: true);
             var triggers = new NatsEndpoints(OnRelayFailedAsync);
             _triggers = triggers;
             foreach (var subject in Request.TriggerSubjects ?? [])

@@ -98,6 +98,37 @@ public sealed class WasmFunctionProviderTests
     }
 
     [Fact]
+    public async Task OutOfMemory_FailsAtOnceWith507_AndTheMemoryLimitAsCause()
+    {
+        // 1 MiB = 16 pages; the module starts with 1.
+        await using (var function = await WasmFunction.DeployAsync(WasmModules.GrowOrAbort, maxMemoryBytes: 1024 * 1024))
+        {
+            Assert.Equal("grown", Encoding.UTF8.GetString((await function.Provider.ExecuteAsync("s", "15"u8.ToArray(), Token))!.Data.Span));
+            FunctionFailure.Is(await function.Provider.ExecuteAsync("s", "16"u8.ToArray(), Token), FunctionErrors.OutOfMemory, "function exceeded its memory limit (1048576 bytes): function trapped");
+            Assert.Contains(function.Output.Chunks, c => c.Text.Contains("exceeded its memory limit", StringComparison.Ordinal));
+
+            // The next call is a fresh instance with its memory back.
+            Assert.Equal("grown", Encoding.UTF8.GetString((await function.Provider.ExecuteAsync("s", "15"u8.ToArray(), Token))!.Data.Span));
+        }
+
+        // Refused one big growth far below the limit: the guest's own "out of memory" and exit status.
+        await using (var function = await WasmFunction.DeployAsync(WasmModules.BigAllocationOrExit, maxMemoryBytes: 1024 * 1024))
+        {
+            FunctionFailure.Is(await function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token), FunctionErrors.OutOfMemory, "function exceeded its memory limit (1048576 bytes): function exited with status 1");
+        }
+
+        // Initial memory above the limit: refused at deploy, with the limit.
+        var big = await Assert.ThrowsAsync<InvalidOperationException>(() => WasmFunction.DeployAsync(WasmModules.BigInitialMemory, maxMemoryBytes: 1024 * 1024));
+        Assert.Equal("the module's initial memory is larger than its memory limit (1048576 bytes)", big.Message);
+
+        // A trap that has nothing to do with memory stays a 500.
+        await using (var function = await WasmFunction.DeployAsync(WasmModules.Trap, maxMemoryBytes: 1024 * 1024))
+        {
+            FunctionFailure.Is(await function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token), FunctionErrors.Exception, "function trapped");
+        }
+    }
+
+    [Fact]
     public async Task BadModules_FailValidation_WithTheReason()
     {
         var garbage = await Assert.ThrowsAnyAsync<Exception>(() => WasmFunction.DeployAsync("\0asm\u0001\0\0\0garbage"));

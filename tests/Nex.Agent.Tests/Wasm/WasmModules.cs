@@ -34,6 +34,16 @@ internal static class WasmModules
               (local.set $total (i32.add (local.get $total) (local.get $n)))
               (br $more)))
             (local.get $total))
+          ;; Reads all of stdin as a decimal number.
+          (func $read_number (result i32) (local $n i32) (local $i i32) (local $value i32)
+            (local.set $n (call $read_all))
+            (block $done (loop $digit
+              (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+              (local.set $value (i32.add (i32.mul (local.get $value) (i32.const 10))
+                (i32.sub (i32.load8_u (i32.add (i32.const 4096) (local.get $i))) (i32.const 48))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $digit)))
+            (local.get $value))
         """;
 
     /// <summary>The 0.2 reference function: stdin, then argv[1] (two writes).</summary>
@@ -84,18 +94,46 @@ internal static class WasmModules
     /// <summary>Grows memory by the number of 64 KiB pages in the payload (decimal digits) and reports the result.</summary>
     public static readonly string Grow = Module("""
           (data (i32.const 2048) "granteddenied")
-          (func (export "_start") (local $n i32) (local $i i32) (local $pages i32)
-            (local.set $n (call $read_all))
-            (block $done (loop $digit
-              (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-              (local.set $pages (i32.add (i32.mul (local.get $pages) (i32.const 10))
-                (i32.sub (i32.load8_u (i32.add (i32.const 4096) (local.get $i))) (i32.const 48))))
-              (local.set $i (i32.add (local.get $i) (i32.const 1)))
-              (br $digit)))
+          (func (export "_start") (local $pages i32)
+            (local.set $pages (call $read_number))
             (if (i32.eq (memory.grow (local.get $pages)) (i32.const -1))
               (then (call $write (i32.const 1) (i32.const 2055) (i32.const 6)))
               (else (call $write (i32.const 1) (i32.const 2048) (i32.const 7)))))
         """);
+
+    /// <summary>
+    /// Grows memory one page at a time, as an allocator that grows as it goes, until the payload's number of
+    /// pages (decimal digits) is reached; when a growth is refused it aborts (traps), as Rust's allocator does.
+    /// </summary>
+    public static readonly string GrowOrAbort = Module("""
+          (data (i32.const 2048) "grown")
+          (func (export "_start") (local $pages i32)
+            (local.set $pages (call $read_number))
+            (block $grown (loop $more
+              (br_if $grown (i32.eqz (local.get $pages)))
+              (if (i32.eq (memory.grow (i32.const 1)) (i32.const -1)) (then (unreachable)))
+              (local.set $pages (i32.sub (local.get $pages) (i32.const 1)))
+              (br $more)))
+            (call $write (i32.const 1) (i32.const 2048) (i32.const 5)))
+        """);
+
+    /// <summary>Asks for 10 MiB at once and, refused, says so on stderr and exits 1 (what a C or Go program does).</summary>
+    public static readonly string BigAllocationOrExit = Module("""
+          (data (i32.const 2048) "fatal error: out of memory\n")
+          (func (export "_start")
+            (if (i32.eq (memory.grow (i32.const 160)) (i32.const -1))
+              (then
+                (call $write (i32.const 2) (i32.const 2048) (i32.const 27))
+                (call $proc_exit (i32.const 1))))
+            (call $write (i32.const 1) (i32.const 2048) (i32.const 5)))
+        """);
+
+    /// <summary>Declares 32 pages (2 MiB) of initial memory.</summary>
+    public static readonly string BigInitialMemory = """
+        (module
+          (memory (export "memory") 32)
+          (func (export "_start")))
+        """;
 
     /// <summary>Traps.</summary>
     public static readonly string Trap = Module("""(func (export "_start") (unreachable))""");

@@ -14,8 +14,8 @@ namespace Nex.Agent.Providers.Wasm;
 /// instantiates it afresh in a new <see cref="Store"/> and runs <c>_start</c> as a WASI preview 1 command
 /// with <c>argv = ["nexfunction", subject]</c> (the real trigger subject, §11 #8), stdin = the payload,
 /// stdout captured with every write concatenated (§11 #9), stderr forwarded to the workload's log, and the
-/// request's environment (keys as given). A non-zero exit, a trap, a timeout or empty stdout means no
-/// reply. Limits: <c>function_timeout_ms</c> (default 5 s, epoch interruption) and
+/// request's environment (keys as given). A non-zero exit or a trap is answered as a failure (500; 507 when the
+/// function ran out of its memory limit), a timeout too (408); empty stdout means no reply. Limits: <c>function_timeout_ms</c> (default 5 s, epoch interruption) and
 /// <c>max_memory_bytes</c> (default 64 MiB of linear memory). Host services come through the <c>nex</c>
 /// imports (<see cref="NexHostImports"/>). Executions run one at a time on a dedicated thread.
 /// </summary>
@@ -34,7 +34,7 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
     private readonly ILogger _logger;
     private readonly TaskCompletionSource<int> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
-    private readonly BlockingCollection<Work> _queue = new();
+    private readonly WorkQueue _queue = new();
     private readonly TaskCompletionSource _workerExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ArrayBufferWriter<byte> _stdout = new(4096);
     private readonly TimeSpan _timeout;
@@ -119,7 +119,7 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
         {
             // Cuts a running execution (its token is linked) and lets the worker finish.
             await _stopping.CancelAsync().ConfigureAwait(false);
-            _queue.CompleteAdding();
+            _queue.Complete();
             if (_worker is null)
             {
                 _workerExited.TrySetResult();
@@ -135,11 +135,7 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
     {
         ArgumentNullException.ThrowIfNull(subject);
         var work = new Work(subject, payload, cancellationToken);
-        try
-        {
-            _queue.Add(work, CancellationToken.None);
-        }
-        catch (InvalidOperationException)
+        if (!_queue.TryAdd(work))
         {
             throw new ObjectDisposedException(nameof(WasmFunctionProvider), "the function was undeployed");
         }
@@ -166,7 +162,6 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
         _linker?.Dispose();
         _module?.Dispose();
         _engine?.Dispose();
-        _queue.Dispose();
         _stopping.Dispose();
     }
 
@@ -187,6 +182,8 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
             .WithMaxMemories(2)
             .WithMaxTables(2)
             .WithMaxUnusedWarmSlots(2)
+            .WithLinearMemoryKeepResidentBytes(256 * 1024)
+            .WithTableKeepResidentBytes(16 * 1024)
             .WithMaxMemorySize((nuint)_maxMemory);
         var config = new Config().WithEpochInterruption(true).WithPoolingAllocationStrategy(pooling);
         var engine = new Engine(config);
@@ -219,6 +216,13 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
             module?.Dispose();
             engine.Dispose();
 
+            // A valid module whose initial memory is above the limit does not fit the pooling allocator's slots.
+            if (ex.Message.Contains("minimum byte size", StringComparison.Ordinal) && ex.Message.Contains("exceeds the limit", StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException(
+                    string.Create(CultureInfo.InvariantCulture, $"the module's initial memory is larger than its memory limit ({_maxMemory} bytes)"), ex);
+            }
+
             // Wasmtime's parser reports over several lines (a cause chain and a source excerpt); one line is enough.
             throw new InvalidOperationException(
                 bytes.StartsWith("\0asm"u8)
@@ -247,7 +251,7 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
     {
         try
         {
-            foreach (var work in _queue.GetConsumingEnumerable())
+            while (_queue.Take() is { } work)
             {
                 Outcome outcome;
                 try
@@ -328,9 +332,17 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
 
         if (failure is not null)
         {
+            // (A module whose initial memory is above the limit is refused at deploy: Wasmtime's pooling allocator checks it.)
+            var outOfMemory = !limit.IsCancellationRequested && RanOutOfMemory(call);
+            if (outOfMemory)
+            {
+                failure = string.Create(CultureInfo.InvariantCulture, $"function exceeded its memory limit ({_maxMemory} bytes): {failure}");
+            }
+
             LogExecutionFailed(_logger, _context.Request.WorkloadName, work.Subject, failure);
             stderr.Add(failure + "\n");
-            return new Outcome(TriggerResult.Failed(failure, timedOut ? FunctionErrors.Timeout : FunctionErrors.Exception, (long)elapsed.TotalNanoseconds), stderr);
+            var errorCode = timedOut ? FunctionErrors.Timeout : outOfMemory ? FunctionErrors.OutOfMemory : FunctionErrors.Exception;
+            return new Outcome(TriggerResult.Failed(failure, errorCode, (long)elapsed.TotalNanoseconds), stderr);
         }
 
         if (call.Stdout.IsEmpty)
@@ -339,6 +351,28 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
         }
 
         return new Outcome(new TriggerResult(call.Stdout.ToArray(), (long)elapsed.TotalNanoseconds), stderr);
+    }
+
+    // Wasmtime answers a memory.grow past the limit with -1 and nothing else, so a failed call is put down to
+    // memory when its memory stands at the limit (an allocator that grows as it goes, then aborts), or when the
+    // guest said so on stderr the way the common toolchains do before they abort (Rust: "memory allocation of
+    // N bytes failed"; Go, TinyGo and C programs: "out of memory").
+    private bool RanOutOfMemory(WasmCall call)
+    {
+        if (call.Memory is { } memory && memory.GetLength() + Memory.PageSize > _maxMemory)
+        {
+            return true;
+        }
+
+        foreach (var chunk in call.Stderr)
+        {
+            if (chunk.Contains("out of memory", StringComparison.OrdinalIgnoreCase) || chunk.Contains("memory allocation of", StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static (byte[] Block, int Count) Block(IEnumerable<string> entries)
@@ -362,6 +396,53 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
 
     [LoggerMessage(EventId = 501, Level = LogLevel.Warning, Message = "WASM function {Name} on {Subject}: {Reason}")]
     private static partial void LogExecutionFailed(ILogger logger, string name, string subject, string reason);
+
+    // The executions waiting for the engine thread, in arrival order. A monitor, not a BlockingCollection: its
+    // semaphore spins (sched_yield) before it sleeps, CPU that the calls' other hops need on a small machine,
+    // while the next call rarely comes within the spin.
+    private sealed class WorkQueue
+    {
+        private readonly Queue<Work> _items = new();
+        private bool _completed;
+
+        public bool TryAdd(Work work)
+        {
+            lock (_items)
+            {
+                if (_completed)
+                {
+                    return false;
+                }
+
+                _items.Enqueue(work);
+                Monitor.Pulse(_items);
+                return true;
+            }
+        }
+
+        /// <summary>The next execution; null once completed and empty.</summary>
+        public Work? Take()
+        {
+            lock (_items)
+            {
+                while (_items.Count == 0 && !_completed)
+                {
+                    Monitor.Wait(_items);
+                }
+
+                return _items.TryDequeue(out var work) ? work : null;
+            }
+        }
+
+        public void Complete()
+        {
+            lock (_items)
+            {
+                _completed = true;
+                Monitor.PulseAll(_items);
+            }
+        }
+    }
 
     private sealed record Outcome(TriggerResult? Result, IReadOnlyList<string> Stderr);
 
