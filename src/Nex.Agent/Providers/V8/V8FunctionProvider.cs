@@ -64,7 +64,7 @@ internal sealed class V8FunctionProvider : IWorkloadProvider
         _context = context;
         _options = options;
         var hostServices = new HostServicesClient(context.Connection, context.AgentId, context.Request.Namespace, context.Request.WorkloadName);
-        _lanes = [.. Enumerable.Range(0, Math.Max(1, options.Lanes)).Select(_ => new V8EngineHost(options, hostServices, _output.Writer, context.Time))];
+        _lanes = [.. Enumerable.Range(0, options.EffectiveLanes).Select(_ => new V8EngineHost(options, hostServices, _output.Writer, context.Time))];
         _outputPump = PumpOutputAsync();
     }
 
