@@ -1,6 +1,6 @@
 namespace Nex.Bench;
 
-/// <summary>The targets of issue 5, checked against the first (default) driver's figures.</summary>
+/// <summary>The targets of issues 5 and 18, checked against the first (default) driver's figures.</summary>
 internal static class Targets
 {
     public const double FunctionRatio = 3.0;
@@ -8,12 +8,41 @@ internal static class Targets
     public const double ControlP99Ms = 50;
     public const double IdleAgentMiB = 40;
 
+    /// <summary>Issue 18, V8 lanes: p50 above the floor (µs), p99 (ms, or 0 for none), req/s with 8 callers.</summary>
+    public static readonly IReadOnlyDictionary<string, (double AboveFloorUs, double P99Ms, double PerSecondAt8)> V8 =
+        new Dictionary<string, (double, double, double)>
+        {
+            ["v8"] = (300, 3, 2_000),
+            ["v8-reuse"] = (100, 0, 5_000),
+        };
+
     public static void Evaluate(BenchReport report)
     {
         var driver = report.Drivers.FirstOrDefault();
+        var floor = report.Baseline?.Relayed?.P50Us;
         foreach (var function in driver?.Functions ?? [])
         {
             Add(report, $"{function.Kind} echo p50 / NATS RTT", $"≤ {FunctionRatio:0.0}×", function.P50Ratio, "×", function.P50Ratio <= FunctionRatio);
+            if (!V8.TryGetValue(function.Kind, out var goal))
+            {
+                continue;
+            }
+
+            if (floor is { } f)
+            {
+                var above = function.Sequential.P50Us - f;
+                Add(report, $"{function.Kind} echo p50 above the floor", $"≤ {goal.AboveFloorUs:0} µs", above, "µs", above <= goal.AboveFloorUs);
+            }
+
+            if (goal.P99Ms > 0)
+            {
+                Add(report, $"{function.Kind} echo p99", $"≤ {goal.P99Ms:0} ms", function.Sequential.P99Us / 1000, "ms", function.Sequential.P99Us / 1000 <= goal.P99Ms);
+            }
+
+            if (function.Concurrent.FirstOrDefault(c => c.Callers == 8) is { } eight)
+            {
+                Add(report, $"{function.Kind} echo req/s, 8 callers", $"≥ {goal.PerSecondAt8:#,0}", eight.Latency.PerSecond, "req/s", eight.Latency.PerSecond >= goal.PerSecondAt8);
+            }
         }
 
         if (driver?.Deploy is { } deploy)
