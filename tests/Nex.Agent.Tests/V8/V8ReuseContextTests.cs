@@ -57,22 +57,17 @@ public sealed class V8ReuseContextTests
         Assert.Equal("""{"n":2,"s":"a","p":""}""", await fn.CallAsync("a", "", Token));
     }
 
-    [Fact]
-    public async Task Reuse_ATimedOutCall_LeavesTheNextCallAFreshContext()
+    [Theory]
+    [InlineData("loop", FunctionErrors.Timeout)]
+    [InlineData("hog", FunctionErrors.OutOfMemory)]
+    public async Task Reuse_ATimedOutOrOutOfMemoryCall_LeavesTheNextCallAFreshContext(string subject, int code)
     {
-        await using var fn = await V8Harness.StartAsync(Counter, Token, Reuse with { Timeout = TimeSpan.FromMilliseconds(200) });
+        var options = subject == "loop"
+            ? Reuse with { Timeout = TimeSpan.FromMilliseconds(200) }
+            : Reuse with { MaxMemoryBytes = 32L * 1024 * 1024, Timeout = TimeSpan.FromSeconds(20) };
+        await using var fn = await V8Harness.StartAsync(Counter, Token, options);
         Assert.Equal("""{"n":1,"s":"a","p":""}""", await fn.CallAsync("a", "", Token));
-        FunctionFailure.Is(await fn.Provider.ExecuteAsync("loop", default, Token), FunctionErrors.Timeout, "timed out after 200 ms");
-        Assert.Equal("""{"n":1,"s":"a","p":""}""", await fn.CallAsync("a", "", Token));
-        Assert.Equal("""{"n":2,"s":"a","p":""}""", await fn.CallAsync("a", "", Token));
-    }
-
-    [Fact]
-    public async Task Reuse_AnOutOfMemoryCall_LeavesTheNextCallAFreshContext()
-    {
-        await using var fn = await V8Harness.StartAsync(Counter, Token, Reuse with { MaxMemoryBytes = 32L * 1024 * 1024, Timeout = TimeSpan.FromSeconds(20) });
-        Assert.Equal("""{"n":1,"s":"a","p":""}""", await fn.CallAsync("a", "", Token));
-        FunctionFailure.Is(await fn.Provider.ExecuteAsync("hog", default, Token), FunctionErrors.OutOfMemory);
+        FunctionFailure.Is(await fn.Provider.ExecuteAsync(subject, default, Token), code);
         Assert.Equal("""{"n":1,"s":"a","p":""}""", await fn.CallAsync("a", "", Token));
         Assert.Equal("""{"n":2,"s":"a","p":""}""", await fn.CallAsync("a", "", Token));
     }
@@ -83,6 +78,14 @@ public sealed class V8ReuseContextTests
         await using var fn = await V8Harness.StartAsync("(s, p) => { globalThis.n = (globalThis.n ?? 0) + 1; return globalThis.n; }", Token, Reuse);
         var replies = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => fn.CallAsync("x", "", Token)));
         Assert.Equal(Enumerable.Range(1, 50).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).Order(), replies.Order()!);
+    }
+
+    [Fact]
+    public async Task Reuse_RunawayRecursion_IsARangeError_AndTheNextCallWorks()
+    {
+        await using var fn = await V8Harness.StartAsync("(s, p) => { if (s === 'deep') { const f = (n) => f(n + 1) + 1; return f(0); } return s; }", Token, Reuse);
+        FunctionFailure.Is(await fn.Provider.ExecuteAsync("deep", default, Token), FunctionErrors.Exception, "RangeError");
+        Assert.Equal("\"ok\"", await fn.CallAsync("ok", "", Token));
     }
 
     [Theory]

@@ -33,6 +33,12 @@ namespace Nex.Agent.Providers.V8;
 /// not a guarantee); one runtime per call (2.5 ms and ~1 MB each).
 /// </para>
 /// <para>
+/// <b>Reuse.</b> With <c>"function_context": "reuse"</c> (<see cref="V8IsolationMode.ReusedContext"/>) there is one
+/// lane and one context kept across calls (globals persist, as in Cloudflare Workers and AWS Lambda); a failed call
+/// (exception, timeout, out of memory) leaves its context, and the next call takes a spare prepared ahead. Nothing
+/// is prepared between calls, so one lane is enough.
+/// </para>
+/// <para>
 /// A consequence of preparing ahead: the script's top-level code runs when the context is prepared,
 /// not when the trigger arrives (host services are unavailable there: they reject).
 /// </para>
