@@ -1,3 +1,4 @@
+using Nex.Agent.Providers;
 using Nex.Agent.Providers.V8;
 using Nex.Protocol;
 using Xunit;
@@ -70,6 +71,18 @@ public sealed class V8ReuseContextTests
         FunctionFailure.Is(await fn.Provider.ExecuteAsync(subject, default, Token), code);
         Assert.Equal("""{"n":1,"s":"a","p":""}""", await fn.CallAsync("a", "", Token));
         Assert.Equal("""{"n":2,"s":"a","p":""}""", await fn.CallAsync("a", "", Token));
+    }
+
+    [Fact]
+    public async Task Reuse_ManyCallsInARow_NeverTripTheHeapLimit_WithTheirGarbage()
+    {
+        // Nothing disposes or trims between reused calls: V8's own collections must keep the garbage under the limit.
+        await using var fn = await V8Harness.StartAsync(Counter, Token, Reuse with { MaxMemoryBytes = 16L * 1024 * 1024 });
+        var payload = new string('x', 2048);
+        for (var i = 1; i <= 3000; i++)
+        {
+            Assert.True(await fn.CallAsync("s", payload, Token) is { } reply && reply.StartsWith($$"""{"n":{{i}},""", StringComparison.Ordinal), $"call {i} failed: {fn.Output.Text(WorkloadStream.StandardError)}");
+        }
     }
 
     [Fact]
