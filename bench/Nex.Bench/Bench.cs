@@ -72,17 +72,12 @@ internal sealed class Bench
                 await Step(report, $"node ({driver})", async () =>
                 {
                     await using var node = await BenchNode.StartAsync(nats.ClientUrl, client, NodeSettings with { Sandbox = driver }, cancellationToken).ConfigureAwait(false);
-                    if (Measures("v8"))
+                    foreach (var lane in _settings.FunctionLanes)
                     {
-                        await Step(report, $"V8 echo ({driver})", async () => result.Functions.Add(await FunctionAsync(node, workloads, caller, "v8", V8Echo, report.Baseline, cancellationToken).ConfigureAwait(false))).ConfigureAwait(false);
+                        await Step(report, $"{lane} echo ({driver})", async () => result.Functions.Add(await FunctionAsync(node, workloads, caller, lane, lane == "wasm" ? WasmEcho : V8Echo, report.Baseline, cancellationToken).ConfigureAwait(false))).ConfigureAwait(false);
                     }
 
-                    if (Measures("wasm"))
-                    {
-                        await Step(report, $"WASM echo ({driver})", async () => result.Functions.Add(await FunctionAsync(node, workloads, caller, "wasm", WasmEcho, report.Baseline, cancellationToken).ConfigureAwait(false))).ConfigureAwait(false);
-                    }
-
-                    if (_settings.FunctionKinds is not null)
+                    if (_settings.FunctionsOnly)
                     {
                         return;
                     }
@@ -96,7 +91,7 @@ internal sealed class Bench
                 }).ConfigureAwait(false);
             }
 
-            if (_settings.FunctionKinds is null)
+            if (!_settings.FunctionsOnly)
             {
                 await Step(report, "pool fill", async () => report.Footprint = await PoolFillAsync(nats.ClientUrl, client, report.Footprint ?? new FootprintResult(), cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
             }
@@ -110,8 +105,6 @@ internal sealed class Bench
         Targets.Evaluate(report);
         return report;
     }
-
-    private bool Measures(string kind) => _settings.FunctionKinds is not { } kinds || kinds.Contains(kind);
 
     private async Task Step(BenchReport report, string name, Func<Task> step)
     {
@@ -157,7 +150,7 @@ internal sealed class Bench
     {
         _progress($"{kind} echo function");
         var subject = $"bench.fn.{kind}";
-        var workload = await workloads.DeployAsync(node, path, $"bench-{kind}-echo", argv: null, triggers: [subject], cancellationToken).ConfigureAwait(false);
+        var workload = await workloads.DeployAsync(node, path, $"bench-{kind}-echo", argv: null, triggers: [subject], cancellationToken, reuseContext: kind == "v8-reuse").ConfigureAwait(false);
         try
         {
             var call = Call(caller, subject);

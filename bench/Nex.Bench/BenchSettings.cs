@@ -60,11 +60,20 @@ internal sealed record BenchSettings
     /// <summary>Sandbox drivers to measure; null: every one this machine has.</summary>
     public IReadOnlyList<string>? Drivers { get; init; }
 
-    /// <summary>Function kinds to measure (v8, wasm); null: all, and the rest of the run too. When set, only those round trips run.</summary>
-    public IReadOnlyList<string>? FunctionKinds { get; init; }
-
     /// <summary>Directory of the <c>nex</c> build to measure (<c>nex.dll</c> and its agent); null: the harness's own.</summary>
     public string? NodeDirectory { get; init; }
+
+    /// <summary>Every function lane the bench knows: V8 with a fresh context per call (0.2), V8 reusing its context
+    /// (<c>"function_context": "reuse"</c>), WASM.</summary>
+    /// (A computed property, not an initialized one: <see cref="Smoke"/> and <see cref="Full"/> are built first.)
+    public static IReadOnlyList<string> AllFunctionLanes => ["v8", "v8-reuse", "wasm"];
+
+    /// <summary>The function lanes to measure, in this order (see <see cref="AllFunctionLanes"/>).</summary>
+    public IReadOnlyList<string> FunctionLanes { get; init; } = AllFunctionLanes;
+
+    /// <summary>Only the baseline and the function lanes: no native deploys, control plane, footprint or pool fill
+    /// (for A/B runs of the function path, alternated in one window).</summary>
+    public bool FunctionsOnly { get; init; }
 
     /// <summary>Payload of every request (bytes).</summary>
     public int PayloadBytes { get; init; } = 32;

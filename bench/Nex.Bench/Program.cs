@@ -26,7 +26,8 @@ internal static class Program
         var examples = new Option<string?>("--examples") { Description = "the examples directory (default: found above the working directory)" };
         var drivers = new Option<string?>("--drivers") { Description = "comma-separated sandbox drivers (default: every one this machine has)" };
         var samples = new Option<int?>("--samples") { Description = "sequential calls per latency series (default 3000)" };
-        var functions = new Option<string?>("--functions") { Description = "only the function round trips of these kinds (comma-separated: v8,wasm), skipping deploys, control plane and footprint; for A/B runs of the function path" };
+        var functions = new Option<string?>("--functions") { Description = "comma-separated function lanes to measure, in that order (v8, v8-reuse, wasm; default all)" };
+        var functionsOnly = new Option<bool>("--functions-only") { Description = "measure only the baseline and the function lanes (no deploys, control plane, footprint or pool fill): for A/B runs" };
         var nodeDir = new Option<string?>("--node-dir") { Description = "the nex build to measure: a directory with nex.dll and its agent (default: the harness's own copy)" };
         var campaign = new Option<bool>("--campaign") { Description = "run the hardening campaign of issue 15 instead (malformed control requests, isolation attempts, kill -9 survival, deploy/stop soak); about 8 minutes" };
         var quick = new Option<bool>("--quick") { Description = "with --campaign: a smaller campaign (short corpus, 100 cycles, 20 s recovery windows; a few minutes)" };
@@ -39,7 +40,7 @@ internal static class Program
         var grace = new Option<int?>("--grace-ms") { Description = "with --fleet: the nodes' fleet.lease_grace_ms (default 10000)" };
         var root = new RootCommand("Measures a Nex node against raw NATS on this machine, in one run")
         {
-            smoke, output, markdown, examples, drivers, samples, functions, nodeDir, campaign, quick, cycles, sections, json, fleet, rounds, heartbeat, grace,
+            smoke, output, markdown, examples, drivers, samples, functions, functionsOnly, nodeDir, campaign, quick, cycles, sections, json, fleet, rounds, heartbeat, grace,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
@@ -143,17 +144,19 @@ internal static class Program
                 settings = settings with { Drivers = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) };
             }
 
-            if (parse.GetValue(functions) is { Length: > 0 } kinds)
+            if (parse.GetValue(functions) is { } lanes)
             {
-                var only = kinds.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                if (only.FirstOrDefault(k => k is not ("v8" or "wasm")) is { } unknown)
+                var chosen = lanes.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                if (chosen.Length == 0 || chosen.FirstOrDefault(l => !BenchSettings.AllFunctionLanes.Contains(l)) is { } unknown)
                 {
-                    await Console.Error.WriteLineAsync($"nex-bench: --functions {unknown}: the kinds are v8 and wasm").ConfigureAwait(false);
+                    await Console.Error.WriteLineAsync($"nex-bench: --functions takes {string.Join(", ", BenchSettings.AllFunctionLanes)} (got '{lanes}')").ConfigureAwait(false);
                     return 1;
                 }
 
-                settings = settings with { FunctionKinds = only };
+                settings = settings with { FunctionLanes = chosen };
             }
+
+            settings = settings with { FunctionsOnly = parse.GetValue(functionsOnly) };
 
             if (parse.GetValue(nodeDir) is { Length: > 0 } dir)
             {

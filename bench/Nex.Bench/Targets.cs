@@ -8,33 +8,44 @@ internal static class Targets
     public const double ControlP99Ms = 50;
     public const double IdleAgentMiB = 40;
 
-    /// <summary>Issue 18: WASM p50 at most this far above the floor (a raw request relayed once), µs.</summary>
-    public const double WasmAboveFloorUs = 100;
-
-    /// <summary>Issue 18: WASM calls per second with 8 callers, at least.</summary>
-    public const double WasmPerSecond8 = 10_000;
+    /// <summary>Issue 18, per function lane: p50 above the floor (µs), p99 (ms, or 0 for none), req/s with 8 callers.</summary>
+    public static readonly IReadOnlyDictionary<string, (double AboveFloorUs, double P99Ms, double PerSecondAt8)> Functions =
+        new Dictionary<string, (double, double, double)>
+        {
+            ["v8"] = (300, 3, 2_000),
+            ["v8-reuse"] = (100, 0, 5_000),
+            ["wasm"] = (100, 0, 10_000),
+        };
 
     public static void Evaluate(BenchReport report)
     {
         var driver = report.Drivers.FirstOrDefault();
+        var floor = report.Baseline?.Relayed?.P50Us;
         foreach (var function in driver?.Functions ?? [])
         {
             Add(report, $"{function.Kind} echo p50 / NATS RTT", $"≤ {FunctionRatio:0.0}×", function.P50Ratio, "×", function.P50Ratio <= FunctionRatio);
-        }
-
-        if (driver?.Functions.FirstOrDefault(f => f.Kind == "wasm") is { } wasm)
-        {
-            if (report.Baseline?.Relayed is { P50Us: > 0 } floor)
+            if (!Functions.TryGetValue(function.Kind, out var goal))
             {
-                var above = wasm.Sequential.P50Us - floor.P50Us;
-                Add(report, "wasm echo p50 above the floor", $"≤ {WasmAboveFloorUs:0} µs", above, "µs", above <= WasmAboveFloorUs);
+                continue;
             }
 
-            if (wasm.Concurrent.FirstOrDefault(c => c.Callers == 8) is { } eight)
+            if (floor is { } f)
             {
-                Add(report, "wasm echo req/s, 8 callers", $"≥ {WasmPerSecond8:#,0}", eight.Latency.PerSecond, "req/s", eight.Latency.PerSecond >= WasmPerSecond8);
+                var above = function.Sequential.P50Us - f;
+                Add(report, $"{function.Kind} echo p50 above the floor", $"≤ {goal.AboveFloorUs:0} µs", above, "µs", above <= goal.AboveFloorUs);
+            }
+
+            if (goal.P99Ms > 0)
+            {
+                Add(report, $"{function.Kind} echo p99", $"≤ {goal.P99Ms:0} ms", function.Sequential.P99Us / 1000, "ms", function.Sequential.P99Us / 1000 <= goal.P99Ms);
+            }
+
+            if (function.Concurrent.FirstOrDefault(c => c.Callers == 8) is { } eight)
+            {
+                Add(report, $"{function.Kind} echo req/s, 8 callers", $"≥ {goal.PerSecondAt8:#,0}", eight.Latency.PerSecond, "req/s", eight.Latency.PerSecond >= goal.PerSecondAt8);
             }
         }
+
 
         if (driver?.Deploy is { } deploy)
         {

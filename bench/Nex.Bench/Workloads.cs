@@ -33,8 +33,8 @@ internal sealed class Workloads : IDisposable
         }
     }
 
-    public async Task<DeployedWorkload> DeployAsync(BenchNode node, string path, string name, IReadOnlyList<string>? argv, IReadOnlyList<string>? triggers, CancellationToken cancellationToken) =>
-        await SendAsync(node, BuildDeploy(node, path, name, argv, triggers), cancellationToken).ConfigureAwait(false);
+    public async Task<DeployedWorkload> DeployAsync(BenchNode node, string path, string name, IReadOnlyList<string>? argv, IReadOnlyList<string>? triggers, CancellationToken cancellationToken, bool reuseContext = false) =>
+        await SendAsync(node, WorkloadRequests.BuildDeploy(Spec(path, name, argv, triggers, essential: false) with { ReuseContext = reuseContext }, node.NodeId, node.Xkey, _issuer, _xkey), cancellationToken).ConfigureAwait(false);
 
     /// <summary>A signed deploy request with a sealed environment, as <c>nex devrun</c> builds it (the
     /// client's work: not part of what the node is timed on).</summary>

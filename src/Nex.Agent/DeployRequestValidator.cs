@@ -70,6 +70,12 @@ internal static class DeployRequestValidator
             errors.Add(TriggerSubjectRequired);
         }
 
+        // The node checks it too; the agent refuses what it would otherwise silently ignore.
+        if (FunctionContexts.Problem(request.FunctionContext, request.WorkloadType) is { } contextProblem)
+        {
+            errors.Add(contextProblem);
+        }
+
         return errors;
     }
 

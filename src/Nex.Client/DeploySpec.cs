@@ -49,6 +49,11 @@ public sealed record DeploySpec
     /// omitted when null or empty, so every replica answers (as 0.2).</summary>
     public string? TriggerQueueGroup { get; init; }
 
+    /// <summary>Nex for .NET extension: reuse one JavaScript context across the calls of a v8 function
+    /// (<c>"function_context": "reuse"</c>; globals persist between calls); false omits the field, so every
+    /// call gets a fresh context (0.2).</summary>
+    public bool ReuseContext { get; init; }
+
     /// <summary>Host services connection for this workload (<c>host_services</c>); omitted when null.</summary>
     public NatsJwtConnectionInfo? HostServices { get; init; }
 }

@@ -36,6 +36,7 @@ public static class WorkloadRequests
     /// <returns>The request, ready for <see cref="NexClient.DeployAsync"/>.</returns>
     /// <exception cref="NexSecurityException">A key cannot sign or seal (wrong key type, no seed, bad node xkey).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><see cref="DeploySpec.FunctionTimeoutMs"/> is zero or negative.</exception>
+    /// <exception cref="ArgumentException"><see cref="DeploySpec.ReuseContext"/> for a type other than v8.</exception>
     public static DeployRequest BuildDeploy(DeploySpec spec, string nodeId, string nodeXkey, KeyPair issuer, KeyPair senderXkey, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
@@ -49,6 +50,11 @@ public static class WorkloadRequests
         if (spec.FunctionTimeoutMs is { } timeoutMs)
         {
             ArgumentOutOfRangeException.ThrowIfNegativeOrZero(timeoutMs, nameof(spec.FunctionTimeoutMs));
+        }
+
+        if (spec.ReuseContext && FunctionContexts.Problem(FunctionContexts.Reuse, spec.Type) is { } contextProblem)
+        {
+            throw new ArgumentException(contextProblem, nameof(spec));
         }
 
         var now = (time ?? TimeProvider.System).GetUtcNow();
@@ -72,6 +78,7 @@ public static class WorkloadRequests
             HostServices = spec.HostServices,
             FunctionTimeoutMs = spec.FunctionTimeoutMs,
             TriggerQueueGroup = string.IsNullOrEmpty(spec.TriggerQueueGroup) ? null : spec.TriggerQueueGroup,
+            FunctionContext = spec.ReuseContext ? FunctionContexts.Reuse : null,
         };
     }
 

@@ -44,6 +44,9 @@ public sealed record DevRunSpec
     /// <summary>Queue group of the trigger subscriptions; null for none.</summary>
     public string? TriggerQueueGroup { get; init; }
 
+    /// <summary>Reuse one context across the calls of a v8 function (see <see cref="DeploySpec.ReuseContext"/>).</summary>
+    public bool ReuseContext { get; init; }
+
     /// <summary>After the deploy, stop the node's other workloads of the same name (default true).</summary>
     public bool StopPrevious { get; init; } = true;
 

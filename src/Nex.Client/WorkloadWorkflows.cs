@@ -189,6 +189,7 @@ public sealed class WorkloadWorkflows(NexClient client, NexClient? workClient = 
             Hash = uploaded.Sha256,
             FunctionTimeoutMs = spec.FunctionTimeoutMs,
             TriggerQueueGroup = spec.TriggerQueueGroup,
+            ReuseContext = spec.ReuseContext,
         };
 
         // Deploy first, then stop the previous ones of that name (nodes allow a name twice): when a node

@@ -26,6 +26,16 @@ public sealed class DeployRequestValidatorTests
         Assert.Null(DeployRequestValidator.RejectionMessage(Valid(type)));
     }
 
+    [Theory]
+    [InlineData(WorkloadTypes.V8, "reuse", null)]
+    [InlineData(WorkloadTypes.V8, "fresh", null)]
+    [InlineData(WorkloadTypes.Wasm, "fresh", null)]
+    [InlineData(WorkloadTypes.Wasm, "reuse", "Invalid deploy request: function_context 'reuse' applies to v8 functions only, not 'wasm'")]
+    [InlineData(WorkloadTypes.V8, "shared", "Invalid deploy request: function_context 'shared' is not one of 'fresh', 'reuse'")]
+    [InlineData(WorkloadTypes.Native, "fresh", "Invalid deploy request: function_context applies to function workloads (v8, wasm) only, not 'native'")]
+    public void FunctionContext_IsCheckedAgainstTheType(string type, string value, string? expected) =>
+        Assert.Equal(expected, DeployRequestValidator.RejectionMessage(Valid(type) with { FunctionContext = value }));
+
     [Fact]
     public void EmptyRequest_ListsEveryMissingField_InOrder() =>
         Assert.Equal(

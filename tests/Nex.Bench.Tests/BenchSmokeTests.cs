@@ -24,13 +24,13 @@ public sealed class BenchSmokeTests(ITestOutputHelper output)
         Assert.Equal(BenchSettings.Smoke.Samples, report.Baseline.Relayed!.Count);
         var driver = Assert.Single(report.Drivers);
         Assert.Equal("none", driver.Driver);
-        Assert.Equal(["v8", "wasm"], driver.Functions.Select(f => f.Kind));
+        Assert.Equal(["v8", "v8-reuse", "wasm"], driver.Functions.Select(f => f.Kind));
         Assert.All(driver.Functions, f => Assert.True(f.Sequential.Count == BenchSettings.Smoke.Samples && f.P50Ratio > 0));
         Assert.True(driver.Deploy!.WarmRun.Count == 1 && driver.Deploy.ColdFirstAnswer.Count == 1 && driver.Deploy.Stop.Count == 2);
         Assert.Equal([0, 2], report.ControlPlane.Select(c => c.Workloads));
         Assert.True(report.Footprint!.NodeRssMiB > 0 && report.Footprint.IdleAgentRssMiB > 0 && report.Footprint.PoolFillFromStartSeconds > 0);
         Assert.Contains(report.Footprint.PerWorkload, c => c.Workloads == 2 && c.AgentRssMiB > 0 && c.ServiceRssMiB > 0);
-        Assert.Equal(8, report.Targets.Count);
+        Assert.Equal(14, report.Targets.Count); // 3 ratios, v8 (floor, p99, 8 callers), v8-reuse and wasm (floor, 8 callers), deploy, PING, INFO, RSS
         Assert.Contains(report.Targets, t => t.Name == "wasm echo p50 above the floor" && t.Unit == "µs");
         Assert.Contains(report.Targets, t => t.Name == "wasm echo req/s, 8 callers" && t.Unit == "req/s");
 

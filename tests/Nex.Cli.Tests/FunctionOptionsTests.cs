@@ -86,6 +86,23 @@ public sealed class FunctionOptionsTests
     }
 
     [Fact]
+    public void ReuseContext_IsAFlagOfRunAndDevRun_ForV8Only()
+    {
+        Assert.True(WorkloadCommands.CreateRun().Parse(["nats://NEXCLIFILES/echojs", "--trigger", "hello", "--reuse-context"]).GetValue<bool>("--reuse-context"));
+        Assert.True(WorkloadCommands.CreateDevRun().Parse(["fn.js", "--trigger", "hello", "--reuse-context"]).GetValue<bool>("--reuse-context"));
+        Assert.False(WorkloadCommands.CreateDevRun().Parse(["fn.js", "--trigger", "hello"]).GetValue<bool>("--reuse-context"));
+
+        Assert.True(WorkloadSupport.RequireReuseContext("v8", true));
+        Assert.False(WorkloadSupport.RequireReuseContext("wasm", false));
+        Assert.Equal(
+            "--reuse-context only applies to v8 functions, not 'wasm'",
+            Assert.Throws<CliException>(() => WorkloadSupport.RequireReuseContext("wasm", true)).Message);
+        Assert.Equal(
+            "--reuse-context only applies to v8 functions, not 'native'",
+            Assert.Throws<CliException>(() => WorkloadSupport.RequireReuseContext("native", true)).Message);
+    }
+
+    [Fact]
     public void Invoke_ParsesSubjectPayloadAndFlags()
     {
         var parse = InvokeCommand.Create().Parse(["hello", "hello world", "--headers"]);

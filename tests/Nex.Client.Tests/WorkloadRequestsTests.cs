@@ -113,6 +113,21 @@ public sealed class WorkloadRequestsTests
         Assert.Equal("workers", doc.RootElement.GetProperty("trigger_queue_group").GetString());
     }
 
+    [Fact]
+    public void BuildDeploy_ReuseContext_SendsFunctionContextReuse_OnlyForV8()
+    {
+        using var issuer = NexKeys.CreateAccount();
+        using var sender = NexKeys.CreateCurve();
+        using var node = NexKeys.CreateCurve();
+        var request = WorkloadRequests.BuildDeploy(Spec("echojs", WorkloadTypes.V8) with { Triggers = ["hello"], ReuseContext = true }, "NNODE", node.GetPublicKey(), issuer, sender);
+        Assert.Equal("reuse", request.FunctionContext);
+        using var doc = JsonDocument.Parse(JsonSerializer.SerializeToUtf8Bytes(request, NexJson.Context.DeployRequest));
+        Assert.Equal("reuse", doc.RootElement.GetProperty("function_context").GetString());
+
+        var ex = Assert.Throws<ArgumentException>(() => WorkloadRequests.BuildDeploy(Spec("echowasm", WorkloadTypes.Wasm) with { Triggers = ["hello"], ReuseContext = true }, "NNODE", node.GetPublicKey(), issuer, sender));
+        Assert.StartsWith("Invalid deploy request: function_context 'reuse' applies to v8 functions only, not 'wasm'", ex.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("")]
@@ -128,6 +143,7 @@ public sealed class WorkloadRequestsTests
         using var doc = JsonDocument.Parse(JsonSerializer.SerializeToUtf8Bytes(request, NexJson.Context.DeployRequest));
         Assert.False(doc.RootElement.TryGetProperty("function_timeout_ms", out _));
         Assert.False(doc.RootElement.TryGetProperty("trigger_queue_group", out _));
+        Assert.False(doc.RootElement.TryGetProperty("function_context", out _));
     }
 
     [Theory]

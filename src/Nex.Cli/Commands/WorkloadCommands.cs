@@ -24,6 +24,7 @@ internal static class WorkloadCommands
         var triggers = TriggerOption();
         var queueGroup = QueueGroupOption();
         var functionTimeout = FunctionTimeoutOption();
+        var reuseContext = ReuseContextOption();
         var hash = new Option<string?>("--hash") { Description = "the artifact's SHA-256 (hex) for the JWT hash claim; the node then checks it (default: 0.2's placeholder)" };
         var jsDomain = new Option<string?>("--jsdomain") { Description = "JetStream domain of the artifact bucket" };
         var hsUrl = new Option<string?>("--hs_url") { Description = "host services NATS URL for this workload" };
@@ -34,7 +35,7 @@ internal static class WorkloadCommands
         var run = new Command("run", "Deploy a workload whose artifact is already in a JetStream object store");
         run.Arguments.Add(url);
         run.Arguments.Add(rest);
-        foreach (var option in new Option[] { node, issuer, xkey, name, type, description, argv, env, essential, triggers, queueGroup, functionTimeout, hash, jsDomain, hsUrl, hsJwt, hsSeed, replicas })
+        foreach (var option in new Option[] { node, issuer, xkey, name, type, description, argv, env, essential, triggers, queueGroup, functionTimeout, reuseContext, hash, jsDomain, hsUrl, hsJwt, hsSeed, replicas })
         {
             run.Options.Add(option);
         }
@@ -84,6 +85,7 @@ internal static class WorkloadCommands
             var triggerSubjects = parse.GetValue(triggers) ?? [];
             WorkloadSupport.RequireTriggers(workloadType, triggerSubjects);
             var (timeoutMs, group) = WorkloadSupport.ParseFunctionOptions(workloadType, parse.GetValue(functionTimeout), parse.GetValue(queueGroup));
+            var reuse = WorkloadSupport.RequireReuseContext(workloadType, parse.GetValue(reuseContext));
             var hashClaim = parse.GetValue(hash);
             if (hashClaim is not null && !WorkloadJwt.IsRealDigest(hashClaim))
             {
@@ -109,6 +111,7 @@ internal static class WorkloadCommands
                 Hash = hashClaim,
                 FunctionTimeoutMs = timeoutMs,
                 TriggerQueueGroup = group,
+                ReuseContext = reuse,
                 HostServices = hostServices,
             };
 
@@ -138,6 +141,7 @@ internal static class WorkloadCommands
         var triggers = TriggerOption();
         var queueGroup = QueueGroupOption();
         var functionTimeout = FunctionTimeoutOption();
+        var reuseContext = ReuseContextOption();
         var stop = new Option<bool>("--stop") { Description = "then stop the previous workloads with the same name, wherever they run in the namespace (--stop=false to keep them)", DefaultValueFactory = _ => true };
         var maxBytes = new Option<long>("--bucketmaxbytes") { Description = "size limit of the NEXCLIFILES bucket when it is created (bytes)", DefaultValueFactory = _ => ArtifactStore.DefaultMaxBytes };
         var node = new Option<string?>("--node") { Description = "node id, unique id prefix or node name (default: the best-scored node that bids in an auction)" };
@@ -147,7 +151,7 @@ internal static class WorkloadCommands
         devRun.Aliases.Add("yeet");
         devRun.Arguments.Add(file);
         devRun.Arguments.Add(rest);
-        foreach (var option in new Option[] { type, argv, env, essential, triggers, queueGroup, functionTimeout, stop, maxBytes, node, replicas })
+        foreach (var option in new Option[] { type, argv, env, essential, triggers, queueGroup, functionTimeout, reuseContext, stop, maxBytes, node, replicas })
         {
             devRun.Options.Add(option);
         }
@@ -164,6 +168,7 @@ internal static class WorkloadCommands
             var triggerSubjects = parse.GetValue(triggers) ?? [];
             WorkloadSupport.RequireTriggers(workloadType, triggerSubjects);
             var (timeoutMs, group) = WorkloadSupport.ParseFunctionOptions(workloadType, parse.GetValue(functionTimeout), parse.GetValue(queueGroup));
+            var reuse = WorkloadSupport.RequireReuseContext(workloadType, parse.GetValue(reuseContext));
             var bucketMaxBytes = parse.GetValue(maxBytes);
             if (bucketMaxBytes <= 0)
             {
@@ -182,6 +187,7 @@ internal static class WorkloadCommands
                 Triggers = triggerSubjects,
                 FunctionTimeoutMs = timeoutMs,
                 TriggerQueueGroup = group,
+                ReuseContext = reuse,
                 StopPrevious = parse.GetValue(stop),
                 BucketMaxBytes = bucketMaxBytes,
                 Node = parse.GetValue(node),
@@ -393,6 +399,9 @@ internal static class WorkloadCommands
 
     private static Option<string?> FunctionTimeoutOption() =>
         new("--function-timeout") { Description = "time limit of one function invocation, e.g. 2s, 500ms (default: the node's function_timeout_ms, 5s)" };
+
+    private static Option<bool> ReuseContextOption() =>
+        new("--reuse-context") { Description = "v8 only: keep one JavaScript context across calls, so globals persist between them (default: a fresh context per call, as 0.2)" };
 
     private static NatsJwtConnectionInfo? HostServices(string? url, string? jwt, string? seed) =>
         url is null && jwt is null && seed is null

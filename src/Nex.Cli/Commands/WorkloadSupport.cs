@@ -88,6 +88,12 @@ internal static class WorkloadSupport
         return (timeoutMs, queueGroup);
     }
 
+    /// <summary><c>--reuse-context</c> is for v8 functions only (a WASM instance is fresh per call by construction).</summary>
+    public static bool RequireReuseContext(string type, bool reuse) =>
+        reuse && !string.Equals(type, WorkloadTypes.V8, StringComparison.OrdinalIgnoreCase)
+            ? throw new CliException($"--reuse-context only applies to v8 functions, not '{type}'")
+            : reuse;
+
     /// <summary>JetStream's rule for object store bucket names: letters, digits, <c>-</c> and <c>_</c>.</summary>
     public static bool IsValidBucketName(string bucket) =>
         bucket.Length > 0 && bucket.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');

@@ -73,6 +73,7 @@ internal static class AgentDeployRequests
             WorkloadName = deploy.Claims.Sub,
             WorkloadType = request.Type,
             FunctionTimeoutMs = (int)functionTimeout.TotalMilliseconds,
+            FunctionContext = request.FunctionContext ?? string.Empty,
             MaxSourceBytes = config.V8MaxSourceBytes,
             MaxMemoryBytes = config.FunctionMemoryMib * 1024L * 1024L,
             InlineArtifact = image is null && artifact.Bytes.Length <= AgentDeployRequest.InlineArtifactLimit ? artifact.Bytes : null,

@@ -79,6 +79,11 @@ internal sealed class DeployValidator(NodeState node, Func<int> runningCount)
             throw new ControlRejectedException($"Invalid trigger queue group: '{SubjectToken.Shorten(group)}' (1-{SubjectToken.MaxLength} characters, no whitespace)");
         }
 
+        if (FunctionContexts.Problem(request.FunctionContext, request.Type) is { } contextProblem)
+        {
+            throw new ControlRejectedException(contextProblem);
+        }
+
         IReadOnlyDictionary<string, string> environment;
         try
         {

@@ -81,6 +81,12 @@ public sealed record AgentDeployRequest
     [OmitEmpty]
     public int FunctionTimeoutMs { get; init; }
 
+    /// <summary>Nex for .NET extension (omitempty): the deploy's <c>function_context</c>
+    /// (<see cref="FunctionContexts"/>; empty: fresh).</summary>
+    [JsonPropertyName("function_context")]
+    [OmitEmpty]
+    public string FunctionContext { get; init => field = value ?? string.Empty; } = string.Empty;
+
     /// <summary>Nex for .NET extension (omitempty): largest accepted JavaScript source, bytes (0.2: 12 288).</summary>
     [JsonPropertyName("max_source_bytes")]
     [OmitEmpty]

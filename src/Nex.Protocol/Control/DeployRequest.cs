@@ -89,6 +89,12 @@ public sealed record DeployRequest
     [JsonPropertyName("trigger_queue_group")]
     [OmitEmpty]
     public string? TriggerQueueGroup { get; init; }
+
+    /// <summary>Nex for .NET extension (omitempty): how a V8 function's calls get their context,
+    /// <c>fresh</c> (the default, 0.2's isolation) or <c>reuse</c> (see <see cref="FunctionContexts"/>).</summary>
+    [JsonPropertyName("function_context")]
+    [OmitEmpty]
+    public string? FunctionContext { get; init; }
 }
 
 /// <summary>NATS connection details (URL, user JWT and seed); all fields are always written.</summary>

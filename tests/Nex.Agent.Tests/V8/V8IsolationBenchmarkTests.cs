@@ -20,10 +20,10 @@ public sealed class V8IsolationBenchmarkTests
         Assert.SkipUnless(Environment.GetEnvironmentVariable("NEX_V8_BENCH") == "1", "set NEX_V8_BENCH=1 to measure");
         var cases = new (string Name, V8IsolationMode Mode, TimeSpan Gap)[]
         {
-            ("shared context (NO isolation, baseline), back to back", V8IsolationMode.SharedContextBaseline, TimeSpan.Zero),
+            ("reused context (function_context reuse), back to back", V8IsolationMode.ReusedContext, TimeSpan.Zero),
             ("fresh context per call, back to back", V8IsolationMode.FreshContextPerCall, TimeSpan.Zero),
             ("pooled contexts (2), back to back", V8IsolationMode.PooledContexts, TimeSpan.Zero),
-            ("shared context (NO isolation, baseline), 2 ms apart", V8IsolationMode.SharedContextBaseline, TimeSpan.FromMilliseconds(2)),
+            ("reused context (function_context reuse), 2 ms apart", V8IsolationMode.ReusedContext, TimeSpan.FromMilliseconds(2)),
             ("fresh context per call, 2 ms apart", V8IsolationMode.FreshContextPerCall, TimeSpan.FromMilliseconds(2)),
             ("pooled contexts (2), 2 ms apart", V8IsolationMode.PooledContexts, TimeSpan.FromMilliseconds(2)),
         };

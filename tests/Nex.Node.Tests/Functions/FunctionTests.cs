@@ -143,6 +143,26 @@ public sealed class FunctionTests(NatsServerFixture nats)
     }
 
     [Fact]
+    public async Task FunctionContextReuse_KeepsGlobalsBetweenCalls_FreshDoesNot()
+    {
+        await using var node = await FunctionNodeAsync(nats.Url, pool: 2);
+        var code = "(s, p) => { globalThis.n = (globalThis.n ?? 0) + 1; return globalThis.n; }"u8.ToArray();
+        var reused = Unique("reused");
+        var fresh = Unique("fresh");
+        var location = await Artifacts.UploadAsync(node.Connection, Bucket(), "counter", code);
+        var json = Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "counter", type: "v8", location: location, triggers: [reused]);
+        Assert.Null((await Wire.DeployAsync(node.Connection, node.NodeId, json.Insert(json.Length - 1, ",\"function_context\":\"reuse\""))).Error);
+        json = Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "counter", type: "v8", location: location, triggers: [fresh]);
+        Assert.Null((await Wire.DeployAsync(node.Connection, node.NodeId, json.Insert(json.Length - 1, ",\"function_context\":\"fresh\""))).Error);
+
+        for (var i = 1; i <= 5; i++)
+        {
+            Assert.Equal(i.ToString(System.Globalization.CultureInfo.InvariantCulture), await InvokeAsync(node.Connection, reused, "x"));
+            Assert.Equal("1", await InvokeAsync(node.Connection, fresh, "x"));
+        }
+    }
+
+    [Fact]
     public async Task OversizedJavaScript_IsRejected()
     {
         await using var node = await FunctionNodeAsync(nats.Url);

@@ -95,6 +95,20 @@ public sealed class AgentDeployRequestsTests
         Assert.Equal(Config.FunctionMemoryMib * 1024L * 1024L, request.MaxMemoryBytes);
     }
 
+    [Fact]
+    public void TheFunctionContext_IsTheDeploysOwn_AndSurvivesTheDesiredStateRecord()
+    {
+        Assert.Equal("", Build(new DeployRequest { Type = WorkloadTypes.V8, TriggerSubjects = ["a"] }).FunctionContext);
+        Assert.Equal("fresh", Build(new DeployRequest { Type = WorkloadTypes.V8, TriggerSubjects = ["a"], FunctionContext = "fresh" }).FunctionContext);
+
+        // Recovery and rescheduling replay the request kept in the record: the mode goes through it as received.
+        var record = new DesiredWorkload { Name = "greeter", Request = new DeployRequest { Type = WorkloadTypes.V8, TriggerSubjects = ["a"], FunctionContext = "reuse" } };
+        var json = System.Text.Json.JsonSerializer.Serialize(record, NexJson.Context.DesiredWorkload);
+        Assert.Contains("\"function_context\":\"reuse\"", json, StringComparison.Ordinal);
+        var replayed = System.Text.Json.JsonSerializer.Deserialize(json, NexJson.Context.DesiredWorkload)!;
+        Assert.Equal("reuse", Build(replayed.Request).FunctionContext);
+    }
+
     private static AgentDeployRequest Build(DeployRequest request, OciImageConfig? image = null, Dictionary<string, string>? environment = null, string? natsUrl = NodeNats)
     {
         var deploy = new ValidatedDeploy("default", request, new WorkloadClaims { Sub = "greeter" }, environment ?? []);

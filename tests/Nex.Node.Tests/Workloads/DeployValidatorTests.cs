@@ -200,6 +200,24 @@ public sealed class DeployValidatorTests
         Assert.NotNull(Validator().Validate("default", Request(type: "v8", triggers: ["echo"]) with { TriggerQueueGroup = "workers" }, trusted: false));
     }
 
+    [Theory]
+    [InlineData("v8", "shared", "Invalid deploy request: function_context 'shared' is not one of 'fresh', 'reuse'")]
+    [InlineData("v8", "REUSE", "Invalid deploy request: function_context 'REUSE' is not one of 'fresh', 'reuse'")]
+    [InlineData("wasm", "reuse", "Invalid deploy request: function_context 'reuse' applies to v8 functions only, not 'wasm'")]
+    [InlineData("native", "fresh", "Invalid deploy request: function_context applies to function workloads (v8, wasm) only, not 'native'")]
+    public void InvalidFunctionContexts_AreRefused(string type, string value, string expected)
+    {
+        var triggers = type == "native" ? null : new[] { "echo" };
+        Assert.Equal(expected, Rejection(() => Validator().Validate("default", Request(type: type, triggers: triggers) with { FunctionContext = value }, trusted: false)));
+    }
+
+    [Theory]
+    [InlineData("v8", "reuse")]
+    [InlineData("v8", "fresh")]
+    [InlineData("wasm", "fresh")]
+    public void ValidFunctionContexts_AreAccepted(string type, string value) =>
+        Assert.NotNull(Validator().Validate("default", Request(type: type, triggers: ["echo"]) with { FunctionContext = value }, trusted: false));
+
     [Fact]
     public void AnEnvironmentForAnotherKey_IsRefused()
     {

@@ -9,8 +9,8 @@ namespace Nex.Agent.Providers.V8;
 /// prepares fresh contexts from them (on the preparing thread, one per work item, up to
 /// <see cref="V8Options.PoolSize"/> ahead in <see cref="V8IsolationMode.PooledContexts"/>), hands one to
 /// each call on the owner thread (preparing it there when none is ready) and disposes it after the call —
-/// except in the <see cref="V8IsolationMode.SharedContextBaseline"/> measurement mode, where one context
-/// is reused until a call fails. The pool itself is the only state both threads touch.
+/// except in <see cref="V8IsolationMode.ReusedContext"/>, where one context serves every call until a call
+/// fails, and one spare is kept ready to replace it. The pool itself is the only state both threads touch.
 /// </summary>
 internal sealed class V8ContextPool : IDisposable
 {
@@ -57,7 +57,7 @@ internal sealed class V8ContextPool : IDisposable
         _prelude = runtime.Compile(PreludeName, V8Prelude.Source);
         _script = V8FunctionScript.Compile(runtime, source);
         var first = Prepare();
-        if (_options.Mode == V8IsolationMode.SharedContextBaseline)
+        if (_options.Mode == V8IsolationMode.ReusedContext)
         {
             _shared = first;
         }
@@ -74,18 +74,18 @@ internal sealed class V8ContextPool : IDisposable
     /// <returns>The context.</returns>
     public V8PreparedContext Take() => _options.Mode switch
     {
-        V8IsolationMode.SharedContextBaseline => _shared ??= Prepare(),
-        _ => _ready.TryDequeue(out var ready) ? ready : Prepare(),
+        V8IsolationMode.ReusedContext => _shared ??= TakeReady(),
+        _ => TakeReady(),
     };
 
-    /// <summary>Gives back the context of a finished call (owner thread): disposed, or kept in the baseline mode.</summary>
+    /// <summary>Gives back the context of a finished call (owner thread): disposed, or kept when reused.</summary>
     /// <param name="context">The context.</param>
     /// <param name="failed">Whether the call failed (a failed context is never reused).</param>
     public void Return(V8PreparedContext context, bool failed)
     {
-        if (_options.Mode == V8IsolationMode.SharedContextBaseline && !failed)
+        if (_options.Mode == V8IsolationMode.ReusedContext && !failed && ReferenceEquals(_shared, context))
         {
-            // Baseline only: the context is reused as is.
+            // Reused as is: its globals are the function's state between calls.
             return;
         }
 
@@ -104,12 +104,18 @@ internal sealed class V8ContextPool : IDisposable
         });
     }
 
-    /// <summary>Queues one preparation unless one is queued already (pooled mode only).</summary>
+    /// <summary>Queues one preparation unless one is queued already or enough are ready (pooled and reused modes).</summary>
     public void QueueRefill()
     {
+        if (_ready.Count >= _options.ReadyTarget)
+        {
+            // Nothing to do: do not wake the preparing thread (in reuse mode, this is every call).
+            return;
+        }
+
         lock (_refillGate)
         {
-            if (!_refillQueued && _options.Mode == V8IsolationMode.PooledContexts)
+            if (!_refillQueued)
             {
                 _refillQueued = _scheduler.PostPreparation(_refill);
             }
@@ -129,6 +135,8 @@ internal sealed class V8ContextPool : IDisposable
         _script?.Dispose();
         _prelude?.Dispose();
     }
+
+    private V8PreparedContext TakeReady() => _ready.TryDequeue(out var ready) ? ready : Prepare();
 
     /// <summary>A fresh context with the prelude and the user's script run and the function bound.</summary>
     private V8PreparedContext Prepare()
@@ -200,7 +208,7 @@ internal sealed class V8ContextPool : IDisposable
             _refillQueued = false;
         }
 
-        if (_heap.Runtime is null || _options.Mode != V8IsolationMode.PooledContexts || _ready.Count >= _options.PoolSize)
+        if (_heap.Runtime is null || _ready.Count >= _options.ReadyTarget)
         {
             return;
         }
@@ -215,7 +223,7 @@ internal sealed class V8ContextPool : IDisposable
             // A call's timeout interrupts the isolate, and this preparation held it at that moment: try again.
         }
 
-        if (_ready.Count < _options.PoolSize)
+        if (_ready.Count < _options.ReadyTarget)
         {
             QueueRefill();
         }

@@ -34,6 +34,12 @@ namespace Nex.Agent.Providers.V8;
 /// not a guarantee); one runtime per call (2.5 ms and ~1 MB each).
 /// </para>
 /// <para>
+/// <b>Reuse.</b> With <c>"function_context": "reuse"</c> (<see cref="V8IsolationMode.ReusedContext"/>) there is one
+/// lane and one context kept across calls (globals persist, as in Cloudflare Workers and AWS Lambda); a failed call
+/// (exception, timeout, out of memory) leaves its context, and the next call takes a spare prepared ahead. Nothing
+/// is prepared between calls, so one lane is enough.
+/// </para>
+/// <para>
 /// A consequence of preparing ahead: the script's top-level code runs when the context is prepared,
 /// not when the trigger arrives (host services are unavailable there: they throw).
 /// </para>
@@ -65,7 +71,7 @@ internal sealed class V8FunctionProvider : IWorkloadProvider
         _context = context;
         _options = options;
         var hostServices = new HostServicesClient(context.Connection, context.AgentId, context.Request.Namespace, context.Request.WorkloadName);
-        _lanes = [.. Enumerable.Range(0, Math.Max(1, options.Lanes)).Select(_ => new V8EngineHost(options, hostServices, _output.Writer, context.Time))];
+        _lanes = [.. Enumerable.Range(0, options.EffectiveLanes).Select(_ => new V8EngineHost(options, hostServices, _output.Writer, context.Time))];
         _outputPump = PumpOutputAsync();
     }
 

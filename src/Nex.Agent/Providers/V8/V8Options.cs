@@ -9,8 +9,12 @@ internal enum V8IsolationMode
     /// <summary>A fresh context created on the hot path of every call (0.2's behaviour, ~1 ms).</summary>
     FreshContextPerCall,
 
-    /// <summary>One context reused by every call: NO isolation. Only a baseline for measurements.</summary>
-    SharedContextBaseline,
+    /// <summary>
+    /// One context reused by every call of the lane (<c>"function_context": "reuse"</c>): globals persist between
+    /// calls, as in Cloudflare Workers and AWS Lambda. A call that fails (throws, times out, runs out of memory)
+    /// leaves its context: the next call gets a fresh one, prepared ahead as a spare.
+    /// </summary>
+    ReusedContext,
 }
 
 /// <summary>Limits and tuning of one V8 function (spec §5.10 and the Nex for .NET deploy extensions).</summary>
@@ -50,6 +54,19 @@ internal sealed record V8Options
     /// <summary>Nice value of the threads that prepare contexts (calls and disposals run at the agent's own).</summary>
     public int PreparationNice { get; init; } = 19;
 
+    /// <summary>Lanes that actually run: one when the context is reused, so every call sees the same globals
+    /// (and no lane needs to prepare between calls, which is what the extra lanes are for).</summary>
+    public int EffectiveLanes => Mode == V8IsolationMode.ReusedContext ? 1 : Math.Max(1, Lanes);
+
+    /// <summary>Contexts kept ready ahead: <see cref="PoolSize"/> when pooled, one spare (for after a failed call)
+    /// when reused, none when each call prepares its own.</summary>
+    public int ReadyTarget => Mode switch
+    {
+        V8IsolationMode.PooledContexts => PoolSize,
+        V8IsolationMode.ReusedContext => 1,
+        _ => 0,
+    };
+
     /// <summary>The options of a deploy request (0 → defaults).</summary>
     /// <param name="request">The request.</param>
     /// <returns>The options.</returns>
@@ -61,6 +78,7 @@ internal sealed record V8Options
             MaxSourceBytes = request.MaxSourceBytes > 0 ? request.MaxSourceBytes : DefaultMaxSourceBytes,
             Timeout = request.FunctionTimeoutMs > 0 ? TimeSpan.FromMilliseconds(request.FunctionTimeoutMs) : DefaultTimeout,
             MaxMemoryBytes = request.MaxMemoryBytes > 0 ? request.MaxMemoryBytes : DefaultMaxMemoryBytes,
+            Mode = Nex.Protocol.FunctionContexts.IsReuse(request.FunctionContext) ? V8IsolationMode.ReusedContext : V8IsolationMode.PooledContexts,
         };
     }
 }
