@@ -2,6 +2,7 @@ using System.Text.Json;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.KeyValueStore;
+using Nex.Nats;
 using Nex.Protocol;
 
 namespace Nex.Client;
@@ -29,18 +30,11 @@ public static class DesiredStateReader
         }
 
         var records = new List<DesiredRecord>();
-        var opts = new NatsKVWatchOpts { OnNoData = _ => ValueTask.FromResult(true) };
-        await foreach (var entry in store.WatchAsync<byte[]>(opts: opts, cancellationToken: cancellationToken).ConfigureAwait(false))
+        foreach (var entry in await KvSnapshot.ReadAsync(store, cancellationToken).ConfigureAwait(false))
         {
-            if (entry.Operation == NatsKVOperation.Put && entry.Value is { Length: > 0 } value && TryParse(value) is { } workload)
+            if (entry.Value is { Length: > 0 } value && TryParse(value) is { } workload)
             {
                 records.Add(new DesiredRecord(entry.Key, workload, entry.Revision));
-            }
-
-            // Deletes are seen too (and skipped): the last entry, delta 0, ends the read even when it is one.
-            if (entry.Delta == 0)
-            {
-                break;
             }
         }
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.KeyValueStore;
+using Nex.Nats;
 using Nex.Protocol;
 
 namespace Nex.Node.Fleet;
@@ -258,17 +259,11 @@ internal sealed partial class DesiredStateStore
     private static async Task<IReadOnlyList<DesiredEntry>> ReadAllAsync(INatsKVStore store, CancellationToken cancellationToken)
     {
         var entries = new List<DesiredEntry>();
-        await foreach (var entry in store.WatchAsync<byte[]>(opts: new NatsKVWatchOpts { OnNoData = _ => ValueTask.FromResult(true) }, cancellationToken: cancellationToken).ConfigureAwait(false))
+        foreach (var entry in await KvSnapshot.ReadAsync(store, cancellationToken).ConfigureAwait(false))
         {
-            if (entry.Operation == NatsKVOperation.Put && Parse(entry.Key, entry.Value, entry.Revision) is { } parsed)
+            if (Parse(entry.Key, entry.Value, entry.Revision) is { } parsed)
             {
                 entries.Add(parsed);
-            }
-
-            // Deletes are seen too (and skipped): the last entry, delta 0, ends the read even when it is one.
-            if (entry.Delta == 0)
-            {
-                break;
             }
         }
 
