@@ -217,6 +217,26 @@ public sealed class V8FunctionProviderTests
     }
 
     [Fact]
+    public async Task UsedContexts_AreFreedByV8Alone_NoHandleWaitsForTheFinalizer()
+    {
+        // Every handle the host gets (the payload and reply Uint8Arrays and ClearScript's ArrayBuffer handles
+        // behind them) is released at once, so a V8 collection frees used contexts without a .NET GC first:
+        // the forced GC + WaitForPendingFinalizers (15–50 ms in the lane) is only a fallback.
+        var output = System.Threading.Channels.Channel.CreateUnbounded<(WorkloadStream Stream, string Text)>();
+        using var host = new V8EngineHost(new V8Options(), null, output.Writer, TimeProvider.System);
+        await host.InitializeAsync("(s, p) => s === 'json' ? ({ s, n: p.length }) : p", Token);
+        host.Warm();
+        for (var i = 0; i < 300; i++)
+        {
+            Assert.NotNull(await host.ExecuteAsync(i % 2 == 0 ? "json" : "bytes", new byte[] { 1, 2, 3 }, Token));
+        }
+
+        var used = await host.CollectAndMeasureAsync(v8Only: true);
+        Assert.True(used < 8UL * 1024 * 1024, $"{used / 1024} KiB of V8 heap still in use after 300 calls and a V8-only collection");
+        await host.StopAsync();
+    }
+
+    [Fact]
     public async Task Console_GoesToTheWorkloadStreams()
     {
         await using var fn = await V8Harness.StartAsync("(s, p) => { console.log('out', s, { a: 1 }); console.error('err', 2); return null; }", Token);
