@@ -96,11 +96,12 @@ internal sealed class V8EngineHost : IDisposable
     }
 
     /// <summary>Collects as the host does when its heap fills up, then reports the heap in use (tests).</summary>
+    /// <param name="v8Only">Only a V8 collection (no .NET finalizers first).</param>
     /// <returns>Bytes of V8 heap in use after the collection.</returns>
-    internal Task<ulong> CollectAndMeasureAsync()
+    internal Task<ulong> CollectAndMeasureAsync(bool v8Only = false)
     {
         var measured = new TaskCompletionSource<ulong>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_scheduler.PostOwner(() => measured.TrySetResult(_heap.CollectAndMeasure())))
+        if (!_scheduler.PostOwner(() => measured.TrySetResult(_heap.CollectAndMeasure(v8Only))))
         {
             measured.TrySetException(new InvalidOperationException("the host is stopping"));
         }

@@ -63,7 +63,7 @@ internal sealed class V8HostBridge : IDisposable
     /// <summary>A new Uint8Array in <paramref name="context"/> holding <paramref name="bytes"/>.</summary>
     /// <param name="context">The context.</param>
     /// <param name="bytes">The bytes.</param>
-    /// <returns>The script object (release it with <see cref="Release"/>).</returns>
+    /// <returns>The script object (release it with <see cref="ReleaseBytes"/>).</returns>
     public static object MakeBytes(V8PreparedContext context, byte[] bytes)
     {
         var array = context.Api.InvokeMethod("mk", bytes.Length);
@@ -73,6 +73,24 @@ internal sealed class V8HostBridge : IDisposable
         }
 
         return array;
+    }
+
+    /// <summary>
+    /// Releases a Uint8Array the host has read or written, and the ArrayBuffer handle ClearScript made for it.
+    /// Reading or writing a typed array makes ClearScript fetch its buffer's info, which holds a handle to the
+    /// ArrayBuffer that nothing disposes (only the .NET finalizer does): that one handle kept each used context
+    /// alive in V8's heap, measured as 55 MiB left after a full V8 collection of 300 used contexts, 0.25 MiB
+    /// with this release.
+    /// </summary>
+    /// <param name="value">A typed array returned by the engine (anything else is released as <see cref="Release"/> does).</param>
+    public static void ReleaseBytes(object? value)
+    {
+        if (value is IArrayBufferView view)
+        {
+            Release(view.ArrayBuffer);
+        }
+
+        Release(value);
     }
 
     /// <summary>
@@ -107,7 +125,7 @@ internal sealed class V8HostBridge : IDisposable
         }
         finally
         {
-            Release(value);
+            ReleaseBytes(value);
         }
     }
 
@@ -227,7 +245,7 @@ internal sealed class V8HostBridge : IDisposable
             }
             finally
             {
-                Release(target);
+                ReleaseBytes(target);
             }
         }
 

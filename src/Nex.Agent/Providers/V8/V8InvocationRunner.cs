@@ -147,7 +147,7 @@ internal sealed class V8InvocationRunner
             }
             finally
             {
-                V8HostBridge.Release(bytes);
+                V8HostBridge.ReleaseBytes(bytes);
             }
         });
     }

@@ -40,102 +40,110 @@ internal static class V8Prelude
   const str = (v) => typeof v === 'string' && v.length > 0;
   let active = false; // set by run: top-level code (run when the context is prepared) has no host services
 
-  // One synchronous host-service round trip (spec §5.10: 0.2's calls return their value). call blocks until
-  // the node answers and returns the reply's byte count, or -1 with the error message staged; take hands
-  // over the staged text (error, JSON) and copies the staged bytes into the Uint8Array it is given.
-  function rpc(service, method, h1n, h1v, h2n, h2v, body, kind) {
-    if (!active) throw new E('host services are only available while the function runs');
-    const n = call(service, method, h1n, h1v, h2n, h2v, body === undefined ? null : body, kind);
-    if (n < 0) throw new E(take(null));
-    const bytes = kind === 1 || kind === 5 ? new U8(n) : null;
-    return convert(kind, bytes, take(bytes));
-  }
-
-  function convert(kind, bytes, text) {
-    switch (kind) {
-      case 1: return bytes;
-      case 2: return text ? J.parse(text) : [];
-      case 3: return text ? J.parse(text) : undefined;
-      case 4: return J.parse(text);
-      case 5: {
-        const lengths = J.parse(text);
-        const out = [];
-        let offset = 0;
-        for (const n of lengths) { out.push(bytes.slice(offset, offset + n)); offset += n; }
-        return out;
-      }
-      default: return undefined;
+  // hostServices is built on first use: most functions never touch it, and building its ~30 closures and
+  // frozen objects was a measurable part of every fresh context's preparation. A getter without a setter
+  // on a non-configurable property behaves as 0.2's read-only global (assignment is ignored, or throws in
+  // strict code); each context builds its own, so nothing is shared between calls.
+  function buildHostServices() {
+    // One synchronous host-service round trip (spec §5.10: 0.2's calls return their value). call blocks until
+    // the node answers and returns the reply's byte count, or -1 with the error message staged; take hands
+    // over the staged text (error, JSON) and copies the staged bytes into the Uint8Array it is given.
+    function rpc(service, method, h1n, h1v, h2n, h2v, body, kind) {
+      if (!active) throw new E('host services are only available while the function runs');
+      const n = call(service, method, h1n, h1v, h2n, h2v, body === undefined ? null : body, kind);
+      if (n < 0) throw new E(take(null));
+      const bytes = kind === 1 || kind === 5 ? new U8(n) : null;
+      return convert(kind, bytes, take(bytes));
     }
-  }
 
-  const kv = {
-    get(...args) { return args.length !== 1 || !str(args[0]) ? fail('key is required') : rpc('kv', 'get', 'x-keyvalue-key', args[0], null, null, null, 1); },
-    set(...args) {
-      if (args.length !== 2 || !str(args[0]) || args[1] === undefined || args[1] === null) return fail('key and value are required');
-      if (!isU8(args[1])) throw marshal(args[1]);
-      return rpc('kv', 'set', 'x-keyvalue-key', args[0], null, null, args[1], 0);
-    },
-    delete(...args) { return args.length !== 1 || !str(args[0]) ? fail('key is required') : rpc('kv', 'delete', 'x-keyvalue-key', args[0], null, null, null, 0); },
-    keys() { return rpc('kv', 'keys', null, null, null, null, null, 2); },
-  };
+    function convert(kind, bytes, text) {
+      switch (kind) {
+        case 1: return bytes;
+        case 2: return text ? J.parse(text) : [];
+        case 3: return text ? J.parse(text) : undefined;
+        case 4: return J.parse(text);
+        case 5: {
+          const lengths = J.parse(text);
+          const out = [];
+          let offset = 0;
+          for (const n of lengths) { out.push(bytes.slice(offset, offset + n)); offset += n; }
+          return out;
+        }
+        default: return undefined;
+      }
+    }
 
-  function msg(method, kind) {
-    return (...args) => {
-      if (args.length !== 2 || !str(args[0]) || args[1] === undefined || args[1] === null) return fail('subject and payload are required');
-      if (!isU8(args[1])) throw marshal(args[1]);
-      return rpc('messaging', method, 'x-subject', args[0], null, null, args[1], kind);
+    const kv = {
+      get(...args) { return args.length !== 1 || !str(args[0]) ? fail('key is required') : rpc('kv', 'get', 'x-keyvalue-key', args[0], null, null, null, 1); },
+      set(...args) {
+        if (args.length !== 2 || !str(args[0]) || args[1] === undefined || args[1] === null) return fail('key and value are required');
+        if (!isU8(args[1])) throw marshal(args[1]);
+        return rpc('kv', 'set', 'x-keyvalue-key', args[0], null, null, args[1], 0);
+      },
+      delete(...args) { return args.length !== 1 || !str(args[0]) ? fail('key is required') : rpc('kv', 'delete', 'x-keyvalue-key', args[0], null, null, null, 0); },
+      keys() { return rpc('kv', 'keys', null, null, null, null, null, 2); },
     };
-  }
 
-  const messaging = { publish: msg('publish', 0), request: msg('request', 1), requestMany: msg('requestMany', 5) };
+    function msg(method, kind) {
+      return (...args) => {
+        if (args.length !== 2 || !str(args[0]) || args[1] === undefined || args[1] === null) return fail('subject and payload are required');
+        if (!isU8(args[1])) throw marshal(args[1]);
+        return rpc('messaging', method, 'x-subject', args[0], null, null, args[1], kind);
+      };
+    }
 
-  const objectStore = {
-    get(...args) { return args.length !== 1 || !str(args[0]) ? fail('name is required') : rpc('objectstore', 'get', 'x-object-name', args[0], null, null, null, 1); },
-    put(...args) {
-      if (args.length !== 2 || !str(args[0]) || args[1] === undefined || args[1] === null) return fail('name and value are required');
-      if (!isU8(args[1])) throw marshal(args[1]);
-      return rpc('objectstore', 'put', 'x-object-name', args[0], null, null, args[1], 3);
-    },
-    delete(...args) { return args.length !== 1 || !str(args[0]) ? fail('name is required') : rpc('objectstore', 'delete', 'x-object-name', args[0], null, null, null, 0); },
-    list() { return rpc('objectstore', 'list', null, null, null, null, null, 2); },
-  };
+    const messaging = { publish: msg('publish', 0), request: msg('request', 1), requestMany: msg('requestMany', 5) };
 
-  const isOptions = (v) => v !== null && typeof v === 'object' && !isU8(v) && !A.isArray(v) && !ArrayBuffer.isView(v);
-  function headersOf(options) {
-    if (options === undefined || options === null) return null;
-    if (!isOptions(options)) throw new E('http options must be an object');
-    return options.headers === undefined || options.headers === null ? null : J.stringify(options.headers);
-  }
-
-  function httpNoBody(method) {
-    return (...args) => {
-      if (args.length < 1 || !str(args[0])) return fail('url is required');
-      const headers = headersOf(args[1]);
-      return rpc('http', method, 'x-http-url', args[0], headers === null ? null : 'x-http-headers', headers, null, 4);
+    const objectStore = {
+      get(...args) { return args.length !== 1 || !str(args[0]) ? fail('name is required') : rpc('objectstore', 'get', 'x-object-name', args[0], null, null, null, 1); },
+      put(...args) {
+        if (args.length !== 2 || !str(args[0]) || args[1] === undefined || args[1] === null) return fail('name and value are required');
+        if (!isU8(args[1])) throw marshal(args[1]);
+        return rpc('objectstore', 'put', 'x-object-name', args[0], null, null, args[1], 3);
+      },
+      delete(...args) { return args.length !== 1 || !str(args[0]) ? fail('name is required') : rpc('objectstore', 'delete', 'x-object-name', args[0], null, null, null, 0); },
+      list() { return rpc('objectstore', 'list', null, null, null, null, null, 2); },
     };
-  }
 
-  function httpBody(method) {
-    return (...args) => {
-      if (args.length < 1 || !str(args[0])) return fail('url is required');
-      let body = null, options = args[2];
-      const second = args[1];
-      if (isU8(second)) body = second;
-      else if (second === undefined || second === null) body = null;
-      else if (args.length === 2 && isOptions(second)) options = second;
-      else throw marshal(second);
-      const headers = headersOf(options);
-      return rpc('http', method, 'x-http-url', args[0], headers === null ? null : 'x-http-headers', headers, body, 4);
+    const isOptions = (v) => v !== null && typeof v === 'object' && !isU8(v) && !A.isArray(v) && !ArrayBuffer.isView(v);
+    function headersOf(options) {
+      if (options === undefined || options === null) return null;
+      if (!isOptions(options)) throw new E('http options must be an object');
+      return options.headers === undefined || options.headers === null ? null : J.stringify(options.headers);
+    }
+
+    function httpNoBody(method) {
+      return (...args) => {
+        if (args.length < 1 || !str(args[0])) return fail('url is required');
+        const headers = headersOf(args[1]);
+        return rpc('http', method, 'x-http-url', args[0], headers === null ? null : 'x-http-headers', headers, null, 4);
+      };
+    }
+
+    function httpBody(method) {
+      return (...args) => {
+        if (args.length < 1 || !str(args[0])) return fail('url is required');
+        let body = null, options = args[2];
+        const second = args[1];
+        if (isU8(second)) body = second;
+        else if (second === undefined || second === null) body = null;
+        else if (args.length === 2 && isOptions(second)) options = second;
+        else throw marshal(second);
+        const headers = headersOf(options);
+        return rpc('http', method, 'x-http-url', args[0], headers === null ? null : 'x-http-headers', headers, body, 4);
+      };
+    }
+
+    const http = {
+      get: httpNoBody('get'), head: httpNoBody('head'), delete: httpNoBody('delete'),
+      post: httpBody('post'), put: httpBody('put'), patch: httpBody('patch'),
     };
+
+    return O.freeze({ kv: O.freeze(kv), messaging: O.freeze(messaging), objectStore: O.freeze(objectStore), http: O.freeze(http) });
   }
 
-  const http = {
-    get: httpNoBody('get'), head: httpNoBody('head'), delete: httpNoBody('delete'),
-    post: httpBody('post'), put: httpBody('put'), patch: httpBody('patch'),
-  };
-
-  const hostServices = O.freeze({ kv: O.freeze(kv), messaging: O.freeze(messaging), objectStore: O.freeze(objectStore), http: O.freeze(http) });
-  O.defineProperty(globalThis, 'hostServices', { value: hostServices, writable: false, enumerable: false, configurable: false });
+  let hostServices = null;
+  O.defineProperty(globalThis, 'hostServices', { get() { return hostServices || (hostServices = buildHostServices()); }, enumerable: false, configurable: false });
 
   const text = (v) => {
     if (typeof v === 'string') return v;
