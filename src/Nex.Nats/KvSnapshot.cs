@@ -1,4 +1,3 @@
-using NATS.Client.JetStream.Models;
 using NATS.Client.KeyValueStore;
 
 namespace Nex.Nats;
@@ -7,50 +6,38 @@ namespace Nex.Nats;
 public static class KvSnapshot
 {
     /// <summary>
-    /// Every key's current value. The keys come from the bucket's stream at one moment (stream info with a
-    /// subjects filter), then each key's latest entry is read. A watch is not used: one that delivers the initial
-    /// values while keys are written can deliver a key twice, and on nats-server 2.9 it was seen to end (delta 0)
-    /// without a key that existed all along (its old revision replaced before delivery).
+    /// Every key's current value, as of the end of the read. A watch delivers the initial values and then whatever
+    /// changes while it does: a key written meanwhile arrives twice (old and new revision) and a key deleted meanwhile
+    /// arrives as a delete after its value, so entries are kept by key and the last one stands. (Reading the
+    /// stream's subject list and getting each key instead was tried: under load it missed a record that had been
+    /// there all along, for seconds; the watch never did.)
     /// </summary>
     /// <param name="store">The bucket.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
-    /// <returns>The live entries (puts only, deleted and purged keys left out), in key order.</returns>
+    /// <returns>The live entries (puts only), in no particular order.</returns>
     public static async Task<IReadOnlyList<NatsKVEntry<byte[]>>> ReadAsync(INatsKVStore store, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
-        var prefix = $"$KV.{store.Bucket}.";
-        var subjects = new SortedSet<string>(StringComparer.Ordinal);
-        while (true)
+        var entries = new Dictionary<string, NatsKVEntry<byte[]>>(StringComparer.Ordinal);
+        var opts = new NatsKVWatchOpts { OnNoData = _ => ValueTask.FromResult(true) };
+        await foreach (var entry in store.WatchAsync<byte[]>(opts: opts, cancellationToken: cancellationToken).ConfigureAwait(false))
         {
-            // The server pages a stream's subjects (100,000 at a time on 2.9); ask again from where the last page ended.
-            var stream = await store.JetStreamContext.GetStreamAsync(
-                $"KV_{store.Bucket}",
-                new StreamInfoRequest { SubjectsFilter = prefix + ">", Offset = subjects.Count },
-                cancellationToken).ConfigureAwait(false);
-            var page = stream.Info.State.Subjects;
-            if (page is null || page.Count == 0)
+            if (entry.Operation == NatsKVOperation.Put)
             {
-                break;
+                entries[entry.Key] = entry;
+            }
+            else
+            {
+                entries.Remove(entry.Key);
             }
 
-            subjects.UnionWith(page.Keys);
-            if (subjects.Count >= stream.Info.State.NumSubjects)
+            // The last entry (delta 0) ends the read, even when it is a delete.
+            if (entry.Delta == 0)
             {
                 break;
             }
         }
 
-        var entries = new List<NatsKVEntry<byte[]>>(subjects.Count);
-        foreach (var subject in subjects)
-        {
-            // A key deleted or purged since (or before: its last message is a marker) is not in the bucket.
-            var entry = await store.TryGetEntryAsync<byte[]>(subject[prefix.Length..], cancellationToken: cancellationToken).ConfigureAwait(false);
-            if (entry.Success && entry.Value.Operation == NatsKVOperation.Put)
-            {
-                entries.Add(entry.Value);
-            }
-        }
-
-        return entries;
+        return [.. entries.Values];
     }
 }
