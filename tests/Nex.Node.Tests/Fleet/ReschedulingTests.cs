@@ -18,19 +18,29 @@ namespace Nex.Node.Tests.Fleet;
 /// timings (heartbeat 200 ms, grace 1 s). Each test has its own cluster: the records its nodes leave behind must not
 /// become another test's orphans.
 /// </summary>
-public sealed class ReschedulingTests
+public sealed class ReschedulingTests : IDisposable
 {
+    // The nexus xkey the nodes of a test share (distinct xkeys only where a test says so).
+    private readonly TempDirectory _keys = new();
+    private readonly string _xkey;
+
+    public ReschedulingTests()
+    {
+        _xkey = Path.Combine(_keys.Path, "nexus.xk");
+        NexKeys.WriteSeedFile(_xkey, NexKeys.CreateCurve());
+    }
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public void Dispose() => _keys.Dispose();
 
     [Fact]
     public async Task DeadNode_ItsService_MovesToExactlyOneOfTwoSurvivors_AndAnswers()
     {
         await using var cluster = await NatsClusterFixture.StartAsync(Ct);
-        using var keys = new TempDirectory();
-        var xkey = SharedXkey(keys.Path);
-        await using var a = await StartNodeAsync(cluster.Urls, xkey);
-        await using var b = await StartNodeAsync(cluster.Urls, xkey);
-        await using var c = await StartNodeAsync(cluster.Urls, xkey);
+        await using var a = await StartNodeAsync(cluster.Urls);
+        await using var b = await StartNodeAsync(cluster.Urls);
+        await using var c = await StartNodeAsync(cluster.Urls);
         await using var caller = await ConnectAsync(cluster.Urls);
         await using var rescheduled = await Recorder.StartAsync(caller, "$NEX.events.default.workload_rescheduled");
         var (subject, key) = await DeployEchoAsync(caller, a);
@@ -61,8 +71,8 @@ public sealed class ReschedulingTests
     public async Task DistinctXkeys_TheMoveIsReported_AndTheRecordIsKept()
     {
         await using var cluster = await NatsClusterFixture.StartAsync(Ct);
-        await using var a = await StartNodeAsync(cluster.Urls, xkeySeed: null);
-        await using var b = await StartNodeAsync(cluster.Urls, xkeySeed: null);
+        await using var a = await StartNodeAsync(cluster.Urls, sharedXkey: false);
+        await using var b = await StartNodeAsync(cluster.Urls, sharedXkey: false);
         await using var caller = await ConnectAsync(cluster.Urls);
         await using var failures = await Recorder.StartAsync(caller, "$NEX.events.default.workload_recovery_failed");
         var (_, key) = await DeployEchoAsync(caller, a);
@@ -86,10 +96,8 @@ public sealed class ReschedulingTests
     public async Task Partition_TheCutOffNodesCopyStops_OnceItIsBack_AndOneCopyRemains()
     {
         await using var cluster = await NatsClusterFixture.StartAsync(noAdvertise: true, Ct); // A cannot fail over to another server
-        using var keys = new TempDirectory();
-        var xkey = SharedXkey(keys.Path);
-        await using var a = await StartNodeAsync(cluster.Url(0), xkey);
-        await using var b = await StartNodeAsync(cluster.Url(1), xkey);
+        await using var a = await StartNodeAsync(cluster.Url(0));
+        await using var b = await StartNodeAsync(cluster.Url(1));
         await using var caller = await ConnectAsync(cluster.Url(2));
         await using var rescheduled = await Recorder.StartAsync(caller, "$NEX.events.default.workload_rescheduled");
         await using var undeployed = await Recorder.StartAsync(caller, "$NEX.events.default.workload_undeployed");
@@ -120,10 +128,8 @@ public sealed class ReschedulingTests
     public async Task HandedOffRecord_OfALiveNode_IsClaimed_AndItsCopyThereStopsAtOnce()
     {
         await using var cluster = await NatsClusterFixture.StartAsync(Ct);
-        using var keys = new TempDirectory();
-        var xkey = SharedXkey(keys.Path);
-        await using var a = await StartNodeAsync(cluster.Urls, xkey);
-        await using var b = await StartNodeAsync(cluster.Urls, xkey);
+        await using var a = await StartNodeAsync(cluster.Urls);
+        await using var b = await StartNodeAsync(cluster.Urls);
         await using var caller = await ConnectAsync(cluster.Urls);
         await using var rescheduled = await Recorder.StartAsync(caller, "$NEX.events.default.workload_rescheduled");
         await using var undeployed = await Recorder.StartAsync(caller, "$NEX.events.default.workload_undeployed");
@@ -150,10 +156,8 @@ public sealed class ReschedulingTests
     public async Task Drain_TheServiceMovesToTheOtherNode_BeforeItsCopyStops_AndTheNodeAsksToExit()
     {
         await using var cluster = await NatsClusterFixture.StartAsync(Ct);
-        using var keys = new TempDirectory();
-        var xkey = SharedXkey(keys.Path);
-        await using var a = await StartNodeAsync(cluster.Urls, xkey);
-        await using var b = await StartNodeAsync(cluster.Urls, xkey);
+        await using var a = await StartNodeAsync(cluster.Urls);
+        await using var b = await StartNodeAsync(cluster.Urls);
         await using var caller = await ConnectAsync(cluster.Urls);
         await using var undeployed = await Recorder.StartAsync(caller, "$NEX.events.default.workload_undeployed");
         await using var drained = await Recorder.StartAsync(caller, "$NEX.events.system.node_drained");
@@ -181,13 +185,11 @@ public sealed class ReschedulingTests
     public async Task LameDuckNode_AndNodeWithReschedulingOff_ClaimNothing()
     {
         await using var cluster = await NatsClusterFixture.StartAsync(Ct);
-        using var keys = new TempDirectory();
-        var xkey = SharedXkey(keys.Path);
-        await using var a = await StartNodeAsync(cluster.Urls, xkey);
-        await using var lameDuck = await StartNodeAsync(cluster.Urls, xkey);
+        await using var a = await StartNodeAsync(cluster.Urls);
+        await using var lameDuck = await StartNodeAsync(cluster.Urls);
         await using var off = await TestNode.StartAsync(
             cluster.Urls,
-            c => c with { XkeySeedFile = xkey, Fleet = new FleetConfig { HeartbeatMs = 200, LeaseGraceMs = 1_000, Reschedule = false } },
+            c => c with { XkeySeedFile = _xkey, Fleet = new FleetConfig { HeartbeatMs = 200, LeaseGraceMs = 1_000, Reschedule = false } },
             clientTimeout: TimeSpan.FromSeconds(2));
         await using var caller = await ConnectAsync(cluster.Urls);
         await using var events = await Recorder.StartAsync(caller, "$NEX.events.default.>");
@@ -203,17 +205,10 @@ public sealed class ReschedulingTests
         Assert.Empty(await CopiesAsync(caller, "echoservice"));
     }
 
-    private static string SharedXkey(string directory)
-    {
-        var path = Path.Combine(directory, "nexus.xk");
-        NexKeys.WriteSeedFile(path, NexKeys.CreateCurve());
-        return path;
-    }
-
-    private static Task<TestNode> StartNodeAsync(string url, string? xkeySeed) =>
+    private Task<TestNode> StartNodeAsync(string url, bool sharedXkey = true) =>
         TestNode.StartAsync(
             url,
-            c => c with { XkeySeedFile = xkeySeed, Fleet = new FleetConfig { HeartbeatMs = 200, LeaseGraceMs = 1_000 } },
+            c => c with { XkeySeedFile = sharedXkey ? _xkey : null, Fleet = new FleetConfig { HeartbeatMs = 200, LeaseGraceMs = 1_000 } },
             clientTimeout: TimeSpan.FromSeconds(2));
 
     private static async Task<NatsConnection> ConnectAsync(string urls) =>
