@@ -64,8 +64,7 @@ public sealed class HostServicesEndToEndTests(NatsServerFixture nats) : IAsyncLi
 
     public async ValueTask DisposeAsync()
     {
-        _http.Stop();
-        _http.Close();
+        _http.Close(); // not Stop then Close: see LocalHttpServer.DisposeAsync
         await _httpLoop.ContinueWith(_ => { }, TaskScheduler.Default);
         if (_node is not null)
         {

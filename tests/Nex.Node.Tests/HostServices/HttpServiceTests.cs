@@ -271,7 +271,8 @@ internal sealed class LocalHttpServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _listener.Stop();
+        // Close alone: on Linux the managed listener's Stop then Close removes its endpoint twice, and the second
+        // removal binds the port again, failing with "Address already in use" if another test took it meanwhile.
         _listener.Close();
         try
         {
