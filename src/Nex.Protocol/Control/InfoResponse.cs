@@ -128,6 +128,40 @@ public sealed record MachineSummary
     [JsonPropertyName("resources")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public MachineResources? Resources { get; init; }
+
+    /// <summary>Nex for .NET extension (omitted for services): the function's calls as this node relayed them.</summary>
+    [JsonPropertyName("calls")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public CallStats? Calls { get; init; }
+}
+
+/// <summary>A function's calls since its deploy on this node, and over a recent window (what <c>nex top</c> shows).</summary>
+public sealed record CallStats
+{
+    /// <summary>Triggers relayed since the deploy, answered or not.</summary>
+    [JsonPropertyName("total")]
+    public long Total { get; init; }
+
+    /// <summary>Of <see cref="Total"/>, the calls that failed (the function threw, timed out, ran out of memory, or no agent answered).</summary>
+    [JsonPropertyName("errors")]
+    public long Errors { get; init; }
+
+    /// <summary>Calls per second over the last 10 seconds.</summary>
+    [JsonPropertyName("per_second")]
+    public double PerSecond { get; init; }
+
+    /// <summary>Median round trip of a call through the node (relay to the agent and back), in microseconds, over the
+    /// most recent calls (at most the last minute); 0 before any.</summary>
+    [JsonPropertyName("p50_us")]
+    public long P50Micros { get; init; }
+
+    /// <summary>The 99th percentile of the same round trips, in microseconds.</summary>
+    [JsonPropertyName("p99_us")]
+    public long P99Micros { get; init; }
+
+    /// <summary>Host-service calls the function made since its deploy.</summary>
+    [JsonPropertyName("host_service_calls")]
+    public long HostServiceCalls { get; init; }
 }
 
 /// <summary>What one machine (sandbox, VM, or agent process tree) uses, as INFO reports it; at most a second old.</summary>
