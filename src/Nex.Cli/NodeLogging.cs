@@ -3,23 +3,31 @@ using Microsoft.Extensions.Logging.Console;
 
 namespace Nex.Cli;
 
-/// <summary>The node's console logging: one line per entry, with a timestamp.</summary>
+/// <summary>The node's console logging: <c>HH:mm:ss LEVEL message</c>, one line per entry (<see cref="NodeConsoleFormatter"/>).</summary>
 internal static class NodeLogging
 {
-    public static ILoggerFactory Create(string level) => LoggerFactory.Create(builder => builder
-        .SetMinimumLevel(level switch
+    public static ILoggerFactory Create(string level)
+    {
+        var minimum = level switch
         {
             "none" => LogLevel.None,
             "debug" => LogLevel.Debug,
             "warn" => LogLevel.Warning,
             "error" => LogLevel.Error,
             _ => LogLevel.Information,
-        })
-        .AddFilter("NATS", LogLevel.Warning)
-        .AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss ";
-            o.ColorBehavior = Console.IsOutputRedirected ? LoggerColorBehavior.Disabled : LoggerColorBehavior.Default;
-        }));
+        };
+        return LoggerFactory.Create(builder => builder
+            .SetMinimumLevel(minimum)
+            .AddFilter("NATS", LogLevel.Warning)
+            .AddConsole(o => o.FormatterName = NodeConsoleFormatter.FormatterName)
+            .AddConsoleFormatter<NodeConsoleFormatter, NodeConsoleFormatterOptions>(o =>
+            {
+                o.TimestampFormat = "HH:mm:ss";
+                o.Colors = UseColors(Console.IsOutputRedirected, Environment.GetEnvironmentVariable("NO_COLOR"));
+                o.StackTraces = minimum <= LogLevel.Debug;
+            }));
+    }
+
+    /// <summary>Colours only on a terminal, and never when <c>NO_COLOR</c> is set (no-color.org: any non-empty value).</summary>
+    internal static bool UseColors(bool redirected, string? noColor) => !redirected && string.IsNullOrEmpty(noColor);
 }

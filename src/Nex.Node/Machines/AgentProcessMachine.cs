@@ -53,7 +53,8 @@ internal sealed partial class AgentProcessMachine : IMachine
             else if (e.Data is { Length: > 0 } line)
             {
                 _lastError = line;
-                LogAgentError(logger, id, line);
+                var (level, text) = AgentLine(line);
+                LogAgentError(logger, level, id, text);
             }
         };
         process.Exited += (_, _) => _ = OnExitedAsync();
@@ -132,6 +133,31 @@ internal sealed partial class AgentProcessMachine : IMachine
     [LoggerMessage(EventId = 600, Level = LogLevel.Debug, Message = "agent {Id}: {Line}")]
     private static partial void LogAgentOutput(ILogger logger, string id, string line);
 
-    [LoggerMessage(EventId = 601, Level = LogLevel.Information, Message = "agent {Id}: {Line}")]
-    private static partial void LogAgentError(ILogger logger, string id, string line);
+    /// <summary>
+    /// The level and text of an agent's stderr line. Our agent writes <c>level: text</c>; the node logs the text at
+    /// that level, so a line does not carry two levels (<c>INFO agent x: warn: …</c>). Anything else (a wrapper's
+    /// complaint, a runtime's crash) keeps the level such lines always had.
+    /// </summary>
+    internal static (LogLevel Level, string Text) AgentLine(string line)
+    {
+        var colon = line.IndexOf(": ", StringComparison.Ordinal);
+        var level = colon switch
+        {
+            < 4 or > 5 => (LogLevel?)null,
+            _ => line[..colon] switch
+            {
+                "trace" => LogLevel.Trace,
+                "debug" => LogLevel.Debug,
+                "info" => LogLevel.Information,
+                "warn" => LogLevel.Warning,
+                "error" => LogLevel.Error,
+                "fatal" => LogLevel.Critical,
+                _ => null,
+            },
+        };
+        return level is { } known ? (known, line[(colon + 2)..]) : (LogLevel.Information, line);
+    }
+
+    [LoggerMessage(EventId = 601, Message = "agent {Id}: {Line}")]
+    private static partial void LogAgentError(ILogger logger, LogLevel level, string id, string line);
 }

@@ -334,7 +334,10 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
         // Authentication errors are routine: agents reconnecting after their account was removed.
         if ((line.Contains("[ERR]", StringComparison.Ordinal) && !line.Contains("authentication error", StringComparison.Ordinal)) || line.Contains("[FTL]", StringComparison.Ordinal))
         {
-            LogServerError(_logger, line);
+            // nats-server's own "[pid] date time [ERR] " prefix would put a second time and level on our line.
+            var fatal = line.Contains("[FTL]", StringComparison.Ordinal);
+            var tag = line.IndexOf(fatal ? "[FTL] " : "[ERR] ", StringComparison.Ordinal);
+            LogServerError(_logger, fatal ? LogLevel.Error : LogLevel.Warning, tag < 0 ? line : line[(tag + 6)..]);
         }
     }
 
@@ -366,6 +369,6 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
     [GeneratedRegex(@"Listening for client connections on [^\s]*:(\d+)")]
     private static partial Regex ClientListenRegex();
 
-    [LoggerMessage(EventId = 100, Level = LogLevel.Warning, Message = "nats-server: {Line}")]
-    private static partial void LogServerError(ILogger logger, string line);
+    [LoggerMessage(EventId = 100, Message = "nats-server: {Line}")]
+    private static partial void LogServerError(ILogger logger, LogLevel level, string line);
 }
