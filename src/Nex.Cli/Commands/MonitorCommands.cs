@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
-using System.Text.Json;
 using Nex.Client;
 using Nex.Protocol;
 
@@ -25,16 +23,23 @@ internal static class MonitorCommands
 
             try
             {
-                await foreach (var message in session.Client.WatchEventsAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
+                var colors = FeedFormat.Colors;
+                await foreach (var (message, notice) in session.Client.WatchEventsWithNoticesAsync(cancellationToken: cancellationToken).ConfigureAwait(false))
                 {
+                    // On stderr: stdout stays a clean stream of events (JSON lines with --json) for whoever reads the pipe.
+                    if (notice is not null)
+                    {
+                        Console.Error.WriteLine(FeedFormat.Notice(notice));
+                        continue;
+                    }
+
                     if (session.Output.Json)
                     {
-                        Output.WriteJsonLine(message.Raw.Span);
+                        Output.WriteJsonLine(message!.Raw.Span);
                     }
                     else
                     {
-                        var time = (message.Event?.Time ?? DateTimeOffset.UtcNow).ToLocalTime().ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
-                        Output.Line($"{time}  {message.Namespace,-10} {message.Type,-24} {Describe(message)}");
+                        Output.Line(FeedFormat.EventLine(message!, colors));
                     }
 
                     if (--remaining == 0)
@@ -61,7 +66,7 @@ internal static class MonitorCommands
         var level = new Option<string?>("--level") { Description = "lowest level shown: debug, info, warn or error" };
         level.AcceptOnlyFromAmong("debug", "info", "warn", "error");
         var count = new Option<int?>("--count") { Description = "exit after this many lines" };
-        var logs = new Command("logs", "Watch workload and node log lines of the namespace (use -n '*' for all)");
+        var logs = new Command("logs", "Watch workload and node log lines of the namespace (use -n '*' for all); --json prints one JSON object per line");
         foreach (var option in new Option[] { node, name, id, level, count })
         {
             logs.Options.Add(option);
@@ -85,18 +90,17 @@ internal static class MonitorCommands
 
             try
             {
-                await foreach (var line in session.Client.WatchLogsAsync(filter, cancellationToken).ConfigureAwait(false))
+                var colors = FeedFormat.Colors;
+                await foreach (var (line, notice) in session.Client.WatchLogsWithNoticesAsync(filter, cancellationToken).ConfigureAwait(false))
                 {
-                    if (session.Output.Json)
+                    if (notice is not null)
                     {
-                        Output.WriteJson(new RawLog { Text = line.Text, Level = line.Level, Id = line.WorkloadId }, NexJson.Context.RawLog);
-                    }
-                    else
-                    {
-                        var time = line.Received.ToLocalTime().ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
-                        Output.Line($"{time} [{line.Level}] {line.WorkloadName}/{line.WorkloadId}: {line.Text.TrimEnd('\n', '\r')}");
+                        Console.Error.WriteLine(FeedFormat.Notice(notice));
+                        continue;
                     }
 
+                    // --json: one JSON object per line (jq, log shippers), not 0.2's indented RawLog.
+                    Output.Line(session.Output.Json ? FeedFormat.LogJson(line!) : FeedFormat.LogLine(line!, colors));
                     if (--remaining == 0)
                     {
                         break;
@@ -111,30 +115,5 @@ internal static class MonitorCommands
             return 0;
         });
         return logs;
-    }
-
-    private static string Describe(NexEventMessage message)
-    {
-        if (message.Event is not { } e)
-        {
-            return System.Text.Encoding.UTF8.GetString(message.Raw.Span);
-        }
-
-        var data = e.Data;
-        string S(string field) => data.ValueKind == JsonValueKind.Object && data.TryGetProperty(field, out var v)
-            ? v.ValueKind == JsonValueKind.String ? v.GetString() ?? "" : v.ToString()
-            : "";
-        return e.Type switch
-        {
-            EventTypes.NodeStarted => $"node {S("id")} started (version {S("version")})",
-            EventTypes.NodeStopped => $"node {S("id")} stopped",
-            EventTypes.NodeEnteredLameDuck => $"node {S("id")} entered lame duck mode",
-            EventTypes.Heartbeat => $"node {S("node_id")} heartbeat: {S("running_machines")} workloads, up {S("uptime")}",
-            EventTypes.WorkloadDeployed => $"workload {S("workload_name")} deployed ({e.Source})",
-            EventTypes.WorkloadUndeployed => $"workload {(S("workload_name") is { Length: > 0 } n ? n : S("name"))} undeployed: {(S("message") is { Length: > 0 } m ? m : S("reason"))} (code {S("code")})",
-            EventTypes.FunctionExecSucceeded => $"function {S("workload_name")} on {S("trigger_subject")} succeeded in {S("elapsed_nanos")}ns",
-            EventTypes.FunctionExecFailed => $"function {S("workload_name")} on {S("trigger_subject")} failed: {S("error")}",
-            _ => $"{e.Source} {data}",
-        };
     }
 }

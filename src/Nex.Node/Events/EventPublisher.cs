@@ -32,13 +32,20 @@ internal sealed partial class EventPublisher(INatsConnection connection, NodeSta
     }
 
     /// <summary>Publishes a workload log line on <c>$NEX.logs.&lt;ns&gt;.&lt;node&gt;.&lt;name&gt;.&lt;id&gt;</c>
-    /// (the documented token order, for every line: our fix of §11 #6).</summary>
+    /// (the documented token order, for every line: our fix of §11 #6), with the node's name and the time in
+    /// headers (<see cref="LogHeaders"/>) for <c>nex logs --json</c>.</summary>
     public async ValueTask PublishLogAsync(string ns, string workloadName, string workloadId, string level, string text, CancellationToken cancellationToken = default)
     {
         try
         {
             var bytes = JsonSerializer.SerializeToUtf8Bytes(new RawLog { Text = text, Level = level, Id = workloadId }, NexJson.Context.RawLog);
-            await connection.PublishAsync(NexSubjects.Log(ns, node.NodeId, workloadName, workloadId), bytes, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var headers = new NatsHeaders { [LogHeaders.Time] = LogHeaders.FormatTime(node.Time.GetUtcNow()) };
+            if (node.Config.Tags.GetValueOrDefault(NexTags.NodeName) is { Length: > 0 } nodeName)
+            {
+                headers[LogHeaders.NodeName] = nodeName;
+            }
+
+            await connection.PublishAsync(NexSubjects.Log(ns, node.NodeId, workloadName, workloadId), bytes, headers, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is NatsException or OperationCanceledException or ObjectDisposedException)
         {

@@ -63,6 +63,7 @@ namespace Nex.Protocol;
 [JsonSerializable(typeof(FunctionExecFailedEvent))]
 // Logs
 [JsonSerializable(typeof(RawLog))]
+[JsonSerializable(typeof(LogRecord))]
 // Helpers (CLI JSON output of scatter/gather results, plain maps and lists)
 [JsonSerializable(typeof(List<PingResponse>))]
 [JsonSerializable(typeof(List<WorkloadPingResponse>))]
