@@ -54,7 +54,7 @@ internal static class FeedFormat
         var time = notice.Time.ToLocalTime().ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
         var detail = string.IsNullOrWhiteSpace(notice.Detail) ? "" : $" ({notice.Detail})";
         return notice.State == FeedConnectionState.Lost
-            ? $"nex: {time} connection to NATS lost{detail}; reconnecting, lines published meanwhile are missed"
+            ? $"nex: {time} connection to NATS lost{detail}; reconnecting (what is published meanwhile is missed)"
             : $"nex: {time} connection to NATS restored{detail}";
     }
 
