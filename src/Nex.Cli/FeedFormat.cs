@@ -9,20 +9,14 @@ namespace Nex.Cli;
 /// terminal), a JSON line for machines, and a stderr line when the connection drops or comes back.</summary>
 internal static class FeedFormat
 {
-    private const string Red = "\e[31m";
-    private const string Yellow = "\e[33m";
-    private const string Green = "\e[32m";
-    private const string Grey = "\e[90m";
-    private const string Reset = "\e[0m";
-
     /// <summary>Colours on a terminal unless <c>NO_COLOR</c> is set (no-color.org); never when stdout is a pipe or file.</summary>
-    public static bool Colors => Output.IsTerminal && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"));
+    public static bool Colors => Ansi.UseColors(Output.IsTerminal, Environment.GetEnvironmentVariable("NO_COLOR"));
 
     /// <summary><c>HH:mm:ss.fff [LEVEL] name/id: text</c>, in local time; the level coloured by severity.</summary>
     public static string LogLine(NexLogLine line, bool colors)
     {
         var time = line.Time.ToLocalTime().ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
-        return $"{time} {Paint($"[{line.Level}]", colors ? LevelColor(line.Level) : null)} {line.WorkloadName}/{line.WorkloadId}: {line.Text.TrimEnd('\n', '\r')}";
+        return $"{time} {Ansi.Paint($"[{line.Level}]", colors ? LevelColor(line.Level) : null)} {line.WorkloadName}/{line.WorkloadId}: {line.Text.TrimEnd('\n', '\r')}";
     }
 
     /// <summary>One line of JSON (<see cref="LogRecord"/>).</summary>
@@ -44,7 +38,7 @@ internal static class FeedFormat
     public static string EventLine(NexEventMessage message, bool colors)
     {
         var time = (message.Event?.Time ?? DateTimeOffset.UtcNow).ToLocalTime().ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
-        var type = Paint(message.Type.PadRight(24), colors ? EventColor(message) : null);
+        var type = Ansi.Paint(message.Type.PadRight(24), colors ? EventColor(message) : null);
         return $"{time}  {message.Namespace,-10} {type} {Describe(message)}";
     }
 
@@ -61,24 +55,22 @@ internal static class FeedFormat
     /// <summary>Error red, warn yellow, debug grey, info (and the rest) as the terminal's text.</summary>
     internal static string? LevelColor(string level) => LogLevels.Rank(level) switch
     {
-        >= 8 => Red,
-        >= 4 => Yellow,
-        < 0 => Grey,
+        >= 8 => Ansi.Red,
+        >= 4 => Ansi.Yellow,
+        < 0 => Ansi.Grey,
         _ => null,
     };
 
     /// <summary>Failures red, warnings of the node's state yellow, arrivals green, routine grey.</summary>
     internal static string? EventColor(NexEventMessage message) => message.Type switch
     {
-        EventTypes.FunctionExecFailed or EventTypes.AgentStartFailed or EventTypes.WorkloadRecoveryFailed or EventTypes.NodeUnhealthy => Red,
-        EventTypes.WorkloadUndeployed => Field(message, "code") is { Length: > 0 } code && code != "0" ? Red : null,
-        EventTypes.NodeEnteredLameDuck or EventTypes.NodeStopped or EventTypes.NodeDrained or EventTypes.WorkloadRescheduled => Yellow,
-        EventTypes.NodeStarted or EventTypes.NodeHealthy or EventTypes.WorkloadDeployed => Green,
-        EventTypes.Heartbeat or EventTypes.AgentStarted or EventTypes.AgentStopped => Grey,
+        EventTypes.FunctionExecFailed or EventTypes.AgentStartFailed or EventTypes.WorkloadRecoveryFailed or EventTypes.NodeUnhealthy => Ansi.Red,
+        EventTypes.WorkloadUndeployed => Field(message, "code") is { Length: > 0 } code && code != "0" ? Ansi.Red : null,
+        EventTypes.NodeEnteredLameDuck or EventTypes.NodeStopped or EventTypes.NodeDrained or EventTypes.WorkloadRescheduled => Ansi.Yellow,
+        EventTypes.NodeStarted or EventTypes.NodeHealthy or EventTypes.WorkloadDeployed => Ansi.Green,
+        EventTypes.Heartbeat or EventTypes.AgentStarted or EventTypes.AgentStopped => Ansi.Grey,
         _ => null,
     };
-
-    private static string Paint(string text, string? color) => color is null ? text : color + text + Reset;
 
     private static string Field(NexEventMessage message, string field) =>
         message.Event is { Data: { ValueKind: JsonValueKind.Object } data } && data.TryGetProperty(field, out var v)

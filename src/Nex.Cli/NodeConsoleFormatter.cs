@@ -25,7 +25,6 @@ internal sealed class NodeConsoleFormatter : ConsoleFormatter, IDisposable
     /// <summary>The name it is registered under.</summary>
     public const string FormatterName = "nex";
 
-    private const string Reset = "\e[0m";
     private readonly IDisposable? _reload;
     private NodeConsoleFormatterOptions _options;
 
@@ -62,17 +61,7 @@ internal sealed class NodeConsoleFormatter : ConsoleFormatter, IDisposable
         var (word, color) = Level(logEntry.LogLevel);
         textWriter.Write(now.ToString(options.TimestampFormat ?? "HH:mm:ss", CultureInfo.InvariantCulture));
         textWriter.Write(' ');
-        if (options.Colors && color is not null)
-        {
-            textWriter.Write(color);
-            textWriter.Write(word);
-            textWriter.Write(Reset);
-        }
-        else
-        {
-            textWriter.Write(word);
-        }
-
+        textWriter.Write(Ansi.Paint(word, options.Colors ? color : null));
         textWriter.Write(new string(' ', 6 - word.Length));
         textWriter.Write(OneLine(message));
         if (exception is not null)
@@ -97,12 +86,12 @@ internal sealed class NodeConsoleFormatter : ConsoleFormatter, IDisposable
     /// <summary>The level word, as Go's slog and the wire (<c>INFO</c>, <c>WARN</c>) spell them, and its colour.</summary>
     internal static (string Word, string? Color) Level(LogLevel level) => level switch
     {
-        LogLevel.Trace => ("TRACE", "\e[90m"),
-        LogLevel.Debug => ("DEBUG", "\e[90m"),
+        LogLevel.Trace => ("TRACE", Ansi.Grey),
+        LogLevel.Debug => ("DEBUG", Ansi.Grey),
         LogLevel.Information => ("INFO", null),
-        LogLevel.Warning => ("WARN", "\e[33m"),
-        LogLevel.Error => ("ERROR", "\e[31m"),
-        _ => ("FATAL", "\e[1;31m"),
+        LogLevel.Warning => ("WARN", Ansi.Yellow),
+        LogLevel.Error => ("ERROR", Ansi.Red),
+        _ => ("FATAL", Ansi.BoldRed),
     };
 
     private static string Describe(Exception exception)

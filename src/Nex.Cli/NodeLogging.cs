@@ -23,11 +23,8 @@ internal static class NodeLogging
             .AddConsoleFormatter<NodeConsoleFormatter, NodeConsoleFormatterOptions>(o =>
             {
                 o.TimestampFormat = "HH:mm:ss";
-                o.Colors = UseColors(Console.IsOutputRedirected, Environment.GetEnvironmentVariable("NO_COLOR"));
+                o.Colors = Ansi.UseColors(!Console.IsOutputRedirected, Environment.GetEnvironmentVariable("NO_COLOR"));
                 o.StackTraces = minimum <= LogLevel.Debug;
             }));
     }
-
-    /// <summary>Colours only on a terminal, and never when <c>NO_COLOR</c> is set (no-color.org: any non-empty value).</summary>
-    internal static bool UseColors(bool redirected, string? noColor) => !redirected && string.IsNullOrEmpty(noColor);
 }

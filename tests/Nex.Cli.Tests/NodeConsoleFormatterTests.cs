@@ -40,9 +40,9 @@ public sealed class NodeConsoleFormatterTests
         Assert.Equal("02:03:04 \e[31mERROR\e[0m failed", Write(coloured, LogLevel.Error, "failed").TrimEnd());
         Assert.DoesNotContain('\e', Write(coloured, LogLevel.Information, "plain info"));
 
-        Assert.False(NodeLogging.UseColors(redirected: true, noColor: null));
-        Assert.False(NodeLogging.UseColors(redirected: false, noColor: "1"));
-        Assert.True(NodeLogging.UseColors(redirected: false, noColor: ""));
+        Assert.False(Ansi.UseColors(terminal: false, noColor: null));
+        Assert.False(Ansi.UseColors(terminal: true, noColor: "1"));
+        Assert.True(Ansi.UseColors(terminal: true, noColor: ""));
     }
 
     [Fact]
