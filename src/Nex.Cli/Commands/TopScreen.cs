@@ -29,12 +29,12 @@ internal static class TopScreen
 
         var parts = new List<IRenderable>
         {
-            new Markup(Markup.Escape(HeaderLine(view))),
+            new Markup($"[bold]{Markup.Escape(TopFormat.Truncate(HeaderLine(view), width))}[/]"),
             new Markup($"[dim]{Markup.Escape($"n namespace · s sort · q quit   {view.Time.ToLocalTime().ToString("HH:mm:ss", CultureInfo.InvariantCulture)}")}[/]"),
             new Text(""),
         };
 
-        var nodes = NewTable([("NODE", false), ("ID", false), ("UPTIME", true), ("WL", true), ("MEMORY", true), ("LAME DUCK", false), ("VERSION", false)]);
+        var nodes = NewTable([("NODE", 16, false), ("ID", 12, false), ("UPTIME", 7, true), ("WL", 4, true), ("MEMORY", 13, true), ("LAME DUCK", 9, false), ("VERSION", 12, false)]);
         foreach (var node in view.Nodes)
         {
             var style = node.Problem is not null || node.Unhealthy is not null ? "red" : node.LameDuck ? "yellow" : "";
@@ -63,7 +63,7 @@ internal static class TopScreen
         var room = Math.Max(3, height - used);
         var rows = view.Workloads.Count <= room ? view.Workloads : view.Workloads.Take(room - 1).ToList();
 
-        var workloads = NewTable([("NAME", false), ("NAMESPACE", false), ("TYPE", false), ("NODE", false), ("CALLS/S", true), ("ERR", true), ("P50", true), ("MEM", true), ("CPU%", true), ("RST", true)]);
+        var workloads = NewTable([("NAME", nameWidth, false), ("NAMESPACE", nsWidth, false), ("TYPE", 6, false), ("NODE", nodeWidth, false), ("CALLS/S", 7, true), ("ERR", 5, true), ("P50", 6, true), ("MEM", 6, true), ("CPU%", 5, true), ("RST", 3, true)]);
         foreach (var w in rows)
         {
             workloads.AddRow(Cells(w.Errors > 0 ? "red" : "",
@@ -124,14 +124,15 @@ internal static class TopScreen
                 w.CpuPercent is { } cpu ? cpu.ToString("0.0", CultureInfo.InvariantCulture) : TopFormat.Missing, w.Restarts.ToString(CultureInfo.InvariantCulture), w.Id]));
     }
 
-    // Borderless, one space between columns, never wrapping: a row is one line, as in top.
-    private static Table NewTable(IEnumerable<(string Header, bool Right)> columns)
+    // Borderless, one space between columns, never wrapping: a row is one line, as in top. Fixed widths keep the
+    // columns still from one refresh to the next; the widest row (workloads at 80 columns) takes 79.
+    private static Table NewTable(IReadOnlyList<(string Header, int Width, bool Right)> columns)
     {
         var table = new Table().Border(TableBorder.None).HideRowSeparators();
-        table.ShowRowSeparators = false;
-        foreach (var (header, right) in columns)
+        for (var i = 0; i < columns.Count; i++)
         {
-            var column = new TableColumn(new Markup($"[bold]{header}[/]")).NoWrap().PadLeft(0).PadRight(1);
+            var (header, width, right) = columns[i];
+            var column = new TableColumn(new Markup($"[bold]{header}[/]")).NoWrap().Width(width).PadLeft(0).PadRight(i == columns.Count - 1 ? 0 : 1);
             table.AddColumn(right ? column.RightAligned() : column);
         }
 
