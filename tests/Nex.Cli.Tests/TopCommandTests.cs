@@ -88,6 +88,13 @@ public sealed class TopCommandTests(NatsServerFixture nats) : IClassFixture<Nats
     }
 
     [Fact]
+    public void Render_WithAStatus_ShowsItUnderTheHeader()
+    {
+        var lines = RenderLines(TopScreen.Render(SampleView(), [], 80, 40, "not connected to NATS; reconnecting…"), 80);
+        Assert.Equal("not connected to NATS; reconnecting…", lines[2]);
+    }
+
+    [Fact]
     public void Render_NoNodes_SaysSo()
     {
         var lines = RenderLines(TopScreen.Render(new TopModel().View(), [], 80, 24), 80);

@@ -89,21 +89,35 @@ internal static class TopCommand
                 .Cropping(VerticalOverflowCropping.Bottom)
                 .StartAsync(async ctx =>
                 {
-                    void Draw(TopView view)
+                    var view = model.View();
+                    string? trouble = null;
+                    void Draw()
                     {
-                        ctx.UpdateTarget(TopScreen.Render(view, events.Lines(view.Namespace), console.Profile.Width, console.Profile.Height));
+                        // The connection's own state first: while NATS.Net reconnects, readings just come back empty.
+                        var status = client.Connection.ConnectionState == NatsConnectionState.Open ? trouble : "not connected to NATS; reconnecting…";
+                        ctx.UpdateTarget(TopScreen.Render(view, events.Lines(view.Namespace), console.Profile.Width, console.Profile.Height, status));
                         ctx.Refresh();
                     }
 
                     while (true)
                     {
-                        var snapshot = await client.ReadTopSnapshotAsync(model.QueryNamespaces, stop.Token).ConfigureAwait(false);
-                        foreach (var ns in events.TakeNewNamespaces())
+                        try
                         {
-                            model.Observe(ns);
+                            var snapshot = await client.ReadTopSnapshotAsync(model.QueryNamespaces, stop.Token).ConfigureAwait(false);
+                            foreach (var ns in events.TakeNewNamespaces())
+                            {
+                                model.Observe(ns);
+                            }
+
+                            view = model.Update(snapshot);
+                            trouble = null;
+                        }
+                        catch (NatsException ex)
+                        {
+                            trouble = $"reading failed: {ex.Message}; retrying"; // the last reading stays on screen
                         }
 
-                        Draw(model.Update(snapshot));
+                        Draw();
                         var due = TimeProvider.System.GetUtcNow() + every;
                         var refetch = false;
                         while (!refetch && TimeProvider.System.GetUtcNow() < due)
@@ -121,7 +135,8 @@ internal static class TopCommand
                                         break;
                                     case 's':
                                         model.CycleSort();
-                                        Draw(model.View());
+                                        view = model.View();
+                                        Draw();
                                         break;
                                 }
                             }

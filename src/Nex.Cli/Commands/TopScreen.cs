@@ -18,8 +18,9 @@ internal static class TopScreen
     /// <summary>Event lines shown under the workloads.</summary>
     public const int EventRows = 8;
 
-    /// <summary>The live screen: header, nodes, workloads (as many as fit in <paramref name="height"/>), latest events.</summary>
-    public static IRenderable Render(TopView view, IReadOnlyList<TopEventLine> events, int width, int height)
+    /// <summary>The live screen: header, nodes, workloads (as many as fit in <paramref name="height"/>), latest events;
+    /// <paramref name="status"/> (a lost connection, a failed reading) in red under the header.</summary>
+    public static IRenderable Render(TopView view, IReadOnlyList<TopEventLine> events, int width, int height, string? status = null)
     {
         // Names get what the fixed columns leave of the width; an 80-column terminal fits every column.
         var extra = Math.Max(0, width - 80);
@@ -31,8 +32,8 @@ internal static class TopScreen
         {
             new Markup($"[bold]{Markup.Escape(TopFormat.Truncate(HeaderLine(view), width))}[/]"),
             new Markup($"[dim]{Markup.Escape($"n namespace · s sort · q quit   {view.Time.ToLocalTime().ToString("HH:mm:ss", CultureInfo.InvariantCulture)}")}[/]"),
-            new Text(""),
         };
+        parts.Add(status is null ? new Text("") : new Markup($"[red]{Markup.Escape(TopFormat.Truncate(status, width))}[/]"));
 
         var nodes = NewTable([("NODE", 16, false), ("ID", 12, false), ("UPTIME", 7, true), ("WL", 4, true), ("MEMORY", 13, true), ("LAME DUCK", 9, false), ("VERSION", 12, false)]);
         foreach (var node in view.Nodes)
