@@ -101,20 +101,31 @@ internal static class TopCommand
 
                     while (true)
                     {
-                        try
+                        // While NATS.Net reconnects a request waits for the connection: no reading then, so the screen
+                        // says so and keys still work. A reading is bounded too, in case the connection drops during it.
+                        if (client.Connection.ConnectionState == NatsConnectionState.Open)
                         {
-                            var snapshot = await client.ReadTopSnapshotAsync(model.QueryNamespaces, stop.Token).ConfigureAwait(false);
-                            foreach (var ns in events.TakeNewNamespaces())
+                            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+                            bounded.CancelAfter((client.Options.Timeout * 2) + TimeSpan.FromSeconds(1));
+                            try
                             {
-                                model.Observe(ns);
-                            }
+                                var snapshot = await client.ReadTopSnapshotAsync(model.QueryNamespaces, bounded.Token).ConfigureAwait(false);
+                                foreach (var ns in events.TakeNewNamespaces())
+                                {
+                                    model.Observe(ns);
+                                }
 
-                            view = model.Update(snapshot);
-                            trouble = null;
-                        }
-                        catch (NatsException ex)
-                        {
-                            trouble = $"reading failed: {ex.Message}; retrying"; // the last reading stays on screen
+                                view = model.Update(snapshot);
+                                trouble = null;
+                            }
+                            catch (NatsException ex)
+                            {
+                                trouble = $"reading failed: {ex.Message}; retrying"; // the last reading stays on screen
+                            }
+                            catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+                            {
+                                trouble = "no reading within the time allowed; retrying";
+                            }
                         }
 
                         Draw();
@@ -151,7 +162,7 @@ internal static class TopCommand
         }
         finally
         {
-            console.Write(new ControlCode("\u001b[?1049l"));
+            console.Write(new ControlCode("\u001b[?1049l\u001b[?1l\u001b>")); // and the keypad mode .NET turned on to read keys
             await stop.CancelAsync().ConfigureAwait(false);
             await pump.ConfigureAwait(false);
         }
