@@ -1,5 +1,4 @@
 using NATS.Client.Core;
-using NATS.Client.JetStream;
 using Nex.Protocol;
 
 namespace Nex.Client;

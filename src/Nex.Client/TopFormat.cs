@@ -18,18 +18,10 @@ public static class TopFormat
             return Missing;
         }
 
-        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
-        double value = b;
-        var unit = 0;
-        while (Math.Abs(value) >= 1024 && unit < units.Length - 1)
-        {
-            value /= 1024;
-            unit++;
-        }
-
+        var (value, unit) = Scale(b);
         return unit == 0
             ? string.Create(CultureInfo.InvariantCulture, $"{b} B")
-            : string.Create(CultureInfo.InvariantCulture, $"{value:0.0} {units[unit]}");
+            : string.Create(CultureInfo.InvariantCulture, $"{value:0.0} {"BKMGT"[unit]}iB");
     }
 
     /// <summary>Bytes in one-letter binary units, as <c>htop</c>'s memory columns: <c>512B</c>, <c>23.4M</c>, <c>1.5G</c>.</summary>
@@ -42,18 +34,24 @@ public static class TopFormat
             return Missing;
         }
 
-        const string units = "BKMGT";
-        double value = b;
+        var (value, unit) = Scale(b);
+        return unit == 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{b}B")
+            : string.Create(CultureInfo.InvariantCulture, $"{value.ToString(value >= 100 ? "0" : "0.0", CultureInfo.InvariantCulture)}{"BKMGT"[unit]}");
+    }
+
+    // Divides by 1024 until below it (up to TiB): the value and the unit's index in "BKMGT".
+    private static (double Value, int Unit) Scale(long bytes)
+    {
+        double value = bytes;
         var unit = 0;
-        while (Math.Abs(value) >= 1024 && unit < units.Length - 1)
+        while (Math.Abs(value) >= 1024 && unit < 4)
         {
             value /= 1024;
             unit++;
         }
 
-        return unit == 0
-            ? string.Create(CultureInfo.InvariantCulture, $"{b}B")
-            : string.Create(CultureInfo.InvariantCulture, $"{(value >= 100 ? value.ToString("0", CultureInfo.InvariantCulture) : value.ToString("0.0", CultureInfo.InvariantCulture))}{units[unit]}");
+        return (value, unit);
     }
 
     /// <summary>Host memory as <c>used/total</c> in GiB: <c>3.1/15.6 GiB</c>.</summary>
