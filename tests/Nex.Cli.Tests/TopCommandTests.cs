@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Text;
 using System.Text.Json;
 using Nex.Cli.Commands;
 using Nex.Client;
@@ -114,6 +116,75 @@ public sealed class TopCommandTests(NatsServerFixture nats) : IClassFixture<Nats
         Assert.Equal(1, cli.ExitCode);
         var line = Assert.Single(cli.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains(expected, line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("q")]
+    [InlineData("\u0003")] // Ctrl-C, turned into SIGINT by the terminal
+    public async Task Live_InATerminal_DrawsTheScreen_AndQuitsCleanly(string key)
+    {
+        await using var node = await TestNode.StartAsync(nats.Url);
+        var name = node.Node.Tags["node_name"];
+
+        // A real terminal: script(1) (util-linux, on every Debian) runs nex top on a pseudo-terminal of 80x30.
+        var info = new ProcessStartInfo("script") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "-qefc", $"stty cols 80 rows 30; exec dotnet '{CliProcess.NexDll}' top -s {nats.Url} --interval 200ms", "/dev/null" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var variable in new[] { "NATS_URL", "NATS_CONTEXT", "NEX_NAMESPACE", "NATS_TIMEOUT" })
+        {
+            info.Environment.Remove(variable);
+        }
+
+        using var process = Process.Start(info)!;
+        var output = new StringBuilder();
+        var reading = Task.Run(async () =>
+        {
+            var buffer = new char[4096];
+            int read;
+            while ((read = await process.StandardOutput.ReadAsync(buffer, Ct)) > 0)
+            {
+                lock (output)
+                {
+                    output.Append(buffer, 0, read);
+                }
+            }
+        }, Ct);
+        string Output()
+        {
+            lock (output)
+            {
+                return output.ToString();
+            }
+        }
+
+        try
+        {
+            await CliTestSupport.WaitUntilAsync(() => Output().Contains(name, StringComparison.Ordinal), TimeSpan.FromSeconds(30), "the node's row on the live screen");
+            Assert.Contains("\u001b[?1049h", Output(), StringComparison.Ordinal); // the alternate screen
+            Assert.Contains("LAME DUCK", Output(), StringComparison.Ordinal);
+
+            await process.StandardInput.WriteAsync(key);
+            await process.StandardInput.FlushAsync(Ct);
+            using var exit = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            exit.CancelAfter(TimeSpan.FromSeconds(15));
+            await process.WaitForExitAsync(exit.Token);
+            await reading;
+
+            Assert.Equal(0, process.ExitCode);
+            var tail = Output()[Output().LastIndexOf(name, StringComparison.Ordinal)..];
+            Assert.Contains("\u001b[?1049l", tail, StringComparison.Ordinal); // back to the shell's screen
+            Assert.Contains("\u001b[?25h", tail, StringComparison.Ordinal); // with the cursor
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
     }
 
     [Fact]
