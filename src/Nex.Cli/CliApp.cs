@@ -26,6 +26,7 @@ internal static class CliApp
         ["invoke"] = "nex invoke echo 'hello'",
         ["events"] = "nex events --count 5",
         ["logs"] = "nex logs --workload echo --level warn",
+        ["top"] = "nex top -n '*' --interval 2s",
         ["rootfs"] = "nex rootfs build",
         ["rootfs build"] = "nex rootfs build --output ~/.nex/sandbox",
         ["completion"] = "source <(nex completion bash)",
@@ -48,6 +49,7 @@ internal static class CliApp
         root.Subcommands.Add(InvokeCommand.Create());
         root.Subcommands.Add(MonitorCommands.CreateEvents());
         root.Subcommands.Add(MonitorCommands.CreateLogs());
+        root.Subcommands.Add(TopCommand.Create());
         root.Subcommands.Add(SandboxCommands.CreateRootfs());
         root.Subcommands.Add(CompletionCommand.Create());
         AddExamples(root, "");

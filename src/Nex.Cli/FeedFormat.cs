@@ -39,7 +39,7 @@ internal static class FeedFormat
     {
         var time = (message.Event?.Time ?? DateTimeOffset.UtcNow).ToLocalTime().ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
         var type = Ansi.Paint(message.Type.PadRight(24), colors ? EventColor(message) : null);
-        return $"{time}  {message.Namespace,-10} {type} {Describe(message)}";
+        return $"{time}  {message.Namespace,-10} {type} {EventText.Describe(message)}";
     }
 
     /// <summary>The stderr line of a connection change.</summary>
@@ -76,26 +76,4 @@ internal static class FeedFormat
         message.Event is { Data: { ValueKind: JsonValueKind.Object } data } && data.TryGetProperty(field, out var v)
             ? v.ValueKind == JsonValueKind.String ? v.GetString() ?? "" : v.ToString()
             : "";
-
-    private static string Describe(NexEventMessage message)
-    {
-        if (message.Event is not { } e)
-        {
-            return System.Text.Encoding.UTF8.GetString(message.Raw.Span);
-        }
-
-        string S(string field) => Field(message, field);
-        return e.Type switch
-        {
-            EventTypes.NodeStarted => $"node {S("id")} started (version {S("version")})",
-            EventTypes.NodeStopped => $"node {S("id")} stopped",
-            EventTypes.NodeEnteredLameDuck => $"node {S("id")} entered lame duck mode",
-            EventTypes.Heartbeat => $"node {S("node_id")} heartbeat: {S("running_machines")} workloads, up {S("uptime")}",
-            EventTypes.WorkloadDeployed => $"workload {S("workload_name")} deployed ({e.Source})",
-            EventTypes.WorkloadUndeployed => $"workload {(S("workload_name") is { Length: > 0 } n ? n : S("name"))} undeployed: {(S("message") is { Length: > 0 } m ? m : S("reason"))} (code {S("code")})",
-            EventTypes.FunctionExecSucceeded => $"function {S("workload_name")} on {S("trigger_subject")} succeeded in {S("elapsed_nanos")}ns",
-            EventTypes.FunctionExecFailed => $"function {S("workload_name")} on {S("trigger_subject")} failed: {S("error")}",
-            _ => $"{e.Source} {e.Data}",
-        };
-    }
 }
