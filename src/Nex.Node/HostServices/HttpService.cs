@@ -59,6 +59,18 @@ internal sealed class HttpService(HostHttpClient http) : IHostService
             }
         }
 
+        // The function's trace goes on to the server, as OTel's HTTP instrumentation does: while the node traces,
+        // HttpClient adds the host-service span's context itself; otherwise the caller's context passes through.
+        if (System.Diagnostics.Activity.Current is null && ServiceSettings.Header(headers, Telemetry.NodeTracing.TraceParentHeader) is { } parent
+            && !request.Headers.Contains(Telemetry.NodeTracing.TraceParentHeader))
+        {
+            request.Headers.TryAddWithoutValidation(Telemetry.NodeTracing.TraceParentHeader, parent);
+            if (ServiceSettings.Header(headers, Telemetry.NodeTracing.TraceStateHeader) is { } state)
+            {
+                request.Headers.TryAddWithoutValidation(Telemetry.NodeTracing.TraceStateHeader, state);
+            }
+        }
+
         if (request.Content is { Headers.ContentType: null } content)
         {
             content.Headers.ContentType = new MediaTypeHeaderValue("text/plain");
