@@ -257,3 +257,68 @@ public sealed class TracingEndToEndTests(NatsServerFixture nats) : IAsyncLifetim
         Assert.All(spans, s => Assert.Equal($"$NEX.", ((string)s.GetTagItem("messaging.destination.name")!)[..5]));
     }
 }
+
+/// <summary>
+/// With NATS.Net's own spans recorded too (NATS.Client.OpenTelemetry's source), the client's send spans sit
+/// between the node's: NATS.Net rewrites <c>traceparent</c> on every message it sends under a span. The trace
+/// stays one, and the host-service call still descends from the trigger span.
+/// </summary>
+[Collection(nameof(RunsAlone))]
+public sealed class TracingWithNatsClientSpansTests(NatsServerFixture nats)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task TheHostServiceCall_StillDescendsFromTheTriggerSpan()
+    {
+        var spans = new List<Activity>();
+        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(TelemetryNames.ActivitySource, "NATS.Net").SetSampler(new AlwaysOnSampler()).AddInMemoryExporter(spans).Build()!;
+        await using var node = await FunctionTests.FunctionNodeAsync(nats.Url);
+        var subject = FunctionTests.Unique("natsnet");
+        await FunctionTests.DeployFunctionAsync(node, "v8", "async (s, p) => { await hostServices.kv.set('n', p); return 'ok'; }"u8.ToArray(), "natsnet", subject);
+
+        // The caller's own span: NATS.Net sends under it.
+        var caller = new Activity("caller").SetIdFormat(ActivityIdFormat.W3C).Start();
+        NatsMsg<byte[]> reply;
+        try
+        {
+            reply = await node.Connection.RequestAsync<byte[], byte[]>(subject, "x"u8.ToArray(), replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(15) }, cancellationToken: Ct);
+        }
+        finally
+        {
+            caller.Stop();
+        }
+
+        Assert.Equal("\"ok\"", Encoding.UTF8.GetString(reply.Data!));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        List<Activity> trace;
+        while (true)
+        {
+            lock (spans)
+            {
+                trace = spans.Where(s => s.TraceId == caller.TraceId).ToList();
+            }
+
+            if (trace.Any(s => s.OperationName == "host services call") && trace.Any(s => s.OperationName == "workload-trigger") || DateTime.UtcNow > deadline)
+            {
+                break;
+            }
+
+            await Task.Delay(20, Ct);
+        }
+
+        var trigger = Assert.Single(trace, s => s.OperationName == "workload-trigger");
+        var call = Assert.Single(trace, s => s.OperationName == "host services call");
+        var ancestors = new List<string>();
+        var span = call;
+        while (span is not null && span != trigger)
+        {
+            ancestors.Add(span.OperationName);
+            span = trace.FirstOrDefault(s => s.SpanId == span.ParentSpanId);
+        }
+
+        Assert.True(span == trigger, "host services call's ancestors: " + string.Join(" <- ", ancestors));
+        Assert.Contains(trace, s => s.Source.Name == "NATS.Net");
+        TestContext.Current.TestOutputHelper?.WriteLine("host services call <- " + string.Join(" <- ", ancestors.Skip(1)) + " <- workload-trigger");
+    }
+}
