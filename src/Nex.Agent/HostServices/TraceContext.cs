@@ -1,4 +1,5 @@
 using NATS.Client.Core;
+using Nex.Protocol;
 
 namespace Nex.Agent.HostServices;
 
@@ -10,15 +11,6 @@ namespace Nex.Agent.HostServices;
 /// </summary>
 internal sealed class TraceContext
 {
-    /// <summary>The W3C trace parent header.</summary>
-    public const string TraceParentHeader = "traceparent";
-
-    /// <summary>The W3C trace state header.</summary>
-    public const string TraceStateHeader = "tracestate";
-
-    /// <summary>The W3C baggage header.</summary>
-    public const string BaggageHeader = "baggage";
-
     // The agent sets it around one trigger; the providers take it into the call's own state (a V8 invocation,
     // a WASM call) when the call is queued, since calls run on the engines' own threads.
     private static readonly AsyncLocal<TraceContext?> Ambient = new();
@@ -49,38 +41,38 @@ internal sealed class TraceContext
     /// <summary>The context in a trigger's headers; null (nothing allocated) when there is no <c>traceparent</c>.</summary>
     public static TraceContext? From(NatsHeaders? headers)
     {
-        if (headers is null || !headers.TryGetValue(TraceParentHeader, out var parent) || parent.Count == 0)
+        if (headers is null || !headers.TryGetValue(TraceHeaders.TraceParent, out var parent) || parent.Count == 0)
         {
             return null;
         }
 
         return new TraceContext(
             parent.ToString(),
-            headers.TryGetValue(TraceStateHeader, out var state) ? state.ToString() : null,
-            headers.TryGetValue(BaggageHeader, out var baggage) ? baggage.ToString() : null);
+            headers.TryGetValue(TraceHeaders.TraceState, out var state) ? state.ToString() : null,
+            headers.TryGetValue(TraceHeaders.Baggage, out var baggage) ? baggage.ToString() : null);
     }
 
     /// <summary>Writes the headers, replacing any the function set itself (the node's span tree follows the trigger).</summary>
     public void CopyTo(NatsHeaders headers)
     {
         ArgumentNullException.ThrowIfNull(headers);
-        headers[TraceParentHeader] = TraceParent;
+        headers[TraceHeaders.TraceParent] = TraceParent;
         if (TraceState is not null)
         {
-            headers[TraceStateHeader] = TraceState;
+            headers[TraceHeaders.TraceState] = TraceState;
         }
         else
         {
-            headers.Remove(TraceStateHeader);
+            headers.Remove(TraceHeaders.TraceState);
         }
 
         if (Baggage is not null)
         {
-            headers[BaggageHeader] = Baggage;
+            headers[TraceHeaders.Baggage] = Baggage;
         }
         else
         {
-            headers.Remove(BaggageHeader);
+            headers.Remove(TraceHeaders.Baggage);
         }
     }
 }

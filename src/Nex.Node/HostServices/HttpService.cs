@@ -61,13 +61,13 @@ internal sealed class HttpService(HostHttpClient http) : IHostService
 
         // The function's trace goes on to the server, as OTel's HTTP instrumentation does: while the node traces,
         // HttpClient adds the host-service span's context itself; otherwise the caller's context passes through.
-        if (System.Diagnostics.Activity.Current is null && ServiceSettings.Header(headers, Telemetry.NodeTracing.TraceParentHeader) is { } parent
-            && !request.Headers.Contains(Telemetry.NodeTracing.TraceParentHeader))
+        if (System.Diagnostics.Activity.Current is null && ServiceSettings.Header(headers, TraceHeaders.TraceParent) is { } parent
+            && !request.Headers.Contains(TraceHeaders.TraceParent))
         {
-            request.Headers.TryAddWithoutValidation(Telemetry.NodeTracing.TraceParentHeader, parent);
-            if (ServiceSettings.Header(headers, Telemetry.NodeTracing.TraceStateHeader) is { } state)
+            request.Headers.TryAddWithoutValidation(TraceHeaders.TraceParent, parent);
+            if (ServiceSettings.Header(headers, TraceHeaders.TraceState) is { } state)
             {
-                request.Headers.TryAddWithoutValidation(Telemetry.NodeTracing.TraceStateHeader, state);
+                request.Headers.TryAddWithoutValidation(TraceHeaders.TraceState, state);
             }
         }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using NATS.Client.Core;
+using Nex.Protocol;
 
 namespace Nex.Node.Telemetry;
 
@@ -12,15 +13,6 @@ namespace Nex.Node.Telemetry;
 /// </summary>
 internal static class NodeTracing
 {
-    /// <summary>W3C trace context header (lower case, as NATS headers are case-sensitive and 0.2 wrote them so).</summary>
-    public const string TraceParentHeader = "traceparent";
-
-    /// <summary>W3C trace state header.</summary>
-    public const string TraceStateHeader = "tracestate";
-
-    /// <summary>W3C baggage header.</summary>
-    public const string BaggageHeader = "baggage";
-
     /// <summary>Span names (0.2's, spec §10.2).</summary>
     public const string DeploySpan = "Handle Deploy Request";
 
@@ -35,8 +27,6 @@ internal static class NodeTracing
 
     /// <summary>The source of every node span.</summary>
     public static readonly ActivitySource Source = new(TelemetryNames.ActivitySource, NexVersion.Current);
-
-    private static readonly string[] TraceHeaders = [TraceParentHeader, TraceStateHeader, BaggageHeader];
 
     /// <summary>
     /// Starts a span for a NATS message the node serves: a child of the caller's <c>traceparent</c> (and its
@@ -123,13 +113,13 @@ internal static class NodeTracing
             return;
         }
 
-        if (incoming is null || !incoming.ContainsKey(TraceParentHeader))
+        if (incoming is null || !incoming.ContainsKey(TraceHeaders.TraceParent))
         {
             return;
         }
 
         outgoing ??= [];
-        foreach (var name in TraceHeaders)
+        foreach (var name in TraceHeaders.All)
         {
             if (incoming.TryGetValue(name, out var value))
             {
@@ -147,13 +137,13 @@ internal static class NodeTracing
             return;
         }
 
-        if (!incoming.ContainsKey(TraceParentHeader))
+        if (!incoming.ContainsKey(TraceHeaders.TraceParent))
         {
             return;
         }
 
         outgoing ??= [];
-        foreach (var name in TraceHeaders)
+        foreach (var name in TraceHeaders.All)
         {
             if (incoming.TryGetValue(name, out var value))
             {
@@ -165,13 +155,13 @@ internal static class NodeTracing
     /// <summary>The <c>traceparent</c> a reply carries: the span's, else the caller's own; null when neither exists.</summary>
     public static string? ReplyTraceParent(Activity? span, NatsHeaders? incoming) =>
         span is not null ? span.Id
-        : incoming is not null && incoming.TryGetValue(TraceParentHeader, out var value) ? value.ToString()
+        : incoming is not null && incoming.TryGetValue(TraceHeaders.TraceParent, out var value) ? value.ToString()
         : null;
 
     private static ActivityContext Extract(NatsHeaders? headers, out IEnumerable<KeyValuePair<string, string?>>? baggage)
     {
         baggage = null;
-        if (headers is null || !headers.ContainsKey(TraceParentHeader))
+        if (headers is null || !headers.ContainsKey(TraceHeaders.TraceParent))
         {
             return default;
         }
@@ -184,7 +174,7 @@ internal static class NodeTracing
             return default;
         }
 
-        if (headers.ContainsKey(BaggageHeader))
+        if (headers.ContainsKey(TraceHeaders.Baggage))
         {
             baggage = propagator.ExtractBaggage(headers, Getter);
         }

@@ -149,7 +149,7 @@ internal sealed partial class RunningWorkload
 
                 if (NodeTracing.ReplyTraceParent(span, msg.Headers) is { } parent)
                 {
-                    forwarded[NodeTracing.TraceParentHeader] = parent;
+                    forwarded[TraceHeaders.TraceParent] = parent;
                 }
 
                 await connection.PublishAsync(msg.ReplyTo, Array.Empty<byte>(), forwarded).ConfigureAwait(false);
@@ -166,7 +166,7 @@ internal sealed partial class RunningWorkload
         if (!string.IsNullOrEmpty(msg.ReplyTo))
         {
             var parent = NodeTracing.ReplyTraceParent(span, msg.Headers);
-            await connection.PublishAsync(msg.ReplyTo, reply.Data ?? [], parent is null ? null : new NatsHeaders { [NodeTracing.TraceParentHeader] = parent }).ConfigureAwait(false);
+            await connection.PublishAsync(msg.ReplyTo, reply.Data ?? [], parent is null ? null : new NatsHeaders { [TraceHeaders.TraceParent] = parent }).ConfigureAwait(false);
         }
 
         await _context.Events.PublishAsync(
