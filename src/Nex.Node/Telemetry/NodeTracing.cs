@@ -13,7 +13,7 @@ namespace Nex.Node.Telemetry;
 /// </summary>
 internal static class NodeTracing
 {
-    /// <summary>Span names (0.2's, spec §10.2).</summary>
+    /// <summary>The DEPLOY request (the other control spans are named where they are served).</summary>
     public const string DeploySpan = "Handle Deploy Request";
 
     /// <summary>The relay of one trigger message (a server span, parented to the caller's context).</summary>

@@ -243,7 +243,7 @@ public sealed class TracingEndToEndTests(NatsServerFixture nats) : IAsyncLifetim
     }
 
     [Fact]
-    public async Task ControlRequests_HaveThe02SpanNames_AndPingHasNone()
+    public async Task ControlRequests_HaveThe02SpanNames_UnderTheCallersTrace_AndPingHasNone()
     {
         var (trace, _, headers) = CallerContext();
         await _node.Connection.RequestAsync<byte[], byte[]>($"$NEX.INFO.default.{_node.NodeId}", [], headers, replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(10) }, cancellationToken: Ct);
@@ -251,10 +251,13 @@ public sealed class TracingEndToEndTests(NatsServerFixture nats) : IAsyncLifetim
         var stop = await _node.Connection.RequestAsync<byte[], byte[]>($"$NEX.STOP.default.{_node.NodeId}", "not json"u8.ToArray(), headers, replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(10) }, cancellationToken: Ct);
         Assert.True(JsonDocument.Parse(stop.Data!).RootElement.TryGetProperty("error", out _));
 
-        var spans = await SpansAsync(trace, s => s.Count >= 2);
-        Assert.Equal(["Handle info request", "Handle workload stop request"], spans.Select(s => s.OperationName).Order(StringComparer.Ordinal));
+        await _node.Connection.RequestAsync<byte[], byte[]>("$NEX.AUCTION", "{}"u8.ToArray(), headers, replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(10) }, cancellationToken: Ct);
+        await _node.Connection.RequestAsync<byte[], byte[]>("$NEX.WPING.default", [], headers, replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(10) }, cancellationToken: Ct);
+
+        var spans = await SpansAsync(trace, s => s.Count >= 4);
+        Assert.Equal(["Handle Auction Request", "Handle info request", "Handle workload ping", "Handle workload stop request"], spans.Select(s => s.OperationName).Order(StringComparer.Ordinal));
         Assert.Equal(ActivityStatusCode.Error, Assert.Single(spans, s => s.OperationName == "Handle workload stop request").Status);
-        Assert.All(spans, s => Assert.Equal($"$NEX.", ((string)s.GetTagItem("messaging.destination.name")!)[..5]));
+        Assert.All(spans, s => Assert.StartsWith("$NEX.", (string)s.GetTagItem("messaging.destination.name")!, StringComparison.Ordinal));
     }
 }
 
