@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using NATS.Client.Core;
+using Nex.Agent.HostServices;
 using Nex.Agent.Providers;
 using Nex.Nats;
 using Nex.Protocol;
@@ -264,6 +265,12 @@ internal sealed partial class NexAgent
         var subject = msg.Headers is { } headers && headers.TryGetValue(AgentSubjects.TriggerSubjectHeader, out var values) && values.Count > 0
             ? values.ToString()
             : msg.Subject;
+        if (TraceContext.From(msg.Headers) is { } trace)
+        {
+            // Scoped to this trigger's flow (an async method): concurrent triggers each see their own.
+            TraceContext.Current = trace;
+        }
+
         TriggerResult? result;
         try
         {

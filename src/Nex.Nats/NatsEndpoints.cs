@@ -157,6 +157,8 @@ public sealed class NatsEndpoints : IAsyncDisposable
 
     private async Task ServeAsync(INatsSub<byte[]> sub, Func<NatsMsg<byte[]>, CancellationToken, ValueTask> handler, int maxConcurrency, bool inline)
     {
+        // A loop outlives whatever started it: a span ambient then (a deploy's) must not parent every message it serves.
+        System.Diagnostics.Activity.Current = null;
         var token = _stopping.Token;
         if (maxConcurrency == 1)
         {

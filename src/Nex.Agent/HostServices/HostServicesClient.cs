@@ -32,7 +32,13 @@ internal sealed class HostServicesClient(INatsConnection connection, string agen
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
 
     /// <summary>Calls a method; transport failures come back as code 500 replies, never exceptions.</summary>
-    public async Task<HostServiceReply> CallAsync(string service, string method, IReadOnlyDictionary<string, string>? headers, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    /// <param name="service">The service.</param>
+    /// <param name="method">The method.</param>
+    /// <param name="headers">The call's headers (the function's).</param>
+    /// <param name="body">The body.</param>
+    /// <param name="trace">The trace context of the trigger this call belongs to (null: none, nothing is added).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<HostServiceReply> CallAsync(string service, string method, IReadOnlyDictionary<string, string>? headers, ReadOnlyMemory<byte> body, TraceContext? trace, CancellationToken cancellationToken)
     {
         string subject;
         try
@@ -50,6 +56,8 @@ internal sealed class HostServicesClient(INatsConnection connection, string agen
         {
             natsHeaders[key] = value;
         }
+
+        trace?.CopyTo(natsHeaders);
 
         try
         {
@@ -80,9 +88,9 @@ internal sealed class HostServicesClient(INatsConnection connection, string agen
     }
 
     /// <summary>Calls a method and returns its result, or throws <see cref="HostServiceException"/>.</summary>
-    public async Task<ReadOnlyMemory<byte>> InvokeAsync(string service, string method, IReadOnlyDictionary<string, string>? headers, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    public async Task<ReadOnlyMemory<byte>> InvokeAsync(string service, string method, IReadOnlyDictionary<string, string>? headers, ReadOnlyMemory<byte> body, TraceContext? trace, CancellationToken cancellationToken)
     {
-        var reply = await CallAsync(service, method, headers, body, cancellationToken).ConfigureAwait(false);
+        var reply = await CallAsync(service, method, headers, body, trace, cancellationToken).ConfigureAwait(false);
         return reply.IsSuccess ? reply.Body : throw new HostServiceException($"{reply.Message} ({reply.Code})", reply.Code);
     }
 }

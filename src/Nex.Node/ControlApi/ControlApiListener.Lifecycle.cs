@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
+using Nex.Node.Telemetry;
 using Nex.Node.Workloads;
 using Nex.Protocol;
 
@@ -26,6 +27,7 @@ internal sealed partial class ControlApiListener
         catch (ControlRejectedException ex)
         {
             LogDeployRejected(_logger, ex.Message);
+            NodeTracing.FailCurrent("rejected", ex.Message);
             reply = NexEnvelope.Failure(ResponseTypes.Run, ex.Message);
         }
 
@@ -63,6 +65,7 @@ internal sealed partial class ControlApiListener
         }
         catch (ControlRejectedException ex)
         {
+            NodeTracing.FailCurrent("rejected", ex.Message);
             reply = NexEnvelope.Failure(ResponseTypes.Stop, ex.Message);
         }
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
 using Nex.Nats;
 using Nex.Node.Events;
+using Nex.Node.Telemetry;
 using Nex.Node.Workloads;
 using Nex.Protocol;
 
@@ -37,14 +38,15 @@ internal sealed partial class ControlApiListener : IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var id = _node.NodeId;
-        await SubscribeAsync(NexSubjects.Ping, HandlePingAsync, inline: true, cancellationToken).ConfigureAwait(false);
-        await SubscribeAsync(NexSubjects.PingNode(id), HandlePingAsync, inline: true, cancellationToken).ConfigureAwait(false);
-        await SubscribeAsync(NexSubjects.Auction, HandleAuctionAsync, inline: true, cancellationToken).ConfigureAwait(false);
-        await SubscribeAsync(NexSubjects.WPingAll, HandleWorkloadPingAsync, inline: true, cancellationToken).ConfigureAwait(false);
-        await SubscribeAsync(NexSubjects.InfoPattern(id), HandleInfoAsync, inline: true, cancellationToken).ConfigureAwait(false);
-        await SubscribeAsync(NexSubjects.DeployPattern(id), HandleDeployAsync, inline: false, cancellationToken).ConfigureAwait(false);
-        await SubscribeAsync(NexSubjects.StopPattern(id), HandleStopAsync, inline: false, cancellationToken).ConfigureAwait(false);
-        await SubscribeAsync(NexSubjects.LameDuck(id), HandleLameDuckAsync, inline: true, cancellationToken).ConfigureAwait(false);
+        // Span names are 0.2's (spec §10.2); PING has none.
+        await SubscribeAsync(NexSubjects.Ping, HandlePingAsync, inline: true, null, cancellationToken).ConfigureAwait(false);
+        await SubscribeAsync(NexSubjects.PingNode(id), HandlePingAsync, inline: true, null, cancellationToken).ConfigureAwait(false);
+        await SubscribeAsync(NexSubjects.Auction, HandleAuctionAsync, inline: true, "Handle Auction Request", cancellationToken).ConfigureAwait(false);
+        await SubscribeAsync(NexSubjects.WPingAll, HandleWorkloadPingAsync, inline: true, "Handle workload ping", cancellationToken).ConfigureAwait(false);
+        await SubscribeAsync(NexSubjects.InfoPattern(id), HandleInfoAsync, inline: true, "Handle info request", cancellationToken).ConfigureAwait(false);
+        await SubscribeAsync(NexSubjects.DeployPattern(id), HandleDeployAsync, inline: false, NodeTracing.DeploySpan, cancellationToken).ConfigureAwait(false);
+        await SubscribeAsync(NexSubjects.StopPattern(id), HandleStopAsync, inline: false, "Handle workload stop request", cancellationToken).ConfigureAwait(false);
+        await SubscribeAsync(NexSubjects.LameDuck(id), HandleLameDuckAsync, inline: true, "Handle enter lameduck", cancellationToken).ConfigureAwait(false);
 
         // Make sure the server has every subscription before we announce the node.
         await _connection.PingAsync(cancellationToken).ConfigureAwait(false);
@@ -55,13 +57,28 @@ internal sealed partial class ControlApiListener : IAsyncDisposable
 
     // A quick request is answered in order on its subject's loop; DEPLOY and STOP run concurrently (unbounded,
     // each tracked by the group) so a slow download never holds up the next one.
-    private Task SubscribeAsync(string subject, Func<NatsMsg<byte[]>, CancellationToken, Task> handler, bool inline, CancellationToken cancellationToken) =>
+    private Task SubscribeAsync(string subject, Func<NatsMsg<byte[]>, CancellationToken, Task> handler, bool inline, string? spanName, CancellationToken cancellationToken) =>
         _endpoints.AddAsync(
             _connection,
             subject,
-            (msg, token) => new ValueTask(handler(msg, token)),
+            (msg, token) => spanName is null || !NodeTracing.Source.HasListeners() ? new ValueTask(handler(msg, token)) : TracedAsync(spanName, handler, msg, token),
             inline ? NatsEndpointOptions.InOrder : NatsEndpointOptions.Concurrent,
             cancellationToken);
+
+    // The request's span is ambient while its handler runs: a failure envelope marks it (NodeTracing.FailCurrent).
+    private static async ValueTask TracedAsync(string spanName, Func<NatsMsg<byte[]>, CancellationToken, Task> handler, NatsMsg<byte[]> msg, CancellationToken cancellationToken)
+    {
+        using var span = NodeTracing.StartServer(spanName, msg.Headers, msg.Subject);
+        try
+        {
+            await handler(msg, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            NodeTracing.Fail(span, ex.GetType().FullName ?? ex.GetType().Name, ex.Message);
+            throw;
+        }
+    }
 
     // No request can crash the node: a handler failure becomes an error envelope of the subject's response type.
     private async ValueTask OnHandlerFailedAsync(NatsMsg<byte[]> msg, Exception ex)

@@ -59,6 +59,18 @@ internal sealed class HttpService(HostHttpClient http) : IHostService
             }
         }
 
+        // The function's trace goes on to the server, as OTel's HTTP instrumentation does: while the node traces,
+        // HttpClient adds the host-service span's context itself; otherwise the caller's context passes through.
+        if (System.Diagnostics.Activity.Current is null && ServiceSettings.Header(headers, TraceHeaders.TraceParent) is { } parent
+            && !request.Headers.Contains(TraceHeaders.TraceParent))
+        {
+            request.Headers.TryAddWithoutValidation(TraceHeaders.TraceParent, parent);
+            if (ServiceSettings.Header(headers, TraceHeaders.TraceState) is { } state)
+            {
+                request.Headers.TryAddWithoutValidation(TraceHeaders.TraceState, state);
+            }
+        }
+
         if (request.Content is { Headers.ContentType: null } content)
         {
             content.Headers.ContentType = new MediaTypeHeaderValue("text/plain");

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using NATS.Client.Core;
+using Nex.Node.Telemetry;
 using Nex.Protocol;
 
 namespace Nex.Node.HostServices;
@@ -60,25 +62,34 @@ internal sealed class MessagingService(INatsConnection connection, TimeSpan requ
 
         return method switch
         {
-            "publish" => await PublishAsync(subject, body, ct).ConfigureAwait(false),
-            "request" => await RequestAsync(subject, body, ct).ConfigureAwait(false),
-            _ => await RequestManyAsync(subject, headers, body, ct).ConfigureAwait(false),
+            "publish" => await PublishAsync(subject, Trace(headers), body, ct).ConfigureAwait(false),
+            "request" => await RequestAsync(subject, Trace(headers), body, ct).ConfigureAwait(false),
+            _ => await RequestManyAsync(subject, headers, Trace(headers), body, ct).ConfigureAwait(false),
         };
     }
 
-    private async Task<HostServiceResponse> PublishAsync(string subject, ReadOnlyMemory<byte> body, CancellationToken ct)
+    // The function's trace goes on with its messages, as in 0.2: the host-service call's span, or the caller's context.
+    private static NatsHeaders? Trace(IReadOnlyDictionary<string, string> headers)
     {
-        await connection.PublishAsync(subject, body.ToArray(), cancellationToken: ct).ConfigureAwait(false);
+        NatsHeaders? trace = null;
+        NodeTracing.Inject(Activity.Current is { } span && ReferenceEquals(span.Source, NodeTracing.Source) ? span : null, headers, ref trace);
+        return trace;
+    }
+
+    private async Task<HostServiceResponse> PublishAsync(string subject, NatsHeaders? trace, ReadOnlyMemory<byte> body, CancellationToken ct)
+    {
+        await connection.PublishAsync(subject, body.ToArray(), trace, cancellationToken: ct).ConfigureAwait(false);
         return HostServiceResponse.Ok(ReplyJson.Success());
     }
 
-    private async Task<HostServiceResponse> RequestAsync(string subject, ReadOnlyMemory<byte> body, CancellationToken ct)
+    private async Task<HostServiceResponse> RequestAsync(string subject, NatsHeaders? trace, ReadOnlyMemory<byte> body, CancellationToken ct)
     {
         try
         {
             var reply = await connection.RequestAsync<byte[], byte[]>(
                 subject,
                 body.ToArray(),
+                trace,
                 replyOpts: new NatsSubOpts { Timeout = requestTimeout },
                 cancellationToken: ct).ConfigureAwait(false);
             if (reply.HasNoResponders)
@@ -98,7 +109,7 @@ internal sealed class MessagingService(INatsConnection connection, TimeSpan requ
         }
     }
 
-    private async Task<HostServiceResponse> RequestManyAsync(string subject, IReadOnlyDictionary<string, string> headers, ReadOnlyMemory<byte> body, CancellationToken ct)
+    private async Task<HostServiceResponse> RequestManyAsync(string subject, IReadOnlyDictionary<string, string> headers, NatsHeaders? trace, ReadOnlyMemory<byte> body, CancellationToken ct)
     {
         int? maxMessages = null;
         if (ServiceSettings.Header(headers, MaxMessagesHeader) is { } max)
@@ -114,7 +125,7 @@ internal sealed class MessagingService(INatsConnection connection, TimeSpan requ
         var replies = new List<byte[]>();
         var noResponders = false;
         var opts = new NatsSubOpts { Timeout = requestManyTimeout, MaxMsgs = maxMessages, StopOnEmptyMsg = false, ThrowIfNoResponders = false };
-        await foreach (var reply in connection.RequestManyAsync<byte[], byte[]>(subject, body.ToArray(), replyOpts: opts, cancellationToken: ct).ConfigureAwait(false))
+        await foreach (var reply in connection.RequestManyAsync<byte[], byte[]>(subject, body.ToArray(), trace, replyOpts: opts, cancellationToken: ct).ConfigureAwait(false))
         {
             if (reply.HasNoResponders)
             {

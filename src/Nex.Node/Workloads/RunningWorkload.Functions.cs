@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
 using Nex.Nats;
 using Nex.Node.HostServices;
+using Nex.Node.Telemetry;
 using Nex.Protocol;
 
 namespace Nex.Node.Workloads;
@@ -108,10 +110,13 @@ internal sealed partial class RunningWorkload
 
     private async ValueTask RelayTriggerAsync(string subscription, INatsConnection connection, NatsMsg<byte[]> msg)
     {
-        var headers = new NatsHeaders { [AgentSubjects.TriggerSubjectHeader] = msg.Subject };
+        using var span = StartTriggerSpan(msg);
+        NatsHeaders? headers = new() { [AgentSubjects.TriggerSubjectHeader] = msg.Subject };
+        NodeTracing.Inject(span, msg.Headers, ref headers);
         NatsMsg<byte[]> reply;
         try
         {
+            using var request = span is null ? null : NodeTracing.Source.StartActivity(NodeTracing.InternalRequestSpan, ActivityKind.Client)?.SetTag("messaging.system", "nats");
             reply = await Agent.Link.Connection.RequestAsync<byte[], byte[]>(
                 AgentSubjects.Trigger(Id),
                 msg.Data ?? [],
@@ -125,7 +130,9 @@ internal sealed partial class RunningWorkload
         }
         catch (NatsException ex)
         {
-            await PublishFailedAsync(subscription, ex is NatsNoReplyException ? "the function did not return a result in time" : ex.Message).ConfigureAwait(false);
+            var error = ex is NatsNoReplyException ? "the function did not return a result in time" : ex.Message;
+            NodeTracing.Fail(span, ex is NatsNoReplyException ? "timeout" : ex.GetType().Name, error);
+            await PublishFailedAsync(subscription, error).ConfigureAwait(false);
             return;
         }
 
@@ -140,9 +147,15 @@ internal sealed partial class RunningWorkload
                     forwarded[FunctionErrors.CodeHeader] = code;
                 }
 
+                if (NodeTracing.ReplyTraceParent(span, msg.Headers) is { } parent)
+                {
+                    forwarded[TraceHeaders.TraceParent] = parent;
+                }
+
                 await connection.PublishAsync(msg.ReplyTo, Array.Empty<byte>(), forwarded).ConfigureAwait(false);
             }
 
+            NodeTracing.Fail(span, errorHeaders.TryGetValue(FunctionErrors.CodeHeader, out var type) ? type.ToString() : "function", cause.ToString());
             await PublishFailedAsync(subscription, cause.ToString()).ConfigureAwait(false);
             return;
         }
@@ -152,7 +165,8 @@ internal sealed partial class RunningWorkload
         Interlocked.Add(ref _functionNanos, nanos);
         if (!string.IsNullOrEmpty(msg.ReplyTo))
         {
-            await connection.PublishAsync(msg.ReplyTo, reply.Data ?? []).ConfigureAwait(false);
+            var parent = NodeTracing.ReplyTraceParent(span, msg.Headers);
+            await connection.PublishAsync(msg.ReplyTo, reply.Data ?? [], parent is null ? null : new NatsHeaders { [TraceHeaders.TraceParent] = parent }).ConfigureAwait(false);
         }
 
         await _context.Events.PublishAsync(
@@ -165,6 +179,11 @@ internal sealed partial class RunningWorkload
             LogFunctionSucceeded(_context.Logger, Name, nanos);
         }
     }
+
+    // 0.2's attribute names (name, namespace, trigger-subject), plus the workload id.
+    private Activity? StartTriggerSpan(NatsMsg<byte[]> msg) =>
+        NodeTracing.StartServer(NodeTracing.TriggerSpan, msg.Headers, msg.Subject)
+            ?.SetTag("name", Name).SetTag("namespace", Namespace).SetTag("trigger-subject", msg.Subject).SetTag("nex.workload.id", Id);
 
     private async Task PublishFailedAsync(string subscription, string error)
     {

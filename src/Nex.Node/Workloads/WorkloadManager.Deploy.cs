@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Nex.Node.Agents;
 using Nex.Node.Machines.Container;
+using Nex.Node.Telemetry;
 using Nex.Protocol;
 
 namespace Nex.Node.Workloads;
@@ -57,7 +58,9 @@ internal sealed partial class WorkloadManager
         {
             // Steps 12–13: the bytes are offered to the agent, which fetches them over its link (not through a
             // JetStream bucket as in 0.2: reloads of the internal server briefly stall JetStream in every account).
+            NodeTracing.AddEvent(NodeTracing.DeploySpan, "Started workload download");
             var artifact = await _artifacts.LoadAsync(deploy, cancellationToken).ConfigureAwait(false);
+            NodeTracing.AddEvent(NodeTracing.DeploySpan, "Completed workload download");
             agent.Link.OfferArtifact(artifact.Bytes);
             var created = new RunningWorkload(agent, deploy, artifact, consecutiveFailures, _context, this);
             workload = created;
@@ -71,6 +74,7 @@ internal sealed partial class WorkloadManager
             try
             {
                 var request = AgentDeployRequests.Build(deploy, artifact, workload.FunctionTimeout, image, _workloadNatsUrl, _node.Config);
+                NodeTracing.AddEvent(NodeTracing.DeploySpan, "Created agent deploy request");
                 response = await agent.Link.DeployAsync(request, AgentDeployTimeout, cancellationToken).ConfigureAwait(false);
             }
             catch (AgentRequestException ex)
@@ -82,6 +86,8 @@ internal sealed partial class WorkloadManager
             {
                 throw new ControlRejectedException($"Failed to deploy workload: workload rejected by agent: {response.Message}");
             }
+
+            NodeTracing.AddEvent(NodeTracing.DeploySpan, "Agent deploy request accepted");
 
             if (WorkloadTypes.IsFunction(deploy.Request.Type))
             {

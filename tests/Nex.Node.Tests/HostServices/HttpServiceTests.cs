@@ -40,6 +40,32 @@ public sealed class HttpServiceTests(NatsServerFixture nats) : HostServicesTestB
         return headers;
     }
 
+    // W3C context goes on to the server: the caller's as it came when the node does not trace, the node's span's
+    // (HttpClient's own propagation) when it does, and nothing when there is neither.
+    [Fact]
+    public async Task TraceContext_PassesThrough_OrIsTheNodeSpans_AndIsAbsentWithoutOne_AndAFunctionsOwnIsKept()
+    {
+        var hs = await CreateAsync(config: AllowLoopback);
+        const string Caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        const string Own = "00-11111111111111111111111111111111-2222222222222222-01";
+        AssertOk(await Call(hs, Http_, "get", new Dictionary<string, string>(Url("a")) { ["traceparent"] = Caller, ["tracestate"] = "k=v" }));
+        AssertOk(await Call(hs, Http_, "get", Url("b")));
+        var traced = await TracedAsync();
+        var seen = _server.Requests.ToDictionary(r => r.RawUrl, r => r.Headers.FirstOrDefault(h => h.Key.Equals("traceparent", StringComparison.OrdinalIgnoreCase)).Value);
+        Assert.Equal(Caller, seen["/a"]);
+        Assert.Null(seen["/b"]);
+        Assert.Equal(traced.ToHexString(), seen["/c"]?.Split('-')[1]);
+        Assert.Equal(Own, seen["/d"]);
+
+        async Task<System.Diagnostics.ActivityTraceId> TracedAsync()
+        {
+            using var span = new System.Diagnostics.Activity("host services call").SetIdFormat(System.Diagnostics.ActivityIdFormat.W3C).Start();
+            AssertOk(await Call(hs, Http_, "get", new Dictionary<string, string>(Url("c")) { ["traceparent"] = Caller }));
+            AssertOk(await Call(hs, Http_, "get", Url("d", $$"""{"traceparent":"{{Own}}"}""")));
+            return span.TraceId;
+        }
+    }
+
     [Fact]
     public async Task Get_KeepsPathAndQuery_AndSendsHeaders()
     {

@@ -206,7 +206,7 @@ internal sealed class V8HostBridge : IDisposable
         {
             // Task.Run: not even the request's synchronous start runs on the owner thread, so no await inside
             // the client can capture this thread's context and wait for it.
-            var request = Task.Run(() => hostServices.InvokeAsync(service, method, headers, body, token), token);
+            var request = Task.Run(() => hostServices.InvokeAsync(service, method, headers, body, invocation.Trace, token), token);
             request.Wait(token);
             return V8HostResult.FromReply(kind, request.Result);
         }

@@ -1,3 +1,4 @@
+using Nex.Agent.HostServices;
 using Nex.Protocol;
 
 namespace Nex.Agent.Providers.V8;
@@ -24,6 +25,9 @@ internal sealed class V8Invocation(string subject, byte[] payload)
 
     /// <summary>The payload bytes.</summary>
     public byte[] Payload { get; } = payload;
+
+    /// <summary>The trigger's trace context, taken when the call is queued (it runs on the owner thread, not in the trigger's flow).</summary>
+    public TraceContext? Trace { get; } = TraceContext.Current;
 
     /// <summary>The caller's result: the reply, or null (failed, or stopped).</summary>
     // Completed on the owner thread outside any JavaScript; the waiting caller (the agent, which then

@@ -73,7 +73,7 @@ internal static class NexHostImports
 
         // Block this (dedicated) thread on the RPC. The token fires at the function's time limit, so a
         // slow host service cannot stretch it; the cancellation unwinds the guest as a timeout.
-        var reply = client.CallAsync(service, method, headers, body, call.CancellationToken).GetAwaiter().GetResult();
+        var reply = client.CallAsync(service, method, headers, body, call.Trace, call.CancellationToken).GetAwaiter().GetResult();
         if (!reply.IsSuccess)
         {
             return Fail(call, reply.Code is > 0 ? reply.Code : 500, $"{reply.Message} ({reply.Code})");

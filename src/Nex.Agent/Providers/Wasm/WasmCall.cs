@@ -54,6 +54,9 @@ internal sealed class WasmCall
 
     public CancellationToken CancellationToken { get; }
 
+    /// <summary>The trigger's trace context, carried into the call's host-service requests (null: none).</summary>
+    public Nex.Agent.HostServices.TraceContext? Trace { get; init; }
+
     /// <summary>The instance's exported <c>memory</c>, once instantiated.</summary>
     public Memory? Memory { get; set; }
 

@@ -281,7 +281,7 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
         var started = time.GetTimestamp();
         using var limit = new TimeLimit(_timeout, time, work.CancellationToken, _stopping.Token);
         var (arguments, argumentCount) = Block([ProgramName, work.Subject]);
-        var call = new WasmCall(arguments, argumentCount, _environment, _environmentCount, work.Payload, _stdout, (int)Math.Min(_maxMemory, int.MaxValue), limit.Token);
+        var call = new WasmCall(arguments, argumentCount, _environment, _environmentCount, work.Payload, _stdout, (int)Math.Min(_maxMemory, int.MaxValue), limit.Token) { Trace = work.Trace };
         using var store = new Store(_engine!);
         store.SetLimits(memorySize: _maxMemory);
 
@@ -453,6 +453,9 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
         public ReadOnlyMemory<byte> Payload { get; } = payload;
 
         public CancellationToken CancellationToken { get; } = cancellationToken;
+
+        // Taken when queued: the call runs on the execution thread, not in the trigger's flow.
+        public TraceContext? Trace { get; } = TraceContext.Current;
 
         // Completed by the worker between executions: the caller (the agent, which then replies) resumes on
         // the worker thread instead of waiting for a thread-pool thread.
