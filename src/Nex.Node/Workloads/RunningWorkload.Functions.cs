@@ -62,7 +62,7 @@ internal sealed partial class RunningWorkload
     {
         try
         {
-            await HostServiceCalls.AnswerAsync(HostServices, msg, _calls.Token).ConfigureAwait(false);
+            await HostServiceCalls.AnswerAsync(HostServices, msg, _calls.Token, Calls).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (_calls.IsCancellationRequested)
         {
@@ -108,6 +108,7 @@ internal sealed partial class RunningWorkload
 
     private async ValueTask RelayTriggerAsync(string subscription, INatsConnection connection, NatsMsg<byte[]> msg)
     {
+        var startedAt = Calls.Start();
         var headers = new NatsHeaders { [AgentSubjects.TriggerSubjectHeader] = msg.Subject };
         NatsMsg<byte[]> reply;
         try
@@ -125,6 +126,7 @@ internal sealed partial class RunningWorkload
         }
         catch (NatsException ex)
         {
+            Calls.Failed(startedAt);
             await PublishFailedAsync(subscription, ex is NatsNoReplyException ? "the function did not return a result in time" : ex.Message).ConfigureAwait(false);
             return;
         }
@@ -143,6 +145,7 @@ internal sealed partial class RunningWorkload
                 await connection.PublishAsync(msg.ReplyTo, Array.Empty<byte>(), forwarded).ConfigureAwait(false);
             }
 
+            Calls.Failed(startedAt);
             await PublishFailedAsync(subscription, cause.ToString()).ConfigureAwait(false);
             return;
         }
@@ -154,6 +157,8 @@ internal sealed partial class RunningWorkload
         {
             await connection.PublishAsync(msg.ReplyTo, reply.Data ?? []).ConfigureAwait(false);
         }
+
+        Calls.Succeeded(startedAt, nanos);
 
         await _context.Events.PublishAsync(
             Namespace,
