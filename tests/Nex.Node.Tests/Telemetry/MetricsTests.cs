@@ -87,6 +87,7 @@ public sealed class MetricsTests(NatsServerFixture nats)
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         var scrape = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"), Ct);
+        TestContext.Current.TestOutputHelper?.WriteLine(string.Join('\n', scrape.Split('\n').Where(l => l.StartsWith("nex_", StringComparison.Ordinal) || l.StartsWith("# TYPE nex_", StringComparison.Ordinal) || l.StartsWith("target_info", StringComparison.Ordinal))));
 
         // 0.2's names, with its attribute sets: total, by namespace, by workload name.
         Assert.Equal(5, Sample(scrape, "nex_function_trigger_total", "workload_name=\"echoer\""));
