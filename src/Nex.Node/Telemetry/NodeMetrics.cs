@@ -146,7 +146,7 @@ internal sealed class NodeMetrics : IDisposable
         // The service comes from the agent's subject: only known names become attribute values.
         var serviceTag = new KeyValuePair<string, object?>("service", service is "kv" or "objectstore" or "messaging" or "http" ? service : "other");
         _hostCalls.Add(1, tags.Namespace, tags.Name, serviceTag);
-        if (code >= 400)
+        if (code >= 400 && _hostFailures.Enabled) // the code would be boxed even with nobody listening
         {
             _hostFailures.Add(1, new TagList { tags.Namespace, tags.Name, serviceTag, new("code", code) });
         }

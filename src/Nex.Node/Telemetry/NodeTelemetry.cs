@@ -135,6 +135,7 @@ internal sealed partial class NodeTelemetry : IDisposable
                     // (all interfaces); loopback also answers "localhost", as scrapers on the host call it.
                     o.Host = TelemetrySettings.IsAnyHost(host) ? "*" : host;
                     o.Port = config.OtelMetricsPort;
+                    o.ScrapeResponseCacheDurationMilliseconds = 0; // a scrape sees what happened just before it
                     if (host is "127.0.0.1")
                     {
                         o.ConfigureHttpListener = (_, listener) => listener.Prefixes.Add(string.Create(CultureInfo.InvariantCulture, $"http://localhost:{config.OtelMetricsPort}/"));

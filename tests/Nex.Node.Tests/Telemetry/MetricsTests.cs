@@ -87,7 +87,7 @@ public sealed class MetricsTests(NatsServerFixture nats)
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         var scrape = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"), Ct);
-        TestContext.Current.TestOutputHelper?.WriteLine(string.Join('\n', scrape.Split('\n').Where(l => l.StartsWith("nex_", StringComparison.Ordinal) || l.StartsWith("# TYPE nex_", StringComparison.Ordinal) || l.StartsWith("target_info", StringComparison.Ordinal))));
+        TestContext.Current.TestOutputHelper?.WriteLine(string.Join('\n', scrape.Split('\n').Where(l => l.StartsWith("nex_", StringComparison.Ordinal) || l.StartsWith("# TYPE ", StringComparison.Ordinal) || l.StartsWith("target_info", StringComparison.Ordinal))));
 
         // 0.2's names, with its attribute sets: total, by namespace, by workload name.
         Assert.Equal(5, Sample(scrape, "nex_function_trigger_total", "workload_name=\"echoer\""));
@@ -111,6 +111,8 @@ public sealed class MetricsTests(NatsServerFixture nats)
         Assert.True(Sample(scrape, "nex_workload_memory_bytes", "workload_name=\"echoer\"") > 0);
         Assert.NotNull(Sample(scrape, "nex_workload_cpu_time_seconds_total", "workload_name=\"echoer\""));
         Assert.NotNull(Sample(scrape, "nex_internal_nats_reloads_total"));
+        Assert.Contains("dotnet_gc_collections_total", scrape, StringComparison.Ordinal); // the runtime's meter
+        Assert.Contains("nats_client_sent_bytes_total", scrape, StringComparison.Ordinal); // NATS.Net's
         Assert.Contains("service_name=\"nex-node\"", scrape, StringComparison.Ordinal); // target_info
         Assert.Contains(node.NodeId, scrape, StringComparison.Ordinal); // node_pub_key
 
