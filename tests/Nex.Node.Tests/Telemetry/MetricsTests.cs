@@ -181,6 +181,33 @@ public sealed class MetricsTests(NatsServerFixture nats)
     }
 
     [Fact]
+    public async Task OtlpHttp_PushesMetricsAndTraces_ToTheSignalPaths_OfAHostPortUrl()
+    {
+        await using var collector = Nex.Node.Tests.HostServices.LocalHttpServer.Start();
+        var node = await MetricsNodeAsync(nats.Url, c => c with
+        {
+            OtelMetrics = true,
+            OtelMetricsExporter = "otlp",
+            OtelTraces = true,
+            OtelTracesExporter = "http",
+            OtlpExporterUrl = new Uri(collector.BaseUrl).Authority, // 0.2's form: host:port
+        });
+        var subject = FunctionTests.Unique("metrics.otlphttp");
+        await FunctionTests.DeployFunctionAsync(node, "v8", ExampleJs("echo.js"), "otlphttpecho", subject);
+        await CallAsync(node, subject);
+
+        // Metrics are pushed every 60 s, and once more at shutdown.
+        await node.DisposeAsync();
+        var seen = collector.Requests.ToArray();
+        var metrics = Assert.Single(seen, r => r.RawUrl == "/v1/metrics");
+        Assert.Equal("POST", metrics.Method);
+        Assert.Equal("application/x-protobuf", metrics.Headers["Content-Type"]);
+        Assert.Contains("nex-function-calls", metrics.Body, StringComparison.Ordinal);
+        Assert.Contains("otlphttpecho", metrics.Body, StringComparison.Ordinal);
+        Assert.Contains(seen, r => r.RawUrl == "/v1/traces" && r.Body.Length > 0);
+    }
+
+    [Fact]
     public async Task FileExporters_AppendJsonLines_To0_2sFiles()
     {
         using var dir = new TempDirectory();
