@@ -131,17 +131,27 @@ internal sealed partial class NodeTelemetry : IDisposable
                 CheckPortFree(host, config.OtelMetricsPort);
                 builder.AddPrometheusHttpListener(o =>
                 {
-                    // HttpListener matches a request's Host header against the prefix: "*" answers every name
-                    // (all interfaces); loopback also answers "localhost", as scrapers on the host call it.
-                    o.Host = TelemetrySettings.IsAnyHost(host) ? "*" : host;
+                    // HttpListener answers a request only when its Host header matches a prefix: every interface needs
+                    // the "*" prefix (which the exporter cannot take as its Host), and loopback also answers
+                    // "localhost", the name scrapers on the same host use.
+                    var any = TelemetrySettings.IsAnyHost(host);
+                    o.Host = any ? "localhost" : UrlHost(host);
                     o.Port = config.OtelMetricsPort;
                     o.ScrapeResponseCacheDurationMilliseconds = 0; // a scrape sees what happened just before it
-                    if (host is "127.0.0.1")
+                    o.ConfigureHttpListener = (_, listener) =>
                     {
-                        o.ConfigureHttpListener = (_, listener) => listener.Prefixes.Add(string.Create(CultureInfo.InvariantCulture, $"http://localhost:{config.OtelMetricsPort}/"));
-                    }
+                        if (any)
+                        {
+                            listener.Prefixes.Clear();
+                            listener.Prefixes.Add(string.Create(CultureInfo.InvariantCulture, $"http://*:{config.OtelMetricsPort}/"));
+                        }
+                        else if (host is "127.0.0.1")
+                        {
+                            listener.Prefixes.Add(string.Create(CultureInfo.InvariantCulture, $"http://localhost:{config.OtelMetricsPort}/"));
+                        }
+                    };
                 });
-                at = string.Create(CultureInfo.InvariantCulture, $"http://{(TelemetrySettings.IsAnyHost(host) ? "0.0.0.0" : host)}:{config.OtelMetricsPort}/metrics");
+                at = string.Create(CultureInfo.InvariantCulture, $"http://{(TelemetrySettings.IsAnyHost(host) ? "0.0.0.0" : UrlHost(host))}:{config.OtelMetricsPort}/metrics");
                 break;
             case "otlp":
                 var endpoint = TelemetrySettings.SignalEndpoint(collector, http, "metrics");
@@ -200,6 +210,10 @@ internal sealed partial class NodeTelemetry : IDisposable
 
         return (builder.Build(), at);
     }
+
+    // An IPv6 address goes in brackets in a URL.
+    private static string UrlHost(string host) =>
+        IPAddress.TryParse(host, out var address) && address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : host;
 
     // HttpListener's own failure on a taken port comes late and worded for developers; this says it plainly.
     private static void CheckPortFree(string host, int port)

@@ -19,12 +19,7 @@ public sealed class MetricsTests(NatsServerFixture nats)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    internal static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    internal static int FreePort() => HostServices.LocalHttpServer.FreePort();
 
     internal static Task<TestNode> MetricsNodeAsync(string url, Func<NodeConfig, NodeConfig> telemetry) =>
         TestNode.StartAsync(url, c => telemetry(c with { WorkloadTypes = ["native", "v8", "wasm"], MachinePoolSize = 2, FunctionTimeoutMs = 30_000 }));
@@ -143,6 +138,25 @@ public sealed class MetricsTests(NatsServerFixture nats)
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         var scrape = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"), Ct);
         Assert.Equal(calls.HostServiceCalls, Sample(scrape, "nex_host_service_calls_total", "workload_name=\"kvcounter\"", "service=\"kv\""));
+    }
+
+    [Fact]
+    public async Task OnAllInterfaces_TheEndpointAnswersOnEveryAddressAndName()
+    {
+        var port = FreePort();
+        await using var node = await MetricsNodeAsync(nats.Url, c => c with { OtelMetrics = true, OtelMetricsExporter = "prometheus", OtelMetricsPort = port, OtelMetricsHost = "0.0.0.0" });
+        var addresses = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .SelectMany(i => i.GetIPProperties().UnicastAddresses)
+            .Select(a => a.Address)
+            .Where(a => a.AddressFamily == AddressFamily.InterNetwork)
+            .Select(a => a.ToString())
+            .Append("localhost")
+            .ToList();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        foreach (var address in addresses)
+        {
+            Assert.Contains("nex_warm_agents", await http.GetStringAsync(new Uri($"http://{address}:{port}/metrics"), Ct), StringComparison.Ordinal);
+        }
     }
 
     [Fact]
