@@ -160,6 +160,16 @@ public sealed class MetricsTests(NatsServerFixture nats)
     }
 
     [Fact]
+    public async Task AfterTheNodeStops_ThePortIsFreeForTheNextNode()
+    {
+        var port = FreePort();
+        await (await MetricsNodeAsync(nats.Url, c => c with { OtelMetrics = true, OtelMetricsExporter = "prometheus", OtelMetricsPort = port })).DisposeAsync();
+        await using var again = await MetricsNodeAsync(nats.Url, c => c with { OtelMetrics = true, OtelMetricsExporter = "prometheus", OtelMetricsPort = port });
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        Assert.Contains(again.NodeId, await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"), Ct), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ThePrometheusPortInUse_StopsTheStart_WithOneClearLine()
     {
         using var taken = new TcpListener(IPAddress.Loopback, 0);
