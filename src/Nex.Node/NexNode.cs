@@ -36,6 +36,7 @@ public sealed partial class NexNode : IAsyncDisposable
     private Task _health = Task.CompletedTask;
     private NodeLeases? _leases;
     private Rescheduler? _rescheduler;
+    private Telemetry.NodeTelemetry? _telemetry;
     private int _disposed;
 
     private NexNode(NodeState state, PidFile pidFile, MainNats nats, InternalNatsServer internalNats, WorkloadManager workloads, EventPublisher events, ControlApiListener api, ILogger logger)
@@ -108,6 +109,8 @@ public sealed partial class NexNode : IAsyncDisposable
         MainNats? nats = null;
         InternalNatsServer? internalNats = null;
         WorkloadManager? workloads = null;
+        Telemetry.NodeTelemetry? telemetry = null;
+        NodeState? created = null;
         try
         {
             nats = await MainNats.ConnectAsync(options, logger, cancellationToken).ConfigureAwait(false);
@@ -124,12 +127,16 @@ public sealed partial class NexNode : IAsyncDisposable
                 : DesiredStateStore.Unusable("no JetStream on the main NATS", desiredLogger);
 
             var state = new NodeState(config, identity, options.Version, options.Nexus, options.Time);
+            created = state;
+            telemetry = Telemetry.NodeTelemetry.Start(config, state.Metrics, state.NodeId, state.Version, logger);
             var mainNats = nats;
             state.MainNatsDisconnects = () => mainNats.Disconnects;
             var events = new EventPublisher(nats.Connection, state, loggerFactory.CreateLogger<EventPublisher>());
             internalNats = await InternalNatsServer.StartAsync(loggerFactory.CreateLogger<InternalNatsServer>(), cancellationToken, options.Time, options.InternalNatsRestart).ConfigureAwait(false);
             var supervised = internalNats;
             state.WatchInternalNats(() => supervised.Health);
+            state.Metrics.InternalNatsRestarts = () => supervised.Restarts;
+            state.Metrics.InternalNatsReloads = () => supervised.Reloads;
             var driver = await CreateDriverAsync(config, options, agentCommand, nats, loggerFactory, cancellationToken).ConfigureAwait(false);
             if (driver is MicroVmMachineDriver vm)
             {
@@ -150,7 +157,8 @@ public sealed partial class NexNode : IAsyncDisposable
                         NexSubjects.SystemNamespace,
                         EventTypes.AgentStartFailed,
                         new AgentStartFailedEvent { NodeId = state.NodeId, Failures = failures, Reason = reason },
-                        NexJson.Context.AgentStartFailedEvent)),
+                        NexJson.Context.AgentStartFailedEvent),
+                    state.Metrics),
                 nats.Connection,
                 events,
                 driver.WorkloadNatsUrl(nats.Url),
@@ -159,7 +167,7 @@ public sealed partial class NexNode : IAsyncDisposable
             workloads.Start();
             state.WarmAgents = () => workloads.WarmAgents; // auction bids carry it (placement breaks ties with it)
             var api = new ControlApiListener(nats.Connection, state, workloads, workloads.Validator, events, loggerFactory.CreateLogger<ControlApiListener>());
-            var node = new NexNode(state, pidFile, nats, internalNats, workloads, events, api, logger);
+            var node = new NexNode(state, pidFile, nats, internalNats, workloads, events, api, logger) { _telemetry = telemetry };
             await api.StartAsync(cancellationToken).ConfigureAwait(false);
 
             // The fleet: this node's lease, and the rescheduling and partition healing that read everyone's.
@@ -225,6 +233,8 @@ public sealed partial class NexNode : IAsyncDisposable
                 await nats.DisposeAsync().ConfigureAwait(false);
             }
 
+            telemetry?.Dispose();
+            created?.Metrics.Dispose();
             pidFile.Dispose();
             throw;
         }
@@ -259,6 +269,10 @@ public sealed partial class NexNode : IAsyncDisposable
             await _nats.Connection.PingAsync().ConfigureAwait(false); // flush before closing
         }).ConfigureAwait(false);
         await Step(() => _nats.DisposeAsync().AsTask()).ConfigureAwait(false);
+
+        // Last, so the final export sees the workloads' ends.
+        await Step(() => Task.Run(() => _telemetry?.Dispose())).ConfigureAwait(false);
+        _state.Metrics.Dispose();
         _pidFile.Dispose();
         _stopping.Dispose();
         LogStopped(_logger);

@@ -27,6 +27,7 @@ internal sealed class NodeState
         Nexus = nexus;
         Time = time;
         StartedAt = time.GetUtcNow();
+        Metrics = new Telemetry.NodeMetrics(config.EffectiveSandbox);
         _tags = new ConcurrentDictionary<string, string>(config.Tags, StringComparer.Ordinal);
         _tags["nex.os"] = GoOs();
         _tags["nex.arch"] = GoArch();
@@ -52,6 +53,9 @@ internal sealed class NodeState
     public string Nexus { get; }
 
     public TimeProvider Time { get; }
+
+    /// <summary>The node's instruments (exported only with <c>--metrics</c>); the node disposes them as it stops.</summary>
+    public Telemetry.NodeMetrics Metrics { get; }
 
     /// <summary>How often the main NATS connection was lost since start (INFO's <c>nats_disconnects</c>).</summary>
     public Func<long> MainNatsDisconnects { get; set; } = static () => 0;

@@ -26,12 +26,12 @@ internal static class NodeCommands
     {
         var config = new Option<string?>("--config") { Description = "node configuration file (default ./config.json; built-in defaults when it does not exist)" };
         var nexus = new Option<string>("--nexus") { Description = "nexus (cluster) name reported in ping and heartbeats", DefaultValueFactory = _ => "nexus" };
-        var metrics = new Option<bool>("--metrics") { Description = "enable OpenTelemetry metrics" };
-        var metricsPort = new Option<int>("--metrics_port") { Description = "Prometheus port", DefaultValueFactory = _ => 8085 };
-        var metricsExporter = new Option<string>("--otel_metrics_exporter") { Description = "file or prometheus", DefaultValueFactory = _ => "file" };
-        metricsExporter.AcceptOnlyFromAmong("file", "prometheus");
-        var traces = new Option<bool>("--traces") { Description = "enable OpenTelemetry traces" };
-        var tracesExporter = new Option<string>("--otel_traces_exporter") { Description = "file, grpc or http", DefaultValueFactory = _ => "file" };
+        var metrics = new Option<bool>("--metrics") { Description = "export OpenTelemetry metrics (config otel_metrics)" };
+        var metricsPort = new Option<int>("--metrics_port") { Description = "port of the Prometheus endpoint (config otel_metrics_port; default 8085)" };
+        var metricsExporter = new Option<string>("--otel_metrics_exporter") { Description = "file (metrics.log), prometheus or otlp (config otel_metrics_exporter; default file)" };
+        metricsExporter.AcceptOnlyFromAmong("file", "prometheus", "otlp");
+        var traces = new Option<bool>("--traces") { Description = "export OpenTelemetry traces (config otel_traces)" };
+        var tracesExporter = new Option<string>("--otel_traces_exporter") { Description = "file (traces.log), grpc or http: OTLP to otlp_exporter_url (config otel_traces_exporter; default file)" };
         tracesExporter.AcceptOnlyFromAmong("file", "grpc", "http");
         var logLevel = new Option<string>("--loglevel") { Description = "none, debug, info, warn or error [env NEX_LOGLEVEL]", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("NEX_LOGLEVEL") is { Length: > 0 } l ? l : "info" };
         logLevel.AcceptOnlyFromAmong("none", "debug", "info", "warn", "error");
@@ -48,14 +48,7 @@ internal static class NodeCommands
         up.SetAction(async (parse, cancellationToken) =>
         {
             var warnings = new List<string>();
-            var cfg = NodeConfigLoader.Load(parse.GetValue(config), warnings) with
-            {
-                OtelMetrics = parse.GetValue(metrics),
-                OtelMetricsPort = parse.GetValue(metricsPort),
-                OtelMetricsExporter = parse.GetValue(metricsExporter)!,
-                OtelTraces = parse.GetValue(traces),
-                OtelTracesExporter = parse.GetValue(tracesExporter)!,
-            };
+            var cfg = ApplyTelemetryFlags(NodeConfigLoader.Load(parse.GetValue(config), warnings), parse, metrics, metricsPort, metricsExporter, traces, tracesExporter);
             if (parse.GetValue(nodeSeed) is { } seedFile)
             {
                 cfg = cfg with { NodeSeedFile = seedFile };
@@ -106,6 +99,37 @@ internal static class NodeCommands
             return 0;
         });
         return up;
+    }
+
+    // A flag given overrides the config file (0.2 overwrote the file's otel_* with the flags' defaults, so the file's
+    // settings never counted); one that would change nothing because its signal is off is refused.
+    private static NodeConfig ApplyTelemetryFlags(NodeConfig cfg, ParseResult parse, Option<bool> metrics, Option<int> metricsPort, Option<string> metricsExporter, Option<bool> traces, Option<string> tracesExporter)
+    {
+        static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
+        cfg = cfg with
+        {
+            OtelMetrics = cfg.OtelMetrics || parse.GetValue(metrics),
+            OtelMetricsPort = Given(parse, metricsPort) ? parse.GetValue(metricsPort) : cfg.OtelMetricsPort,
+            OtelMetricsExporter = Given(parse, metricsExporter) ? parse.GetValue(metricsExporter)! : cfg.OtelMetricsExporter,
+            OtelTraces = cfg.OtelTraces || parse.GetValue(traces),
+            OtelTracesExporter = Given(parse, tracesExporter) ? parse.GetValue(tracesExporter)! : cfg.OtelTracesExporter,
+        };
+        if (!cfg.OtelMetrics && (Given(parse, metricsPort) || Given(parse, metricsExporter)))
+        {
+            throw new CliException($"{(Given(parse, metricsPort) ? "--metrics_port" : "--otel_metrics_exporter")} needs --metrics (or otel_metrics in the config)");
+        }
+
+        if (cfg.OtelMetrics && Given(parse, metricsPort) && cfg.OtelMetricsExporter != "prometheus")
+        {
+            throw new CliException($"--metrics_port is the Prometheus endpoint's port: it needs --otel_metrics_exporter prometheus (metrics go to {cfg.OtelMetricsExporter})");
+        }
+
+        if (!cfg.OtelTraces && Given(parse, tracesExporter))
+        {
+            throw new CliException("--otel_traces_exporter needs --traces (or otel_traces in the config)");
+        }
+
+        return NodeConfigLoader.Validate(cfg);
     }
 
     private static Command CreateList()

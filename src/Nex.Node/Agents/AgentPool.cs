@@ -34,6 +34,7 @@ internal sealed partial class AgentPool : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<Agent> _warm = [];
     private readonly Func<string, int, ValueTask>? _onFailing;
+    private readonly Telemetry.NodeMetrics? _metrics;
     private int _failures;
     private volatile string? _lastFailure;
     private TaskCompletionSource _attemptFailed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -43,9 +44,10 @@ internal sealed partial class AgentPool : IAsyncDisposable
     private int _takers;
 
     // onFailing: called (reason, failures) once per run of failed starts, when it reaches FailingAfter.
-    public AgentPool(IMachineDriver driver, InternalNatsServer internalNats, IAgentListener listener, NodeConfig config, TimeProvider time, ILogger<AgentPool> logger, Func<string, int, ValueTask>? onFailing = null)
+    public AgentPool(IMachineDriver driver, InternalNatsServer internalNats, IAgentListener listener, NodeConfig config, TimeProvider time, ILogger<AgentPool> logger, Func<string, int, ValueTask>? onFailing = null, Telemetry.NodeMetrics? metrics = null)
     {
         _onFailing = onFailing;
+        _metrics = metrics;
         _time = time;
         _driver = driver;
         _internalNats = internalNats;
@@ -300,6 +302,22 @@ internal sealed partial class AgentPool : IAsyncDisposable
     public Task<Agent> StartDedicatedAsync(string imageRoot, CancellationToken cancellationToken) => StartAgentAsync(imageRoot, cancellationToken);
 
     private async Task<Agent> StartAgentAsync(string? imageRoot, CancellationToken cancellationToken)
+    {
+        var startedAt = _time.GetTimestamp();
+        try
+        {
+            var agent = await StartAgentCoreAsync(imageRoot, cancellationToken).ConfigureAwait(false);
+            _metrics?.AgentStarted(_time.GetElapsedTime(startedAt));
+            return agent;
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            _metrics?.AgentStartFailed();
+            throw;
+        }
+    }
+
+    private async Task<Agent> StartAgentCoreAsync(string? imageRoot, CancellationToken cancellationToken)
     {
         var id = Xid.NewId();
         var credentials = await _internalNats.AddWorkloadAsync(id, cancellationToken).ConfigureAwait(false);

@@ -91,29 +91,42 @@ public sealed record NodeConfig
     [JsonPropertyName("sandbox_gid")]
     public int SandboxGid { get; init; } = 65534;
 
-    /// <summary>OTLP endpoint for traces.</summary>
+    /// <summary>OTLP endpoint of traces (<c>grpc</c>, <c>http</c>) and metrics (<c>otlp</c>): <c>host:port</c> or a URL.</summary>
     [JsonPropertyName("otlp_exporter_url")]
     public string OtlpExporterUrl { get; init; } = "127.0.0.1:14532";
 
-    /// <summary>Overwritten by <c>--metrics</c>.</summary>
+    /// <summary>Export metrics; <c>--metrics</c> turns it on.</summary>
     [JsonPropertyName("otel_metrics")]
     public bool OtelMetrics { get; init; }
 
-    /// <summary>Overwritten by <c>--metrics_port</c>.</summary>
+    /// <summary>Port of the Prometheus endpoint; <c>--metrics_port</c> overrides it.</summary>
     [JsonPropertyName("otel_metrics_port")]
     public int OtelMetricsPort { get; init; } = 8085;
 
-    /// <summary>Overwritten by <c>--otel_metrics_exporter</c>.</summary>
+    /// <summary><c>file</c>, <c>prometheus</c> or <c>otlp</c>; <c>--otel_metrics_exporter</c> overrides it.</summary>
     [JsonPropertyName("otel_metrics_exporter")]
     public string OtelMetricsExporter { get; init; } = "file";
 
-    /// <summary>Overwritten by <c>--traces</c>.</summary>
+    /// <summary>Export traces; <c>--traces</c> turns it on.</summary>
     [JsonPropertyName("otel_traces")]
     public bool OtelTraces { get; init; }
 
-    /// <summary>Overwritten by <c>--otel_traces_exporter</c>.</summary>
+    /// <summary><c>file</c>, <c>grpc</c> or <c>http</c>; <c>--otel_traces_exporter</c> overrides it.</summary>
     [JsonPropertyName("otel_traces_exporter")]
     public string OtelTracesExporter { get; init; } = "file";
+
+    /// <summary>Address the Prometheus endpoint listens on: loopback unless chosen (0.2 listened on every
+    /// interface); <c>0.0.0.0</c> or <c>*</c> for all (a Nex for .NET addition).</summary>
+    [JsonPropertyName("otel_metrics_host")]
+    public string OtelMetricsHost { get; init; } = "127.0.0.1";
+
+    /// <summary>File the <c>file</c> metrics exporter appends JSON lines to (0.2: <c>./metrics.log</c>).</summary>
+    [JsonPropertyName("otel_metrics_file")]
+    public string OtelMetricsFile { get; init; } = "metrics.log";
+
+    /// <summary>File the <c>file</c> traces exporter appends JSON lines to (0.2: <c>./traces.log</c>).</summary>
+    [JsonPropertyName("otel_traces_file")]
+    public string OtelTracesFile { get; init; } = "traces.log";
 
     /// <summary>The PID file that keeps two nodes off one host; <c>$TMPDIR/nex.pid</c> by default.</summary>
     [JsonPropertyName("pid_filepath")]

@@ -157,6 +157,7 @@ public static class NodeConfigLoader
         }
 
         ValidateHostServices(config.HostServices, errors);
+        errors.AddRange(Telemetry.TelemetrySettings.Problems(config));
 
         if (config.NodeLimits.MaxWorkloads < 0 || config.NodeLimits.MaxTotalBytes < 0 || config.NodeLimits.MaxWorkloadBytes < 0)
         {

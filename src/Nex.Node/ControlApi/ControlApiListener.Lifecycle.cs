@@ -13,6 +13,7 @@ internal sealed partial class ControlApiListener
     private async Task HandleDeployAsync(NatsMsg<byte[]> msg, CancellationToken cancellationToken)
     {
         byte[] reply;
+        ValidatedDeploy? deploy = null;
         try
         {
             if (!NexSubjects.TryGetNamespace(msg.Subject, out var ns))
@@ -20,12 +21,14 @@ internal sealed partial class ControlApiListener
                 throw new ControlRejectedException("Invalid subject for workload deployment");
             }
 
-            var deploy = _validator.Validate(ns, msg.Data ?? []);
+            deploy = _validator.Validate(ns, msg.Data ?? []);
             var response = await _workloads.DeployAsync(deploy, cancellationToken).ConfigureAwait(false);
+            _node.Metrics.Deployed(deploy.Namespace, deploy.Request.Type);
             reply = NexEnvelope.Success(ResponseTypes.Run, response, NexJson.Context.RunResponse);
         }
         catch (ControlRejectedException ex)
         {
+            _node.Metrics.DeployFailed(deploy?.Namespace ?? NexSubjects.TryGetToken(msg.Subject, 2) ?? "", deploy?.Request.Type ?? "unknown", Telemetry.DeployFailures.Classify(ex, validated: deploy is not null));
             LogDeployRejected(_logger, ex.Message);
             NodeTracing.FailCurrent("rejected", ex.Message);
             reply = NexEnvelope.Failure(ResponseTypes.Run, ex.Message);

@@ -121,6 +121,7 @@ internal sealed partial class ControlApiListener
                     Resources = usage.TryGetValue(w.Id, out var used)
                         ? new MachineResources { MemoryBytes = used.MemoryBytes, MemoryLimitBytes = used.MemoryLimitBytes, CpuSeconds = Math.Round(used.CpuTime.TotalSeconds, 2), Processes = used.Processes }
                         : null,
+                    Calls = w.Calls,
                 };
             })
             .ToList();

@@ -15,7 +15,7 @@ internal static class HostServiceCalls
     /// and replies. Only the service and method come from the subject; the namespace and name come from the node's
     /// own record (0.2 trusted the agent's, §11 #16).
     /// </summary>
-    public static async ValueTask AnswerAsync(WorkloadHostServices? services, NatsMsg<byte[]> msg, CancellationToken cancellationToken)
+    public static async ValueTask AnswerAsync(WorkloadHostServices? services, NatsMsg<byte[]> msg, CancellationToken cancellationToken, Telemetry.WorkloadCalls? calls = null)
     {
         if (string.IsNullOrEmpty(msg.ReplyTo))
         {
@@ -38,6 +38,7 @@ internal static class HostServiceCalls
             }
 
             response = await services.HandleAsync(call.Service, call.Method, headers, msg.Data ?? [], cancellationToken).ConfigureAwait(false);
+            calls?.HostServiceCalled(call.Service, response.Code);
         }
 
         if (span is not null)

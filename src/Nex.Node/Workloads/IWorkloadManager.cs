@@ -17,7 +17,8 @@ internal sealed record WorkloadSnapshot(
     TimeSpan FunctionRuntime,
     string Issuer,
     bool Essential,
-    uint RetryCount);
+    uint RetryCount,
+    CallStats? Calls = null);
 
 /// <summary>A DEPLOY request that passed the control-plane checks (spec §1.8.2 steps 1–10).</summary>
 internal sealed record ValidatedDeploy(string Namespace, DeployRequest Request, WorkloadClaims Claims, IReadOnlyDictionary<string, string> Environment)

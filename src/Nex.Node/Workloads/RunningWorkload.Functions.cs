@@ -64,7 +64,7 @@ internal sealed partial class RunningWorkload
     {
         try
         {
-            await HostServiceCalls.AnswerAsync(HostServices, msg, _calls.Token).ConfigureAwait(false);
+            await HostServiceCalls.AnswerAsync(HostServices, msg, _calls.Token, Calls).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (_calls.IsCancellationRequested)
         {
@@ -110,6 +110,7 @@ internal sealed partial class RunningWorkload
 
     private async ValueTask RelayTriggerAsync(string subscription, INatsConnection connection, NatsMsg<byte[]> msg)
     {
+        var startedAt = Calls.Start();
         using var span = StartTriggerSpan(msg);
         NatsHeaders? headers = new() { [AgentSubjects.TriggerSubjectHeader] = msg.Subject };
         NodeTracing.Inject(span, msg.Headers, ref headers);
@@ -130,6 +131,7 @@ internal sealed partial class RunningWorkload
         }
         catch (NatsException ex)
         {
+            Calls.Failed(startedAt);
             var error = ex is NatsNoReplyException ? "the function did not return a result in time" : ex.Message;
             NodeTracing.Fail(span, ex is NatsNoReplyException ? "timeout" : ex.GetType().Name, error);
             await PublishFailedAsync(subscription, error).ConfigureAwait(false);
@@ -155,6 +157,7 @@ internal sealed partial class RunningWorkload
                 await connection.PublishAsync(msg.ReplyTo, Array.Empty<byte>(), forwarded).ConfigureAwait(false);
             }
 
+            Calls.Failed(startedAt);
             NodeTracing.Fail(span, errorHeaders.TryGetValue(FunctionErrors.CodeHeader, out var type) ? type.ToString() : "function", cause.ToString());
             await PublishFailedAsync(subscription, cause.ToString()).ConfigureAwait(false);
             return;
@@ -168,6 +171,8 @@ internal sealed partial class RunningWorkload
             var parent = NodeTracing.ReplyTraceParent(span, msg.Headers);
             await connection.PublishAsync(msg.ReplyTo, reply.Data ?? [], parent is null ? null : new NatsHeaders { [TraceHeaders.TraceParent] = parent }).ConfigureAwait(false);
         }
+
+        Calls.Succeeded(startedAt, nanos);
 
         await _context.Events.PublishAsync(
             Namespace,

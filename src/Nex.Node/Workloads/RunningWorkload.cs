@@ -65,6 +65,7 @@ internal sealed partial class RunningWorkload
         _essential = deploy.Request.Essential == true ? 1 : 0;
         _watching = CancellationTokenSource.CreateLinkedTokenSource(context.NodeStopping);
         _calls = CancellationTokenSource.CreateLinkedTokenSource(context.NodeStopping);
+        Calls = new Telemetry.WorkloadCalls(context.Node.Metrics, context.Node.Time, Namespace, Name);
     }
 
     public Agent Agent { get; }
@@ -129,7 +130,8 @@ internal sealed partial class RunningWorkload
         TimeSpan.FromTicks(Interlocked.Read(ref _functionNanos) / 100),
         Claims.Iss,
         Essential,
-        Request.RetryCount ?? 0);
+        Request.RetryCount ?? 0,
+        WorkloadTypes.IsFunction(Request.Type) ? Calls.Read() : null);
 
     /// <summary>Starts watching the agent (unless the workload already ends); a lost agent ends the workload.</summary>
     public void StartWatchdog()
@@ -155,6 +157,7 @@ internal sealed partial class RunningWorkload
     /// (nobody was told it ran). Does nothing more if an end already began.</summary>
     public Task AbandonAsync() => EndOnce(async () =>
     {
+        Uncount("abandoned");
         await _watching.CancelAsync().ConfigureAwait(false);
         await StopFunctionAsync().ConfigureAwait(false);
         await _calls.CancelAsync().ConfigureAwait(false);
@@ -213,6 +216,7 @@ internal sealed partial class RunningWorkload
     private async Task EndCoreAsync(WorkloadEnd why, int exitCode, string? message)
     {
         _owner.OnEnding(this);
+        Uncount(EndReason(why));
         await _watching.CancelAsync().ConfigureAwait(false);
         await StopFunctionAsync().ConfigureAwait(false); // triggers first (spec §4.9 step 3)
         if (why is WorkloadEnd.Stopped or WorkloadEnd.NodeShutdown or WorkloadEnd.Moved)

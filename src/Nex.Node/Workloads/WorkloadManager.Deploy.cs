@@ -97,6 +97,7 @@ internal sealed partial class WorkloadManager
             // Recorded before the answer, so a node that dies right after it still knows to run it again.
             await RecordAsync(deploy, agent.Id, cancellationToken).ConfigureAwait(false);
             LogDeployed(_logger, workload.Name, workload.Id, deploy.Namespace, workload.Hash);
+            workload.CountAsRunning();
             return new RunResponse { Started = true, Id = agent.Id, Issuer = deploy.Claims.Iss, Name = deploy.Claims.Sub };
         }
         catch

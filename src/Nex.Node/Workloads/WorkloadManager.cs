@@ -80,6 +80,17 @@ internal sealed partial class WorkloadManager : IWorkloadManager, IAgentListener
         _restarts = new EssentialRestarts(node.Time, policy, () => node.IsLameDuck, RedeployAsync, _logger, _stopping.Token, stillWanted: d => d.DesiredKey is not { } key || !_abandoned.ContainsKey(key));
         _usage = new WorkloadUsage(node.Time, () => _running.Values);
         Validator = new DeployValidator(node, () => _running.Count);
+        node.Metrics.WarmAgents = () => _pool.WarmCount;
+        node.Metrics.WorkloadUsage = ObserveUsage;
+    }
+
+    // For the per-workload gauges, read only when metrics are collected.
+    private List<Telemetry.WorkloadUsageSample> ObserveUsage()
+    {
+        var usage = _usage.Read();
+        return [.. _running.Values
+            .Where(w => usage.ContainsKey(w.Id))
+            .Select(w => new Telemetry.WorkloadUsageSample(w.Namespace, w.Name, w.Id, usage[w.Id].MemoryBytes, usage[w.Id].CpuTime.TotalSeconds))];
     }
 
     /// <summary>Why agents keep failing to start, while they do (INFO shows it); else null.</summary>
