@@ -42,7 +42,7 @@ public static class SandboxImages
 
             var output = Path.Combine(Examples.RepositoryRoot, ".build", "sandbox");
             var rootfs = Path.Combine(output, "rootfs");
-            if (!File.Exists(Path.Combine(rootfs, "nex", "agent", "nex-agent")) || !File.Exists(Path.Combine(output, "vm", "initramfs.cpio.gz")))
+            if (!File.Exists(Path.Combine(rootfs, "nex", "agent", "nex-agent")) || !File.Exists(Path.Combine(output, "vm", "runtime.img")))
             {
                 var agent = Path.Combine(Examples.RepositoryRoot, ".build", "agent");
                 await RootfsBuilder.BuildAsync(new RootfsBuildOptions(output, agent, [], MicroVm: true), _ => { }, cancellationToken);

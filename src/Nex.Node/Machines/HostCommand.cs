@@ -6,8 +6,14 @@ namespace Nex.Node.Machines;
 internal static class HostCommand
 {
     /// <summary>Runs <paramref name="program"/>; returns its trimmed standard output.</summary>
+    /// <param name="program">The program.</param>
+    /// <param name="args">Its arguments.</param>
+    /// <param name="cancellationToken">Kills it.</param>
+    /// <param name="workingDirectory">Where it runs (default: ours).</param>
+    /// <param name="environment">Variables added to ours.</param>
+    /// <returns>Its trimmed standard output.</returns>
     /// <exception cref="InvalidOperationException">It failed; the message holds its last error line.</exception>
-    public static async Task<string> RunAsync(string program, IReadOnlyList<string> args, CancellationToken cancellationToken, string? workingDirectory = null)
+    public static async Task<string> RunAsync(string program, IReadOnlyList<string> args, CancellationToken cancellationToken, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(program)
         {
@@ -17,6 +23,11 @@ internal static class HostCommand
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
         info.Environment["LC_ALL"] = "C";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);

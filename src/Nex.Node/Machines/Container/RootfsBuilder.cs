@@ -286,12 +286,16 @@ public static class RootfsBuilder
         File.WriteAllText(Path.Combine(etc, "os-release"), "NAME=\"Nex sandbox\"\nID=nex\nID_LIKE=debian\n");
     }
 
-    // Same inputs, same tree: every entry gets SOURCE_DATE_EPOCH (or 2024-01-01).
-    private static void StampTree(string root)
-    {
-        var epoch = long.TryParse(Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+    /// <summary>The one timestamp of every built file: SOURCE_DATE_EPOCH, or 2024-01-01.</summary>
+    internal static DateTime Epoch =>
+        long.TryParse(Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
             ? DateTime.UnixEpoch.AddSeconds(seconds)
             : new DateTime(2024, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+
+    // Same inputs, same tree: every entry gets the same timestamp.
+    private static void StampTree(string root)
+    {
+        var epoch = Epoch;
         foreach (var entry in Directory.EnumerateFileSystemEntries(root, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }))
         {
             var info = new FileInfo(entry);

@@ -8,7 +8,7 @@ using Nex.Processes;
 namespace Nex.Node.Machines.MicroVm;
 
 /// <summary>What the microVM driver needs, resolved from the node config.</summary>
-/// <param name="Images">The directory with <c>vmlinux</c> and <c>initramfs.cpio.gz</c> (from <c>nex rootfs build</c>).</param>
+/// <param name="Images">The directory with <c>vmlinux</c>, <c>initramfs.cpio.gz</c> and <c>runtime.img</c> (from <c>nex rootfs build</c>).</param>
 /// <param name="RunDirectory">Where per-VM sockets and initrds live.</param>
 /// <param name="Uid">Host user QEMU runs as when the node is root.</param>
 /// <param name="Gid">Host group QEMU runs as when the node is root.</param>
@@ -450,6 +450,10 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
             "-no-reboot", "-display", "none", "-nodefaults", "-serial", "stdio",
             "-kernel", Path.Combine(images, VmImageBuilder.KernelName),
             .. mode,
+            // The runtime image (agent, V8, Wasmtime), read-only and shared by every VM; the same device, in the
+            // same place on the virtio-mmio bus, for the template and its clones (a restore needs the same machine).
+            "-drive", $"file={Path.Combine(images, VmImageBuilder.RuntimeImageName)},if=none,id=rt,format=raw,readonly=on",
+            "-device", "virtio-blk-device,drive=rt",
             "-netdev", netdev,
             "-device", "virtio-net-device,netdev=n0",
         ];

@@ -2,12 +2,12 @@ using Nex.Processes;
 
 namespace Nex.Node.Machines.MicroVm;
 
-/// <summary>What the microVM driver needs from the host: QEMU, socat, the decompressors, a kernel and initramfs
-/// the sandbox user can read, and whether KVM really works.</summary>
+/// <summary>What the microVM driver needs from the host: QEMU, socat, the decompressors, a kernel, initramfs and
+/// runtime image the sandbox user can read, and whether KVM really works.</summary>
 public static class MicroVmPreflight
 {
     /// <summary>What the microVM driver needs.</summary>
-    /// <param name="images">The directory with the kernel and initramfs.</param>
+    /// <param name="images">The directory with the kernel, initramfs and runtime image.</param>
     /// <param name="probeKvm">Whether to prove KVM with a probe boot when the cheap checks pass.</param>
     /// <param name="sandboxUser">The user QEMU runs as, to check that it can read the images; null not to check.</param>
     /// <returns>The checks.</returns>
@@ -21,7 +21,7 @@ public static class MicroVmPreflight
             yield return SandboxPreflight.Program(driver, tool, package);
         }
 
-        foreach (var name in new[] { VmImageBuilder.KernelName, VmImageBuilder.InitramfsName })
+        foreach (var name in new[] { VmImageBuilder.KernelName, VmImageBuilder.InitramfsName, VmImageBuilder.RuntimeImageName })
         {
             var path = Path.Combine(images, name);
             if (!File.Exists(path))

@@ -6,10 +6,12 @@ namespace Nex.Node.Machines.MicroVm;
 
 /// <summary>
 /// The microVM images: Debian's cloud kernel as an uncompressed <c>vmlinux</c> (QEMU boots it directly
-/// through PVH, skipping decompression, which is slow under TCG) and an initramfs holding the container
-/// root filesystem's libraries and tools, our agent, the virtio network modules and an <c>/init</c> that
-/// brings the network up and runs the agent as the VM's init. The V8 and Wasmtime libraries are left out
-/// (they would triple the image that every VM holds in RAM): VMs run native services.
+/// through PVH, skipping decompression, which is slow under TCG); an initramfs holding the container root
+/// filesystem's libraries and tools, the virtio network and block modules and an <c>/init</c> that brings the
+/// network up, mounts the runtime image and runs the agent as the VM's init; and the runtime image: the
+/// agent's directory (the agent, V8 and Wasmtime, ~110 MB) as a read-only ext4 disk that every VM shares
+/// through virtio-blk, so no VM holds it in RAM, only the pages it reads (as Firecracker guests get their
+/// runtime from a read-only root drive).
 /// </summary>
 internal static class VmImageBuilder
 {
@@ -19,13 +21,21 @@ internal static class VmImageBuilder
     /// <summary>The initramfs file name in the image directory.</summary>
     public const string InitramfsName = "initramfs.cpio.gz";
 
+    /// <summary>The runtime image file name in the image directory.</summary>
+    public const string RuntimeImageName = "runtime.img";
+
     /// <summary>Where the agent finds its per-VM metadata (a second initramfs archive, per VM).</summary>
     public const string MetadataPath = "/nex/metadata.json";
 
     // In load order. Kernels that build virtio in (6.12) lack the first two: those are skipped.
-    private static readonly string[] Modules = ["virtio_ring", "virtio", "virtio_mmio", "failover", "net_failover", "virtio_net"];
+    // virtio_blk before the network: the runtime image is mounted first.
+    private static readonly string[] Modules = ["virtio_ring", "virtio", "virtio_mmio", "virtio_blk", "failover", "net_failover", "virtio_net"];
 
-    private static readonly string[] LeftOut = ["nex/agent/ClearScriptV8.linux-x64.so", "nex/agent/libwasmtime.so"];
+    // The agent's directory: in the runtime image, mounted over this (empty) directory of the initramfs.
+    private const string AgentDirectory = "nex/agent";
+
+    // The runtime image's fixed identity, so the same files give the same image.
+    private const string RuntimeImageUuid = "6e657872-756e-4074-8000-696d61676531";
 
     private const string Init = """
         #!/bin/sh
@@ -37,6 +47,9 @@ internal static class VmImageBuilder
         mount -t sysfs sys /sys
         mount -t tmpfs -o mode=1777 tmp /tmp
         for m in $(cat /lib/modules/order); do insmod /lib/modules/$m.ko || echo "nex-vm: insmod $m failed"; done
+        # The agent and its V8 and Wasmtime libraries: a read-only disk every VM shares (virtio-blk), not RAM.
+        i=0; while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do usleep 100000; i=$((i+1)); done
+        mount -t ext4 -o ro,noatime /dev/vda /nex/agent || { echo "nex-vm: cannot mount the runtime image /dev/vda"; poweroff -f; }
         ip link set lo up
         ip link set eth0 up
         ip addr add 10.0.2.15/24 dev eth0
@@ -57,7 +70,7 @@ internal static class VmImageBuilder
         exec /nex/agent/nex-agent
         """;
 
-    /// <summary>Builds <c>vmlinux</c> and the initramfs into <paramref name="output"/>.</summary>
+    /// <summary>Builds <c>vmlinux</c>, the initramfs and the runtime image into <paramref name="output"/>.</summary>
     /// <param name="output">The image directory.</param>
     /// <param name="rootfs">A container root filesystem (from <see cref="Container.RootfsBuilder"/>).</param>
     /// <param name="work">A scratch directory for downloads.</param>
@@ -122,6 +135,51 @@ internal static class VmImageBuilder
 
         File.Move(temp, Path.Combine(output, InitramfsName), overwrite: true);
         Directory.Delete(unpacked, recursive: true);
+
+        progress("runtime image (agent, V8, Wasmtime)");
+        await BuildRuntimeImageAsync(Path.Combine(rootfs, AgentDirectory), Path.Combine(output, RuntimeImageName), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The runtime image: <paramref name="source"/> as an ext4 file system (built into the kernel, read with
+    /// no decompression, which TCG would make slow; squashfs would be a module and a package more), with no
+    /// journal (it is never written), a fixed UUID and hash seed, and every time set to
+    /// <see cref="Container.RootfsBuilder.Epoch"/>: the same files give the same image.
+    /// </summary>
+    /// <param name="source">The agent's directory.</param>
+    /// <param name="image">The image file (replaced).</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    internal static async Task BuildRuntimeImageAsync(string source, string image, CancellationToken cancellationToken)
+    {
+        var mkfs = Nex.Processes.ChildProcessLauncher.FindOnPath("mkfs.ext4") ?? "/usr/sbin/mkfs.ext4";
+        var debugfs = Nex.Processes.ChildProcessLauncher.FindOnPath("debugfs") ?? "/usr/sbin/debugfs";
+        var files = Directory.EnumerateFiles(source).Order(StringComparer.Ordinal).ToArray();
+        // Data in 4 KiB blocks, plus room for the file system's own metadata.
+        var kib = files.Sum(f => (new FileInfo(f).Length + 4095) / 4096 * 4) * 105 / 100 + 4096;
+        var epoch = ((DateTimeOffset)Container.RootfsBuilder.Epoch).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var fakeTime = new Dictionary<string, string> { ["E2FSPROGS_FAKE_TIME"] = epoch };
+        var temp = image + ".tmp";
+        await HostCommand.RunAsync(
+            mkfs,
+            ["-q", "-F", "-t", "ext4", "-b", "4096", "-m", "0", "-N", "32", "-O", "^has_journal", "-L", "nex-runtime", "-U", RuntimeImageUuid,
+                "-E", $"root_owner=0:0,hash_seed={RuntimeImageUuid}", "-d", source, temp, $"{kib}K"],
+            cancellationToken,
+            environment: fakeTime).ConfigureAwait(false);
+
+        // mkfs copies each file's access and change times, which no one can set on the host: set them here.
+        var commands = Path.Combine(Path.GetDirectoryName(image)!, ".runtime-times");
+        string[] paths = ["/", "/lost+found", .. files.Select(f => "/" + Path.GetFileName(f))];
+        await File.WriteAllLinesAsync(commands, paths.SelectMany(p => (string[])[$"sif {p} atime @{epoch}", $"sif {p} ctime @{epoch}"]), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await HostCommand.RunAsync(debugfs, ["-w", "-f", commands, temp], cancellationToken, environment: fakeTime).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(commands);
+        }
+
+        File.Move(temp, image, overwrite: true);
     }
 
     /// <summary>What a probe boot prints once the initramfs runs.</summary>
@@ -155,7 +213,7 @@ internal static class VmImageBuilder
         foreach (var entry in Directory.EnumerateFileSystemEntries(root, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }).Order(StringComparer.Ordinal))
         {
             var relative = Path.GetRelativePath(root, entry).Replace('\\', '/');
-            if (LeftOut.Contains(relative) || relative.StartsWith("nex/metadata", StringComparison.Ordinal))
+            if (relative.StartsWith(AgentDirectory + "/", StringComparison.Ordinal) || relative.StartsWith("nex/metadata", StringComparison.Ordinal))
             {
                 continue;
             }
