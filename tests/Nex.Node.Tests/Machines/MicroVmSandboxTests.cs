@@ -14,11 +14,11 @@ namespace Nex.Node.Tests.Machines;
 /// </summary>
 // Alone: each boot costs seconds of CPU under TCG, which would starve timing-sensitive tests beside it.
 [Collection(nameof(RunsAlone))]
-public sealed class MicroVmSandboxTests(NatsServerFixture nats)
+public sealed class MicroVmSandboxTests(NatsServerFixture nats, ITestOutputHelper output)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static async Task<TestNode> VmNodeAsync(string url, int pool)
+    private static async Task<TestNode> VmNodeAsync(string url, int pool, Func<NodeConfig, NodeConfig>? more = null)
     {
         Assert.SkipWhen(SandboxImages.NotRoot is not null, SandboxImages.NotRoot ?? "");
         var images = await SandboxImages.MicroVmAsync(Ct);
@@ -30,7 +30,7 @@ public sealed class MicroVmSandboxTests(NatsServerFixture nats)
                 KernelFilePath = Path.Combine(images, "vmlinux"),
                 MachinePoolSize = pool,
                 MachineTemplate = new MachineTemplate { MemSizeMib = 256, VcpuCount = 1 },
-            },
+            } is var config && more is not null ? more(config) : config,
             clientTimeout: TimeSpan.FromSeconds(5));
     }
 
@@ -90,6 +90,64 @@ public sealed class MicroVmSandboxTests(NatsServerFixture nats)
             Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
             await Task.Delay(250, Ct);
         }
+    }
+
+    // kv set then get from inside the function: the host service crosses the VM's relay both ways.
+    private static readonly byte[] KvFunction = """
+        async (subject, payload) => {
+          await hostServices.kv.set('vmkey', payload);
+          const back = await hostServices.kv.get('vmkey');
+          return { subject, n: payload.length, kv: String.fromCharCode(...back) };
+        }
+        """u8.ToArray();
+
+    private static Task<TestNode> FunctionVmNodeAsync(string url, int pool, bool snapshots = true) =>
+        VmNodeAsync(url, pool, c => c with { WorkloadTypes = ["native", "v8", "wasm"], MicroVmSnapshots = snapshots, FunctionTimeoutMs = 30_000 });
+
+    private async Task<string> TriggerAsync(TestNode node, string subject, string payload)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var reply = await node.Connection.RequestAsync<byte[], byte[]>(subject, Encoding.UTF8.GetBytes(payload), replyOpts: new NatsSubOpts { Timeout = TimeSpan.FromSeconds(40) }, cancellationToken: Ct);
+        output.WriteLine($"{subject}: {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms");
+        return Encoding.UTF8.GetString(reply.Data ?? []);
+    }
+
+    private static long RssKib(int pid) =>
+        long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+
+    private static int VmOf(string workloadId) => OurVms().Single(pid => CommandLine(pid)?.Contains($"/{workloadId}/", StringComparison.Ordinal) == true);
+
+    [Fact]
+    public async Task V8AndWasmFunctions_AnswerFromRestoredClones_AndTheV8OneUsesTheKvHostService()
+    {
+        await using var node = await FunctionVmNodeAsync(nats.Url, pool: 2);
+        await WaitForAsync(() => OurVms().Length >= 2, TimeSpan.FromSeconds(90), "a warm pool of 2 VMs");
+        var warm = OurVms();
+        output.WriteLine($"warm clones: {string.Join(", ", warm.Select(pid => $"{RssKib(pid) / 1024} MiB"))} RSS");
+
+        var js = FunctionTests.Unique("vmjs");
+        var jsId = await FunctionTests.DeployFunctionAsync(node, "v8", KvFunction, "vmjs", js);
+        Assert.Contains("-incoming", CommandLine(VmOf(jsId)), StringComparison.Ordinal); // a restored clone
+        Assert.Equal($"{{\"subject\":\"{js}\",\"n\":5,\"kv\":\"hello\"}}", await TriggerAsync(node, js, "hello"));
+        Assert.Equal($"{{\"subject\":\"{js}\",\"n\":3,\"kv\":\"abc\"}}", await TriggerAsync(node, js, "abc"));
+        output.WriteLine($"V8 clone after two calls: {RssKib(VmOf(jsId)) / 1024} MiB RSS");
+
+        var wasm = FunctionTests.Unique("vmwasm");
+        var wasmId = await FunctionTests.DeployFunctionAsync(node, "wasm", await File.ReadAllBytesAsync(Examples.WasmEcho, Ct), "vmwasm", wasm);
+        Assert.Contains("-incoming", CommandLine(VmOf(wasmId)), StringComparison.Ordinal);
+        Assert.StartsWith("hello", await TriggerAsync(node, wasm, "hello"), StringComparison.Ordinal);
+        output.WriteLine($"WASM clone after one call: {RssKib(VmOf(wasmId)) / 1024} MiB RSS");
+    }
+
+    [Fact]
+    public async Task AV8Function_AnswersFromABootedVm_TooWithoutSnapshots()
+    {
+        await using var node = await FunctionVmNodeAsync(nats.Url, pool: 1, snapshots: false);
+        var js = FunctionTests.Unique("vmjs");
+        var id = await FunctionTests.DeployFunctionAsync(node, "v8", KvFunction, "vmjsboot", js);
+        Assert.DoesNotContain("-incoming", CommandLine(VmOf(id)), StringComparison.Ordinal);
+        Assert.Equal($"{{\"subject\":\"{js}\",\"n\":2,\"kv\":\"hi\"}}", await TriggerAsync(node, js, "hi"));
+        output.WriteLine($"V8 booted VM after one call: {RssKib(VmOf(id)) / 1024} MiB RSS");
     }
 
     [Fact]
