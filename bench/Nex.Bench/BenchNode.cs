@@ -103,6 +103,11 @@ internal sealed class BenchNode : IAsyncDisposable
         {
             config["rootfs_filepath"] = SandboxDrivers.Rootfs(settings.NodeDirectory);
         }
+        else if (settings.Sandbox == "microvm")
+        {
+            // Only when asked for (--drivers microvm): under TCG each VM is seconds of CPU.
+            config["kernel_filepath"] = Path.Combine(Path.GetDirectoryName(SandboxDrivers.Rootfs(settings.NodeDirectory))!, "vm", "vmlinux");
+        }
 
         var configPath = Path.Combine(dir, "config.json");
         await File.WriteAllTextAsync(configPath, config.ToJsonString(), cancellationToken).ConfigureAwait(false);
