@@ -11,7 +11,7 @@ NEX_EXAMPLE_PACKAGES="gcc libc6-dev libnats-dev clang-14 lld-14 wasi-libc libcla
 
 # What the sandbox drivers run with: bubblewrap and libseccomp (container); QEMU, socat for the guest's
 # NATS forward, and the kernel decompressors `nex rootfs build` uses (microvm).
-NEX_SANDBOX_PACKAGES="bubblewrap libseccomp2 qemu-system-x86 socat zstd lz4 xz-utils"
+NEX_SANDBOX_PACKAGES="bubblewrap libseccomp2 qemu-system-x86 socat zstd lz4 xz-utils e2fsprogs"
 
 # What the NativeAOT agent links with (the .NET SDK uses clang when there is one, else gcc).
 NEX_AOT_PACKAGES="gcc libc6-dev"

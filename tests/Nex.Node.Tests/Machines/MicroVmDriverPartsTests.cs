@@ -95,7 +95,7 @@ public sealed class MicroVmDriverPartsTests
     [Fact]
     public async Task TheRuntimeImage_IsExt4_HoldsTheAgentsFiles_AndTheSameFilesGiveTheSameBytes()
     {
-        Assert.SkipWhen(Nex.Processes.ChildProcessLauncher.FindOnPath("mkfs.ext4") is null && !File.Exists("/usr/sbin/mkfs.ext4"), "needs mkfs.ext4 (e2fsprogs)");
+        Assert.SkipWhen(VmImageBuilder.SystemTool("mkfs.ext4") is null || VmImageBuilder.SystemTool("debugfs") is null, "needs mkfs.ext4 and debugfs (apt-get install e2fsprogs)");
         using var dir = new Nex.Testing.TempDirectory("nex-runtime-");
         var source = Directory.CreateDirectory(Path.Combine(dir.Path, "agent")).FullName;
         await File.WriteAllTextAsync(Path.Combine(source, "nex-agent"), "agent", TestContext.Current.CancellationToken);
@@ -109,7 +109,7 @@ public sealed class MicroVmDriverPartsTests
         var bytes = await File.ReadAllBytesAsync(first, TestContext.Current.CancellationToken);
         Assert.Equal(bytes, await File.ReadAllBytesAsync(second, TestContext.Current.CancellationToken));
         Assert.Equal(0xEF53, BitConverter.ToUInt16(bytes, 1024 + 0x38)); // the ext2/3/4 superblock magic
-        var listing = await Nex.Node.Machines.HostCommand.RunAsync(File.Exists("/usr/sbin/debugfs") ? "/usr/sbin/debugfs" : "debugfs", ["-R", "ls -l /", first], TestContext.Current.CancellationToken);
+        var listing = await Nex.Node.Machines.HostCommand.RunAsync(VmImageBuilder.SystemTool("debugfs")!, ["-R", "ls -l /", first], TestContext.Current.CancellationToken);
         Assert.Contains("nex-agent", listing, StringComparison.Ordinal);
         Assert.Contains("libwasmtime.so", listing, StringComparison.Ordinal);
         Assert.False(File.Exists(first + ".tmp"));

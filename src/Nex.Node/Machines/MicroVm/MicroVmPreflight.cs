@@ -6,6 +6,8 @@ namespace Nex.Node.Machines.MicroVm;
 /// runtime image the sandbox user can read, and whether KVM really works.</summary>
 public static class MicroVmPreflight
 {
+    private static readonly string[] ImageTools = ["mkfs.ext4", "debugfs"];
+
     /// <summary>What the microVM driver needs.</summary>
     /// <param name="images">The directory with the kernel, initramfs and runtime image.</param>
     /// <param name="probeKvm">Whether to prove KVM with a probe boot when the cheap checks pass.</param>
@@ -19,6 +21,13 @@ public static class MicroVmPreflight
         foreach (var (tool, package) in new[] { ("zstd", "zstd"), ("lz4", "lz4"), ("xz", "xz-utils") })
         {
             yield return SandboxPreflight.Program(driver, tool, package);
+        }
+
+        // What builds the runtime image; in /usr/sbin, which a non-root PATH may leave out.
+        foreach (var tool in ImageTools)
+        {
+            var check = SandboxPreflight.Program(driver, tool, "e2fsprogs");
+            yield return check.Ready || VmImageBuilder.SystemTool(tool) is not { } found ? check : new PreflightCheck(driver, tool, true, found);
         }
 
         foreach (var name in new[] { VmImageBuilder.KernelName, VmImageBuilder.InitramfsName, VmImageBuilder.RuntimeImageName })

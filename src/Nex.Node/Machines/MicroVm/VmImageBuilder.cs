@@ -140,6 +140,14 @@ internal static class VmImageBuilder
         await BuildRuntimeImageAsync(Path.Combine(rootfs, AgentDirectory), Path.Combine(output, RuntimeImageName), cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>An e2fsprogs tool: on the PATH, or in the sbin directories a non-root PATH may leave out.</summary>
+    /// <param name="name">The tool.</param>
+    /// <returns>Its path, or null.</returns>
+    internal static string? SystemTool(string name) =>
+        Nex.Processes.ChildProcessLauncher.FindOnPath(name) ?? SbinDirectories.Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+
+    private static readonly string[] SbinDirectories = ["/usr/sbin", "/sbin"];
+
     /// <summary>
     /// The runtime image: <paramref name="source"/> as an ext4 file system (built into the kernel, read with
     /// no decompression, which TCG would make slow; squashfs would be a module and a package more), with no
@@ -151,8 +159,8 @@ internal static class VmImageBuilder
     /// <param name="cancellationToken">Cancels.</param>
     internal static async Task BuildRuntimeImageAsync(string source, string image, CancellationToken cancellationToken)
     {
-        var mkfs = Nex.Processes.ChildProcessLauncher.FindOnPath("mkfs.ext4") ?? "/usr/sbin/mkfs.ext4";
-        var debugfs = Nex.Processes.ChildProcessLauncher.FindOnPath("debugfs") ?? "/usr/sbin/debugfs";
+        var mkfs = SystemTool("mkfs.ext4") ?? throw new InvalidOperationException("mkfs.ext4 not found: apt-get install e2fsprogs");
+        var debugfs = SystemTool("debugfs") ?? throw new InvalidOperationException("debugfs not found: apt-get install e2fsprogs");
         var files = Directory.EnumerateFiles(source).Order(StringComparer.Ordinal).ToArray();
         // Data in 4 KiB blocks, plus room for the file system's own metadata.
         var kib = files.Sum(f => (new FileInfo(f).Length + 4095) / 4096 * 4) * 105 / 100 + 4096;
