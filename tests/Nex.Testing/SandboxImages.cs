@@ -16,7 +16,7 @@ public static class SandboxImages
     /// <summary>Null when this host can run container sandboxes; else why not (tests skip only for a non-root run).</summary>
     public static string? NotRoot => Nex.Processes.Posix.EffectiveUserId == 0 ? null : "container sandboxes need root here (cgroups); run the suite as root";
 
-    /// <summary>The microVM image directory (kernel and initramfs), built if needed.</summary>
+    /// <summary>The microVM image directory (kernel, initramfs and runtime image), built if needed.</summary>
     /// <param name="cancellationToken">Cancels the build.</param>
     /// <returns>The directory.</returns>
     public static async Task<string> MicroVmAsync(CancellationToken cancellationToken)

@@ -17,8 +17,8 @@ internal static class SandboxCommands
         var output = new Option<string?>("--output", "-o") { Description = "directory that receives rootfs/ and vm/ (default $NEX_HOME/sandbox; as root /var/lib/nex/sandbox unless NEX_HOME is set and the sandbox user can reach it)" };
         var agent = new Option<string?>("--agent") { Description = "directory of the published NativeAOT nex-agent (default: beside nex)" };
         var packages = new Option<string[]>("--package") { Description = "extra Debian package for the sandbox (repeatable; dependencies included)", AllowMultipleArgumentsPerToken = false };
-        var noVm = new Option<bool>("--no-vm") { Description = "skip the microVM kernel and initramfs (vm/)" };
-        var build = new Command("build", "Build the sandbox images from Debian packages and the published agent: the container root filesystem (rootfs/) and the microVM kernel and initramfs (vm/)");
+        var noVm = new Option<bool>("--no-vm") { Description = "skip the microVM kernel, initramfs and runtime image (vm/)" };
+        var build = new Command("build", "Build the sandbox images from Debian packages and the published agent: the container root filesystem (rootfs/) and the microVM kernel, initramfs and runtime image (vm/)");
         build.Options.Add(noVm);
         build.Options.Add(output);
         build.Options.Add(agent);

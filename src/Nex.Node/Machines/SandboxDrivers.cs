@@ -8,7 +8,7 @@ namespace Nex.Node.Machines;
 
 /// <summary>Where a driver's preflight looks.</summary>
 /// <param name="Rootfs">The container root filesystem.</param>
-/// <param name="MicroVmImages">The directory with the microVM kernel and initramfs.</param>
+/// <param name="MicroVmImages">The directory with the microVM kernel, initramfs and runtime image.</param>
 /// <param name="SandboxUser">The sandbox user whose reach of the images is checked; null not to check.</param>
 public sealed record SandboxPreflightTarget(string Rootfs, string MicroVmImages, (int Uid, int Gid)? SandboxUser);
 
@@ -57,7 +57,7 @@ public sealed class SandboxDriver
     /// <summary>Whether machines can take an OCI image as their root (<c>oci</c> workloads).</summary>
     public bool SupportsOciImages { get; }
 
-    /// <summary>Whether it needs the microVM kernel and initramfs besides the root filesystem (what
+    /// <summary>Whether it needs the microVM images (kernel, initramfs, runtime image) besides the root filesystem (what
     /// <c>nex node preflight --install</c> builds).</summary>
     public bool NeedsVmImages { get; }
 

@@ -10,7 +10,7 @@ namespace Nex.Node.Machines.Container;
 /// <param name="Output">The directory that receives <c>rootfs/</c> (replaced atomically).</param>
 /// <param name="AgentDirectory">Where the published NativeAOT <c>nex-agent</c> and its native libraries are.</param>
 /// <param name="ExtraPackages">Debian packages added to the base set (with their dependencies).</param>
-/// <param name="MicroVm">Also build the microVM kernel and initramfs into <c>vm/</c> beside the rootfs.</param>
+/// <param name="MicroVm">Also build the microVM kernel, initramfs and runtime image into <c>vm/</c> beside the rootfs.</param>
 public sealed record RootfsBuildOptions(string Output, string AgentDirectory, IReadOnlyList<string> ExtraPackages, bool MicroVm = false);
 
 /// <summary>
