@@ -151,6 +151,39 @@ public sealed class MicroVmSandboxTests(NatsServerFixture nats, ITestOutputHelpe
     }
 
     [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task ARuntimeImageReplacedUnderARunningNode_MakesNewVmsBoot_NotRestoreOntoTheOtherImage()
+    {
+        Assert.SkipWhen(SandboxImages.NotRoot is not null, SandboxImages.NotRoot ?? "");
+        var built = await SandboxImages.MicroVmAsync(Ct);
+        using var images = new TempDirectory("nex-vmimages-");
+        File.SetUnixFileMode(images.Path, (UnixFileMode)0b111_101_101); // the sandbox user reads it
+        foreach (var name in new[] { "vmlinux", "initramfs.cpio.gz", "runtime.img" })
+        {
+            File.Copy(Path.Combine(built, name), images.File(name));
+            File.SetUnixFileMode(images.File(name), (UnixFileMode)0b110_100_100);
+        }
+
+        await using var node = await TestNode.StartAsync(
+            nats.Url,
+            c => c with { Sandbox = "microvm", KernelFilePath = images.File("vmlinux"), MachinePoolSize = 1, WorkloadTypes = ["native", "v8", "wasm"], MachineTemplate = new MachineTemplate { MemSizeMib = 256, VcpuCount = 1 } },
+            clientTimeout: TimeSpan.FromSeconds(5));
+        await WaitForAsync(() => OurVms().Any(pid => CommandLine(pid)?.Contains("-incoming", StringComparison.Ordinal) == true), TimeSpan.FromSeconds(90), "a restored warm VM");
+
+        // What nex rootfs build does: a new file renamed over the old one.
+        File.Copy(Path.Combine(built, "runtime.img"), images.File("runtime.img.new"));
+        File.SetUnixFileMode(images.File("runtime.img.new"), (UnixFileMode)0b110_100_100);
+        File.SetLastWriteTimeUtc(images.File("runtime.img.new"), DateTime.UtcNow.AddMinutes(1));
+        File.Move(images.File("runtime.img.new"), images.File("runtime.img"), overwrite: true);
+
+        // The warm clone serves this deploy; the VM that replaces it in the pool boots.
+        var js = FunctionTests.Unique("vmjs");
+        await FunctionTests.DeployFunctionAsync(node, "v8", KvFunction, "vmjsnew", js);
+        Assert.Equal($"{{\"subject\":\"{js}\",\"n\":2,\"kv\":\"hi\"}}", await TriggerAsync(node, js, "hi"));
+        await WaitForAsync(() => OurVms().Any(pid => CommandLine(pid) is { } line && !line.Contains("-incoming", StringComparison.Ordinal)), TimeSpan.FromSeconds(60), "a booted VM after the image was replaced");
+    }
+
+    [Fact]
     public async Task AWorkload_FindsNoSeed_TheAgentDeletedItsMetadataFile()
     {
         await using var node = await VmNodeAsync(nats.Url, pool: 1);

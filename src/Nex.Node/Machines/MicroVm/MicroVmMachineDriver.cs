@@ -47,6 +47,8 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
     private readonly Dictionary<(int Memory, int Cpus), Task<string?>> _snapshots = [];
     private readonly CancellationTokenSource _disposing = new();
     private readonly Dictionary<(int Memory, int Cpus), int> _restoreFailures = [];
+    private readonly (DateTime Written, long Length) _runtimeImage;
+    private int _runtimeImageReplaced; // 1 once seen: VMs start from several threads, the warning goes once
 
     private MicroVmMachineDriver(MicroVmSettings settings, string accelerator, string qemu, string socat, string? setpriv, ILogger logger, TimeProvider time)
     {
@@ -58,6 +60,14 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
         _setpriv = setpriv;
         _logger = logger;
         _initramfs = File.ReadAllBytes(Path.Combine(settings.Images, VmImageBuilder.InitramfsName));
+        _runtimeImage = RuntimeImageStamp();
+    }
+
+    // Which runtime image the VMs get: a rebuild (nex rootfs build) replaces the file.
+    private (DateTime Written, long Length) RuntimeImageStamp()
+    {
+        var info = new FileInfo(Path.Combine(_settings.Images, VmImageBuilder.RuntimeImageName));
+        return info.Exists ? (info.LastWriteTimeUtc, info.Length) : default;
     }
 
     public string Name => SandboxDrivers.MicroVm.Name;
@@ -201,7 +211,7 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
     /// </summary>
     private Task<string?> SnapshotAsync(Config.MachineTemplate template, CancellationToken cancellationToken)
     {
-        if (Accelerator != "tcg" || !_settings.Snapshots)
+        if (Accelerator != "tcg" || !_settings.Snapshots || RuntimeImageReplaced())
         {
             return Task.FromResult<string?>(null);
         }
@@ -217,6 +227,30 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
 
             return task.WaitAsync(cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// Whether the runtime image was replaced since the node started: a template's guest caches pages of the
+    /// image it booted with, so its clones must not run on another; new VMs boot (with the new image) instead.
+    /// </summary>
+    private bool RuntimeImageReplaced()
+    {
+        if (Volatile.Read(ref _runtimeImageReplaced) == 1)
+        {
+            return true;
+        }
+
+        if (RuntimeImageStamp() == _runtimeImage)
+        {
+            return false;
+        }
+
+        if (Interlocked.Exchange(ref _runtimeImageReplaced, 1) == 0)
+        {
+            LogRuntimeImageReplaced(_logger, Path.Combine(_settings.Images, VmImageBuilder.RuntimeImageName));
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -327,6 +361,9 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
 
     [LoggerMessage(Level = LogLevel.Information, Message = "MicroVM snapshot for {Memory} MiB and {Cpus} vCPU saved in {Seconds:0.0} s ({Megabytes} MiB); new VMs are restored from it")]
     private static partial void LogSnapshotSaved(ILogger logger, int memory, int cpus, double seconds, long megabytes);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The microVM runtime image {Path} was replaced since the node started; new VMs boot with it instead of restoring snapshots (restart the node to restore again)")]
+    private static partial void LogRuntimeImageReplaced(ILogger logger, string path);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "No microVM snapshot for {Memory} MiB and {Cpus} vCPU ({Reason}); new VMs boot instead")]
     private static partial void LogSnapshotFailed(ILogger logger, int memory, int cpus, string reason);
