@@ -141,6 +141,10 @@ public sealed partial class NexNode : IAsyncDisposable
             if (driver is MicroVmMachineDriver vm)
             {
                 state.SetTag("nex.microvm.accel", vm.Accelerator);
+                if (config.FunctionProblem is { } functions && config.EffectiveWorkloadTypes.Any(WorkloadTypes.IsFunction))
+                {
+                    LogFunctionsRefused(logger, functions);
+                }
             }
 
             var internalServer = internalNats;
@@ -363,6 +367,9 @@ public sealed partial class NexNode : IAsyncDisposable
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Node {NodeId} ({Name}) is up on {Url}; xkey {XKey}; version {Version}")]
     private static partial void LogStarted(ILogger logger, string nodeId, string name, string url, string xkey, string version);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "Function deploys will be refused: {Problem}")]
+    private static partial void LogFunctionsRefused(ILogger logger, string problem);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "{Problem}")]
     private static partial void LogJetStreamProblem(ILogger logger, string problem);

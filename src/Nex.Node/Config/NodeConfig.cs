@@ -204,6 +204,22 @@ public sealed record NodeConfig
     [JsonIgnore]
     public IReadOnlyList<string> EffectiveWorkloadTypes => WorkloadTypes.Count == 0 ? ["native"] : WorkloadTypes;
 
+    /// <summary>Why this node cannot run functions (v8, wasm) although it accepts them, or null: microVMs
+    /// smaller than <see cref="Machines.MicroVm.MicroVmMachineDriver.FunctionMemoryMib"/> (measured under
+    /// TCG: with 128 MiB a V8 call took 12 s and a booted VM missed its deploy timeout, the kernel, the
+    /// agent and the engine's code competing for the guest's page cache).</summary>
+    [JsonIgnore]
+    public string? FunctionProblem =>
+        EffectiveSandbox == Machines.SandboxDrivers.MicroVm.Name && MachineTemplate.MemSizeMib < Machines.MicroVm.MicroVmMachineDriver.FunctionMemoryMib
+            ? $"v8 and wasm need machine_template.memsize_mib >= {Machines.MicroVm.MicroVmMachineDriver.FunctionMemoryMib} under the microvm sandbox (this node has {MachineTemplate.MemSizeMib})"
+            : null;
+
+    /// <summary>The workload types this node accepts and can run: <see cref="EffectiveWorkloadTypes"/> less
+    /// the functions when <see cref="FunctionProblem"/> says so (what the node bids for in auctions).</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> RunnableWorkloadTypes =>
+        FunctionProblem is null ? EffectiveWorkloadTypes : [.. EffectiveWorkloadTypes.Where(t => !Nex.Protocol.WorkloadTypes.IsFunction(t))];
+
     /// <summary>The sandbox driver in effect: <c>sandbox</c> when set; else <c>microvm</c> for an explicit
     /// <c>no_sandbox: false</c> (0.2's Firecracker); else <c>none</c>, the development default.</summary>
     [JsonIgnore]

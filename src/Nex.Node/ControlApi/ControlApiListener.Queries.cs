@@ -39,7 +39,7 @@ internal sealed partial class ControlApiListener
         }
 
         // An unhealthy node could not run what it won (like a NotReady node in Kubernetes): no bid.
-        if (_node.Unhealthy is not null || !AuctionMatcher.Matches(request, _node.Tags, _node.Config.IsNoSandbox, _node.Config.EffectiveWorkloadTypes))
+        if (_node.Unhealthy is not null || !AuctionMatcher.Matches(request, _node.Tags, _node.Config.IsNoSandbox, _node.Config.RunnableWorkloadTypes))
         {
             return Task.CompletedTask; // not a candidate: silence
         }

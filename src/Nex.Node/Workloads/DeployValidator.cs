@@ -52,6 +52,11 @@ internal sealed class DeployValidator(NodeState node, Func<int> runningCount)
             throw new ControlRejectedException($"Unsupported workload type on this node: {SubjectToken.Shorten(request.Type)}");
         }
 
+        if (WorkloadTypes.IsFunction(request.Type) && node.Config.FunctionProblem is { } functionProblem)
+        {
+            throw new ControlRejectedException($"Unsupported workload type on this node: {functionProblem}");
+        }
+
         // The domain becomes a subject token ($JS.<domain>.API.…): a long one would close the node's connection.
         if (request.JsDomain is { Length: > 0 } domain && !SubjectToken.IsValid(domain))
         {

@@ -184,6 +184,21 @@ public sealed class MicroVmSandboxTests(NatsServerFixture nats, ITestOutputHelpe
     }
 
     [Fact]
+    public async Task AFunctionDeploy_IntoVmsTooSmallForIt_IsRefusedInOneLine_AndTheNodeBidsOnlyForNative()
+    {
+        await using var node = await VmNodeAsync(nats.Url, pool: 1, c => c with { WorkloadTypes = ["native", "v8", "wasm"], MachineTemplate = new MachineTemplate { MemSizeMib = 128, VcpuCount = 1 } });
+        var location = await Artifacts.UploadAsync(node.Connection, "S" + Guid.NewGuid().ToString("N")[..10].ToUpperInvariant(), "small", "() => 1"u8.ToArray());
+        var (_, error) = await Wire.DeployAsync(node.Connection, node.NodeId, Wire.DeployJson(node.NodeId, node.Node.PublicXKey, name: "small", type: "v8", location: location, triggers: [FunctionTests.Unique("small")]));
+        Assert.Equal("Unsupported workload type on this node: v8 and wasm need machine_template.memsize_mib >= 256 under the microvm sandbox (this node has 128)", error);
+
+        // What it bids for in auctions; other sandboxes and larger VMs run functions.
+        var small = new NodeConfig { Sandbox = "microvm", WorkloadTypes = ["native", "v8", "wasm"], MachineTemplate = new MachineTemplate { MemSizeMib = 128 } };
+        Assert.Equal(["native"], small.RunnableWorkloadTypes);
+        Assert.Equal(["native", "v8", "wasm"], (small with { MachineTemplate = new MachineTemplate { MemSizeMib = 256 } }).RunnableWorkloadTypes);
+        Assert.Equal(["native", "v8", "wasm"], (small with { Sandbox = "container" }).RunnableWorkloadTypes);
+    }
+
+    [Fact]
     public async Task AWorkload_FindsNoSeed_TheAgentDeletedItsMetadataFile()
     {
         await using var node = await VmNodeAsync(nats.Url, pool: 1);

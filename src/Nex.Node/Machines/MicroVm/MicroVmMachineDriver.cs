@@ -70,6 +70,10 @@ internal sealed partial class MicroVmMachineDriver : IMachineDriver
         return info.Exists ? (info.LastWriteTimeUtc, info.Length) : default;
     }
 
+    /// <summary>The least guest memory that runs V8 and WASM functions (the node refuses a smaller template
+    /// for them).</summary>
+    public const int FunctionMemoryMib = 256;
+
     public string Name => SandboxDrivers.MicroVm.Name;
 
     /// <summary><c>kvm</c> or <c>tcg</c>: how guests run (reported in PING tags and node info).</summary>
