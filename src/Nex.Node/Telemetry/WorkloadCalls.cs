@@ -14,13 +14,20 @@ internal sealed class WorkloadCalls(NodeMetrics metrics, TimeProvider time, stri
 {
     private readonly CallWindow _window = new(time);
     private readonly WorkloadTags _tags = new(ns, name);
+    private long _runtimeNanos;
+
+    /// <summary>The agents' measured run time of the calls that succeeded, in total.</summary>
+    public TimeSpan Runtime => TimeSpan.FromTicks(Interlocked.Read(ref _runtimeNanos) / 100);
 
     /// <summary>A timestamp taken when a call arrives.</summary>
     public long Start() => _window.Start();
 
     /// <summary>The call that arrived at <paramref name="startedAt"/> was answered; the agent ran it for <paramref name="runtimeNanos"/>.</summary>
-    public void Succeeded(long startedAt, long runtimeNanos) =>
+    public void Succeeded(long startedAt, long runtimeNanos)
+    {
+        Interlocked.Add(ref _runtimeNanos, runtimeNanos);
         metrics.FunctionCalled(_tags, _window.Record(startedAt, failed: false), failed: false, runtimeNanos);
+    }
 
     /// <summary>The call that arrived at <paramref name="startedAt"/> failed (the function threw or timed out, or no agent answered).</summary>
     public void Failed(long startedAt) =>

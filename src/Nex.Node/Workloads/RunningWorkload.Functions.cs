@@ -139,8 +139,10 @@ internal sealed partial class RunningWorkload
         }
 
         // A failed call is answered at once: the caller gets the error headers, the event the real cause.
+        // Counted before the caller hears, so INFO (and the workload's run time) already include a call its caller saw.
         if (reply.Headers is { } errorHeaders && errorHeaders.TryGetValue(FunctionErrors.Header, out var cause))
         {
+            Calls.Failed(startedAt);
             if (!string.IsNullOrEmpty(msg.ReplyTo))
             {
                 var forwarded = new NatsHeaders { [FunctionErrors.Header] = cause };
@@ -157,7 +159,6 @@ internal sealed partial class RunningWorkload
                 await connection.PublishAsync(msg.ReplyTo, Array.Empty<byte>(), forwarded).ConfigureAwait(false);
             }
 
-            Calls.Failed(startedAt);
             NodeTracing.Fail(span, errorHeaders.TryGetValue(FunctionErrors.CodeHeader, out var type) ? type.ToString() : "function", cause.ToString());
             await PublishFailedAsync(subscription, cause.ToString()).ConfigureAwait(false);
             return;
@@ -165,14 +166,12 @@ internal sealed partial class RunningWorkload
 
         var nanos = reply.Headers is { } h && h.TryGetValue(AgentSubjects.RuntimeNsHeader, out var value)
             && long.TryParse(value.ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var parsed) ? parsed : 0;
-        Interlocked.Add(ref _functionNanos, nanos);
+        Calls.Succeeded(startedAt, nanos);
         if (!string.IsNullOrEmpty(msg.ReplyTo))
         {
             var parent = NodeTracing.ReplyTraceParent(span, msg.Headers);
             await connection.PublishAsync(msg.ReplyTo, reply.Data ?? [], parent is null ? null : new NatsHeaders { [TraceHeaders.TraceParent] = parent }).ConfigureAwait(false);
         }
-
-        Calls.Succeeded(startedAt, nanos);
 
         await _context.Events.PublishAsync(
             Namespace,

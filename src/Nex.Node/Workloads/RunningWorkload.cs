@@ -48,7 +48,6 @@ internal sealed partial class RunningWorkload
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _ending;
     private Task _watchdog = Task.CompletedTask;
-    private long _functionNanos;
     private int _essential;
 
     public RunningWorkload(Agent agent, ValidatedDeploy deploy, Artifact artifact, int consecutiveFailures, WorkloadContext context, IWorkloadOwner owner)
@@ -127,7 +126,7 @@ internal sealed partial class RunningWorkload
         Hash,
         Bytes,
         DeployedAt,
-        TimeSpan.FromTicks(Interlocked.Read(ref _functionNanos) / 100),
+        Calls.Runtime,
         Claims.Iss,
         Essential,
         Request.RetryCount ?? 0,
