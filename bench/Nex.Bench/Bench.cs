@@ -19,6 +19,10 @@ internal sealed class Bench
     private readonly Action<string> _progress;
     private readonly byte[] _payload;
     private string _natsUrl = "";
+    private int _mainNatsPid;
+
+    /// <summary>The concurrency at which the CPU per call is read.</summary>
+    internal const int CpuCallers = 8;
 
     public Bench(BenchSettings settings, string examplesDirectory, Action<string> progress)
     {
@@ -54,6 +58,7 @@ internal sealed class Bench
         {
             await using var nats = await NatsServerProcess.StartAsync(new NatsServerOptions { JetStream = true }, cancellationToken: cancellationToken).ConfigureAwait(false);
             _natsUrl = nats.ClientUrl;
+            _mainNatsPid = nats.ProcessId;
             await using var caller = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = nats.ClientUrl, ConnectionName = "bench-caller" }, cancellationToken).ConfigureAwait(false);
             var client = new NexClient(caller, new NexClientOptions { Timeout = TimeSpan.FromSeconds(30) });
             using var workloads = new Workloads(client, keyHome);
@@ -157,12 +162,22 @@ internal sealed class Bench
             var sequential = await Measure.SequentialAsync(_settings.Warmup, TimeSpan.FromSeconds(_settings.WarmupSeconds), _settings.Samples, call, cancellationToken).ConfigureAwait(false);
             var engine = await EngineTimeAsync(workload.Name, call, cancellationToken).ConfigureAwait(false);
             var concurrent = new List<ConcurrentStats>();
+            CpuSample? cpu = null;
             foreach (var callers in _settings.CallerCounts)
             {
-                concurrent.Add(await Measure.ConcurrentAsync(callers, TimeSpan.FromSeconds(_settings.ConcurrentSeconds), call, cancellationToken).ConfigureAwait(false));
+                // What each call costs in CPU, by process, with 8 callers (the throughput target's load): once the
+                // machine is saturated, this is what sets the calls per second.
+                var before = Procfs.Cpu(Environment.ProcessId, _mainNatsPid, node.Pid);
+                var stats = await Measure.ConcurrentAsync(callers, TimeSpan.FromSeconds(_settings.ConcurrentSeconds), call, cancellationToken).ConfigureAwait(false);
+                if (callers == CpuCallers)
+                {
+                    cpu = CpuSample.PerCall(before, Procfs.Cpu(Environment.ProcessId, _mainNatsPid, node.Pid), stats.Latency.Count);
+                }
+
+                concurrent.Add(stats);
             }
 
-            return new FunctionResult(kind, sequential, Ratio(sequential.P50Us, baseline), concurrent) { EngineP50Us = engine.P50Us, EngineP99Us = engine.P99Us };
+            return new FunctionResult(kind, sequential, Ratio(sequential.P50Us, baseline), concurrent) { EngineP50Us = engine.P50Us, EngineP99Us = engine.P99Us, CpuPerCallUs = cpu };
         }
         finally
         {

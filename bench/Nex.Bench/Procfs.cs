@@ -11,6 +11,21 @@ internal enum ProcessRole
     Workload,
 }
 
+/// <summary>CPU time (µs) of each part of the function path, at one moment, or per call (a difference divided by the calls).</summary>
+internal sealed record CpuSample(double Bench, double MainNats, double Node, double InternalNats, double Agents)
+{
+    /// <summary>Everything together.</summary>
+    public double Total => Bench + MainNats + Node + InternalNats + Agents;
+
+    /// <summary>What <paramref name="calls"/> calls cost between <paramref name="before"/> and <paramref name="after"/>, per call.</summary>
+    public static CpuSample PerCall(CpuSample before, CpuSample after, int calls) => calls <= 0 ? new(0, 0, 0, 0, 0) : new(
+        (after.Bench - before.Bench) / calls,
+        (after.MainNats - before.MainNats) / calls,
+        (after.Node - before.Node) / calls,
+        (after.InternalNats - before.InternalNats) / calls,
+        (after.Agents - before.Agents) / calls);
+}
+
 /// <summary>One process's resident memory, in KiB.</summary>
 internal sealed record ProcessMemory(int Pid, ProcessRole Role, long RssKiB);
 
@@ -57,6 +72,49 @@ internal static class Procfs
     // workload whose path lies in the no-sandbox agents' run directory ("nex-agents-<pid>-…").
     private static bool IsAgent(string cmdline) =>
         cmdline.Replace("nex-agents-", string.Empty, StringComparison.Ordinal).Contains("nex-agent", StringComparison.Ordinal);
+
+    /// <summary>CPU time (user + system, all threads) of one process so far, in microseconds; 0 when it is gone.</summary>
+    public static long CpuMicros(int pid)
+    {
+        try
+        {
+            // utime and stime are fields 14 and 15 of /proc/pid/stat, in clock ticks (USER_HZ, 100 on Linux).
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 10_000;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException or ArgumentOutOfRangeException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>
+    /// CPU time so far (µs) of the processes a function call goes through, by part: the bench itself, the main
+    /// nats-server, the node, its internal nats-server, and its agents (with any wrapper around them).
+    /// </summary>
+    public static CpuSample Cpu(int benchPid, int mainNatsPid, int nodePid)
+    {
+        long internalNats = 0, agents = 0;
+        foreach (var child in ProcessTree.Descendants(nodePid))
+        {
+            if (CommandLine(child) is not { } cmdline)
+            {
+                continue;
+            }
+
+            if (IsAgent(cmdline))
+            {
+                agents += CpuMicros(child);
+            }
+            else if (cmdline.Contains("nats-server", StringComparison.Ordinal))
+            {
+                internalNats += CpuMicros(child);
+            }
+        }
+
+        return new CpuSample(CpuMicros(benchPid), CpuMicros(mainNatsPid), CpuMicros(nodePid), internalNats, agents);
+    }
 
     /// <summary>The parent pid (field 4 of /proc/pid/stat, after the parenthesised name).</summary>
     public static int? ParentOf(int pid)

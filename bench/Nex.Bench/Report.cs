@@ -51,6 +51,9 @@ internal sealed record FunctionResult(string Kind, LatencyStats Sequential, doub
 
     /// <summary>p99 of the same: a tail here is inside the engine, a tail only in the round trip is outside it.</summary>
     public double EngineP99Us { get; init; }
+
+    /// <summary>CPU time per call (µs) by process, with <see cref="Bench.CpuCallers"/> callers; null when not measured.</summary>
+    public CpuSample? CpuPerCallUs { get; init; }
 }
 
 /// <summary>Native service deploys: request → run response, and request → the service's first answer.</summary>

@@ -49,6 +49,16 @@ internal static class ReportTables
                 functionRows));
         }
 
+        var cpuRows = report.Drivers.SelectMany(d => d.Functions.Where(f => f.CpuPerCallUs is not null).Select(f => (IReadOnlyList<string>)[
+            d.Driver, f.Kind, Us(f.CpuPerCallUs!.Bench), Us(f.CpuPerCallUs.MainNats), Us(f.CpuPerCallUs.Node), Us(f.CpuPerCallUs.InternalNats), Us(f.CpuPerCallUs.Agents), Us(f.CpuPerCallUs.Total)])).ToList();
+        if (cpuRows.Count > 0)
+        {
+            tables.Add(new ReportTable(
+                $"CPU per function call with {Bench.CpuCallers} callers (µs; /proc utime + stime over the series, 10 ms ticks)",
+                ["driver", "kind", "bench", "main nats", "node", "internal nats", "agent", "total"],
+                cpuRows));
+        }
+
         var deployRows = report.Drivers.Where(d => d.Deploy is not null).Select(d => d.Deploy is { } x ? (IReadOnlyList<string>)[
             d.Driver,
             $"{Ms(x.WarmRun.P50Us)} ({X(x.WarmRunP50Ratio)})",
