@@ -25,6 +25,22 @@ public static partial class Posix
     /// <returns>Whether it was set.</returns>
     public static bool SetThreadNice(int nice) => SetPriorityNative(0 /* PRIO_PROCESS: one thread, by tid */, GetTidNative(), nice) == 0;
 
+    /// <summary>
+    /// Puts the calling thread under <c>SCHED_IDLE</c>: it runs only on CPU time nothing else wants, and any
+    /// other thread that wakes on its CPU preempts it at once. Unlike a nice value, this holds across
+    /// scheduling groups (each session is its own autogroup, so a nice value only ranks threads of one
+    /// process). Needs no privilege; there is no way back without one.
+    /// </summary>
+    /// <returns>Whether it was set.</returns>
+    public static bool SetThreadIdlePolicy()
+    {
+        var param = 0; // struct sched_param { int sched_priority; }, 0 for SCHED_IDLE
+        return SchedSetSchedulerNative(0 /* the calling thread */, 5 /* SCHED_IDLE */, ref param) == 0;
+    }
+
+    [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
+    private static partial int SchedSetSchedulerNative(int pid, int policy, ref int param);
+
     [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
     private static partial int SetPriorityNative(int which, int who, int prio);
 

@@ -37,7 +37,10 @@ internal static class NativeLibraries
         }
     }
 
-    private static IntPtr Load(string fileName)
+    /// <summary>Loads <paramref name="fileName"/> from where the agent's engines are (flat, or under runtimes/); zero when absent.</summary>
+    /// <param name="fileName">The file on disk.</param>
+    /// <returns>The library handle, or <see cref="IntPtr.Zero"/>.</returns>
+    public static IntPtr Load(string fileName)
     {
         if (NativeLibrary.TryLoad(Path.Combine(AppContext.BaseDirectory, fileName), out var flat))
         {

@@ -29,14 +29,18 @@ public sealed class V8FunctionProviderTests
         await using var fn = await V8Harness.StartAsync(Echo, Token);
         Assert.NotNull(await fn.Provider.ExecuteAsync("hello", "x"u8.ToArray(), Token));
 
-        // Per thread: /proc/self/task/<tid>/comm is the .NET thread name, field 19 of its stat the nice value.
+        // Per thread: /proc/self/task/<tid>/comm is the .NET thread name, field 19 of its stat the nice value,
+        // field 41 the scheduling policy (5 is SCHED_IDLE, 0 the normal one).
         var threads = Directory.GetDirectories("/proc/self/task")
             .Select(task => (Name: ReadOrEmpty(Path.Combine(task, "comm")).Trim(), Stat: ReadOrEmpty(Path.Combine(task, "stat"))))
             .Where(t => t.Stat.Length > 0)
-            .Select(t => (t.Name, Nice: int.Parse(t.Stat[(t.Stat.LastIndexOf(')') + 2)..].Split(' ')[16], System.Globalization.CultureInfo.InvariantCulture)))
+            .Select(t => (t.Name, Fields: t.Stat[(t.Stat.LastIndexOf(')') + 2)..].Split(' ')))
+            .Select(t => (t.Name, Nice: Field(t.Fields, 19), Policy: Field(t.Fields, 41)))
             .ToList();
-        Assert.True(threads.Count(t => t.Name == "nex-v8-prep" && t.Nice == 19) >= new V8Options().Lanes, string.Join(", ", threads));
-        Assert.DoesNotContain(threads, t => t.Name == "nex-v8" && t.Nice == 19);
+        Assert.True(threads.Count(t => t.Name == "nex-v8-prep" && t.Nice == 19 && t.Policy == 5) >= new V8Options().Lanes, string.Join(", ", threads));
+        Assert.DoesNotContain(threads, t => t.Name == "nex-v8" && (t.Nice == 19 || t.Policy != 0));
+
+        static int Field(string[] afterName, int field) => int.Parse(afterName[field - 3], System.Globalization.CultureInfo.InvariantCulture);
 
         static string ReadOrEmpty(string path)
         {
