@@ -21,6 +21,9 @@ internal sealed class Bench
     private string _natsUrl = "";
     private int _mainNatsPid;
 
+    /// <summary>Blocks of each series when a lane is measured beside its references.</summary>
+    private const int PairedBlocks = 10;
+
     /// <summary>The concurrency at which the CPU per call is read.</summary>
     internal const int CpuCallers = 8;
 
@@ -69,6 +72,7 @@ internal sealed class Bench
 
             _progress("baseline: raw NATS request/reply");
             report.Baseline = await BaselineAsync(nats.ClientUrl, caller, cancellationToken).ConfigureAwait(false);
+            await using var references = await RawNats.References.StartAsync(nats.ClientUrl, cancellationToken).ConfigureAwait(false);
 
             foreach (var driver in _settings.Drivers ?? SandboxDrivers.Available(NodeSettings.NodeDirectory))
             {
@@ -79,7 +83,7 @@ internal sealed class Bench
                     await using var node = await BenchNode.StartAsync(nats.ClientUrl, client, NodeSettings with { Sandbox = driver }, cancellationToken).ConfigureAwait(false);
                     foreach (var lane in _settings.FunctionLanes)
                     {
-                        await Step(report, $"{lane} echo ({driver})", async () => result.Functions.Add(await FunctionAsync(node, workloads, caller, lane, lane == "wasm" ? WasmEcho : V8Echo, report.Baseline, cancellationToken).ConfigureAwait(false))).ConfigureAwait(false);
+                        await Step(report, $"{lane} echo ({driver})", async () => result.Functions.Add(await FunctionAsync(node, workloads, caller, lane, lane == "wasm" ? WasmEcho : V8Echo, cancellationToken).ConfigureAwait(false))).ConfigureAwait(false);
                     }
 
                     if (_settings.FunctionsOnly)
@@ -151,7 +155,7 @@ internal sealed class Bench
         return new BaselineResult(sequential, afterIdle, concurrent) { Relayed = relayed };
     }
 
-    private async Task<FunctionResult> FunctionAsync(BenchNode node, Workloads workloads, NatsConnection caller, string kind, string path, BaselineResult? baseline, CancellationToken cancellationToken)
+    private async Task<FunctionResult> FunctionAsync(BenchNode node, Workloads workloads, NatsConnection caller, string kind, string path, CancellationToken cancellationToken)
     {
         _progress($"{kind} echo function");
         var subject = $"bench.fn.{kind}";
@@ -159,7 +163,15 @@ internal sealed class Bench
         try
         {
             var call = Call(caller, subject);
-            var sequential = await Measure.SequentialAsync(_settings.Warmup, TimeSpan.FromSeconds(_settings.WarmupSeconds), _settings.Samples, call, cancellationToken).ConfigureAwait(false);
+            // The lane, the floor and the raw round trip, in alternating blocks: compared within the same minutes.
+            var series = await Measure.InterleavedAsync(
+                _settings.Warmup,
+                TimeSpan.FromSeconds(_settings.WarmupSeconds),
+                _settings.Samples,
+                PairedBlocks,
+                [call, Call(caller, RawNats.RelaySubject), Call(caller, RawNats.References.EchoSubject)],
+                cancellationToken).ConfigureAwait(false);
+            var (sequential, floor, rtt) = (series[0], series[1], series[2]);
             var engine = await EngineTimeAsync(workload.Name, call, cancellationToken).ConfigureAwait(false);
             var concurrent = new List<ConcurrentStats>();
             CpuSample? cpu = null;
@@ -177,7 +189,10 @@ internal sealed class Bench
                 concurrent.Add(stats);
             }
 
-            return new FunctionResult(kind, sequential, Ratio(sequential.P50Us, baseline), concurrent) { EngineP50Us = engine.P50Us, EngineP99Us = engine.P99Us, CpuPerCallUs = cpu };
+            return new FunctionResult(kind, sequential, rtt.P50Us > 0 ? sequential.P50Us / rtt.P50Us : 0, concurrent)
+            {
+                EngineP50Us = engine.P50Us, EngineP99Us = engine.P99Us, CpuPerCallUs = cpu, PairedRtt = rtt, PairedFloor = floor,
+            };
         }
         finally
         {

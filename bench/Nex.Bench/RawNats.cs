@@ -42,27 +42,64 @@ internal static class RawNats
     /// </summary>
     public static async Task<T> WithRelayAsync<T>(string mainUrl, Func<Task<T>> measure, CancellationToken cancellationToken)
     {
-        await using var inner = await NatsServerProcess.StartAsync(new NatsServerOptions(), cancellationToken: cancellationToken).ConfigureAwait(false);
-        await using var outer = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = mainUrl, ConnectionName = "bench-relay" }, cancellationToken).ConfigureAwait(false);
-        await using var relayInner = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = inner.ClientUrl, ConnectionName = "bench-relay-inner" }, cancellationToken).ConfigureAwait(false);
-        await using var responder = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = inner.ClientUrl, ConnectionName = "bench-relay-echo" }, cancellationToken).ConfigureAwait(false);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var echoSub = await responder.SubscribeCoreAsync<byte[]>(InnerSubject, cancellationToken: cancellationToken).ConfigureAwait(false);
-        var relaySub = await outer.SubscribeCoreAsync<byte[]>(RelaySubject, cancellationToken: cancellationToken).ConfigureAwait(false);
-        var echo = ServeEchoAsync(echoSub, stop.Token);
-        var relay = ServeRelayAsync(relaySub, relayInner, outer, stop.Token);
-        try
+        await using var relay = await Relay.StartAsync(mainUrl, cancellationToken).ConfigureAwait(false);
+        return await measure().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The relay, up until disposed: its own second nats-server, a connection to each server, and the echo
+    /// responder behind it. Kept up for the whole run, so the floor can be measured beside each function lane.
+    /// </summary>
+    public sealed class Relay : IAsyncDisposable
+    {
+        private readonly NatsServerProcess _inner;
+        private readonly NatsConnection _outer;
+        private readonly NatsConnection _relayInner;
+        private readonly NatsConnection _responder;
+        private readonly CancellationTokenSource _stop;
+        private readonly INatsSub<byte[]> _echoSub;
+        private readonly INatsSub<byte[]> _relaySub;
+        private readonly Task _served;
+
+        private Relay(NatsServerProcess inner, NatsConnection outer, NatsConnection relayInner, NatsConnection responder, INatsSub<byte[]> echoSub, INatsSub<byte[]> relaySub)
         {
+            _inner = inner;
+            _outer = outer;
+            _relayInner = relayInner;
+            _responder = responder;
+            _echoSub = echoSub;
+            _relaySub = relaySub;
+            _stop = new CancellationTokenSource();
+            _served = Task.WhenAll(ServeEchoAsync(echoSub, _stop.Token), ServeRelayAsync(relaySub, relayInner, outer, _stop.Token));
+        }
+
+        /// <summary>Starts the relay serving <see cref="RelaySubject"/> on the main server at <paramref name="mainUrl"/>.</summary>
+        public static async Task<Relay> StartAsync(string mainUrl, CancellationToken cancellationToken)
+        {
+            var inner = await NatsServerProcess.StartAsync(new NatsServerOptions(), cancellationToken: cancellationToken).ConfigureAwait(false);
+            var outer = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = mainUrl, ConnectionName = "bench-relay" }, cancellationToken).ConfigureAwait(false);
+            var relayInner = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = inner.ClientUrl, ConnectionName = "bench-relay-inner" }, cancellationToken).ConfigureAwait(false);
+            var responder = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = inner.ClientUrl, ConnectionName = "bench-relay-echo" }, cancellationToken).ConfigureAwait(false);
+            var echoSub = await responder.SubscribeCoreAsync<byte[]>(InnerSubject, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var relaySub = await outer.SubscribeCoreAsync<byte[]>(RelaySubject, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var relay = new Relay(inner, outer, relayInner, responder, echoSub, relaySub);
             await responder.PingAsync(cancellationToken).ConfigureAwait(false);
             await outer.PingAsync(cancellationToken).ConfigureAwait(false);
-            return await measure().ConfigureAwait(false);
+            return relay;
         }
-        finally
+
+        /// <inheritdoc />
+        public async ValueTask DisposeAsync()
         {
-            await stop.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(echo, relay).ConfigureAwait(false);
-            await relaySub.DisposeAsync().ConfigureAwait(false);
-            await echoSub.DisposeAsync().ConfigureAwait(false);
+            await _stop.CancelAsync().ConfigureAwait(false);
+            await _served.ConfigureAwait(false);
+            await _relaySub.DisposeAsync().ConfigureAwait(false);
+            await _echoSub.DisposeAsync().ConfigureAwait(false);
+            await _responder.DisposeAsync().ConfigureAwait(false);
+            await _relayInner.DisposeAsync().ConfigureAwait(false);
+            await _outer.DisposeAsync().ConfigureAwait(false);
+            await _inner.DisposeAsync().ConfigureAwait(false);
+            _stop.Dispose();
         }
     }
 
@@ -86,4 +123,49 @@ internal static class RawNats
             }
         },
         CancellationToken.None);
+
+    /// <summary>
+    /// The references a function lane is measured beside: a raw echo responder on the main server (the round trip)
+    /// and the relay (the floor), up for the whole run.
+    /// </summary>
+    public sealed class References : IAsyncDisposable
+    {
+        /// <summary>The subject of the raw echo (its own, so the baseline's responder never answers it too).</summary>
+        public const string EchoSubject = "bench.raw.echo.paired";
+
+        private readonly NatsConnection _responder;
+        private readonly INatsSub<byte[]> _sub;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _served;
+        private readonly Relay _relay;
+
+        private References(NatsConnection responder, INatsSub<byte[]> sub, Relay relay)
+        {
+            _responder = responder;
+            _sub = sub;
+            _relay = relay;
+            _served = ServeEchoAsync(sub, _stop.Token);
+        }
+
+        /// <summary>Starts both on the main server at <paramref name="mainUrl"/>.</summary>
+        public static async Task<References> StartAsync(string mainUrl, CancellationToken cancellationToken)
+        {
+            var relay = await Relay.StartAsync(mainUrl, cancellationToken).ConfigureAwait(false);
+            var responder = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = mainUrl, ConnectionName = "bench-responder-paired" }, cancellationToken).ConfigureAwait(false);
+            var sub = await responder.SubscribeCoreAsync<byte[]>(EchoSubject, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await responder.PingAsync(cancellationToken).ConfigureAwait(false);
+            return new References(responder, sub, relay);
+        }
+
+        /// <inheritdoc />
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync().ConfigureAwait(false);
+            await _served.ConfigureAwait(false);
+            await _sub.DisposeAsync().ConfigureAwait(false);
+            await _responder.DisposeAsync().ConfigureAwait(false);
+            await _relay.DisposeAsync().ConfigureAwait(false);
+            _stop.Dispose();
+        }
+    }
 }

@@ -52,6 +52,15 @@ internal sealed record FunctionResult(string Kind, LatencyStats Sequential, doub
     /// <summary>p99 of the same: a tail here is inside the engine, a tail only in the round trip is outside it.</summary>
     public double EngineP99Us { get; init; }
 
+    /// <summary>Raw NATS round trips measured in blocks alternating with this lane's sequential calls (null: not measured).</summary>
+    public LatencyStats? PairedRtt { get; init; }
+
+    /// <summary>The floor (a raw request relayed once) measured in blocks alternating with this lane's calls (null: not measured).</summary>
+    public LatencyStats? PairedFloor { get; init; }
+
+    /// <summary>The floor this lane is compared with: the one measured beside it, else the baseline's.</summary>
+    public double FloorP50Us(BenchReport report) => PairedFloor?.P50Us ?? report.Baseline?.Relayed?.P50Us ?? 0;
+
     /// <summary>CPU time per call (µs) by process, with <see cref="Bench.CpuCallers"/> callers; null when not measured.</summary>
     public CpuSample? CpuPerCallUs { get; init; }
 }

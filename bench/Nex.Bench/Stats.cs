@@ -59,6 +59,42 @@ internal static class Measure
         return LatencyStats.From(samples, wall.Elapsed);
     }
 
+    /// <summary>
+    /// <paramref name="count"/> sequential calls of each of <paramref name="calls"/>, in alternating blocks
+    /// (<paramref name="blocks"/> of each), after warming each up as <see cref="SequentialAsync"/> does. Each block
+    /// is back to back, as a sequential series is, while the series of all calls share the same minutes: on a shared
+    /// VM, whose speed drifts from minute to minute (a raw round trip measured 71–168 µs in runs of one hour), a
+    /// difference between two series measured a minute apart was mostly that drift.
+    /// </summary>
+    public static async Task<LatencyStats[]> InterleavedAsync(int warmup, TimeSpan warmupTime, int count, int blocks, IReadOnlyList<Func<CancellationToken, Task>> calls, CancellationToken cancellationToken)
+    {
+        foreach (var call in calls)
+        {
+            await WarmUpAsync(warmup, warmupTime, call, cancellationToken).ConfigureAwait(false);
+        }
+
+        var samples = calls.Select(_ => new List<long>(count)).ToArray();
+        var walls = calls.Select(_ => TimeSpan.Zero).ToArray();
+        var perBlock = Math.Max(1, count / Math.Max(1, blocks));
+        for (var done = 0; done < count; done += perBlock)
+        {
+            for (var c = 0; c < calls.Count; c++)
+            {
+                var wall = Stopwatch.StartNew();
+                for (var i = 0; i < Math.Min(perBlock, count - done); i++)
+                {
+                    var start = Stopwatch.GetTimestamp();
+                    await calls[c](cancellationToken).ConfigureAwait(false);
+                    samples[c].Add(Stopwatch.GetTimestamp() - start);
+                }
+
+                walls[c] += wall.Elapsed;
+            }
+        }
+
+        return [.. samples.Select((s, c) => LatencyStats.From(s, walls[c]))];
+    }
+
     /// <summary>At least <paramref name="count"/> unmeasured calls, going on for at least <paramref name="time"/>.</summary>
     public static async Task WarmUpAsync(int count, TimeSpan time, Func<CancellationToken, Task> call, CancellationToken cancellationToken)
     {

@@ -20,9 +20,9 @@ internal static class Targets
     public static void Evaluate(BenchReport report)
     {
         var driver = report.Drivers.FirstOrDefault();
-        var floor = report.Baseline?.Relayed?.P50Us;
         foreach (var function in driver?.Functions ?? [])
         {
+            var floor = function.FloorP50Us(report) is > 0 and var paired ? paired : (double?)null;
             Add(report, $"{function.Kind} echo p50 / NATS RTT", $"≤ {FunctionRatio:0.0}×", function.P50Ratio, "×", function.P50Ratio <= FunctionRatio);
             if (!Functions.TryGetValue(function.Kind, out var goal))
             {
