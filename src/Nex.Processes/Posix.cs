@@ -26,10 +26,11 @@ public static partial class Posix
     public static bool SetThreadNice(int nice) => SetPriorityNative(0 /* PRIO_PROCESS: one thread, by tid */, GetTidNative(), nice) == 0;
 
     /// <summary>
-    /// Puts the calling thread under <c>SCHED_IDLE</c>: it runs only on CPU time nothing else wants, and any
-    /// other thread that wakes on its CPU preempts it at once. Unlike a nice value, this holds across
-    /// scheduling groups (each session is its own autogroup, so a nice value only ranks threads of one
-    /// process). Needs no privilege; there is no way back without one.
+    /// Puts the calling thread under <c>SCHED_IDLE</c>: any other thread that wakes on its CPU preempts it at
+    /// once, and the kernel counts its CPU as idle when it places a waking thread. Unlike a nice value, this
+    /// holds across scheduling groups (each session is its own autogroup, and a nice value only ranks the
+    /// threads of one group); its group still gets its share of a busy machine. Needs no privilege; there is no
+    /// way back without one.
     /// </summary>
     /// <returns>Whether it was set.</returns>
     public static bool SetThreadIdlePolicy()

@@ -13,8 +13,9 @@ namespace Nex.Agent.Providers.V8;
 /// language feature that is not in the snapshot, one by one, into every context. Profiled under 8 callers
 /// (<c>perf</c>, 2026-12-07): those installs were 6% of the agent's CPU, explicit resource management alone
 /// 2.6% (that one stays: ClearScript's own per-context script needs it). None of the others existed in the V8
-/// of Nex 0.2, so functions written for it never use them: they are turned off. V8's minor collection after each context disposal (another 2.5%) is turned off too;
-/// the lane's own collections (<see cref="V8Heap"/>) free the used contexts.
+/// of Nex 0.2, so functions written for it never use them: they are turned off. So is V8's minor collection
+/// after each context disposal (another 2.5%): V8's own collections and the lane's (<see cref="V8Heap"/>) free
+/// the used contexts.
 /// </remarks>
 internal static unsafe class V8EngineFlags
 {
