@@ -35,9 +35,16 @@ public sealed partial class KillNodeTests
         Assert.Equal(nodeId, victim.NodeId);
 
         await using var rescheduled = await Recorder.StartAsync(caller, "$NEX.events.default.workload_rescheduled");
+        var oldCopy = LiveProcesses.WithCommandLine(subject);
         var clock = Stopwatch.StartNew();
         victim.Process.Signal(9);
         await victim.Process.WaitForExitAsync(TimeSpan.FromSeconds(10));
+
+        // The killed node's copy dies with it, but not in the same instant: until it has, it may still answer.
+        await NatsClusterWaits.EventuallyAsync(
+            () => LiveProcesses.WithCommandLine(subject).Intersect(oldCopy).Any() ? throw new TimeoutException("the killed node's copy still runs") : Task.CompletedTask,
+            "the killed node's copy gone",
+            cancellationToken: ct);
         await AnswerAsync(caller, subject, TimeSpan.FromSeconds(60), ct);
         var seconds = clock.Elapsed.TotalSeconds;
         TestContext.Current.TestOutputHelper?.WriteLine($"kill -9 of the node to the first answer from the other node: {seconds:0.0} s (lease grace 10 s, heartbeat 2 s)");
