@@ -17,6 +17,8 @@ internal static class Program
     /// <returns>The exit code.</returns>
     public static async Task<int> Main()
     {
+        // Before any socket exists: .NET reads this once (each NATS read then skips a thread-pool hop).
+        SocketCompletions.PreferInline();
         var stderr = Console.Error;
 
         // Before the seed is read: a workload runs as our user (no sandbox, or inside the sandbox), and
@@ -116,7 +118,9 @@ internal static class Program
     {
         var stderr = Console.Error;
 
-        using var shutdown = new CancellationTokenSource();
+        // Never disposed: a signal that arrives as we exit is handled on a thread-pool thread, possibly after
+        // the registrations below are gone, and must not find it disposed (that was an unhandled exception).
+        var shutdown = new CancellationTokenSource();
         void OnSignal(PosixSignalContext context)
         {
             context.Cancel = true; // we exit ourselves, after stopping the workload

@@ -33,7 +33,9 @@ internal static class CliRunner
         // SIGINT, SIGTERM and SIGQUIT stop long-running commands gracefully (as in 0.2); a second
         // signal terminates at once. We do this ourselves: System.CommandLine would kill the
         // process after a fixed 2 s, cutting a node's shutdown short.
-        using var stop = new CancellationTokenSource();
+        // Never disposed: a signal that arrives as we exit is handled on a thread-pool thread, possibly after
+        // the registrations are gone, and must not find it disposed.
+        var stop = new CancellationTokenSource();
         var registrations = new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGQUIT }
             .Select(signal => PosixSignalRegistration.Create(signal, ctx =>
             {
