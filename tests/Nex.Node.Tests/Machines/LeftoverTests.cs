@@ -15,7 +15,8 @@ public sealed class LeftoverTests(NatsServerFixture nats)
         await using var node = await TestNode.StartAsync(nats.Url);
         await using var events = await Recorder.StartAsync(node.Connection, "$NEX.events.>");
         var id = await InternalNatsRecoveryTests.DeployAsync(node, "sleeper", "native", Artifacts.Script("/bin/sleep 300"));
-        await InternalNatsRecoveryTests.WaitUntilAsync(() => Task.FromResult(LiveProcesses.WithCommandLine($"workload-{id}").Count > 0), "the workload's process");
+        // Exactly one: the script's shell forks to run sleep, and until that child has exec'd it shows the shell's command line too.
+        await InternalNatsRecoveryTests.WaitUntilAsync(() => Task.FromResult(LiveProcesses.WithCommandLine($"workload-{id}").Count == 1), "the workload's process");
         var workload = Assert.Single(LiveProcesses.WithCommandLine($"workload-{id}"));
         var artifact = File.ReadAllText($"/proc/{workload}/cmdline").Split('\0').Single(a => a.EndsWith($"workload-{id}", StringComparison.Ordinal));
 
