@@ -18,6 +18,12 @@ internal sealed record AgentSettings
     /// <summary>Port of the node's internal NATS server.</summary>
     public required int NatsPort { get; init; }
 
+    /// <summary>
+    /// A unix socket that leads to the node's NATS server (a container sandbox's), connected to instead of
+    /// <see cref="NatsHost"/>:<see cref="NatsPort"/>; null: that TCP address.
+    /// </summary>
+    public string? NatsSocket { get; init; }
+
     /// <summary>The workload user's NKey seed (<c>SU…</c>), or null to connect without credentials.</summary>
     public string? NKeySeed { get; init; }
 

@@ -157,6 +157,7 @@ internal sealed partial class NexAgent : IAsyncDisposable
             ReconnectWaitMin = TimeSpan.FromMilliseconds(200),
             ReconnectWaitMax = TimeSpan.FromSeconds(1),
             ReconnectJitter = TimeSpan.FromMilliseconds(100),
+            SocketConnectionFactory = _settings.NatsSocket is { } socket ? new UnixSocketConnectionFactory(socket) : null,
         };
 
         // The node may still be reloading its internal server's accounts when we start: retry a while.
@@ -167,7 +168,7 @@ internal sealed partial class NexAgent : IAsyncDisposable
             try
             {
                 await connection.ConnectAsync().AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
-                LogConnected(_logger, _settings.NatsUrl);
+                LogConnected(_logger, _settings.NatsSocket is { } through ? $"{_settings.NatsUrl} (through {through})" : _settings.NatsUrl);
                 return connection;
             }
             catch (Exception ex) when (ex is NatsException or TimeoutException or IOException or System.Net.Sockets.SocketException)

@@ -6,8 +6,8 @@ namespace Nex.Processes;
 /// <summary>
 /// A byte relay: accepts connections on one endpoint and pipes each, both ways, to a new connection to
 /// another. It carries NATS across a sandbox's network namespace: the node listens on a unix socket that
-/// is bound into the sandbox and relays to a TCP port; inside, the agent listens on loopback TCP and
-/// relays to that socket. Nothing in the sandbox can reach any other address.
+/// is bound into the sandbox and relays to a TCP port; inside, the agent listens on loopback TCP for its
+/// services and relays to that socket. Nothing in the sandbox can reach any other address.
 /// </summary>
 public sealed class SocketRelay : IAsyncDisposable
 {

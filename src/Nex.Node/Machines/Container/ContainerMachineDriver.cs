@@ -21,7 +21,9 @@ internal sealed record ContainerSettings(string Rootfs, string RunDirectory, int
 /// <c>nex rootfs build</c> makes, with a private <c>/tmp</c>, no capabilities, no new privileges, a
 /// seccomp filter, as an unprivileged host user, inside a cgroup holding the machine template's memory,
 /// CPU and pids limits. Its network namespace has only loopback: NATS reaches it as unix sockets bound
-/// into <c>/run/nex</c>, which the agent relays to loopback ports (see <see cref="SocketRelay"/>).
+/// into <c>/run/nex</c>: the agent connects to its own directly, and relays the services' one to a loopback
+/// port (see <see cref="SocketRelay"/>). Both are listed in <c>NEX_RELAYS</c>; the agent takes the one on its own
+/// NATS address for itself.
 /// </summary>
 /// <remarks>
 /// bubblewrap rather than runc for agents: about 8 ms per start against 45 ms (sandboxes.md), no bundle
