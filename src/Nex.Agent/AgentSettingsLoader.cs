@@ -33,6 +33,12 @@ internal static class AgentSettingsLoader
     /// </summary>
     public const string SeedSourceVariable = "NEX_NODE_NATS_NKEY_SEED_FROM";
 
+    /// <summary>
+    /// A unix socket that leads to the node's internal NATS server (a container sandbox's <c>/run/nex</c> one): the
+    /// agent connects through it, and the host and port only name the server.
+    /// </summary>
+    public const string SocketVariable = "NEX_NODE_NATS_SOCKET";
+
     /// <summary>A JSON metadata file: <c>{"vmid","node_nats_host","node_nats_port","node_nats_nkey","message"}</c>.</summary>
     public const string MetadataFileVariable = "NEX_METADATA_FILE";
 
@@ -190,6 +196,13 @@ internal static class AgentSettingsLoader
             }
         }
 
+        var socket = Get(SocketVariable);
+        if (socket is not null && !Path.IsPathRooted(socket))
+        {
+            error = $"{SocketVariable} '{socket}' is not an absolute path";
+            return false;
+        }
+
         if (!TryReadMilliseconds(Get(StopGraceVariable), StopGraceVariable, AgentSettings.DefaultStopGrace, out var stopGrace, out error)
             || !TryReadMilliseconds(Get(DisconnectGraceVariable), DisconnectGraceVariable, AgentSettings.DefaultDisconnectGrace, out var disconnectGrace, out error))
         {
@@ -201,6 +214,7 @@ internal static class AgentSettingsLoader
             WorkloadId = id,
             NatsHost = host,
             NatsPort = port,
+            NatsSocket = socket,
             NKeySeed = seed,
             NKeyPublic = publicKey,
             Message = Blank(file?.Message) ?? (file is null ? NoSandboxMessage : HostSuppliedMessage),

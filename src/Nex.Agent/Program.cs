@@ -59,14 +59,12 @@ internal static class Program
         }
 
         // In a sandbox without a network (the container driver) NATS arrives as unix sockets bound in
-        // from the node: relay loopback ports to them, so the agent and its workload connect as usual.
-        // The agent's own connection goes straight to its socket (a relay hop less each way per message).
+        // from the node: the agent connects through its own (NEX_NODE_NATS_SOCKET), and relays a loopback
+        // port to the workload's, so a service connects as usual.
         var relays = new List<SocketRelay>();
         try
         {
-            var (natsSocket, others) = SplitAgentSocket(settings!, ParseRelays(Environment.GetEnvironmentVariable(RelaysVariable)));
-            settings = settings! with { NatsSocket = natsSocket };
-            foreach (var (listen, target) in others)
+            foreach (var (listen, target) in ParseRelays(Environment.GetEnvironmentVariable(RelaysVariable)))
             {
                 relays.Add(SocketRelay.Start(listen, target));
             }
@@ -88,35 +86,6 @@ internal static class Program
                 await relay.DisposeAsync().ConfigureAwait(false);
             }
         }
-    }
-
-    /// <summary>
-    /// Takes out of <paramref name="relays"/> the one that would carry the agent's own NATS connection (it listens on
-    /// the agent's NATS address and leads to a unix socket): the agent connects to that socket itself.
-    /// </summary>
-    /// <param name="settings">The agent's settings (its NATS host and port).</param>
-    /// <param name="relays">The relays asked for.</param>
-    /// <returns>The socket's path, or null; and the relays still to start (the workload's).</returns>
-    internal static (string? NatsSocket, IReadOnlyList<(System.Net.EndPoint Listen, System.Net.EndPoint Target)> Others) SplitAgentSocket(
-        AgentSettings settings, IEnumerable<(System.Net.EndPoint Listen, System.Net.EndPoint Target)> relays)
-    {
-        string? socket = null;
-        var others = new List<(System.Net.EndPoint, System.Net.EndPoint)>();
-        foreach (var (listen, target) in relays)
-        {
-            if (socket is null && listen is System.Net.IPEndPoint ip && ip.Port == settings.NatsPort
-                && System.Net.IPAddress.TryParse(settings.NatsHost, out var host) && host.Equals(ip.Address)
-                && target is System.Net.Sockets.UnixDomainSocketEndPoint unix)
-            {
-                socket = unix.ToString();
-            }
-            else
-            {
-                others.Add((listen, target));
-            }
-        }
-
-        return (socket, others);
     }
 
     /// <summary><c>listen=target,…</c>: loopback <c>host:port</c> relayed to a unix socket path.</summary>

@@ -28,6 +28,21 @@ public sealed class AgentSettingsTests
     };
 
     [Fact]
+    public void ANatsSocket_IsWhatTheAgentConnectsThrough_AndMustBeAnAbsolutePath()
+    {
+        Assert.Null(Load(NoSandbox()).Settings!.NatsSocket);
+
+        var withSocket = NoSandbox();
+        withSocket["NEX_NODE_NATS_SOCKET"] = "/run/nex/nats.sock";
+        Assert.Equal("/run/nex/nats.sock", Load(withSocket).Settings!.NatsSocket);
+
+        withSocket["NEX_NODE_NATS_SOCKET"] = "run/nex/nats.sock";
+        var (settings, error) = Load(withSocket);
+        Assert.Null(settings);
+        Assert.Equal("NEX_NODE_NATS_SOCKET 'run/nex/nats.sock' is not an absolute path", error);
+    }
+
+    [Fact]
     public void NoSandboxEnvironment_IsReadAndZeroHostMeansLoopback()
     {
         var (settings, _) = Load(NoSandbox());

@@ -28,6 +28,9 @@ public sealed class ContainerDriverPartsTests
         Assert.Equal("/tmp", args[args.IndexOf("--tmpfs") + 1]);
         Assert.Equal("65534", args[args.IndexOf("--uid") + 1]);
         Assert.Equal(ContainerMachineDriver.AgentPath, args[^1]);
+
+        // The agent connects through its socket; NEX_RELAYS carries only what the services need.
+        Assert.Equal("/run/nex/nats.sock", args[args.IndexOf("NEX_NODE_NATS_SOCKET") + 1]);
         Assert.DoesNotContain(args, a => a.Contains("SUSECRET", StringComparison.Ordinal));
     }
 

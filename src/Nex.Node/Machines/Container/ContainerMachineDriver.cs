@@ -21,9 +21,8 @@ internal sealed record ContainerSettings(string Rootfs, string RunDirectory, int
 /// <c>nex rootfs build</c> makes, with a private <c>/tmp</c>, no capabilities, no new privileges, a
 /// seccomp filter, as an unprivileged host user, inside a cgroup holding the machine template's memory,
 /// CPU and pids limits. Its network namespace has only loopback: NATS reaches it as unix sockets bound
-/// into <c>/run/nex</c>: the agent connects to its own directly, and relays the services' one to a loopback
-/// port (see <see cref="SocketRelay"/>). Both are listed in <c>NEX_RELAYS</c>; the agent takes the one on its own
-/// NATS address for itself.
+/// into <c>/run/nex</c>: the agent connects through its own (<c>NEX_NODE_NATS_SOCKET</c>), and relays the
+/// services' one to a loopback port (<c>NEX_RELAYS</c>, see <see cref="SocketRelay"/>).
 /// </summary>
 /// <remarks>
 /// bubblewrap rather than runc for agents: about 8 ms per start against 45 ms (sandboxes.md), no bundle
@@ -43,6 +42,7 @@ internal sealed partial class ContainerMachineDriver : IMachineDriver
     /// <summary>The loopback port a service's <c>NATS_URL</c> points at inside the sandbox.</summary>
     public const int WorkloadNatsPort = 4222;
 
+    // Only names the agent's server (its URL, in logs): the agent connects through its socket.
     private const int AgentNatsPort = 4223;
 
     // Joins the cgroups before anything forks, opens the seccomp program as fd 3 for bwrap, then execs
@@ -157,11 +157,7 @@ internal sealed partial class ContainerMachineDriver : IMachineDriver
             }
 
             relays = await NatsRelays.StartAsync(dir, spec, _settings.WorkloadNats).ConfigureAwait(false);
-            var agentRelays = $"127.0.0.1:{AgentNatsPort}={SocketDirectory}/{NatsRelays.AgentSocket}";
-            if (_settings.WorkloadNats is not null)
-            {
-                agentRelays += $",127.0.0.1:{WorkloadNatsPort}={SocketDirectory}/{NatsRelays.WorkloadSocket}";
-            }
+            var agentRelays = _settings.WorkloadNats is null ? "" : $"127.0.0.1:{WorkloadNatsPort}={SocketDirectory}/{NatsRelays.WorkloadSocket}";
 
             cgroup = Cgroup.Create(_cgroups, spec.Id, new CgroupLimits(
                 spec.Template.MemSizeBytes,
@@ -314,6 +310,7 @@ internal sealed partial class ContainerMachineDriver : IMachineDriver
         Env("NEX_SANDBOX", "true");
         Env("NEX_METADATA_FILE", $"{SocketDirectory}/metadata.json");
         Env(SeedHandover.SourceVariable, "stdin");
+        Env("NEX_NODE_NATS_SOCKET", $"{SocketDirectory}/{NatsRelays.AgentSocket}");
         Env("NEX_RELAYS", agentRelays);
         Env("DOTNET_gcServer", "0");
         if (spec.ImageRoot is null)
