@@ -169,9 +169,9 @@ internal sealed class Bench
                 TimeSpan.FromSeconds(_settings.WarmupSeconds),
                 _settings.Samples,
                 PairedBlocks,
-                [call, Call(caller, RawNats.RelaySubject), Call(caller, RawNats.References.EchoSubject)],
+                [call, Call(caller, RawNats.RelaySubject), Call(caller, RawNats.References.EchoSubject), Call(caller, RawNats.ProcessFloor.Subject)],
                 cancellationToken).ConfigureAwait(false);
-            var (sequential, floor, rtt) = (series[0], series[1], series[2]);
+            var (sequential, floor, rtt, processFloor) = (series[0], series[1], series[2], series[3]);
             var engine = await EngineTimeAsync(workload.Name, call, cancellationToken).ConfigureAwait(false);
             var concurrent = new List<ConcurrentStats>();
             CpuSample? cpu = null;
@@ -191,7 +191,7 @@ internal sealed class Bench
 
             return new FunctionResult(kind, sequential, rtt.P50Us > 0 ? sequential.P50Us / rtt.P50Us : 0, concurrent)
             {
-                EngineP50Us = engine.P50Us, EngineP99Us = engine.P99Us, CpuPerCallUs = cpu, PairedRtt = rtt, PairedFloor = floor,
+                EngineP50Us = engine.P50Us, EngineP99Us = engine.P99Us, CpuPerCallUs = cpu, PairedRtt = rtt, PairedFloor = floor, PairedProcessFloor = processFloor,
             };
         }
         finally

@@ -20,6 +20,12 @@ internal static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        if (args is [RawNats.ProcessFloor.ServeCommand, .. var part])
+        {
+            // One half of the process floor, started by a measuring run (RawNats.ProcessFloor).
+            return await RawNats.ProcessFloor.ServeAsync(part).ConfigureAwait(false);
+        }
+
         var smoke = new Option<bool>("--smoke") { Description = "a tiny run that only checks every step works (seconds, not minutes)" };
         var output = new Option<string>("--out") { Description = "JSON file to write", DefaultValueFactory = _ => "bench-results.json" };
         var markdown = new Option<string?>("--markdown") { Description = "also write the tables into this Markdown file, between the bench markers (with --campaign: the whole file)" };

@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using NATS.Client.Core;
 using Nex.Client;
 using Nex.Nats;
 using Nex.Node.Nats;
+using Nex.Processes;
 
 namespace Nex.Bench;
 
@@ -73,6 +75,9 @@ internal static class RawNats
             _served = Task.WhenAll(ServeEchoAsync(echoSub, _stop.Token), ServeRelayAsync(relaySub, relayInner, outer, _stop.Token));
         }
 
+        /// <summary>The relay's own second nats-server.</summary>
+        public string InnerUrl => _inner.ClientUrl;
+
         /// <summary>Starts the relay serving <see cref="RelaySubject"/> on the main server at <paramref name="mainUrl"/>.</summary>
         public static async Task<Relay> StartAsync(string mainUrl, CancellationToken cancellationToken)
         {
@@ -104,14 +109,17 @@ internal static class RawNats
     }
 
     // As the node relays a trigger: the message in, a request on the other server, its reply out.
-    private static Task ServeRelayAsync(INatsSub<byte[]> sub, NatsConnection inner, NatsConnection outer, CancellationToken cancellationToken) => Task.Run(
+    private static Task ServeRelayAsync(INatsSub<byte[]> sub, NatsConnection inner, NatsConnection outer, CancellationToken cancellationToken) =>
+        ServeRelayAsync(sub, inner, outer, InnerSubject, cancellationToken);
+
+    private static Task ServeRelayAsync(INatsSub<byte[]> sub, NatsConnection inner, NatsConnection outer, string innerSubject, CancellationToken cancellationToken) => Task.Run(
         async () =>
         {
             try
             {
                 await foreach (var msg in sub.Msgs.ReadAllAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    var reply = await inner.RequestAsync<byte[], byte[]>(InnerSubject, msg.Data, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    var reply = await inner.RequestAsync<byte[], byte[]>(innerSubject, msg.Data, cancellationToken: cancellationToken).ConfigureAwait(false);
                     if (!string.IsNullOrEmpty(msg.ReplyTo))
                     {
                         await outer.PublishAsync(msg.ReplyTo, reply.Data, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -138,12 +146,14 @@ internal static class RawNats
         private readonly CancellationTokenSource _stop = new();
         private readonly Task _served;
         private readonly Relay _relay;
+        private readonly ProcessFloor _processFloor;
 
-        private References(NatsConnection responder, INatsSub<byte[]> sub, Relay relay)
+        private References(NatsConnection responder, INatsSub<byte[]> sub, Relay relay, ProcessFloor processFloor)
         {
             _responder = responder;
             _sub = sub;
             _relay = relay;
+            _processFloor = processFloor;
             _served = ServeEchoAsync(sub, _stop.Token);
         }
 
@@ -151,10 +161,11 @@ internal static class RawNats
         public static async Task<References> StartAsync(string mainUrl, CancellationToken cancellationToken)
         {
             var relay = await Relay.StartAsync(mainUrl, cancellationToken).ConfigureAwait(false);
+            var processFloor = await ProcessFloor.StartAsync(mainUrl, relay.InnerUrl, cancellationToken).ConfigureAwait(false);
             var responder = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = mainUrl, ConnectionName = "bench-responder-paired" }, cancellationToken).ConfigureAwait(false);
             var sub = await responder.SubscribeCoreAsync<byte[]>(EchoSubject, cancellationToken: cancellationToken).ConfigureAwait(false);
             await responder.PingAsync(cancellationToken).ConfigureAwait(false);
-            return new References(responder, sub, relay);
+            return new References(responder, sub, relay, processFloor);
         }
 
         /// <inheritdoc />
@@ -164,8 +175,154 @@ internal static class RawNats
             await _served.ConfigureAwait(false);
             await _sub.DisposeAsync().ConfigureAwait(false);
             await _responder.DisposeAsync().ConfigureAwait(false);
+            await _processFloor.DisposeAsync().ConfigureAwait(false);
             await _relay.DisposeAsync().ConfigureAwait(false);
             _stop.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The floor again, with its relay and its echo each in a process of its own, as the node and the agent are:
+    /// the same two NATS round trips and the same code, but every message now has to wake a thread of another
+    /// process, where the in-process floor's are served by the bench's own thread pool, busy (and spinning) with
+    /// the caller's calls. Both run with .NET's defaults, as the other references do. Reported beside the floor,
+    /// not instead of it: the targets are the issue's, against the floor.
+    /// </summary>
+    public sealed class ProcessFloor : IAsyncDisposable
+    {
+        /// <summary>The subject the relay process serves on the main server.</summary>
+        public const string Subject = "bench.raw.relay.processes";
+
+        /// <summary>The first argument that makes nex-bench serve one half of this floor instead of measuring.</summary>
+        public const string ServeCommand = "serve-floor";
+
+        private const string InnerSubject = "bench.raw.inner.processes";
+        private const string Ready = "ready";
+
+        private readonly Process _relay;
+        private readonly Process _echo;
+
+        private ProcessFloor(Process relay, Process echo)
+        {
+            _relay = relay;
+            _echo = echo;
+        }
+
+        /// <summary>Starts the echo on <paramref name="innerUrl"/> and the relay to it from <paramref name="mainUrl"/>; returns once both serve.</summary>
+        public static async Task<ProcessFloor> StartAsync(string mainUrl, string innerUrl, CancellationToken cancellationToken)
+        {
+            var echo = await StartPartAsync(["echo", innerUrl, InnerSubject], cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var relay = await StartPartAsync(["relay", mainUrl, innerUrl, Subject, InnerSubject], cancellationToken).ConfigureAwait(false);
+                return new ProcessFloor(relay, echo);
+            }
+            catch
+            {
+                await StopAsync(echo).ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        /// <summary>
+        /// The child's side (<c>nex-bench serve-floor echo URL SUBJECT</c> or <c>serve-floor relay MAIN INNER SUBJECT
+        /// INNER-SUBJECT</c>): serves until its standard input closes (the bench ends it, or is gone).
+        /// </summary>
+        public static async Task<int> ServeAsync(string[] args)
+        {
+            using var stop = new CancellationTokenSource();
+            await using var first = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = args[1], ConnectionName = $"bench-floor-{args[0]}" }, stop.Token).ConfigureAwait(false);
+            Task served;
+            NatsConnection? second = null;
+            INatsSub<byte[]> sub;
+            switch (args)
+            {
+                case ["echo", _, var subject]:
+                    sub = await first.SubscribeCoreAsync<byte[]>(subject, cancellationToken: stop.Token).ConfigureAwait(false);
+                    served = ServeEchoAsync(sub, stop.Token);
+                    break;
+                case ["relay", _, var innerUrl, var subject, var innerSubject]:
+                    second = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = innerUrl, ConnectionName = "bench-floor-relay-inner" }, stop.Token).ConfigureAwait(false);
+                    sub = await first.SubscribeCoreAsync<byte[]>(subject, cancellationToken: stop.Token).ConfigureAwait(false);
+                    served = ServeRelayAsync(sub, second, first, innerSubject, stop.Token);
+                    break;
+                default:
+                    await Console.Error.WriteLineAsync($"nex-bench: {ServeCommand} takes echo URL SUBJECT, or relay MAIN-URL INNER-URL SUBJECT INNER-SUBJECT").ConfigureAwait(false);
+                    return 2;
+            }
+
+            await first.PingAsync(stop.Token).ConfigureAwait(false);
+            await Console.Out.WriteLineAsync(Ready).ConfigureAwait(false);
+            await Console.Out.FlushAsync(stop.Token).ConfigureAwait(false);
+            await Console.In.ReadToEndAsync(stop.Token).ConfigureAwait(false);
+            await stop.CancelAsync().ConfigureAwait(false);
+            await served.ConfigureAwait(false);
+            await sub.DisposeAsync().ConfigureAwait(false);
+            if (second is not null)
+            {
+                await second.DisposeAsync().ConfigureAwait(false);
+            }
+
+            return 0;
+        }
+
+        /// <inheritdoc />
+        public async ValueTask DisposeAsync()
+        {
+            await StopAsync(_relay).ConfigureAwait(false);
+            await StopAsync(_echo).ConfigureAwait(false);
+        }
+
+        private static async Task<Process> StartPartAsync(string[] args, CancellationToken cancellationToken)
+        {
+            var info = new ProcessStartInfo(ChildProcessLauncher.FindOnPath("dotnet") ?? "dotnet")
+            {
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                UseShellExecute = false,
+            };
+            foreach (var arg in (string[])[typeof(RawNats).Assembly.Location, ServeCommand, .. args])
+            {
+                info.ArgumentList.Add(arg);
+            }
+
+            var process = await ChildProcessLauncher.StartAsync(info).ConfigureAwait(false);
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(TimeSpan.FromSeconds(30));
+                var line = await process.StandardOutput.ReadLineAsync(timeout.Token).ConfigureAwait(false);
+                if (line != Ready)
+                {
+                    throw new InvalidOperationException($"the floor's {args[0]} process did not start (exit: {(process.HasExited ? process.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture) : "none")})");
+                }
+
+                return process;
+            }
+            catch
+            {
+                await StopAsync(process).ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        // Closing its standard input ends it; a part that does not end in time is killed.
+        private static async Task StopAsync(Process process)
+        {
+            using (process)
+            {
+                try
+                {
+                    process.StandardInput.Close();
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                    await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or IOException or InvalidOperationException)
+                {
+                    process.Kill(entireProcessTree: true);
+                    await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+            }
         }
     }
 }

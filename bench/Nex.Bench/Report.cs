@@ -58,6 +58,9 @@ internal sealed record FunctionResult(string Kind, LatencyStats Sequential, doub
     /// <summary>The floor (a raw request relayed once) measured in blocks alternating with this lane's calls (null: not measured).</summary>
     public LatencyStats? PairedFloor { get; init; }
 
+    /// <summary>The floor with its relay and its echo in processes of their own (<see cref="RawNats.ProcessFloor"/>), measured in the same alternating blocks (null: not measured).</summary>
+    public LatencyStats? PairedProcessFloor { get; init; }
+
     /// <summary>The floor this lane is compared with: the one measured beside it, else the baseline's.</summary>
     public double FloorP50Us(BenchReport report) => PairedFloor?.P50Us ?? report.Baseline?.Relayed?.P50Us ?? 0;
 
