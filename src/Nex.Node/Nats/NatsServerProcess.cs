@@ -42,6 +42,12 @@ public sealed record NatsServerOptions
     /// servers it was given (tests use it to cut a client off with its one server).</summary>
     public bool NoAdvertise { get; init; }
 
+    /// <summary>
+    /// The Go runtime's <c>GOMAXPROCS</c> for the server (how many threads run Go code at once); null leaves it to Go
+    /// (one per core). Ignored when this process's environment sets <c>GOMAXPROCS</c> itself: that is the operator's.
+    /// </summary>
+    public int? GoMaxProcs { get; init; }
+
     /// <summary>The executable; found on <c>$PATH</c> (and <c>/usr/sbin</c>) when not a path.</summary>
     public string Executable { get; init; } = "nats-server";
 
@@ -59,6 +65,9 @@ public sealed record NatsServerOptions
 /// </summary>
 public sealed partial class NatsServerProcess : IAsyncDisposable
 {
+    /// <summary>The Go runtime's variable for <see cref="NatsServerOptions.GoMaxProcs"/>.</summary>
+    public const string GoMaxProcsVariable = "GOMAXPROCS";
+
     private const int LogLinesKept = 40;
     private readonly Process _process;
     private readonly ILogger _logger;
@@ -112,6 +121,12 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
+        if (options.GoMaxProcs is { } procs && Environment.GetEnvironmentVariable(GoMaxProcsVariable) is null)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(procs, 1, nameof(options));
+            info.Environment[GoMaxProcsVariable] = procs.ToString(CultureInfo.InvariantCulture);
+        }
+
         if (options.ConfigFile is { } config)
         {
             info.ArgumentList.Add("-c");

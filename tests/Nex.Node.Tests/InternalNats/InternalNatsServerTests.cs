@@ -17,6 +17,13 @@ public sealed class InternalNatsServerTests : IAsyncLifetime
     public async ValueTask DisposeAsync() => await _server.DisposeAsync();
 
     [Fact]
+    public void TheServer_RunsOneGoThread_UnlessTheNodesEnvironmentSaysOtherwise()
+    {
+        var expected = Environment.GetEnvironmentVariable(Nex.Node.Nats.NatsServerProcess.GoMaxProcsVariable) ?? "1";
+        Assert.Contains($"GOMAXPROCS={expected}", Nex.Node.Tests.Nats.NatsServerProcessTests.EnvironmentOf(_server.ProcessId));
+    }
+
+    [Fact]
     public async Task ItsDirectory_IsNamedByThePid_AndAKilledNodesIsRemovedAtTheNextStart()
     {
         // A node killed with -9 cannot remove its directory; the next one to start does.

@@ -21,6 +21,23 @@ public sealed class NatsServerProcessTests
     }
 
     [Fact]
+    public async Task GoMaxProcs_ReachesTheServersEnvironment_AndIsLeftOutWhenNotAsked()
+    {
+        await using var limited = await NatsServerProcess.StartAsync(new NatsServerOptions { GoMaxProcs = 1, JetStream = false }, cancellationToken: TestContext.Current.CancellationToken);
+        await using var plain = await NatsServerProcess.StartAsync(new NatsServerOptions { JetStream = false }, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Contains("GOMAXPROCS=1", EnvironmentOf(limited.ProcessId));
+        Assert.Equal(Environment.GetEnvironmentVariable(NatsServerProcess.GoMaxProcsVariable) is { } inherited ? [$"GOMAXPROCS={inherited}"] : [], EnvironmentOf(plain.ProcessId).Where(e => e.StartsWith("GOMAXPROCS=", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task GoMaxProcs_BelowOne_IsRefused()
+    {
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => NatsServerProcess.StartAsync(new NatsServerOptions { GoMaxProcs = 0 }, cancellationToken: TestContext.Current.CancellationToken));
+    }
+
+    internal static string[] EnvironmentOf(int pid) => File.ReadAllText($"/proc/{pid}/environ").Split('\0', StringSplitOptions.RemoveEmptyEntries);
+
+    [Fact]
     public async Task BadConfig_FailsWithTheServersOwnWords()
     {
         var file = Path.GetTempFileName();
