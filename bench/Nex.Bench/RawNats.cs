@@ -39,16 +39,6 @@ internal static class RawNats
         CancellationToken.None);
 
     /// <summary>
-    /// Runs the relay (its own second nats-server and three connections) while <paramref name="measure"/> calls
-    /// <see cref="RelaySubject"/> on the main server at <paramref name="mainUrl"/>.
-    /// </summary>
-    public static async Task<T> WithRelayAsync<T>(string mainUrl, Func<Task<T>> measure, CancellationToken cancellationToken)
-    {
-        await using var relay = await Relay.StartAsync(mainUrl, cancellationToken).ConfigureAwait(false);
-        return await measure().ConfigureAwait(false);
-    }
-
-    /// <summary>
     /// The relay, up until disposed: its own second nats-server, a connection to each server, and the echo
     /// responder behind it. Kept up for the whole run, so the floor can be measured beside each function lane.
     /// </summary>
@@ -146,14 +136,12 @@ internal static class RawNats
         private readonly CancellationTokenSource _stop = new();
         private readonly Task _served;
         private readonly Relay _relay;
-        private readonly ProcessFloor _processFloor;
 
-        private References(NatsConnection responder, INatsSub<byte[]> sub, Relay relay, ProcessFloor processFloor)
+        private References(NatsConnection responder, INatsSub<byte[]> sub, Relay relay)
         {
             _responder = responder;
             _sub = sub;
             _relay = relay;
-            _processFloor = processFloor;
             _served = ServeEchoAsync(sub, _stop.Token);
         }
 
@@ -161,11 +149,10 @@ internal static class RawNats
         public static async Task<References> StartAsync(string mainUrl, CancellationToken cancellationToken)
         {
             var relay = await Relay.StartAsync(mainUrl, cancellationToken).ConfigureAwait(false);
-            var processFloor = await ProcessFloor.StartAsync(mainUrl, relay.InnerUrl, cancellationToken).ConfigureAwait(false);
             var responder = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = mainUrl, ConnectionName = "bench-responder-paired" }, cancellationToken).ConfigureAwait(false);
             var sub = await responder.SubscribeCoreAsync<byte[]>(EchoSubject, cancellationToken: cancellationToken).ConfigureAwait(false);
             await responder.PingAsync(cancellationToken).ConfigureAwait(false);
-            return new References(responder, sub, relay, processFloor);
+            return new References(responder, sub, relay);
         }
 
         /// <inheritdoc />
@@ -175,7 +162,6 @@ internal static class RawNats
             await _served.ConfigureAwait(false);
             await _sub.DisposeAsync().ConfigureAwait(false);
             await _responder.DisposeAsync().ConfigureAwait(false);
-            await _processFloor.DisposeAsync().ConfigureAwait(false);
             await _relay.DisposeAsync().ConfigureAwait(false);
             _stop.Dispose();
         }
@@ -185,8 +171,8 @@ internal static class RawNats
     /// The floor again, with its relay and its echo each in a process of its own, as the node and the agent are:
     /// the same two NATS round trips and the same code, but every message now has to wake a thread of another
     /// process, where the in-process floor's are served by the bench's own thread pool, busy (and spinning) with
-    /// the caller's calls. Both run with .NET's defaults, as the other references do. Reported beside the floor,
-    /// not instead of it: the targets are the issue's, against the floor.
+    /// the caller's calls. Both run with .NET's defaults, as the other references do. Measured in the baseline,
+    /// alternated with the floor, and reported beside it, not instead of it: the targets are the issue's.
     /// </summary>
     public sealed class ProcessFloor : IAsyncDisposable
     {

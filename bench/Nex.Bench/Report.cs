@@ -34,6 +34,9 @@ internal sealed record BaselineResult(LatencyStats Sequential, LatencyStats Afte
 {
     /// <summary>Back to back, relayed once through a second server as the node relays a trigger (<see cref="RawNats"/>).</summary>
     public LatencyStats? Relayed { get; init; }
+
+    /// <summary>The same with the relay and the echo each in a process of its own (<see cref="RawNats.ProcessFloor"/>), in blocks alternating with <see cref="Relayed"/>.</summary>
+    public LatencyStats? RelayedInProcesses { get; init; }
 }
 
 internal sealed record DriverResult(string Driver)
@@ -57,9 +60,6 @@ internal sealed record FunctionResult(string Kind, LatencyStats Sequential, doub
 
     /// <summary>The floor (a raw request relayed once) measured in blocks alternating with this lane's calls (null: not measured).</summary>
     public LatencyStats? PairedFloor { get; init; }
-
-    /// <summary>The floor with its relay and its echo in processes of their own (<see cref="RawNats.ProcessFloor"/>), measured in the same alternating blocks (null: not measured).</summary>
-    public LatencyStats? PairedProcessFloor { get; init; }
 
     /// <summary>The floor this lane is compared with: the one measured beside it, else the baseline's.</summary>
     public double FloorP50Us(BenchReport report) => PairedFloor?.P50Us ?? report.Baseline?.Relayed?.P50Us ?? 0;

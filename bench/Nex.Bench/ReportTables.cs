@@ -23,6 +23,7 @@ internal static class ReportTables
                     ["sequential", Us(baseline.Sequential.P50Us), Us(baseline.Sequential.P90Us), Us(baseline.Sequential.P99Us), Us(baseline.Sequential.MaxUs), Rate(baseline.Sequential.PerSecond)],
                     [$"each after {report.Settings.IdleGapMs} ms idle", Us(baseline.AfterIdle.P50Us), Us(baseline.AfterIdle.P90Us), Us(baseline.AfterIdle.P99Us), Us(baseline.AfterIdle.MaxUs), "–"],
                     .. baseline.Relayed is { } r ? [(IReadOnlyList<string>)["relayed once (the function path's floor)", Us(r.P50Us), Us(r.P90Us), Us(r.P99Us), Us(r.MaxUs), Rate(r.PerSecond)]] : Array.Empty<IReadOnlyList<string>>(),
+                    .. baseline.RelayedInProcesses is { } rp ? [(IReadOnlyList<string>)["relayed once, relay and echo in processes of their own (the process floor)", Us(rp.P50Us), Us(rp.P90Us), Us(rp.P99Us), Us(rp.MaxUs), Rate(rp.PerSecond)]] : Array.Empty<IReadOnlyList<string>>(),
                     .. baseline.Concurrent.Select(c => (IReadOnlyList<string>)[$"{c.Callers} callers", Us(c.Latency.P50Us), Us(c.Latency.P90Us), Us(c.Latency.P99Us), Us(c.Latency.MaxUs), Rate(c.Latency.PerSecond)]),
                 ]));
         }
@@ -35,7 +36,7 @@ internal static class ReportTables
             {
                 functionRows.Add([
                     driver.Driver, f.Kind, Us(f.Sequential.P50Us), Us(f.Sequential.P90Us), Us(f.Sequential.P99Us), X(f.P50Ratio), f.FloorP50Us(report) is > 0 and var fl ? $"{Us(f.Sequential.P50Us - fl)} ({Us(fl)})" : "–",
-                    f.PairedProcessFloor is { P50Us: > 0 } pf ? $"{Us(f.Sequential.P50Us - pf.P50Us)} ({Us(pf.P50Us)})" : "–", $"{Us(f.EngineP50Us)} / {Us(f.EngineP99Us)}",
+                    report.Baseline?.RelayedInProcesses is { P50Us: > 0 } pf ? $"{Us(f.Sequential.P50Us - pf.P50Us)} ({Us(pf.P50Us)})" : "–", $"{Us(f.EngineP50Us)} / {Us(f.EngineP99Us)}",
                     .. callerCounts.Select(n => f.Concurrent.FirstOrDefault(c => c.Callers == n) is { } c ? $"{Rate(c.Latency.PerSecond)} ({X(ThroughputShare(report, n, c))})" : "–"),
                 ]);
             }
@@ -44,8 +45,8 @@ internal static class ReportTables
         if (functionRows.Count > 0)
         {
             tables.Add(new ReportTable(
-                "Function round trip (echo; RTT, floor and process floor (relay and echo in processes of their own) measured in blocks alternating with each lane's; req/s with the share of raw NATS req/s at the same concurrency)",
-                ["driver", "kind", "p50", "p90", "p99", "p50 / RTT", "p50 above the floor (the floor)", "above the process floor (it)", "engine p50 / p99", .. callerCounts.Select(n => $"{n} callers req/s")],
+                "Function round trip (echo; RTT and floor measured in blocks alternating with each lane's, the process floor in the baseline; req/s with the share of raw NATS req/s at the same concurrency)",
+                ["driver", "kind", "p50", "p90", "p99", "p50 / RTT", "p50 above the floor (the floor)", "above the baseline's process floor (it)", "engine p50 / p99", .. callerCounts.Select(n => $"{n} callers req/s")],
                 functionRows));
         }
 
