@@ -62,7 +62,7 @@ internal static class RawNats
             _echoSub = echoSub;
             _relaySub = relaySub;
             _stop = new CancellationTokenSource();
-            _served = Task.WhenAll(ServeEchoAsync(echoSub, _stop.Token), ServeRelayAsync(relaySub, relayInner, outer, _stop.Token));
+            _served = Task.WhenAll(ServeEchoAsync(echoSub, _stop.Token), ServeRelayAsync(relaySub, relayInner, outer, InnerSubject, _stop.Token));
         }
 
         /// <summary>The relay's own second nats-server.</summary>
@@ -99,9 +99,6 @@ internal static class RawNats
     }
 
     // As the node relays a trigger: the message in, a request on the other server, its reply out.
-    private static Task ServeRelayAsync(INatsSub<byte[]> sub, NatsConnection inner, NatsConnection outer, CancellationToken cancellationToken) =>
-        ServeRelayAsync(sub, inner, outer, InnerSubject, cancellationToken);
-
     private static Task ServeRelayAsync(INatsSub<byte[]> sub, NatsConnection inner, NatsConnection outer, string innerSubject, CancellationToken cancellationToken) => Task.Run(
         async () =>
         {

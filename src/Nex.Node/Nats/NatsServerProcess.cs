@@ -121,10 +121,14 @@ public sealed partial class NatsServerProcess : IAsyncDisposable
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        if (options.GoMaxProcs is { } procs && Environment.GetEnvironmentVariable(GoMaxProcsVariable) is null)
+        if (options.GoMaxProcs is { } procs)
         {
+            // Refused even when the environment's value wins: a bad option is the caller's bug either way.
             ArgumentOutOfRangeException.ThrowIfLessThan(procs, 1, nameof(options));
-            info.Environment[GoMaxProcsVariable] = procs.ToString(CultureInfo.InvariantCulture);
+            if (Environment.GetEnvironmentVariable(GoMaxProcsVariable) is null)
+            {
+                info.Environment[GoMaxProcsVariable] = procs.ToString(CultureInfo.InvariantCulture);
+            }
         }
 
         if (options.ConfigFile is { } config)
