@@ -12,14 +12,37 @@ public sealed class WasmAgentTests
 
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
+    // A fake node offering the module, and the real agent, past its handshake.
+    private static async Task<(FakeNode Node, AgentProcess Agent)> StartAgentAsync(string module)
+    {
+        var node = await FakeNode.StartAsync(Token);
+        AgentProcess? agent = null;
+        try
+        {
+            node.OfferArtifact(module);
+            agent = AgentProcess.Start(node.AgentEnvironment());
+            await node.AnswerHandshakesAsync(Token);
+            await node.Handshakes.WaitForAsync(_ => true, Wait, "handshake");
+            return (node, agent);
+        }
+        catch
+        {
+            if (agent is not null)
+            {
+                await agent.DisposeAsync();
+            }
+
+            await node.DisposeAsync();
+            throw;
+        }
+    }
+
     [Fact]
     public async Task DeployAndTrigger_ThroughTheAgentProcess()
     {
-        await using var node = await FakeNode.StartAsync(Token);
-        node.OfferArtifact(WasmModules.ExitWithStatus);
-        await using var agent = AgentProcess.Start(node.AgentEnvironment());
-        await node.AnswerHandshakesAsync(Token);
-        await node.Handshakes.WaitForAsync(_ => true, Wait, "handshake");
+        var (node, agent) = await StartAgentAsync(WasmModules.ExitWithStatus);
+        await using var nodeScope = node;
+        await using var agentScope = agent;
 
         var request = FakeNode.NativeRequest("wasmfn") with { WorkloadType = WorkloadTypes.Wasm, TriggerSubjects = ["fn.>"], FunctionTimeoutMs = 1000 };
         var deployed = await node.DeployAsync(request, Token);
@@ -40,13 +63,29 @@ public sealed class WasmAgentTests
     }
 
     [Fact]
+    public async Task RunawayRecursion_TrapsInTheAgentProcess_WhichGoesOnServing()
+    {
+        // The execution runs on the agent's trigger thread: WebAssembly's stack limit, not that thread's end, stops it.
+        var (node, agent) = await StartAgentAsync(WasmModules.RecurseOnInput);
+        await using var nodeScope = node;
+        await using var agentScope = agent;
+        var request = FakeNode.NativeRequest("wasmfn") with { WorkloadType = WorkloadTypes.Wasm, TriggerSubjects = ["fn.>"], FunctionTimeoutMs = 5000 };
+        Assert.True((await node.DeployAsync(request, Token)).Accepted, agent.Output);
+
+        var headers = new NatsHeaders { [AgentSubjects.TriggerSubjectHeader] = "fn.deep" };
+        var failed = await node.Connection.RequestAsync<byte[], byte[]>(AgentSubjects.Trigger(node.AgentId), "deep"u8.ToArray(), headers, replyOpts: new NatsSubOpts { Timeout = Wait }, cancellationToken: Token);
+        Assert.Equal("function trapped: wasm trap: call stack exhausted", failed.Headers![FunctionErrors.Header].ToString());
+        var reply = await node.Connection.RequestAsync<byte[], byte[]>(AgentSubjects.Trigger(node.AgentId), [], headers, replyOpts: new NatsSubOpts { Timeout = Wait }, cancellationToken: Token);
+        Assert.Equal("ok", Encoding.UTF8.GetString(reply.Data!));
+        Assert.Empty(await node.UndeployAsync(Token));
+    }
+
+    [Fact]
     public async Task InvalidModule_IsRejectedAtDeploy()
     {
-        await using var node = await FakeNode.StartAsync(Token);
-        node.OfferArtifact("(module (func (export \"run\")))");
-        await using var agent = AgentProcess.Start(node.AgentEnvironment());
-        await node.AnswerHandshakesAsync(Token);
-        await node.Handshakes.WaitForAsync(_ => true, Wait, "handshake");
+        var (node, agent) = await StartAgentAsync("(module (func (export \"run\")))");
+        await using var nodeScope = node;
+        await using var agentScope = agent;
 
         var request = FakeNode.NativeRequest("wasmfn") with { WorkloadType = WorkloadTypes.Wasm, TriggerSubjects = ["fn.>"] };
         var rejected = await node.DeployAsync(request, Token);

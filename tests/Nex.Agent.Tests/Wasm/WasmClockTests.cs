@@ -19,7 +19,8 @@ public sealed class WasmClockTests
         var clock = new TestClock(Start);
         await using var function = await WasmFunction.DeployAsync(WasmModules.LoopOnInput, timeoutMs: 60_000, time: clock);
 
-        var call = function.Provider.ExecuteAsync("s", "spin"u8.ToArray(), Token);
+        // An execution runs on its caller's thread (the agent's trigger loop); here, a thread-pool thread of its own.
+        var call = Task.Run(() => function.Provider.ExecuteAsync("s", "spin"u8.ToArray(), Token), Token);
         await clock.TimerCreated.WaitAsync(TimeSpan.FromSeconds(30), Token);
         clock.Advance(TimeSpan.FromMinutes(1));
 
@@ -36,7 +37,7 @@ public sealed class WasmClockTests
         await using var function = await WasmFunction.DeployAsync(WasmModules.LoopOnInput, timeoutMs: 60_000, time: clock);
         using var trigger = CancellationTokenSource.CreateLinkedTokenSource(Token);
 
-        var call = function.Provider.ExecuteAsync("s", "spin"u8.ToArray(), trigger.Token);
+        var call = Task.Run(() => function.Provider.ExecuteAsync("s", "spin"u8.ToArray(), trigger.Token), Token);
         await clock.TimerCreated.WaitAsync(TimeSpan.FromSeconds(30), Token);
         clock.Advance(TimeSpan.FromMinutes(1) - TimeSpan.FromMilliseconds(1));
         await trigger.CancelAsync();

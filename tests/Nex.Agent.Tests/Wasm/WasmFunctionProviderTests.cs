@@ -56,7 +56,12 @@ public sealed class WasmFunctionProviderTests
 
         await using (var function = await WasmFunction.DeployAsync(WasmModules.Trap))
         {
-            FunctionFailure.Is(await function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token), FunctionErrors.Exception, "function trapped");
+            var trapped = await function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token);
+            FunctionFailure.Is(trapped, FunctionErrors.Exception, "function trapped");
+
+            // The cause, on one line; the backtrace goes to the workload's log.
+            Assert.Equal("function trapped: wasm trap: wasm `unreachable` instruction executed", trapped!.Error);
+            Assert.Contains(function.Output.Chunks, c => c.Text.Contains("wasm backtrace", StringComparison.Ordinal));
             Assert.Contains(function.Output.Chunks, c => c.Text.Contains("function trapped", StringComparison.Ordinal));
         }
 
@@ -83,6 +88,53 @@ public sealed class WasmFunctionProviderTests
 
         FunctionFailure.Is(await function.Provider.ExecuteAsync("s", "spin again"u8.ToArray(), Token), FunctionErrors.Timeout);
         Assert.Equal("ok", Encoding.UTF8.GetString((await function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token))!.Data.Span));
+    }
+
+    [Fact]
+    public async Task RunawayRecursion_OnAThreadPoolThread_TrapsAsAStackOverflow_AndLaterCallsWork()
+    {
+        // Executions run on the trigger's thread, a thread-pool thread with less stack than a thread of their own:
+        // WebAssembly's stack limit must trap well before that thread's stack ends.
+        await using var function = await WasmFunction.DeployAsync(WasmModules.RecurseOnInput);
+        var result = await Task.Run(() => function.Provider.ExecuteAsync("s", "deep"u8.ToArray(), Token), Token);
+        FunctionFailure.Is(result, FunctionErrors.Exception);
+        Assert.Equal("function trapped: wasm trap: call stack exhausted", result!.Error);
+        Assert.Equal("ok", Encoding.UTF8.GetString((await Task.Run(() => function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token), Token))!.Data.Span));
+    }
+
+    [Fact]
+    public async Task ConcurrentCalls_RunOneAtATime_EachGetsItsOwnResult()
+    {
+        // A call that spins until its time limit holds the engine; the calls behind it wait their turn.
+        await using var function = await WasmFunction.DeployAsync(WasmModules.ExitWithStatus, timeoutMs: 2000);
+        var calls = Enumerable.Range(0, 16).Select(i => Task.Run(() => function.Provider.ExecuteAsync("s", Encoding.UTF8.GetBytes($"0 call {i}"), Token), Token)).ToArray();
+        var results = await Task.WhenAll(calls);
+        Assert.Equal(Enumerable.Range(0, 16).Select(i => $"0 call {i}"), results.Select(r => Encoding.UTF8.GetString(r!.Data.Span)));
+    }
+
+    [Fact]
+    public async Task AfterUndeploy_ACall_IsRefused_AndUndeployWaitsForTheRunningOne()
+    {
+        await using var function = await WasmFunction.DeployAsync(WasmModules.LoopOnInput, timeoutMs: 30_000);
+        var spinning = Task.Run(() => function.Provider.ExecuteAsync("s", "spin"u8.ToArray(), Token), Token);
+        await WaitUntilRunningAsync(function.Provider);
+
+        // The undeploy cuts the running call and returns once it has ended.
+        await function.Provider.UndeployAsync(Token);
+        Assert.False(function.Provider.IsExecuting);
+        FunctionFailure.Is(await spinning, FunctionErrors.Exception, "function execution was cancelled");
+        var refused = await Assert.ThrowsAsync<ObjectDisposedException>(() => function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token));
+        Assert.Contains("the function was undeployed", refused.Message, StringComparison.Ordinal);
+    }
+
+    private static async Task WaitUntilRunningAsync(WasmFunctionProvider provider)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!provider.IsExecuting)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the execution never started");
+            await Task.Delay(5, Token);
+        }
     }
 
     [Fact]
@@ -124,7 +176,12 @@ public sealed class WasmFunctionProviderTests
         // A trap that has nothing to do with memory stays a 500.
         await using (var function = await WasmFunction.DeployAsync(WasmModules.Trap, maxMemoryBytes: 1024 * 1024))
         {
-            FunctionFailure.Is(await function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token), FunctionErrors.Exception, "function trapped");
+            var trapped = await function.Provider.ExecuteAsync("s", ReadOnlyMemory<byte>.Empty, Token);
+            FunctionFailure.Is(trapped, FunctionErrors.Exception, "function trapped");
+
+            // The cause, on one line; the backtrace goes to the workload's log.
+            Assert.Equal("function trapped: wasm trap: wasm `unreachable` instruction executed", trapped!.Error);
+            Assert.Contains(function.Output.Chunks, c => c.Text.Contains("wasm backtrace", StringComparison.Ordinal));
         }
     }
 

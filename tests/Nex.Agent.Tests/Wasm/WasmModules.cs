@@ -91,6 +91,16 @@ internal static class WasmModules
             (call $write (i32.const 1) (i32.const 2048) (i32.const 2)))
         """);
 
+    /// <summary>Recurses without end when the payload is non-empty; otherwise writes <c>ok</c>.</summary>
+    public static readonly string RecurseOnInput = Module("""
+          (data (i32.const 2048) "ok")
+          (func $deeper (param $n i32) (result i32)
+            (i32.add (call $deeper (i32.add (local.get $n) (i32.const 1))) (i32.const 1)))
+          (func (export "_start")
+            (if (call $read_all) (then (drop (call $deeper (i32.const 0)))))
+            (call $write (i32.const 1) (i32.const 2048) (i32.const 2)))
+        """);
+
     /// <summary>Grows memory by the number of 64 KiB pages in the payload (decimal digits) and reports the result.</summary>
     public static readonly string Grow = Module("""
           (data (i32.const 2048) "granteddenied")

@@ -15,8 +15,9 @@ namespace Nex.Agent.Providers.Wasm;
 /// <item><c>host_result(buf_ptr, buf_len) -> i32</c>: copies min(buf_len, length) bytes of the last
 /// result into guest memory and returns its full length; −1 when the buffer is outside memory.</item>
 /// </list>
-/// The call is synchronous for the guest: the execution thread (a dedicated thread, not a thread-pool
-/// continuation of the RPC) blocks on the RPC, bounded by the function's remaining time.
+/// The call is synchronous for the guest: the execution's thread (the trigger's, a thread-pool thread) blocks
+/// on the RPC, bounded by the function's remaining time. The RPC completes on other threads; .NET's thread pool
+/// adds a thread at once when one of its own blocks on a task, so a blocked execution never starves it.
 /// </summary>
 internal static class NexHostImports
 {
@@ -71,7 +72,7 @@ internal static class NexHostImports
 
         var body = bodyBytes.ToArray();
 
-        // Block this (dedicated) thread on the RPC. The token fires at the function's time limit, so a
+        // Block this thread on the RPC. The token fires at the function's time limit, so a
         // slow host service cannot stretch it; the cancellation unwinds the guest as a timeout.
         var reply = client.CallAsync(service, method, headers, body, call.Trace, call.CancellationToken).GetAwaiter().GetResult();
         if (!reply.IsSuccess)
