@@ -12,42 +12,6 @@ namespace Nex.Agent;
 /// </summary>
 internal static class AgentSettingsLoader
 {
-    /// <summary><c>false</c> (any case) means no sandbox.</summary>
-    public const string SandboxVariable = "NEX_SANDBOX";
-
-    /// <summary>The workload id.</summary>
-    public const string WorkloadIdVariable = "NEX_WORKLOADID";
-
-    /// <summary>Internal NATS host.</summary>
-    public const string HostVariable = "NEX_NODE_NATS_HOST";
-
-    /// <summary>Internal NATS port.</summary>
-    public const string PortVariable = "NEX_NODE_NATS_PORT";
-
-    /// <summary>Workload user seed.</summary>
-    public const string SeedVariable = "NEX_NODE_NATS_NKEY_SEED";
-
-    /// <summary>
-    /// <c>stdin</c>: the seed arrives as the first line on standard input, read once at start (how the node
-    /// hands it over), so that it never sits in an environment or a file a workload could read.
-    /// </summary>
-    public const string SeedSourceVariable = "NEX_NODE_NATS_NKEY_SEED_FROM";
-
-    /// <summary>
-    /// A unix socket that leads to the node's internal NATS server (a container sandbox's <c>/run/nex</c> one): the
-    /// agent connects through it, and the host and port only name the server.
-    /// </summary>
-    public const string SocketVariable = "NEX_NODE_NATS_SOCKET";
-
-    /// <summary>A JSON metadata file: <c>{"vmid","node_nats_host","node_nats_port","node_nats_nkey","message"}</c>.</summary>
-    public const string MetadataFileVariable = "NEX_METADATA_FILE";
-
-    /// <summary>Milliseconds between SIGTERM and SIGKILL when stopping the workload.</summary>
-    public const string StopGraceVariable = "NEX_AGENT_STOP_GRACE_MS";
-
-    /// <summary>Milliseconds the node connection may be lost before the agent exits.</summary>
-    public const string DisconnectGraceVariable = "NEX_AGENT_DISCONNECT_GRACE_MS";
-
     /// <summary>The handshake message in no-sandbox mode.</summary>
     public const string NoSandboxMessage = "Metadata obtained from no-sandbox environment";
 
@@ -66,7 +30,7 @@ internal static class AgentSettingsLoader
     /// <param name="readFile">Reads the metadata file.</param>
     /// <param name="settings">The settings, when valid.</param>
     /// <param name="error">One line saying what is wrong, when not.</param>
-    /// <param name="readStandardInput">Reads standard input to its end (for <see cref="SeedSourceVariable"/>).</param>
+    /// <param name="readStandardInput">Reads standard input to its end (for <see cref="AgentEnvironment.NatsSeedSource"/>).</param>
     /// <returns>Whether the settings are usable.</returns>
     public static bool TryLoad(Func<string, string?> variables, Func<string, string> readFile, out AgentSettings? settings, out string error, Func<string>? readStandardInput = null)
     {
@@ -75,9 +39,9 @@ internal static class AgentSettingsLoader
         settings = null;
         string? Get(string name) => variables(name) is { Length: > 0 } value ? value.Trim() : null;
 
-        var sandboxed = !string.Equals(Get(SandboxVariable), "false", StringComparison.OrdinalIgnoreCase);
+        var sandboxed = !string.Equals(Get(AgentEnvironment.Sandbox), "false", StringComparison.OrdinalIgnoreCase);
         AgentMetadata? file = null;
-        if (Get(MetadataFileVariable) is { } path)
+        if (Get(AgentEnvironment.MetadataFile) is { } path)
         {
             try
             {
@@ -91,23 +55,23 @@ internal static class AgentSettingsLoader
             }
         }
 
-        var id = Get(WorkloadIdVariable) ?? Blank(file?.VmId);
+        var id = Get(AgentEnvironment.WorkloadId) ?? Blank(file?.VmId);
         if (id is null)
         {
-            error = $"{WorkloadIdVariable} is required (the workload id)";
+            error = $"{AgentEnvironment.WorkloadId} is required (the workload id)";
             return false;
         }
 
         if (!IsSubjectToken(id))
         {
-            error = $"{WorkloadIdVariable} '{id}' is not a valid workload id (letters, digits, '-' and '_' only)";
+            error = $"{AgentEnvironment.WorkloadId} '{id}' is not a valid workload id (letters, digits, '-' and '_' only)";
             return false;
         }
 
-        var host = Get(HostVariable) ?? Blank(file?.NodeNatsHost);
+        var host = Get(AgentEnvironment.NatsHost) ?? Blank(file?.NodeNatsHost);
         if (host is null)
         {
-            error = $"{HostVariable} is required (the node's internal NATS host)";
+            error = $"{AgentEnvironment.NatsHost} is required (the node's internal NATS host)";
             return false;
         }
 
@@ -122,16 +86,16 @@ internal static class AgentSettingsLoader
 
         if (host.Any(c => char.IsWhiteSpace(c) || c is '/' or '@' or '?' or '#'))
         {
-            error = $"{HostVariable} '{host}' is not a valid host";
+            error = $"{AgentEnvironment.NatsHost} '{host}' is not a valid host";
             return false;
         }
 
         int port;
-        if (Get(PortVariable) is { } portText)
+        if (Get(AgentEnvironment.NatsPort) is { } portText)
         {
             if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535)
             {
-                error = $"{PortVariable} '{portText}' is not a valid port (1-65535)";
+                error = $"{AgentEnvironment.NatsPort} '{portText}' is not a valid port (1-65535)";
                 return false;
             }
         }
@@ -146,16 +110,16 @@ internal static class AgentSettingsLoader
         }
         else
         {
-            error = $"{PortVariable} is required (the node's internal NATS port)";
+            error = $"{AgentEnvironment.NatsPort} is required (the node's internal NATS port)";
             return false;
         }
 
-        var seed = Get(SeedVariable) ?? Blank(file?.NodeNatsNkey);
-        if (seed is null && Get(SeedSourceVariable) is { } source)
+        var seed = Get(AgentEnvironment.NatsSeed) ?? Blank(file?.NodeNatsNkey);
+        if (seed is null && Get(AgentEnvironment.NatsSeedSource) is { } source)
         {
-            if (!string.Equals(source, "stdin", StringComparison.Ordinal))
+            if (!string.Equals(source, AgentEnvironment.SeedFromStdin, StringComparison.Ordinal))
             {
-                error = $"{SeedSourceVariable} '{source}' is not supported (only stdin)";
+                error = $"{AgentEnvironment.NatsSeedSource} '{source}' is not supported (only stdin)";
                 return false;
             }
 
@@ -171,7 +135,7 @@ internal static class AgentSettingsLoader
 
             if (seed is null)
             {
-                error = $"{SeedSourceVariable}=stdin but standard input held no seed";
+                error = $"{AgentEnvironment.NatsSeedSource}=stdin but standard input held no seed";
                 return false;
             }
         }
@@ -191,20 +155,20 @@ internal static class AgentSettingsLoader
 
             if (publicKey is null || !publicKey.StartsWith('U'))
             {
-                error = $"{SeedVariable} is not a valid NATS user seed (SU…)";
+                error = $"{AgentEnvironment.NatsSeed} is not a valid NATS user seed (SU…)";
                 return false;
             }
         }
 
-        var socket = Get(SocketVariable);
+        var socket = Get(AgentEnvironment.NatsSocket);
         if (socket is not null && !Path.IsPathRooted(socket))
         {
-            error = $"{SocketVariable} '{socket}' is not an absolute path";
+            error = $"{AgentEnvironment.NatsSocket} '{socket}' is not an absolute path";
             return false;
         }
 
-        if (!TryReadMilliseconds(Get(StopGraceVariable), StopGraceVariable, AgentSettings.DefaultStopGrace, out var stopGrace, out error)
-            || !TryReadMilliseconds(Get(DisconnectGraceVariable), DisconnectGraceVariable, AgentSettings.DefaultDisconnectGrace, out var disconnectGrace, out error))
+        if (!TryReadMilliseconds(Get(AgentEnvironment.StopGraceMs), AgentEnvironment.StopGraceMs, AgentSettings.DefaultStopGrace, out var stopGrace, out error)
+            || !TryReadMilliseconds(Get(AgentEnvironment.DisconnectGraceMs), AgentEnvironment.DisconnectGraceMs, AgentSettings.DefaultDisconnectGrace, out var disconnectGrace, out error))
         {
             return false;
         }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Nex.Agent.Logging;
 using Nex.Agent.Providers;
 using Nex.Processes;
+using Nex.Protocol;
 
 // The agent runs in Linux sandboxes (and, for development, on any Unix): POSIX signals, process groups, file modes.
 [assembly: System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
@@ -35,7 +36,7 @@ internal static class Program
 
         // A metadata file that carried the seed (a microVM's) goes once read; where we may not delete it
         // (the container's, which carries none) it stays.
-        if (Environment.GetEnvironmentVariable(AgentSettingsLoader.MetadataFileVariable) is { Length: > 0 } metadataFile && settings!.Sandboxed)
+        if (Environment.GetEnvironmentVariable(AgentEnvironment.MetadataFile) is { Length: > 0 } metadataFile && settings!.Sandboxed)
         {
             try
             {
@@ -52,7 +53,7 @@ internal static class Program
         // A microVM restored from a snapshot shares its kernel's random state with every other clone of
         // that snapshot. Its init has mixed a seed from the host into the pool; make the kernel rekey from
         // it before anything here (NATS, TLS, nkeys) draws a random number.
-        if (Environment.GetEnvironmentVariable(ReseedVariable) == "1" && Posix.ReseedKernelRandom() is { } reseedError)
+        if (Environment.GetEnvironmentVariable(AgentEnvironment.ReseedCrng) == "1" && Posix.ReseedKernelRandom() is { } reseedError)
         {
             await stderr.WriteLineAsync($"nex-agent: cannot reseed the kernel's random generator after a snapshot restore: {reseedError}").ConfigureAwait(false);
             return 1;
@@ -64,14 +65,14 @@ internal static class Program
         var relays = new List<SocketRelay>();
         try
         {
-            foreach (var (listen, target) in ParseRelays(Environment.GetEnvironmentVariable(RelaysVariable)))
+            foreach (var (listen, target) in ParseRelays(Environment.GetEnvironmentVariable(AgentEnvironment.Relays)))
             {
                 relays.Add(SocketRelay.Start(listen, target));
             }
         }
         catch (Exception ex) when (ex is FormatException or System.Net.Sockets.SocketException)
         {
-            await stderr.WriteLineAsync($"nex-agent: {RelaysVariable}: {ex.Message}").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"nex-agent: {AgentEnvironment.Relays}: {ex.Message}").ConfigureAwait(false);
             return 1;
         }
 
@@ -88,13 +89,7 @@ internal static class Program
         }
     }
 
-    /// <summary><c>listen=target,…</c>: loopback <c>host:port</c> relayed to a unix socket path.</summary>
-    internal const string RelaysVariable = "NEX_RELAYS";
-
-    /// <summary>Set to 1 by a restored microVM's init: reseed the kernel's random generator first.</summary>
-    internal const string ReseedVariable = "NEX_RESEED_CRNG";
-
-    /// <summary>Parses <see cref="RelaysVariable"/>.</summary>
+    /// <summary>Parses <see cref="AgentEnvironment.Relays"/>.</summary>
     /// <param name="text">The variable's value (null or empty: no relays).</param>
     /// <returns>The pairs.</returns>
     /// <exception cref="FormatException">An entry is malformed.</exception>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Nex.Processes;
+using Nex.Protocol;
 
 namespace Nex.Node.Machines;
 
@@ -63,11 +64,11 @@ internal sealed class ProcessMachineDriver(AgentCommand agent, ILoggerFactory lo
             info.ArgumentList.Add(arg);
         }
 
-        info.Environment["NEX_SANDBOX"] = "false";
-        info.Environment["NEX_WORKLOADID"] = spec.Id;
-        info.Environment["NEX_NODE_NATS_HOST"] = spec.NatsHost;
-        info.Environment["NEX_NODE_NATS_PORT"] = spec.NatsPort.ToString(CultureInfo.InvariantCulture);
-        info.Environment.Remove("NEX_NODE_NATS_NKEY_SEED"); // never inherited from the node's own environment
+        info.Environment[AgentEnvironment.Sandbox] = "false";
+        info.Environment[AgentEnvironment.WorkloadId] = spec.Id;
+        info.Environment[AgentEnvironment.NatsHost] = spec.NatsHost;
+        info.Environment[AgentEnvironment.NatsPort] = spec.NatsPort.ToString(CultureInfo.InvariantCulture);
+        info.Environment.Remove(AgentEnvironment.NatsSeed); // never inherited from the node's own environment
         SeedHandover.Prepare(info);
         info.Environment["DOTNET_gcServer"] = "0";
         info.Environment["DOTNET_TieredPGO"] = "0";

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Nex.Protocol;
 
 namespace Nex.Node.Machines;
 
@@ -10,9 +11,6 @@ namespace Nex.Node.Machines;
 /// </summary>
 internal static class SeedHandover
 {
-    /// <summary>The variable that tells the agent where its seed comes from.</summary>
-    public const string SourceVariable = "NEX_NODE_NATS_NKEY_SEED_FROM";
-
     /// <summary>Prepares a start: stdin becomes a pipe from the node, and the agent is told to read it.</summary>
     /// <param name="info">The agent's (or its wrapper's) start info.</param>
     /// <param name="setEnvironment">Whether to set the variable in <paramref name="info"/>'s environment
@@ -23,7 +21,7 @@ internal static class SeedHandover
         info.StandardInputEncoding = new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
         if (setEnvironment)
         {
-            info.Environment[SourceVariable] = "stdin";
+            info.Environment[AgentEnvironment.NatsSeedSource] = AgentEnvironment.SeedFromStdin;
         }
     }
 

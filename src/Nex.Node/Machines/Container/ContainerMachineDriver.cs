@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Nex.Processes;
+using Nex.Protocol;
 
 namespace Nex.Node.Machines.Container;
 
@@ -307,11 +308,11 @@ internal sealed partial class ContainerMachineDriver : IMachineDriver
         Env("PATH", spec.ImageRoot is null ? "/usr/local/bin:/usr/bin:/bin" : $"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:{ImageToolsDirectory}/bin");
         Env("HOME", "/tmp");
         Env("TMPDIR", "/tmp");
-        Env("NEX_SANDBOX", "true");
-        Env("NEX_METADATA_FILE", $"{SocketDirectory}/metadata.json");
-        Env(SeedHandover.SourceVariable, "stdin");
-        Env("NEX_NODE_NATS_SOCKET", $"{SocketDirectory}/{NatsRelays.AgentSocket}");
-        Env("NEX_RELAYS", agentRelays);
+        Env(AgentEnvironment.Sandbox, "true");
+        Env(AgentEnvironment.MetadataFile, $"{SocketDirectory}/metadata.json");
+        Env(AgentEnvironment.NatsSeedSource, AgentEnvironment.SeedFromStdin);
+        Env(AgentEnvironment.NatsSocket, $"{SocketDirectory}/{NatsRelays.AgentSocket}");
+        Env(AgentEnvironment.Relays, agentRelays);
         Env("DOTNET_gcServer", "0");
         if (spec.ImageRoot is null)
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
+using Nex.Protocol;
 
 namespace Nex.Node.Machines.MicroVm;
 
@@ -37,7 +38,7 @@ internal static class VmImageBuilder
     // The runtime image's fixed identity, so the same files give the same image.
     private const string RuntimeImageUuid = "6e657872-756e-4074-8000-696d61676531";
 
-    private const string Init = """
+    private const string Init = $$"""
         #!/bin/sh
         # Nex microVM init: mounts, network towards the host relay only, then the agent as PID 1.
         mount -t devtmpfs dev /dev
@@ -54,7 +55,7 @@ internal static class VmImageBuilder
         ip link set eth0 up
         ip addr add 10.0.2.15/24 dev eth0
         echo "nex-vm: booted in $(cut -d' ' -f1 /proc/uptime)s"
-        export PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp TMPDIR=/tmp NEX_SANDBOX=true NEX_METADATA_FILE=/nex/metadata.json
+        export PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp TMPDIR=/tmp {{AgentEnvironment.Sandbox}}=true {{AgentEnvironment.MetadataFile}}=/nex/metadata.json
         case " $(cat /proc/cmdline) " in *" nex.snapshot "*)
           # A snapshot template: the node saves the VM while it waits here; each restored clone then gets a
           # seed for the kernel's random pool and its own identity on the console (not echoed back).
@@ -65,7 +66,7 @@ internal static class VmImageBuilder
           echo "$seed" > /dev/urandom
           (umask 077; printf '%s\n' "$metadata" > /nex/metadata.json)
           unset seed metadata
-          export NEX_RESEED_CRNG=1;;
+          export {{AgentEnvironment.ReseedCrng}}=1;;
         esac
         exec /nex/agent/nex-agent
         """;
