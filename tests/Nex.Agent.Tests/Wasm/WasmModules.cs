@@ -91,6 +91,16 @@ internal static class WasmModules
             (call $write (i32.const 1) (i32.const 2048) (i32.const 2)))
         """);
 
+    /// <summary>Counts to 40 million (milliseconds of work, no host call), then writes <c>ok</c>.</summary>
+    public static readonly string Spin = Module("""
+          (data (i32.const 2048) "ok")
+          (func (export "_start") (local $i i32)
+            (loop $more
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br_if $more (i32.lt_u (local.get $i) (i32.const 40000000))))
+            (call $write (i32.const 1) (i32.const 2048) (i32.const 2)))
+        """);
+
     /// <summary>Recurses without end when the payload is non-empty; otherwise writes <c>ok</c>.</summary>
     public static readonly string RecurseOnInput = Module("""
           (data (i32.const 2048) "ok")
