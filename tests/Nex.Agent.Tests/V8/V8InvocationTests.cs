@@ -49,11 +49,34 @@ public sealed class V8InvocationTests
     }
 
     [Fact]
-    public void TimeOut_MarksARunningCall()
+    public void TimeOut_MarksARunningCall_Once()
     {
         var invocation = new V8Invocation("s", []);
         Assert.True(invocation.TryTimeOut());
         Assert.True(invocation.TimedOut);
+        Assert.False(invocation.TryTimeOut());
+        Assert.True(invocation.TimedOut);
+    }
+
+    [Fact]
+    public void Deadline_RepeatsUntilTheCallFinishes()
+    {
+        // An interrupt from the timer's thread can be lost: the runner interrupts again at each repeat.
+        var time = new FakeTimeProvider();
+        var invocation = new V8Invocation("s", []);
+        var fired = 0;
+        invocation.MarkStarted(time);
+        invocation.ArmDeadline(time, Timeout, _ => fired++);
+
+        time.Advance(Timeout);
+        Assert.Equal(1, fired);
+        time.Advance(V8Invocation.DeadlineRepeat);
+        time.Advance(V8Invocation.DeadlineRepeat);
+        Assert.Equal(3, fired);
+
+        invocation.StopClock(time);
+        time.Advance(V8Invocation.DeadlineRepeat * 10);
+        Assert.Equal(3, fired);
     }
 
     [Theory]

@@ -71,12 +71,20 @@ internal sealed class V8Invocation(string subject, byte[] payload)
     /// <param name="time">The agent's clock.</param>
     public void MarkStarted(TimeProvider time) => _startTimestamp = time.GetTimestamp();
 
-    /// <summary>Arms the deadline: <paramref name="onTimeout"/> runs on a timer thread after <paramref name="timeout"/>.</summary>
+    /// <summary>
+    /// Arms the deadline: <paramref name="onTimeout"/> runs on a timer thread after <paramref name="timeout"/>, then
+    /// every <see cref="DeadlineRepeat"/> until the call finishes (<see cref="StopClock"/>). An interrupt from another
+    /// thread can be lost (ClearScript guarantees one only on the script's own thread: it races with the script
+    /// entering V8 or coming back from a host call), so the deadline repeats it.
+    /// </summary>
     /// <param name="time">The agent's clock.</param>
     /// <param name="timeout">The function's timeout.</param>
     /// <param name="onTimeout">Called with this invocation.</param>
     public void ArmDeadline(TimeProvider time, TimeSpan timeout, TimerCallback onTimeout) =>
-        Deadline = time.CreateTimer(onTimeout, this, timeout, Timeout.InfiniteTimeSpan);
+        Deadline = time.CreateTimer(onTimeout, this, timeout, DeadlineRepeat);
+
+    /// <summary>How often a passed deadline fires again while the call has not finished.</summary>
+    public static TimeSpan DeadlineRepeat { get; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Sets the result unless an outcome is already set.</summary>
     /// <param name="result">The reply bytes.</param>
@@ -102,11 +110,14 @@ internal sealed class V8Invocation(string subject, byte[] payload)
         }
     }
 
-    /// <summary>The deadline passed: marks the call timed out unless it already has an outcome or is finished.</summary>
-    /// <returns>True when the call must now be ended for its timeout.</returns>
+    /// <summary>
+    /// The deadline passed: marks the call timed out unless it already has an outcome, is finished, or was marked
+    /// already (a repeat of the deadline).
+    /// </summary>
+    /// <returns>True the first time the call must be ended for its timeout.</returns>
     public bool TryTimeOut()
     {
-        if (_hasOutcome || _finished)
+        if (_hasOutcome || _finished || _timedOut)
         {
             return false;
         }

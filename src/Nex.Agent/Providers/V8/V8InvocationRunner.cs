@@ -249,7 +249,11 @@ internal sealed class V8InvocationRunner
         var invocation = (V8Invocation)state!;
         lock (_interruptGate)
         {
-            if (!invocation.TryTimeOut())
+            var first = invocation.TryTimeOut();
+
+            // A repeat (the deadline fires until the call has finished) only interrupts again: an interrupt from
+            // this thread may have been lost, and a script that caught its host call's timeout may be looping.
+            if (!first && (!invocation.TimedOut || invocation.Finished))
             {
                 return;
             }
@@ -257,6 +261,11 @@ internal sealed class V8InvocationRunner
             if (ReferenceEquals(_running, invocation))
             {
                 invocation.Context?.Engine.Interrupt();
+            }
+
+            if (!first)
+            {
+                return;
             }
         }
 
