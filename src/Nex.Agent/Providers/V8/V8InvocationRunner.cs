@@ -250,12 +250,9 @@ internal sealed class V8InvocationRunner
         lock (_interruptGate)
         {
             var first = invocation.TryTimeOut();
-
-            // A repeat (the deadline fires until the call has finished) only interrupts again: an interrupt from
-            // this thread may have been lost, and a script that caught its host call's timeout may be looping.
-            if (!first && (!invocation.TimedOut || invocation.Finished))
+            if (!invocation.TimedOut || invocation.Finished)
             {
-                return;
+                return; // answered before its deadline, or ended since
             }
 
             if (ReferenceEquals(_running, invocation))
@@ -263,6 +260,8 @@ internal sealed class V8InvocationRunner
                 invocation.Context?.Engine.Interrupt();
             }
 
+            // A repeat (the deadline fires until the call has finished) only interrupts again: an interrupt from
+            // this thread may have been lost, and a script that caught its host call's timeout may be looping.
             if (!first)
             {
                 return;
