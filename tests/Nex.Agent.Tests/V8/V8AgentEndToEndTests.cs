@@ -26,17 +26,7 @@ public sealed class V8AgentEndToEndTests
             }
             """);
         await node.AnswerHandshakesAsync(Token);
-        var rpc = await node.Connection.SubscribeCoreAsync<byte[]>($"hostint.{node.AgentId}.rpc.>", cancellationToken: Token);
-        _ = Task.Run(
-            async () =>
-            {
-                await foreach (var msg in rpc.Msgs.ReadAllAsync())
-                {
-                    var ok = msg.Subject.EndsWith(".kv.get", StringComparison.Ordinal) && msg.Headers is { } h && h.TryGetValue(HostServicesProtocol.KeyHeader, out var key) && key.ToString() == "greeting";
-                    await msg.ReplyAsync(ok ? "hi"u8.ToArray() : [], new NatsHeaders { [HostServicesProtocol.CodeHeader] = ok ? "200" : "400", [HostServicesProtocol.MessageHeader] = ok ? "OK" : "bad" });
-                }
-            },
-            CancellationToken.None);
+        var rpc = await ServeGreetingAsync(node);
         await using var agent = AgentProcess.Start(node.AgentEnvironment());
         await node.Handshakes.WaitForAsync(_ => true, Wait, "handshake");
 
@@ -63,5 +53,61 @@ public sealed class V8AgentEndToEndTests
 
         Assert.Empty(await node.UndeployAsync(Token));
         await rpc.UnsubscribeAsync();
+    }
+
+    [Theory]
+    [InlineData(FunctionContexts.Fresh)]
+    [InlineData(FunctionContexts.Reuse)]
+    public async Task RunawayRecursion_AndAHostCallAtTheStackLimit_Answer_AndTheAgentGoesOnServing(string context)
+    {
+        // A reused context's call runs on the agent's trigger thread (a pool thread, not a lane thread of known
+        // size): JavaScript's own stack limit must stop the recursion with room left for a host call at that depth.
+        await using var node = await FakeNode.StartAsync(Token);
+        node.OfferArtifact(
+            """
+            (subject, payload) => {
+              if (subject === 'fn.deep') { const f = (n) => f(n + 1) + 1; return f(0); }
+              if (subject === 'fn.host') {
+                let depth = 0;
+                const f = (n) => { try { return f(n + 1); } catch { depth = n; return String.fromCharCode(...hostServices.kv.get('greeting')); } };
+                return { kv: f(0), deep: depth > 1000 };
+              }
+              return subject;
+            }
+            """);
+        await node.AnswerHandshakesAsync(Token);
+        var rpc = await ServeGreetingAsync(node);
+        await using var agent = AgentProcess.Start(node.AgentEnvironment());
+        await node.Handshakes.WaitForAsync(_ => true, Wait, "handshake");
+        var request = FakeNode.NativeRequest("echo") with { WorkloadType = WorkloadTypes.V8, TriggerSubjects = ["fn.>"], FunctionContext = context };
+        Assert.True((await node.DeployAsync(request, Token)).Accepted, agent.Output);
+
+        var failed = await TriggerAsync(node, "fn.deep");
+        Assert.StartsWith("RangeError: Maximum call stack size exceeded", failed.Headers![FunctionErrors.Header].ToString(), StringComparison.Ordinal);
+        Assert.Equal("""{"kv":"hi","deep":true}""", Encoding.UTF8.GetString((await TriggerAsync(node, "fn.host")).Data!));
+        Assert.Equal("\"fn.ok\"", Encoding.UTF8.GetString((await TriggerAsync(node, "fn.ok")).Data!));
+
+        Assert.Empty(await node.UndeployAsync(Token));
+        await rpc.UnsubscribeAsync();
+    }
+
+    private static Task<NatsMsg<byte[]>> TriggerAsync(FakeNode node, string subject) =>
+        node.Connection.RequestAsync<byte[], byte[]>(AgentSubjects.Trigger(node.AgentId), [], new NatsHeaders { [AgentSubjects.TriggerSubjectHeader] = subject }, replyOpts: new NatsSubOpts { Timeout = Wait }, cancellationToken: Token).AsTask();
+
+    // Host services as the node would answer them: kv.get of "greeting" is "hi", anything else a 400.
+    private static async Task<INatsSub<byte[]>> ServeGreetingAsync(FakeNode node)
+    {
+        var rpc = await node.Connection.SubscribeCoreAsync<byte[]>($"hostint.{node.AgentId}.rpc.>", cancellationToken: Token);
+        _ = Task.Run(
+            async () =>
+            {
+                await foreach (var msg in rpc.Msgs.ReadAllAsync())
+                {
+                    var ok = msg.Subject.EndsWith(".kv.get", StringComparison.Ordinal) && msg.Headers is { } h && h.TryGetValue(HostServicesProtocol.KeyHeader, out var key) && key.ToString() == "greeting";
+                    await msg.ReplyAsync(ok ? "hi"u8.ToArray() : [], new NatsHeaders { [HostServicesProtocol.CodeHeader] = ok ? "200" : "400", [HostServicesProtocol.MessageHeader] = ok ? "OK" : "bad" });
+                }
+            },
+            CancellationToken.None);
+        return rpc;
     }
 }

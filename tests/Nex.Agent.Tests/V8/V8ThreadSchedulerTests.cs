@@ -30,6 +30,52 @@ public sealed class V8ThreadSchedulerTests
     }
 
     [Fact]
+    public async Task TryRunOwner_RunsOnTheCaller_OnlyWhileTheOwnerHasNothingToDo()
+    {
+        var scheduler = new V8ThreadScheduler(0, _ => { }, () => { });
+        scheduler.Start();
+        var caller = Environment.CurrentManagedThreadId;
+        var ranOn = 0;
+        Assert.True(scheduler.TryRunOwner(() => ranOn = Environment.CurrentManagedThreadId));
+        Assert.Equal(caller, ranOn);
+
+        // The owner busy with an item, then with one queued behind it: posted work keeps its turn.
+        using var release = new ManualResetEventSlim();
+        var busy = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var order = new List<string>();
+        scheduler.PostOwner(() => { busy.SetResult(); release.Wait(Token); order.Add("first"); });
+        await busy.Task.WaitAsync(Wait, Token);
+        Assert.False(scheduler.TryRunOwner(() => order.Add("inline while busy")));
+        var second = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        scheduler.PostOwner(() => { order.Add("second"); second.SetResult(); });
+        release.Set();
+        await second.Task.WaitAsync(Wait, Token);
+        Assert.Equal(["first", "second"], order);
+
+        await scheduler.StopAsync().WaitAsync(Wait, Token);
+        Assert.False(scheduler.TryRunOwner(() => order.Add("inline after stop")));
+        Assert.Equal(["first", "second"], order);
+    }
+
+    [Fact]
+    public async Task Stop_WaitsForOwnerWorkRunningOnACaller_BeforeTheShutdown()
+    {
+        var events = new List<string>();
+        var scheduler = new V8ThreadScheduler(0, _ => { }, () => { lock (events) { events.Add("shutdown"); } });
+        scheduler.Start();
+        using var release = new ManualResetEventSlim();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var inline = Task.Run(() => scheduler.TryRunOwner(() => { entered.SetResult(); release.Wait(Token); lock (events) { events.Add("inline"); } }), Token);
+        await entered.Task.WaitAsync(Wait, Token);
+        var stopped = scheduler.StopAsync();
+        Assert.False(stopped.IsCompleted);
+        release.Set();
+        await stopped.WaitAsync(Wait, Token);
+        Assert.True(await inline);
+        Assert.Equal(["inline", "shutdown"], events);
+    }
+
+    [Fact]
     public async Task PreparationWork_RunsOnThePreparingThread()
     {
         var scheduler = new V8ThreadScheduler(0, _ => { }, () => { });

@@ -17,6 +17,12 @@ internal sealed class V8Heap : IDisposable
     private static readonly Lock ProcessGate = new();
     private static bool _processConfigured;
 
+    // JavaScript's stack: V8's own default depth (984 KiB, as 0.2 had), but set, so ClearScript bounds it from
+    // wherever each call enters; unset, ClearScript enforces no limit of its own. A reused context's calls run on
+    // the trigger's thread-pool thread, not on a lane thread of known size, and a host call made at that depth
+    // needs the stack beneath it.
+    private static readonly UIntPtr MaxStackBytes = 984 * 1024;
+
     private readonly long _maxMemoryBytes;
 
     /// <summary>Creates the heap manager; the runtime exists after <see cref="CreateRuntime"/>.</summary>
@@ -51,6 +57,7 @@ internal sealed class V8Heap : IDisposable
         {
             MaxHeapSize = (UIntPtr)_maxMemoryBytes,
             HeapSizeSampleInterval = TimeSpan.FromMilliseconds(10),
+            MaxStackUsage = MaxStackBytes,
         };
         return Runtime;
     }

@@ -4,7 +4,8 @@ using Nex.Protocol;
 namespace Nex.Agent.Providers.V8;
 
 /// <summary>
-/// Runs the invocations of one lane on its owner thread, one at a time in arrival order: starts one in a
+/// Runs the invocations of one lane on its owner thread (or, for a reused context, on the caller's thread when the
+/// lane is idle: <see cref="V8ThreadScheduler.TryRunOwner"/>), one at a time in arrival order: starts one in a
 /// context from the pool with its deadline armed, runs its JavaScript with the deadline able to interrupt
 /// it (<see cref="Microsoft.ClearScript.V8.V8ScriptEngine.Interrupt"/>, documented thread-safe, is the only
 /// V8 call made from another thread) and cancelling its host-service wait (which the interrupt cannot
@@ -75,6 +76,14 @@ internal sealed class V8InvocationRunner
         lock (_live)
         {
             _live.Add(invocation);
+        }
+
+        // A reused context: run here when the lane is idle, sparing the owner thread's wake-up. Not for fresh
+        // contexts: there the lanes run calls side by side, and running here would hold the agent's read loop
+        // (measured: 8 callers 1,206–1,271 req/s, against 1,633–1,723 through the owner threads).
+        if (_options.Mode == V8IsolationMode.ReusedContext && _scheduler.TryRunOwner(() => Start(invocation)))
+        {
+            return invocation.Completion.Task;
         }
 
         if (!_scheduler.PostOwner(() => Start(invocation)))

@@ -9,8 +9,10 @@ namespace Nex.Agent.Providers.V8;
 /// never delays a reply: on this design's 2-core target, the reply used to wait behind it (measured: the
 /// median call 30% slower). The only wait here is a host-service call (V8HostBridge), on a request whose
 /// continuations never need the engine, so the ClearScript continuation deadlock (dependencies §4) cannot
-/// happen; timeouts are only posted here. On stop, queued work is dropped and the owner thread, once the preparing thread has let
-/// go of the runtime, runs the shutdown that disposes everything.
+/// happen; timeouts are only posted here. A caller may run owner work itself when the owner has none
+/// (<see cref="TryRunOwner"/>): one lock makes whoever runs it the owner for that time. On stop, queued work is
+/// dropped and the owner thread, once the preparing thread has let go of the runtime and no caller runs owner work,
+/// runs the shutdown that disposes everything.
 /// </summary>
 internal sealed class V8ThreadScheduler
 {
@@ -19,6 +21,9 @@ internal sealed class V8ThreadScheduler
     // Each thread waits on its own gate, so a call never wakes the preparing thread for nothing.
     private readonly object _ownerGate = new();
     private readonly object _prepGate = new();
+
+    // Held by whoever runs the owner's work: the owner thread for each item, or a caller running one inline.
+    private readonly Lock _run = new();
     private readonly Queue<Action> _owner = new();
     private readonly Queue<Action> _prep = new();
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -70,6 +75,35 @@ internal sealed class V8ThreadScheduler
     /// <returns>False when stopping (the work will not run).</returns>
     public bool PostOwner(Action action) => Post(_ownerGate, _owner, action);
 
+    /// <summary>Runs owner work on the calling thread when the owner has nothing queued or running.</summary>
+    /// <param name="action">The work.</param>
+    /// <returns>False when the owner is busy or stopping (nothing ran: post it instead).</returns>
+    public bool TryRunOwner(Action action)
+    {
+        if (!_run.TryEnter())
+        {
+            return false;
+        }
+
+        try
+        {
+            lock (_ownerGate)
+            {
+                if (_stopping || _owner.Count > 0)
+                {
+                    return false;
+                }
+            }
+
+            Run(action, ref _working);
+            return true;
+        }
+        finally
+        {
+            _run.Exit();
+        }
+    }
+
     /// <summary>Queues work for the preparing thread.</summary>
     /// <param name="action">The work.</param>
     /// <returns>False when stopping (the work will not run).</returns>
@@ -96,6 +130,37 @@ internal sealed class V8ThreadScheduler
         }
 
         return _exited.Task;
+    }
+
+    private void RunNext(object gate, Queue<Action> queue, ref bool busy)
+    {
+        Action action;
+        lock (gate)
+        {
+            if (_stopping || !queue.TryDequeue(out action!))
+            {
+                return;
+            }
+        }
+
+        Run(action, ref busy);
+    }
+
+    private void Run(Action action, ref bool busy)
+    {
+        Volatile.Write(ref busy, true);
+        try
+        {
+            action();
+        }
+        catch (Exception ex)
+        {
+            _onError(ex);
+        }
+        finally
+        {
+            Volatile.Write(ref busy, false);
+        }
     }
 
     private bool Post(object gate, Queue<Action> queue, Action action)
@@ -128,10 +193,9 @@ internal sealed class V8ThreadScheduler
             _ = Posix.SetThreadIdlePolicy();
         }
 
+        var (gate, queue) = prep ? (_prepGate, _prep) : (_ownerGate, _owner);
         while (true)
         {
-            Action action;
-            var (gate, queue) = prep ? (_prepGate, _prep) : (_ownerGate, _owner);
             lock (gate)
             {
                 while (!_stopping && queue.Count == 0)
@@ -143,23 +207,20 @@ internal sealed class V8ThreadScheduler
                 {
                     break;
                 }
-
-                action = queue.Dequeue();
             }
 
-            ref var busy = ref prep ? ref _prepWorking : ref _working;
-            Volatile.Write(ref busy, true);
-            try
+            if (prep)
             {
-                action();
+                RunNext(gate, queue, ref _prepWorking);
             }
-            catch (Exception ex)
+            else
             {
-                _onError(ex);
-            }
-            finally
-            {
-                Volatile.Write(ref busy, false);
+                // From before the item is taken until it has run: a caller then never runs a call inline
+                // ahead of one already taken (calls keep their order).
+                lock (_run)
+                {
+                    RunNext(gate, queue, ref _working);
+                }
             }
         }
 
@@ -168,9 +229,14 @@ internal sealed class V8ThreadScheduler
             return;
         }
 
-        // Everything is disposed on this thread, once the preparing thread has let go of the runtime.
+        // Everything is disposed on this thread, once the preparing thread has let go of the runtime
+        // and no caller runs a call inline.
         _prepThread?.Join();
-        _onShutdown();
+        lock (_run)
+        {
+            _onShutdown();
+        }
+
         _exited.TrySetResult();
     }
 }

@@ -30,7 +30,7 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
     private const string ProgramName = "nexfunction";
 
     // WebAssembly's own stack limit, set rather than left to Wasmtime's default: an execution runs on the
-    // trigger's thread (a thread-pool thread, 1.5 MiB of stack), and the host functions a guest calls, the
+    // trigger's thread (a thread-pool thread, whose stack .NET does not let us size), and the host functions a guest calls, the
     // blocking host_call included, need the rest beneath it. Deep recursion then traps ("call stack exhausted").
     private const int MaxWasmStackBytes = 512 * 1024;
 
@@ -111,7 +111,7 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
         }
 
         _linker = linker;
-        EnsureASecondWorker();
+        TriggerThread.EnsureASecondWorker();
         _deployed = true;
         LogDeployed(_logger, _context.Request.WorkloadName, _timeout.TotalMilliseconds, _maxMemory);
         return Task.CompletedTask;
@@ -261,19 +261,6 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
             .Where(line => line is not "Caused by:" && !line.StartsWith("-->", StringComparison.Ordinal) && !line.StartsWith('|') && !line.Contains(" | ", StringComparison.Ordinal))
             .Select(line => CauseIndex().Replace(line, string.Empty).TrimEnd(':'))
             .Take(2));
-
-    // A call holds the trigger's thread-pool thread until it ends. With one CPU (a 1-vCPU microVM, a container's
-    // CPU quota) .NET keeps a single worker, and the replies of calls already done waited in NATS.Net's writer
-    // until a backlog of calls had drained (20 calls of ~15 ms sent at once: the last 14 replies all at 476 ms).
-    // A second worker lets the writer send each reply as its call ends.
-    internal static void EnsureASecondWorker()
-    {
-        ThreadPool.GetMinThreads(out var workers, out var io);
-        if (workers < 2)
-        {
-            ThreadPool.SetMinThreads(2, io);
-        }
-    }
 
     /// <summary>Whether an execution is inside the guest now.</summary>
     internal bool IsExecuting => Volatile.Read(ref _current) is not null;
