@@ -166,7 +166,7 @@ internal sealed class V8ContextPool : IDisposable
             ScriptObject api;
             try
             {
-                api = (ScriptObject)init.Invoke(false, _bridge.Done, _bridge.Call, _bridge.Take, _bridge.Log);
+                api = (ScriptObject)init.Invoke(false, _bridge.Done, _bridge.Call, _bridge.Take, _bridge.Log, _bridge.Fill);
             }
             finally
             {

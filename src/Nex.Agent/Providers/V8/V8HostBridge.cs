@@ -8,8 +8,8 @@ using Nex.Agent.HostServices;
 namespace Nex.Agent.Providers.V8;
 
 /// <summary>
-/// The bridge between JavaScript and the host: the four fast host functions the prelude closes over
-/// (<c>done</c>, <c>call</c>, <c>take</c>, <c>log</c>), the byte conversions between Uint8Array and .NET, and
+/// The bridge between JavaScript and the host: the five fast host functions the prelude closes over
+/// (<c>done</c>, <c>call</c>, <c>take</c>, <c>log</c>, <c>fill</c>), the byte conversions between Uint8Array and .NET, and
 /// the synchronous host-service round trip of 0.2 (spec §5.10): <c>call</c> runs
 /// <see cref="HostServicesClient.InvokeAsync"/> on the thread pool and blocks the owner thread, inside the
 /// engine, until it ends, the call's deadline passes or the lane stops. That is safe from the ClearScript
@@ -43,6 +43,7 @@ internal sealed class V8HostBridge : IDisposable
         Call = new V8FastHostFunction("call", OnCall);
         Take = new V8FastHostFunction("take", OnTake);
         Log = new V8FastHostFunction("log", OnLog);
+        Fill = new V8FastHostFunction("fill", OnFill);
     }
 
     /// <summary>JS <c>done(ok, value)</c>: the function's result (or error) for the running invocation.</summary>
@@ -60,20 +61,8 @@ internal sealed class V8HostBridge : IDisposable
     /// <summary>JS <c>log(stream, text)</c>: console output.</summary>
     public V8FastHostFunction Log { get; }
 
-    /// <summary>A new Uint8Array in <paramref name="context"/> holding <paramref name="bytes"/>.</summary>
-    /// <param name="context">The context.</param>
-    /// <param name="bytes">The bytes.</param>
-    /// <returns>The script object (release it with <see cref="ReleaseBytes"/>).</returns>
-    public static object MakeBytes(V8PreparedContext context, byte[] bytes)
-    {
-        var array = context.Api.InvokeMethod("mk", bytes.Length);
-        if (bytes.Length > 0)
-        {
-            ((ITypedArray<byte>)array).Write(bytes, 0, (ulong)bytes.Length, 0);
-        }
-
-        return array;
-    }
+    /// <summary>JS <c>fill(u8)</c>: copies the running invocation's payload into the array (sized for it).</summary>
+    public V8FastHostFunction Fill { get; }
 
     /// <summary>
     /// Releases a Uint8Array the host has read or written, and the ArrayBuffer handle ClearScript made for it.
@@ -238,15 +227,7 @@ internal sealed class V8HostBridge : IDisposable
 
         if (staged.Bytes is { Length: > 0 } bytes && !args.IsNull(0) && !args.IsUndefined(0))
         {
-            var target = args.Get<object>(0);
-            try
-            {
-                ((ITypedArray<byte>)target).Write(bytes, 0, (ulong)bytes.Length, 0);
-            }
-            finally
-            {
-                ReleaseBytes(target);
-            }
+            Write(args.Get<object>(0), bytes);
         }
 
         if ((staged.Error ?? staged.Text) is { } text)
@@ -256,6 +237,28 @@ internal sealed class V8HostBridge : IDisposable
         else
         {
             result.SetNull();
+        }
+    }
+
+    // JS: fill(u8) — the payload, written into the array run made for it.
+    private void OnFill(bool asConstructor, in V8FastArgs args, in V8FastResult result)
+    {
+        if (_current() is { } invocation)
+        {
+            Write(args.Get<object>(0), invocation.Payload);
+        }
+    }
+
+    // Copies bytes into a Uint8Array of the engine, then releases it.
+    private static void Write(object target, byte[] bytes)
+    {
+        try
+        {
+            ((ITypedArray<byte>)target).Write(bytes, 0, (ulong)bytes.Length, 0);
+        }
+        finally
+        {
+            ReleaseBytes(target);
         }
     }
 

@@ -147,18 +147,8 @@ internal sealed class V8InvocationRunner
 
         invocation.ArmDeadline(_time, _options.Timeout, _onTimeout);
         var context = invocation.Context;
-        Enter(invocation, () =>
-        {
-            var bytes = V8HostBridge.MakeBytes(context, invocation.Payload);
-            try
-            {
-                V8HostBridge.Release(context.Api.InvokeMethod("run", invocation.Subject, bytes));
-            }
-            finally
-            {
-                V8HostBridge.ReleaseBytes(bytes);
-            }
-        });
+        // One entry into V8: run makes the payload's Uint8Array and has the host fill it (V8HostBridge.Fill).
+        Enter(invocation, () => V8HostBridge.Release(context.Api.InvokeMethod("run", invocation.Subject, invocation.Payload.Length)));
     }
 
     /// <summary>Runs JavaScript for <paramref name="invocation"/> with the timeout able to interrupt it.</summary>
@@ -291,3 +281,4 @@ internal sealed class V8InvocationRunner
         });
     }
 }
+

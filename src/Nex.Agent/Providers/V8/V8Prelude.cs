@@ -2,10 +2,10 @@ namespace Nex.Agent.Providers.V8;
 
 /// <summary>
 /// The JavaScript run in every fresh context before the function's script (spec §5.10). It is a function
-/// expression taking the four host callbacks (<c>done</c>, <c>call</c>, <c>take</c>, <c>log</c>) in a closure,
+/// expression taking the five host callbacks (<c>done</c>, <c>call</c>, <c>take</c>, <c>log</c>, <c>fill</c>) in a closure,
 /// so the user script never sees them; it installs <c>hostServices</c> (synchronous, as 0.2's: every method
 /// returns its value or throws) and <c>console</c> on the global object and returns the per-context API the
-/// host drives (<c>setFn</c>, <c>mk</c>, <c>run</c>).
+/// host drives (<c>setFn</c>, <c>run</c>).
 /// </summary>
 internal static class V8Prelude
 {
@@ -29,7 +29,7 @@ internal static class V8Prelude
 
     /// <summary>The prelude source.</summary>
     public const string Source = """
-(function (done, call, take, log) {
+(function (done, call, take, log, fill) {
   'use strict';
   const U8 = Uint8Array, P = Promise, E = Error, S = String, J = JSON, O = Object, A = Array;
   const toStr = O.prototype.toString;
@@ -165,9 +165,11 @@ internal static class V8Prelude
   let fn = null;
   return {
     setFn(v) { if (typeof v !== 'function') return false; fn = v; return true; },
-    mk(n) { return new U8(n); },
-    run(subject, payload) {
+    run(subject, n) {
       active = true;
+      // The payload is copied in by the host from inside this call: one entry into V8 per call, not three.
+      const payload = new U8(n);
+      if (n > 0) fill(payload);
       let r;
       // this = the global object, as 0.2 calls the function (a module's strict function would get undefined).
       try { r = fn.call(globalThis, subject, payload); } catch (e) { done(false, errText(e)); return; }

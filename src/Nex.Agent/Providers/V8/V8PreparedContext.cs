@@ -5,7 +5,7 @@ namespace Nex.Agent.Providers.V8;
 
 /// <summary>
 /// One prepared context: a fresh engine in the lane's runtime with the prelude and the user's script run
-/// and the function bound, plus the prelude's API object (<c>setFn</c>, <c>mk</c>, <c>run</c>)
+/// and the function bound, plus the prelude's API object (<c>setFn</c>, <c>run</c>)
 /// the host drives. Used by one call at most (the baseline mode aside) and disposed after it.
 /// </summary>
 /// <param name="engine">The engine (context).</param>
