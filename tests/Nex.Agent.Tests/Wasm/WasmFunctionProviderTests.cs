@@ -93,7 +93,7 @@ public sealed class WasmFunctionProviderTests
     [Fact]
     public async Task RunawayRecursion_OnAThreadPoolThread_TrapsAsAStackOverflow_AndLaterCallsWork()
     {
-        // Executions run on the trigger's thread, a thread-pool thread with less stack than a thread of their own:
+        // Executions run on the trigger's thread, a thread-pool thread whose stack we do not size:
         // WebAssembly's stack limit must trap well before that thread's stack ends.
         await using var function = await WasmFunction.DeployAsync(WasmModules.RecurseOnInput);
         var result = await Task.Run(() => function.Provider.ExecuteAsync("s", "deep"u8.ToArray(), Token), Token);

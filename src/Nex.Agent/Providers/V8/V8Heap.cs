@@ -21,7 +21,7 @@ internal sealed class V8Heap : IDisposable
     // wherever each call enters; unset, ClearScript enforces no limit of its own. A reused context's calls run on
     // the trigger's thread-pool thread, not on a lane thread of known size, and a host call made at that depth
     // needs the stack beneath it.
-    private static readonly UIntPtr MaxStackBytes = 984 * 1024;
+    private const nuint MaxStackBytes = 984 * 1024;
 
     private readonly long _maxMemoryBytes;
 

@@ -26,13 +26,14 @@ internal sealed class V8Invocation(string subject, byte[] payload)
     /// <summary>The payload bytes.</summary>
     public byte[] Payload { get; } = payload;
 
-    /// <summary>The trigger's trace context, taken when the call is queued (it runs on the owner thread, not in the trigger's flow).</summary>
+    /// <summary>The trigger's trace context, taken when the call is accepted (a queued call runs on the owner thread, not in the trigger's flow).</summary>
     public TraceContext? Trace { get; } = TraceContext.Current;
 
     /// <summary>The caller's result: the reply, or null (failed, or stopped).</summary>
-    // Completed on the owner thread outside any JavaScript; the waiting caller (the agent, which then
-    // replies) resumes right there, before the used context is disposed and the next one prepared:
-    // a hop through the thread pool cost ~20% of a V8 round trip while the preparation took the CPU.
+    // Completed outside any JavaScript, on the thread that ran the call. A queued call's waiting caller (the
+    // agent, which then replies) resumes right there on the owner thread, before the used context is disposed
+    // and the next one prepared: a hop through the thread pool cost ~20% of a V8 round trip while the
+    // preparation took the CPU. A call run on its caller's thread (reuse) is complete when Enqueue returns.
     public TaskCompletionSource<TriggerResult?> Completion { get; } = new(TaskCreationOptions.None);
 
     /// <summary>Cancels the host-service requests of this call once it is finished.</summary>

@@ -281,4 +281,3 @@ internal sealed class V8InvocationRunner
         });
     }
 }
-

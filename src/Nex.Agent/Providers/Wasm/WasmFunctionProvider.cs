@@ -30,8 +30,9 @@ internal sealed partial class WasmFunctionProvider : IWorkloadProvider
     private const string ProgramName = "nexfunction";
 
     // WebAssembly's own stack limit, set rather than left to Wasmtime's default: an execution runs on the
-    // trigger's thread (a thread-pool thread, whose stack .NET does not let us size), and the host functions a guest calls, the
-    // blocking host_call included, need the rest beneath it. Deep recursion then traps ("call stack exhausted").
+    // trigger's thread (a thread-pool thread, whose stack we do not size), and the host functions a guest
+    // calls, the blocking host_call included, need the rest beneath it. Deep recursion then traps
+    // ("call stack exhausted").
     private const int MaxWasmStackBytes = 512 * 1024;
 
     private readonly WorkloadContext _context;
