@@ -4,7 +4,8 @@ namespace Nex.Agent.Providers.V8;
 
 /// <summary>
 /// Heap management of one lane: owns its <see cref="V8Runtime"/> (one isolate) and its limits — a soft,
-/// sampled limit at the function's memory limit and a hard V8 limit well above it — and decides when to
+/// sampled limit at the function's memory limit and a hard V8 limit well above it, which V8 doubles rather than
+/// abort the process when a script nears it — and decides when to
 /// collect: before a preparation or after a disposal once the heap is half full, and exhaustively after a
 /// V8 failure (then the soft limit, which ClearScript disarms when it trips, is re-armed). Also applies the
 /// process-wide V8 settings once. Used on the lane's threads only (never concurrently: the preparing thread
@@ -22,6 +23,13 @@ internal sealed class V8Heap : IDisposable
     // the trigger's thread-pool thread, not on a lane thread of known size, and a host call made at that depth
     // needs the stack beneath it.
     private const nuint MaxStackBytes = 984 * 1024;
+
+    // The soft limit is sampled on a thread-pool timer (ClearScript's), so busy pool threads delay the sample,
+    // and a script allocating fast then reached the hard limit first, where V8 aborts the whole process. Near the
+    // hard limit V8 now doubles it instead, as often as needed, until the late sample trips the soft limit and
+    // fails the call (ClearScript's advice: expansion together with the sampled limit). The process's memory
+    // stays bounded by its sandbox's limit where the driver sets one (container, VM).
+    private const double HeapExpansion = 2;
 
     private readonly long _maxMemoryBytes;
 
@@ -52,6 +60,7 @@ internal sealed class V8Heap : IDisposable
         {
             MaxOldSpaceSize = HardLimitMiB(_maxMemoryBytes),
             MaxArrayBufferAllocation = (ulong)_maxMemoryBytes,
+            HeapExpansionMultiplier = HeapExpansion,
         };
         Runtime = new V8Runtime("nex-v8", constraints)
         {
