@@ -123,7 +123,7 @@ public sealed partial class NexNode : IAsyncDisposable
             // Without JetStream the node runs as 0.2 does: its workloads are not recorded (the warning above says why).
             var desiredLogger = loggerFactory.CreateLogger<DesiredStateStore>();
             var desired = jetStreamProblem is null
-                ? await DesiredStateStore.OpenAsync(nats.Connection, desiredLogger, cancellationToken).ConfigureAwait(false)
+                ? await DesiredStateStore.OpenAsync(nats.Connection, desiredLogger, cancellationToken, options.Time).ConfigureAwait(false)
                 : DesiredStateStore.Unusable("no JetStream on the main NATS", desiredLogger);
 
             var state = new NodeState(config, identity, options.Version, options.Nexus, options.Time);

@@ -24,13 +24,17 @@ internal sealed partial class DesiredStateStore
     // A write sits between an accepted deploy and its answer: it must not make a deploy wait long.
     private static readonly TimeSpan WriteTimeout = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan OpenTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan WriteRetryDelay = TimeSpan.FromMilliseconds(100);
+    private const int WriteAttempts = 4;
 
     private readonly INatsKVStore? _store;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
 
-    private DesiredStateStore(INatsKVStore? store, string? unavailable, int replicas, ILogger logger)
+    private DesiredStateStore(INatsKVStore? store, string? unavailable, int replicas, ILogger logger, TimeProvider? time = null)
     {
         _store = store;
+        _time = time ?? TimeProvider.System;
         Unavailable = unavailable;
         Replicas = replicas;
         _logger = logger;
@@ -49,13 +53,13 @@ internal sealed partial class DesiredStateStore
     public static DesiredStateStore Unusable(string why, ILogger logger) => new(null, $"unavailable: {why}", 0, logger);
 
     /// <summary>Opens (creating if needed) the bucket, as every fleet bucket is opened (<see cref="FleetBucket"/>).</summary>
-    public static async Task<DesiredStateStore> OpenAsync(INatsConnection nats, ILogger logger, CancellationToken cancellationToken)
+    public static async Task<DesiredStateStore> OpenAsync(INatsConnection nats, ILogger logger, CancellationToken cancellationToken, TimeProvider? time = null)
     {
         // No MaxAge: a record lives until its workload is stopped for good.
         var opened = await FleetBucket.OpenAsync(nats, DesiredState.Bucket, "Nex: workloads that should be running, and on which node", TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
         if (opened.Store is { } store)
         {
-            return new DesiredStateStore(store, null, opened.Replicas, logger);
+            return new DesiredStateStore(store, null, opened.Replicas, logger, time);
         }
 
         LogUnavailable(logger, opened.Problem ?? "");
@@ -70,23 +74,49 @@ internal sealed partial class DesiredStateStore
             return null;
         }
 
+        // Nothing writes this record again, and without it the workload is not rescheduled if this node dies: a write
+        // that fails fast (JetStream busy or just elected) is tried again, a few times (a bucket that is gone must not
+        // hold every deploy for the whole bound). Writing the same record twice is harmless.
         using var timeout = Bounded(cancellationToken);
-        try
+        var value = Serialize(workload);
+        for (var attempt = 1; ; attempt++)
         {
-            var result = await _store.TryPutAsync(key, Serialize(workload), cancellationToken: timeout.Token).ConfigureAwait(false);
-            if (result.Success)
+            string reason;
+            try
             {
-                return result.Value;
+                var result = await _store.TryPutAsync(key, value, cancellationToken: timeout.Token).ConfigureAwait(false);
+                if (result.Success)
+                {
+                    return result.Value;
+                }
+
+                reason = result.Error.Message;
+            }
+            catch (Exception ex) when (ex is NatsException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                reason = ex.Message;
             }
 
-            LogWriteFailed(_logger, key, result.Error.Message);
+            if (attempt == WriteAttempts || !await PauseAsync(WriteRetryDelay * attempt, timeout.Token, cancellationToken).ConfigureAwait(false))
+            {
+                LogWriteFailed(_logger, key, $"{reason} ({attempt} attempts)");
+                return null;
+            }
         }
-        catch (Exception ex) when (ex is NatsException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
-        {
-            LogWriteFailed(_logger, key, ex.Message);
-        }
+    }
 
-        return null;
+    /// <summary>Waits before a retry; false when the write's bound ran out meanwhile (the caller's cancellation throws).</summary>
+    private async Task<bool> PauseAsync(TimeSpan delay, CancellationToken bound, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(delay, _time, bound).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
     }
 
     /// <summary>

@@ -151,4 +151,40 @@ public sealed class RecoveryTests(NatsServerFixture nats)
         Assert.True(await store.RemoveAsync(key, won, Ct));
         Assert.Null(await store.GetAsync(key, Ct));
     }
+    [Fact]
+    public async Task Put_ThatFailsFast_IsTriedAgain_AndLandsOnceTheBucketAnswers()
+    {
+        // Its own server: the bucket is deleted under the store, which would upset every other test's nodes.
+        await using var server = await Nex.Node.Nats.NatsServerProcess.StartAsync(new Nex.Node.Nats.NatsServerOptions { JetStream = true }, cancellationToken: Ct);
+        await using var connection = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = server.ClientUrl }, Ct);
+        var time = new TimerSignallingTime();
+        var store = await DesiredStateStore.OpenAsync(connection, NullLogger.Instance, Ct, time);
+        var kv = new NATS.Client.KeyValueStore.NatsKVContext(new NatsJSContext(connection));
+        await kv.DeleteStoreAsync(DesiredState.Bucket, Ct);
+
+        var key = DesiredState.Key("retry", Xid.NewId());
+        var put = store.PutAsync(key, new DesiredWorkload { Namespace = "retry", Name = "w", NodeId = "N1", WorkloadId = "a" }, Ct);
+        await Task.WhenAny(time.TimerCreated, put).WaitAsync(Ct); // the first write failed (no stream): a retry waits
+        Assert.False(put.IsCompleted, "the failed write was not tried again");
+
+        _ = await DesiredStateStore.OpenAsync(connection, NullLogger.Instance, Ct); // the bucket is back
+        time.Advance(TimeSpan.FromMilliseconds(100));
+        Assert.NotNull(await put);
+        Assert.Equal("a", (await store.GetAsync(key, Ct))!.Workload.WorkloadId);
+    }
+
+    /// <summary>Fake time that says when something starts waiting on it.</summary>
+    private sealed class TimerSignallingTime : Microsoft.Extensions.Time.Testing.FakeTimeProvider
+    {
+        private readonly TaskCompletionSource _created = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task TimerCreated => _created.Task;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = base.CreateTimer(callback, state, dueTime, period);
+            _created.TrySetResult();
+            return timer;
+        }
+    }
 }
