@@ -49,7 +49,8 @@ public sealed class V8HeapLimitUnderLoadTests
 
         // Every pool thread, and the ones the pool adds, busy for 3 s: the sampler's callbacks queue behind them.
         // Before the fix the hog reached the hard limit (80 MiB) in about 1.5 s of that.
-        using var release = new ManualResetEventSlim();
+        // Not disposed: a blocker still waking when the test ends would throw on a pool thread, and take the process.
+        var release = new ManualResetEventSlim();
         var blockers = ThreadPool.ThreadCount + 8;
         for (var i = 0; i < blockers; i++)
         {
@@ -63,11 +64,7 @@ public sealed class V8HeapLimitUnderLoadTests
         }) { IsBackground = true };
         releaser.Start();
 
-        var result = await Task.Factory.StartNew(
-            () => fn.Provider.ExecuteAsync("hog", default, default).GetAwaiter().GetResult(),
-            CancellationToken.None,
-            TaskCreationOptions.LongRunning,
-            TaskScheduler.Default);
+        var result = await fn.Provider.ExecuteAsync("hog", default, TestContext.Current.CancellationToken);
         releaser.Join();
         FunctionFailure.Is(result, FunctionErrors.OutOfMemory);
         Assert.Equal("\"ok\"", await fn.CallAsync("ok", "", TestContext.Current.CancellationToken));

@@ -1,7 +1,10 @@
+using Microsoft.Extensions.Time.Testing;
 using NATS.Client.JetStream;
+using NATS.Client.KeyValueStore;
 using NATS.Client.ObjectStore;
 using Nex.Nats;
 using Nex.Node.Fleet;
+using Nex.Node.Nats;
 using Nex.Protocol;
 using Nex.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -155,11 +158,11 @@ public sealed class RecoveryTests(NatsServerFixture nats)
     public async Task Put_ThatFailsFast_IsTriedAgain_AndLandsOnceTheBucketAnswers()
     {
         // Its own server: the bucket is deleted under the store, which would upset every other test's nodes.
-        await using var server = await Nex.Node.Nats.NatsServerProcess.StartAsync(new Nex.Node.Nats.NatsServerOptions { JetStream = true }, cancellationToken: Ct);
+        await using var server = await NatsServerProcess.StartAsync(new NatsServerOptions { JetStream = true }, cancellationToken: Ct);
         await using var connection = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = server.ClientUrl }, Ct);
         var time = new TimerSignallingTime();
         var store = await DesiredStateStore.OpenAsync(connection, NullLogger.Instance, Ct, time);
-        var kv = new NATS.Client.KeyValueStore.NatsKVContext(new NatsJSContext(connection));
+        var kv = new NatsKVContext(new NatsJSContext(connection));
         await kv.DeleteStoreAsync(DesiredState.Bucket, Ct);
 
         var key = DesiredState.Key("retry", Xid.NewId());
@@ -174,7 +177,7 @@ public sealed class RecoveryTests(NatsServerFixture nats)
     }
 
     /// <summary>Fake time that says when something starts waiting on it.</summary>
-    private sealed class TimerSignallingTime : Microsoft.Extensions.Time.Testing.FakeTimeProvider
+    private sealed class TimerSignallingTime : FakeTimeProvider
     {
         private readonly TaskCompletionSource _created = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
