@@ -60,8 +60,9 @@ public sealed class V8AgentEndToEndTests
     [InlineData(FunctionContexts.Reuse)]
     public async Task RunawayRecursion_AndAHostCallAtTheStackLimit_Answer_AndTheAgentGoesOnServing(string context)
     {
-        // A reused context's call runs on the agent's trigger thread (a pool thread, not a lane thread of known
-        // size): JavaScript's own stack limit must stop the recursion with room left for a host call at that depth.
+        // A reused context's call, and a quick fresh one when the agent is idle, run on the agent's trigger thread (a
+        // pool thread, not a lane thread of known size): JavaScript's own stack limit must stop the recursion with
+        // room left for a host call at that depth.
         await using var node = await FakeNode.StartAsync(Token);
         node.OfferArtifact(
             """
@@ -82,6 +83,8 @@ public sealed class V8AgentEndToEndTests
         var request = FakeNode.NativeRequest("echo") with { WorkloadType = WorkloadTypes.V8, TriggerSubjects = ["fn.>"], FunctionContext = context };
         Assert.True((await node.DeployAsync(request, Token)).Accepted, agent.Output);
 
+        // A quick call first, so a fresh context's next calls may run on the trigger's thread too (V8Options.InlineBelow).
+        Assert.Equal("\"fn.ok\"", Encoding.UTF8.GetString((await TriggerAsync(node, "fn.ok")).Data!));
         var failed = await TriggerAsync(node, "fn.deep");
         Assert.StartsWith("RangeError: Maximum call stack size exceeded", failed.Headers![FunctionErrors.Header].ToString(), StringComparison.Ordinal);
         Assert.Equal("""{"kv":"hi","deep":true}""", Encoding.UTF8.GetString((await TriggerAsync(node, "fn.host")).Data!));

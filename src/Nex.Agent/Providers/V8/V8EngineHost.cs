@@ -26,7 +26,8 @@ internal sealed class V8EngineHost : IDisposable
     /// <param name="hostServices">Host services of this workload (null: calls reject).</param>
     /// <param name="output">Where console output and errors go.</param>
     /// <param name="time">Clock for timeouts and the reported runtime.</param>
-    public V8EngineHost(V8Options options, HostServicesClient? hostServices, ChannelWriter<(WorkloadStream Stream, string Text)> output, TimeProvider time)
+    /// <param name="recent">The function's last call time, shared by its lanes (null: this lane's own).</param>
+    public V8EngineHost(V8Options options, HostServicesClient? hostServices, ChannelWriter<(WorkloadStream Stream, string Text)> output, TimeProvider time, V8RecentCalls? recent = null)
     {
         V8InvocationRunner? runner = null;
 
@@ -38,7 +39,7 @@ internal sealed class V8EngineHost : IDisposable
             ex => bridge.WriteOutput(WorkloadStream.StandardError, $"v8 host error: {ex.Message}"),
             Shutdown);
         _pool = new V8ContextPool(options, _heap, _scheduler, bridge);
-        _runner = runner = new V8InvocationRunner(options, time, _scheduler, _pool, _heap, bridge);
+        _runner = runner = new V8InvocationRunner(options, time, _scheduler, _pool, _heap, bridge, recent ?? new V8RecentCalls());
     }
 
     /// <summary>Prepared contexts ready for a call right now (read from any thread; a hint).</summary>
@@ -46,6 +47,9 @@ internal sealed class V8EngineHost : IDisposable
 
     /// <summary>True while either thread runs something (a call, a preparation, a disposal); a hint.</summary>
     public bool IsWorking => _scheduler.IsWorking;
+
+    /// <summary>Nothing running or queued on either thread (tests wait for it).</summary>
+    internal bool IsIdle => _scheduler.IsIdle;
 
     /// <summary>Calls accepted and not yet finished (read from any thread; a hint).</summary>
     public int PendingCalls => _runner.PendingCalls;
@@ -84,15 +88,16 @@ internal sealed class V8EngineHost : IDisposable
     /// <param name="subject">Trigger subject.</param>
     /// <param name="payload">Payload bytes.</param>
     /// <param name="cancellationToken">Cancels the wait (the call still ends by itself or by its timeout).</param>
+    /// <param name="here">Run it on this thread if the lane is idle (a reused context's calls always try).</param>
     /// <returns>The reply, or null when the function failed (its error went to stderr).</returns>
-    public Task<TriggerResult?> ExecuteAsync(string subject, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    public Task<TriggerResult?> ExecuteAsync(string subject, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken, bool here = false)
     {
         if (!_scheduler.IsStarted)
         {
             throw new InvalidOperationException("the function was not initialized");
         }
 
-        return _runner.Enqueue(subject, payload).WaitAsync(cancellationToken);
+        return _runner.Enqueue(subject, payload, here).WaitAsync(cancellationToken);
     }
 
     /// <summary>Collects as the host does when its heap fills up, then reports the heap in use (tests).</summary>

@@ -54,6 +54,15 @@ internal sealed record V8Options
     /// <summary>Nice value of the threads that prepare contexts (calls and disposals run at the agent's own).</summary>
     public int PreparationNice { get; init; } = 19;
 
+    /// <summary>
+    /// In <see cref="V8IsolationMode.PooledContexts"/>, a call runs on the trigger's own thread (not handed to its lane's
+    /// owner thread) when no other call is in flight, its lane is idle with a context ready, and the function's last
+    /// call took less than this. Such a call holds the agent's read loop while it runs, so only a function known to
+    /// be quick gets it: a message arriving meanwhile waits at most about this long. <see cref="TimeSpan.Zero"/>:
+    /// never (every call goes through its lane's owner thread).
+    /// </summary>
+    public TimeSpan InlineBelow { get; init; } = TimeSpan.FromMilliseconds(1);
+
     /// <summary>Lanes that actually run: one when the context is reused, so every call sees the same globals
     /// (and no lane needs to prepare between calls, which is what the extra lanes are for).</summary>
     public int EffectiveLanes => Mode == V8IsolationMode.ReusedContext ? 1 : Math.Max(1, Lanes);

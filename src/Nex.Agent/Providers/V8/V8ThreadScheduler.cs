@@ -55,6 +55,21 @@ internal sealed class V8ThreadScheduler
     /// <summary>True while either thread runs something (a call, a preparation, a disposal); a hint.</summary>
     public bool IsWorking => Volatile.Read(ref _working) || Volatile.Read(ref _prepWorking);
 
+    /// <summary>True when neither thread runs anything and nothing is queued for either.</summary>
+    public bool IsIdle
+    {
+        get
+        {
+            lock (_ownerGate)
+            {
+                lock (_prepGate)
+                {
+                    return !IsWorking && _owner.Count == 0 && _prep.Count == 0;
+                }
+            }
+        }
+    }
+
     /// <summary>Starts both threads.</summary>
     /// <exception cref="InvalidOperationException">Already started.</exception>
     public void Start()
@@ -141,6 +156,9 @@ internal sealed class V8ThreadScheduler
             {
                 return;
             }
+
+            // Busy from the moment the item leaves its queue, so the lane never looks idle with work in hand.
+            Volatile.Write(ref busy, true);
         }
 
         Run(action, ref busy);
