@@ -216,7 +216,7 @@ public sealed class V8FunctionProviderTests
         host.Warm();
         for (var i = 0; i < 300; i++)
         {
-            Assert.NotNull(await host.ExecuteAsync(i % 2 == 0 ? "json" : "bytes", new byte[] { 1, 2, 3 }, Token));
+            Assert.NotNull(await host.ExecuteAsync(i % 2 == 0 ? "json" : "bytes", new byte[] { 1, 2, 3 }, here: false, Token));
         }
 
         var used = await host.CollectAndMeasureAsync(v8Only);

@@ -87,10 +87,10 @@ internal sealed class V8EngineHost : IDisposable
     /// <summary>Runs one call; invocations are served one at a time in arrival order.</summary>
     /// <param name="subject">Trigger subject.</param>
     /// <param name="payload">Payload bytes.</param>
-    /// <param name="cancellationToken">Cancels the wait (the call still ends by itself or by its timeout).</param>
     /// <param name="here">Run it on this thread if the lane is idle (a reused context's calls always try).</param>
+    /// <param name="cancellationToken">Cancels the wait (the call still ends by itself or by its timeout).</param>
     /// <returns>The reply, or null when the function failed (its error went to stderr).</returns>
-    public Task<TriggerResult?> ExecuteAsync(string subject, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken, bool here = false)
+    public Task<TriggerResult?> ExecuteAsync(string subject, ReadOnlyMemory<byte> payload, bool here, CancellationToken cancellationToken)
     {
         if (!_scheduler.IsStarted)
         {

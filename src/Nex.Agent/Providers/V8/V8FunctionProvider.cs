@@ -121,7 +121,7 @@ internal sealed class V8FunctionProvider : IWorkloadProvider
             lane.Warm();
         }
 
-        if (_options.Mode == V8IsolationMode.ReusedContext || _options.InlineBelow > TimeSpan.Zero)
+        if (_options.Mode == V8IsolationMode.ReusedContext || (_options.Mode == V8IsolationMode.PooledContexts && _options.InlineBelow > TimeSpan.Zero))
         {
             // Its calls (a reused context's, or a quick function's when the agent is idle) run on the trigger's thread.
             TriggerThread.EnsureASecondWorker();
@@ -133,14 +133,26 @@ internal sealed class V8FunctionProvider : IWorkloadProvider
     /// <summary>No call in flight, and every lane idle with its contexts ready (read from any thread; tests wait for it).</summary>
     internal bool IsSettled => _lanes.All(lane => lane.PendingCalls == 0 && lane.IsIdle && lane.ReadyContexts >= _options.ReadyTarget);
 
-    /// <summary>Calls accepted and not yet finished, all lanes (tests wait for it).</summary>
-    internal int PendingCalls => _lanes.Sum(lane => lane.PendingCalls);
+    /// <summary>Calls accepted and not yet finished, all lanes (read from any thread; a hint).</summary>
+    internal int PendingCalls
+    {
+        get
+        {
+            var pending = 0;
+            foreach (var lane in _lanes)
+            {
+                pending += lane.PendingCalls;
+            }
+
+            return pending;
+        }
+    }
 
     /// <inheritdoc />
     public Task<TriggerResult?> ExecuteAsync(string subject, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
         var lane = PickLane();
-        return lane.ExecuteAsync(subject, payload, cancellationToken, here: MayRunHere(lane));
+        return lane.ExecuteAsync(subject, payload, MayRunHere(lane), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -162,23 +174,9 @@ internal sealed class V8FunctionProvider : IWorkloadProvider
     // A fresh-context call runs on the trigger's thread, sparing the hand-off to its lane's owner thread (a wake-up),
     // only when that cannot hold up another call: nothing else in flight, its lane idle with a context ready (so no
     // preparation on this thread), and the function quick the last time (a message arriving meanwhile waits for it).
-    private bool MayRunHere(V8EngineHost lane)
-    {
-        if (_options.Mode != V8IsolationMode.PooledContexts || !_recent.LastWasUnder(_options.InlineBelow) || lane.IsWorking || lane.ReadyContexts == 0)
-        {
-            return false;
-        }
-
-        foreach (var other in _lanes)
-        {
-            if (other.PendingCalls > 0)
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
+    private bool MayRunHere(V8EngineHost lane) =>
+        _options.Mode == V8IsolationMode.PooledContexts && _recent.LastWasUnder(_options.InlineBelow)
+        && !lane.IsWorking && lane.ReadyContexts > 0 && PendingCalls == 0;
 
     // An idle lane with a context ready; else the one with the least to do. Round robin among equals,
     // so both lanes' contexts get used and neither's pool goes stale.
