@@ -20,7 +20,8 @@ internal sealed partial class EssentialRestarts : IAsyncDisposable
     private readonly Func<double> _random;
     private readonly ILogger _logger;
     private readonly CancellationToken _stopping;
-    private readonly ConcurrentDictionary<Task, byte> _pending = new();
+    private readonly ConcurrentDictionary<long, Task> _pending = new();
+    private long _nextId;
 
     /// <param name="time">The node's clock: the backoff waits on it.</param>
     /// <param name="policy">The backoff.</param>
@@ -67,7 +68,14 @@ internal sealed partial class EssentialRestarts : IAsyncDisposable
     }
 
     /// <summary>Waits for the restarts under way (cancel the stopping token first, or a waiting one waits its backoff out).</summary>
-    public async ValueTask DisposeAsync() => await Task.WhenAll(_pending.Keys).ConfigureAwait(false);
+    public async ValueTask DisposeAsync()
+    {
+        // Again while any is left: a refused restart schedules the next one before it ends.
+        while (!_pending.IsEmpty)
+        {
+            await Task.WhenAll(_pending.Values).ConfigureAwait(false);
+        }
+    }
 
     private async Task RestartAsync(ValidatedDeploy previous, int consecutiveFailures, Task wait)
     {
@@ -105,9 +113,22 @@ internal sealed partial class EssentialRestarts : IAsyncDisposable
 
     private void Track(Func<Task> work)
     {
-        var task = Task.Run(work);
-        _pending[task] = 0;
-        _ = task.ContinueWith(t => _pending.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        // Listed before it starts and unlisted before it completes, so whoever has awaited it sees it gone (a
+        // continuation that unlisted it could still be running when the awaiter resumed).
+        var id = Interlocked.Increment(ref _nextId);
+        var run = new Task<Task>(async () =>
+        {
+            try
+            {
+                await work().ConfigureAwait(false);
+            }
+            finally
+            {
+                _pending.TryRemove(id, out _);
+            }
+        });
+        _pending[id] = run.Unwrap();
+        run.Start(TaskScheduler.Default);
     }
 
     [LoggerMessage(EventId = 812, Level = LogLevel.Information, Message = "Essential workload {Name} failed; restarting in {DelayMs:0} ms (failure {Failures} in a row)")]

@@ -97,6 +97,24 @@ public sealed class EssentialRestartsTests
     }
 
     [Fact]
+    public async Task OnceDisposed_NoRestartIsCountedAsPending()
+    {
+        // Disposal used to wait for the restart itself and not for its removal from the list, which ran after it:
+        // a restart that had just ended could still be counted. Many short rounds open that window.
+        _wanted = false;
+        for (var round = 0; round < 10_000; round++)
+        {
+            using var stopping = new CancellationTokenSource();
+            var restarts = Create(stopping.Token);
+            restarts.Schedule(Deploy(), consecutiveFailures: 1);
+            _time.Advance(Initial);
+
+            await restarts.DisposeAsync().AsTask().WaitAsync(Wait, Ct);
+            Assert.Equal(0, restarts.Pending);
+        }
+    }
+
+    [Fact]
     public async Task NodeStopping_DropsAWaitingRestart()
     {
         using var stopping = new CancellationTokenSource();
