@@ -1,6 +1,11 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Text.Json;
+using Nex.Nats;
+using Nex.Protocol;
+using Nex.Testing;
+using Xunit;
 
 namespace Nex.Cli.Tests;
 
@@ -79,6 +84,29 @@ internal static class CliTestSupport
             }
 
             await Task.Delay(50);
+        }
+    }
+
+    /// <summary>
+    /// Publishes a probe event and a probe log line until each of <paramref name="watchers"/> (<c>nex events</c>,
+    /// <c>nex logs</c>) has printed <paramref name="marker"/>: they print nothing when they have subscribed.
+    /// </summary>
+    public static async Task UntilWatchersSeeAProbeAsync(string url, string marker, params CliProcess[] watchers)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var conn = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = url }, ct);
+        var cloudEvent = CloudEvent.Create("probe-" + marker, EventTypes.WorkloadDeployed, DateTimeOffset.UtcNow, new WorkloadDeployedEvent { WorkloadName = "probe-" + marker }, NexJson.Context.WorkloadDeployedEvent, "default");
+        var eventBytes = JsonSerializer.SerializeToUtf8Bytes(cloudEvent, NexJson.Context.CloudEvent);
+        var logBytes = JsonSerializer.SerializeToUtf8Bytes(new RawLog { Text = "probe-" + marker, Level = LogLevels.Info, Id = "vm1" }, NexJson.Context.RawLog);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!watchers.All(w => w.StdOut.Contains("probe-" + marker, StringComparison.Ordinal)))
+        {
+            var output = string.Join("\n", watchers.Select(w => w.StdOut + w.StdErr));
+            Assert.True(DateTime.UtcNow < deadline, $"no probe seen; output:\n{output}");
+            Assert.False(watchers.Any(w => w.Exited.IsCompleted && !w.StdOut.Contains("probe-" + marker, StringComparison.Ordinal)), $"a watcher exited; output:\n{output}");
+            await conn.PublishAsync("$NEX.events.default.workload_deployed", eventBytes, cancellationToken: ct);
+            await conn.PublishAsync("$NEX.logs.default.Nprobe.probe.vm1", logBytes, cancellationToken: ct);
+            await Task.Delay(100, ct);
         }
     }
 }

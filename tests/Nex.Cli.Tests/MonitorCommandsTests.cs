@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using NATS.Client.Core;
-using Nex.Nats;
 using Nex.Node.Nats;
 using Nex.Protocol;
 using Nex.Testing;
@@ -62,6 +60,18 @@ public sealed class MonitorCommandsTests(NatsServerFixture nats) : IClassFixture
     }
 
     [Fact]
+    public async Task EventsCount_ExitsAfterThatManyEvents()
+    {
+        // Probes until it has printed one, so it does not matter when it subscribed.
+        await using var events = CliProcess.Start(["events", "--count", "1", "-s", nats.Url], Env);
+        await CliTestSupport.UntilWatchersSeeAProbeAsync(nats.Url, "count", events);
+        await events.WaitForExitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(0, events.ExitCode);
+        Assert.Single(events.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
     public async Task EventsAndLogs_SayOnStderrWhenTheServerGoesAndComesBack()
     {
         var port = CliTestSupport.FreePort();
@@ -71,7 +81,7 @@ public sealed class MonitorCommandsTests(NatsServerFixture nats) : IClassFixture
             var url = server.ClientUrl;
             await using var events = CliProcess.Start(["events", "-s", url], Env);
             await using var logs = CliProcess.Start(["logs", "--json", "-s", url], Env);
-            await UntilBothSeeAProbeAsync(url, events, logs, "before");
+            await CliTestSupport.UntilWatchersSeeAProbeAsync(url, "before", events, logs);
 
             await server.DisposeAsync();
             await events.WaitForOutputAsync("connection to NATS lost", TimeSpan.FromSeconds(30));
@@ -80,7 +90,7 @@ public sealed class MonitorCommandsTests(NatsServerFixture nats) : IClassFixture
             server = await NatsServerProcess.StartAsync(new NatsServerOptions { Port = port, JetStream = false }, cancellationToken: Ct);
             await events.WaitForOutputAsync("connection to NATS restored", TimeSpan.FromSeconds(30));
             await logs.WaitForOutputAsync("connection to NATS restored", TimeSpan.FromSeconds(30));
-            await UntilBothSeeAProbeAsync(url, events, logs, "after");
+            await CliTestSupport.UntilWatchersSeeAProbeAsync(url, "after", events, logs);
 
             // One line each, on stderr; stdout stays what was received (JSON lines for logs --json).
             foreach (var cli in new[] { events, logs })
@@ -95,24 +105,6 @@ public sealed class MonitorCommandsTests(NatsServerFixture nats) : IClassFixture
         finally
         {
             await server.DisposeAsync();
-        }
-    }
-
-    // The CLIs print nothing when they have subscribed: publish a probe until each has printed it.
-    private static async Task UntilBothSeeAProbeAsync(string url, CliProcess events, CliProcess logs, string marker)
-    {
-        await using var conn = await NexConnection.ConnectAsync(new NexConnectionOptions { Server = url }, Ct);
-        var cloudEvent = CloudEvent.Create("probe-" + marker, EventTypes.WorkloadDeployed, DateTimeOffset.UtcNow, new WorkloadDeployedEvent { WorkloadName = "probe-" + marker }, NexJson.Context.WorkloadDeployedEvent, "default");
-        var eventBytes = JsonSerializer.SerializeToUtf8Bytes(cloudEvent, NexJson.Context.CloudEvent);
-        var logBytes = JsonSerializer.SerializeToUtf8Bytes(new RawLog { Text = "probe-" + marker, Level = LogLevels.Info, Id = "vm1" }, NexJson.Context.RawLog);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!events.StdOut.Contains("probe-" + marker, StringComparison.Ordinal) || !logs.StdOut.Contains("probe-" + marker, StringComparison.Ordinal))
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"no probe seen; events:\n{events.StdOut}{events.StdErr}\nlogs:\n{logs.StdOut}{logs.StdErr}");
-            Assert.False(events.Exited.IsCompleted || logs.Exited.IsCompleted, $"a watcher exited; events:\n{events.StdErr}\nlogs:\n{logs.StdErr}");
-            await conn.PublishAsync("$NEX.events.default.workload_deployed", eventBytes, cancellationToken: Ct);
-            await conn.PublishAsync("$NEX.logs.default.Nprobe.probe.vm1", logBytes, cancellationToken: Ct);
-            await Task.Delay(100, Ct);
         }
     }
 }

@@ -46,14 +46,13 @@ public sealed class NodeUpTests
         Assert.Contains("Memory (kB)", info.StdOut, StringComparison.Ordinal);
         Assert.Contains("No workloads", info.StdOut, StringComparison.Ordinal);
 
-        var events = CliProcess.Start(["events", "-s", url, "--count", "1"], Env(home));
+        var events = CliProcess.Start(["events", "-s", url], Env(home));
         await using var __ = events;
-        await Task.Delay(1000, TestContext.Current.CancellationToken); // let the watcher subscribe
+        await CliTestSupport.UntilWatchersSeeAProbeAsync(url, "lameduck", events); // subscribed
         var lameDuck = await CliProcess.RunAsync(["lameduck", nodeId[..10], "-s", url], Env(home));
         Assert.Equal(0, lameDuck.ExitCode);
         Assert.Contains($"Command to enter lame duck mode issued to {nodeId}", lameDuck.StdOut, StringComparison.Ordinal);
-        await events.WaitForExitAsync(TimeSpan.FromSeconds(20));
-        Assert.Contains("node_entered_lameduck", events.StdOut, StringComparison.Ordinal);
+        await events.WaitForOutputAsync("node_entered_lameduck", TimeSpan.FromSeconds(20));
 
         // Nothing to move: the drain ends at once and the node exits by itself (0.2 stayed up in lame duck; the '*'
         // of a lame-duck node in `node ls` is checked while a drain waits, in Fleet/DrainNodeUpTests).
