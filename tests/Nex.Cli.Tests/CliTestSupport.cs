@@ -109,4 +109,19 @@ internal static class CliTestSupport
             await Task.Delay(100, ct);
         }
     }
+
+    /// <summary>The process and its descendants, each as pid, name, state and where it sleeps: what a hung test shows.</summary>
+    public static string Describe(int pid) => string.Join(", ", new[] { pid }.Concat(Nex.Processes.ProcessTree.Descendants(pid)).Select(p =>
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{p}/stat");
+            var close = stat.LastIndexOf(')');
+            return $"{p} {stat[(stat.IndexOf('(') + 1)..close]} {stat[close + 2]} {File.ReadAllText($"/proc/{p}/wchan")}";
+        }
+        catch (IOException)
+        {
+            return $"{p} gone";
+        }
+    }));
 }

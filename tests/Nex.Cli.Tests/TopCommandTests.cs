@@ -126,9 +126,11 @@ public sealed class TopCommandTests(NatsServerFixture nats) : IClassFixture<Nats
         await using var node = await TestNode.StartAsync(nats.Url);
         var name = node.Node.Tags["node_name"];
 
-        // A real terminal: script(1) (util-linux, on every Debian) runs nex top on a pseudo-terminal of 80x30.
+        // A real terminal: script(1) (util-linux, on every Debian) runs nex top on a pseudo-terminal of 80x30. A test run
+        // started in the background of a script inherits SIGINT ignored, and top would too: the terminal's Ctrl-C would
+        // do nothing. So SIGINT gets its default back, as a terminal's shell gives its foreground job (as in CtrlCTests).
         var info = new ProcessStartInfo("script") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { "-qefc", $"stty cols 80 rows 30; exec dotnet '{CliProcess.NexDll}' top -s {nats.Url} --interval 200ms", "/dev/null" })
+        foreach (var arg in new[] { "-qefc", $"stty cols 80 rows 30; exec env --default-signal=INT dotnet '{CliProcess.NexDll}' top -s {nats.Url} --interval 200ms", "/dev/null" })
         {
             info.ArgumentList.Add(arg);
         }
@@ -170,7 +172,15 @@ public sealed class TopCommandTests(NatsServerFixture nats) : IClassFixture<Nats
             await process.StandardInput.FlushAsync(Ct);
             using var exit = CancellationTokenSource.CreateLinkedTokenSource(Ct);
             exit.CancelAfter(TimeSpan.FromSeconds(15));
-            await process.WaitForExitAsync(exit.Token);
+            try
+            {
+                await process.WaitForExitAsync(exit.Token);
+            }
+            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
+            {
+                Assert.Fail($"still running 15 s after the key; processes: {CliTestSupport.Describe(process.Id)}; the screen's end: {Output()[Math.Max(0, Output().Length - 400)..].Replace("\u001b", "\\e", StringComparison.Ordinal)}");
+            }
+
             await reading;
 
             Assert.Equal(0, process.ExitCode);
