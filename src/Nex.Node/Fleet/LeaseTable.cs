@@ -4,15 +4,18 @@ namespace Nex.Node.Fleet;
 
 /// <summary>
 /// Which nodes are alive, judged by this node's own clock (never by the time a lease says it was written: clocks
-/// of different hosts differ). A node is alive while an update of its lease was received within the grace; a node
-/// never seen, or whose lease is gone, counts as dead once this node has watched for a full grace. This node is
-/// always alive to itself. Thread-safe: the watch writes, the rescheduler reads.
+/// of different hosts differ). A node is alive until this node has heard its own lease renewed a full grace after the
+/// last update of the other's; a node never seen, or whose lease is gone, counts as dead once this node has heard
+/// itself a full grace after it started watching. Silence counts only while this node can hear: a watch that stalls
+/// (as one can for a while after a partition heals) hears this node's own renewals no more either, and then nobody is
+/// judged dead. This node is always alive to itself. Thread-safe: the watch writes, the rescheduler reads.
 /// </summary>
 internal sealed class LeaseTable(string selfId, TimeProvider time, TimeSpan grace)
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, (NodeLease Lease, long ReceivedAt)> _leases = new(StringComparer.Ordinal);
     private long? _watchingSince;
+    private long? _heardSelfAt;
 
     /// <summary>The grace a silent node keeps.</summary>
     public TimeSpan Grace => grace;
@@ -42,6 +45,10 @@ internal sealed class LeaseTable(string selfId, TimeProvider time, TimeSpan grac
         lock (_gate)
         {
             _leases[lease.NodeId] = (lease, now);
+            if (string.Equals(lease.NodeId, selfId, StringComparison.Ordinal))
+            {
+                _heardSelfAt = now;
+            }
         }
     }
 
@@ -66,11 +73,11 @@ internal sealed class LeaseTable(string selfId, TimeProvider time, TimeSpan grac
         {
             if (_leases.TryGetValue(nodeId, out var known))
             {
-                return time.GetElapsedTime(known.ReceivedAt) < grace;
+                return !SilentForTheGrace(known.ReceivedAt);
             }
 
             // Never seen: not judged until this node has watched for a full grace (it may just have started).
-            return _watchingSince is not { } since || time.GetElapsedTime(since) < grace;
+            return _watchingSince is not { } since || !SilentForTheGrace(since);
         }
     }
 
@@ -80,7 +87,7 @@ internal sealed class LeaseTable(string selfId, TimeProvider time, TimeSpan grac
         lock (_gate)
         {
             return _leases
-                .Where(l => !string.Equals(l.Key, selfId, StringComparison.Ordinal) && time.GetElapsedTime(l.Value.ReceivedAt) < grace)
+                .Where(l => !string.Equals(l.Key, selfId, StringComparison.Ordinal) && !SilentForTheGrace(l.Value.ReceivedAt))
                 .Select(l => l.Value.Lease)
                 .ToList();
         }
@@ -94,4 +101,8 @@ internal sealed class LeaseTable(string selfId, TimeProvider time, TimeSpan grac
             return _leases.TryGetValue(nodeId, out var known) ? known.Lease : null;
         }
     }
+
+    // Nothing heard since `since`, while this node heard its own renewal a full grace after it.
+    private bool SilentForTheGrace(long since) =>
+        _heardSelfAt is { } heard && time.GetElapsedTime(since, heard) >= grace;
 }

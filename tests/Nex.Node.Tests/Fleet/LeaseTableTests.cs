@@ -5,7 +5,10 @@ using Xunit;
 
 namespace Nex.Node.Tests.Fleet;
 
-/// <summary>Liveness by this node's own clock: seen within the grace is alive; silence or absence for a grace is dead.</summary>
+/// <summary>
+/// Liveness by this node's own clock: seen within the grace is alive; silence or absence for a grace is dead, but
+/// only silence heard while this node hears its own renewals.
+/// </summary>
 public sealed class LeaseTableTests
 {
     private static readonly TimeSpan Grace = TimeSpan.FromSeconds(10);
@@ -19,12 +22,12 @@ public sealed class LeaseTableTests
     {
         _table.Restart();
         _table.Observe(new NodeLease { NodeId = "NX" });
-        _time.Advance(Grace - TimeSpan.FromMilliseconds(1));
+        AdvanceHearingSelf(Grace - TimeSpan.FromMilliseconds(1));
         Assert.True(_table.IsAlive("NX"));
         _table.Observe(new NodeLease { NodeId = "NX" }); // renewed
-        _time.Advance(Grace - TimeSpan.FromMilliseconds(1));
+        AdvanceHearingSelf(Grace - TimeSpan.FromMilliseconds(1));
         Assert.True(_table.IsAlive("NX"));
-        _time.Advance(TimeSpan.FromMilliseconds(1));
+        AdvanceHearingSelf(TimeSpan.FromMilliseconds(1));
         Assert.False(_table.IsAlive("NX"));
         Assert.Empty(_table.AliveOthers());
     }
@@ -34,9 +37,9 @@ public sealed class LeaseTableTests
     {
         Assert.True(_table.IsAlive("NY")); // not watching yet: not judged
         _table.Restart();
-        _time.Advance(Grace - TimeSpan.FromMilliseconds(1));
+        AdvanceHearingSelf(Grace - TimeSpan.FromMilliseconds(1));
         Assert.True(_table.IsAlive("NY"));
-        _time.Advance(TimeSpan.FromMilliseconds(1));
+        AdvanceHearingSelf(TimeSpan.FromMilliseconds(1));
         Assert.False(_table.IsAlive("NY"));
     }
 
@@ -45,7 +48,7 @@ public sealed class LeaseTableTests
     {
         _table.Restart();
         _table.Observe(new NodeLease { NodeId = "NX" });
-        _time.Advance(Grace);
+        AdvanceHearingSelf(Grace);
         _table.Observe(new NodeLease { NodeId = "NX" });
         _table.Remove("NX");
         Assert.False(_table.IsAlive("NX"));
@@ -64,13 +67,32 @@ public sealed class LeaseTableTests
     {
         _table.Restart();
         _table.Observe(new NodeLease { NodeId = "NX", LameDuck = true });
-        _time.Advance(Grace * 3); // this node was cut off: it heard nobody
+        AdvanceHearingSelf(Grace * 3);
         Assert.False(_table.IsAlive("NX"));
         _table.Restart();
         Assert.True(_table.IsAlive("NX"));
         Assert.True(_table.IsAlive("NNEVER"));
         Assert.True(Assert.Single(_table.AliveOthers()).LameDuck);
-        _time.Advance(Grace);
+        AdvanceHearingSelf(Grace);
+        Assert.False(_table.IsAlive("NX"));
+        Assert.False(_table.IsAlive("NNEVER"));
+    }
+
+    [Fact]
+    public void WhileThisNodeDoesNotHearItself_NobodyIsJudgedDead()
+    {
+        // A watch that stalls (as one can for a while after a partition heals) brings neither the others' renewals
+        // nor this node's own: their silence is not theirs.
+        _table.Restart();
+        _table.Observe(new NodeLease { NodeId = "NX" });
+        _table.Observe(new NodeLease { NodeId = "NSELF" });
+        _time.Advance(Grace * 3);
+        Assert.True(_table.IsAlive("NX"));
+        Assert.True(_table.IsAlive("NNEVER"));
+        Assert.Single(_table.AliveOthers());
+
+        // Heard again, with nothing from the other for all that time: now it is dead.
+        _table.Observe(new NodeLease { NodeId = "NSELF" });
         Assert.False(_table.IsAlive("NX"));
         Assert.False(_table.IsAlive("NNEVER"));
     }
@@ -82,5 +104,12 @@ public sealed class LeaseTableTests
         _table.Observe(new NodeLease { NodeId = "NSELF" });
         _table.Observe(new NodeLease { NodeId = "NX" });
         Assert.Equal(["NX"], _table.AliveOthers().Select(l => l.NodeId));
+    }
+
+    // Time passes while the watch brings this node's own renewal: it can hear.
+    private void AdvanceHearingSelf(TimeSpan by)
+    {
+        _time.Advance(by);
+        _table.Observe(new NodeLease { NodeId = "NSELF" });
     }
 }
