@@ -104,9 +104,10 @@ public sealed class ReschedulingTests : IDisposable
         var (subject, key) = await DeployEchoAsync(caller, a);
         var first = (await ReadAsync(caller, key)).Record!.WorkloadId;
 
-        // A is cut off (its only server stops); B takes the workload over after the grace.
+        // A is cut off (its only server stops); B takes the workload over after the grace. JetStream, one server short,
+        // can leave B's first tries unanswered on a loaded machine, and B waits 5, 10, 20 s between them: a minute.
         await cluster.StopServerAsync(0);
-        var moved = (await rescheduled.WaitAsync((_, e) => e.GetProperty("data").GetProperty("key").GetString() == key, TimeSpan.FromSeconds(30), "workload_rescheduled")).Body.GetProperty("data");
+        var moved = (await rescheduled.WaitAsync((_, e) => e.GetProperty("data").GetProperty("key").GetString() == key, TimeSpan.FromSeconds(60), "workload_rescheduled")).Body.GetProperty("data");
         TestContext.Current.TestOutputHelper?.WriteLine($"A={a.NodeId} B={b.NodeId} rescheduled: {moved}");
         Assert.Equal(b.NodeId, moved.GetProperty("to_node").GetString());
         await AnswersAsync(caller, subject);
