@@ -16,29 +16,43 @@ public sealed record DesiredRecord(string Key, DesiredWorkload Workload, ulong R
 /// <summary>Reads the nodes' desired state (the <see cref="DesiredState.Bucket"/> KV bucket) for <c>nex workload ls --desired</c>, and for <c>nex stop</c> and <c>devrun</c> to find copies that run nowhere.</summary>
 public static class DesiredStateReader
 {
+    // A KV watch can stall while its stream's leader moves (seen for minutes on a loaded 3-server cluster after a
+    // server went): a read is given up after this with a clear error, never left waiting.
+    private static readonly TimeSpan ReadBound = TimeSpan.FromSeconds(10);
+
     /// <summary>Every record; null when there is no bucket (no node with JetStream recorded a workload) or no JetStream.</summary>
+    /// <exception cref="NexClientException">JetStream gave no complete answer within 10 s.</exception>
     public static async Task<IReadOnlyList<DesiredRecord>?> ReadAsync(INatsConnection nats, CancellationToken cancellationToken = default)
     {
-        INatsKVStore store;
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(ReadBound);
         try
         {
-            store = await new NatsKVContext(new NatsJSContext(nats)).GetStoreAsync(DesiredState.Bucket, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is NatsKVException or NatsJSApiException or NatsNoRespondersException)
-        {
-            return null;
-        }
-
-        var records = new List<DesiredRecord>();
-        foreach (var entry in await KvSnapshot.ReadAsync(store, cancellationToken).ConfigureAwait(false))
-        {
-            if (entry.Value is { Length: > 0 } value && TryParse(value) is { } workload)
+            INatsKVStore store;
+            try
             {
-                records.Add(new DesiredRecord(entry.Key, workload, entry.Revision));
+                store = await new NatsKVContext(new NatsJSContext(nats)).GetStoreAsync(DesiredState.Bucket, bounded.Token).ConfigureAwait(false);
             }
-        }
+            catch (Exception ex) when (ex is NatsKVException or NatsJSApiException or NatsNoRespondersException)
+            {
+                return null;
+            }
 
-        return records;
+            var records = new List<DesiredRecord>();
+            foreach (var entry in await KvSnapshot.ReadAsync(store, bounded.Token).ConfigureAwait(false))
+            {
+                if (entry.Value is { Length: > 0 } value && TryParse(value) is { } workload)
+                {
+                    records.Add(new DesiredRecord(entry.Key, workload, entry.Revision));
+                }
+            }
+
+            return records;
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new NexClientException($"No complete answer reading the {DesiredState.Bucket} bucket within {ReadBound.TotalSeconds:0} s (JetStream busy or moving the stream's leader); try again", ex);
+        }
     }
 
     private static DesiredWorkload? TryParse(byte[] value)
